@@ -1,0 +1,86 @@
+"""Root Typer app and global flags. The only package that imports typer or rich."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from perfkit import __version__
+from perfkit.cli import console
+from perfkit.cli.console import OutputFormat
+
+app = typer.Typer(
+    name="perfkit",
+    help="Performance tuning for PostgreSQL-backed web backends: safe index builds, honest "
+    "latency benchmarks, Prometheus before/after reports and CI gates.\n\n"
+    "Start with `perfkit demo up` (a real PostgreSQL, demo backend and Prometheus on this "
+    "machine); every command then targets it with no setup.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"perfkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    output_format: Annotated[OutputFormat, typer.Option(
+        "--format", help="Default output format for results.")] = OutputFormat.table,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="perfkit.yaml to read (default: ./perfkit.yaml if present).")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR works too).")]
+    = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    console.state.output_format = output_format
+    console.state.config_path = config
+    console.state.debug = debug
+    console.state.no_color = no_color
+
+
+def _register() -> None:
+    from perfkit.cli import demo
+
+    app.add_typer(demo.app, name="demo")
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turn every error into one line and its exit code."""
+    import click
+    from typer.main import get_command
+
+    args = sys.argv[1:] if argv is None else argv
+    console.state.debug = "--debug" in args
+    command = get_command(app)
+    try:
+        command.main(args=args, prog_name="perfkit", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        console.error_line("interrupted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the one place errors end
+        return console.abort(exc)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

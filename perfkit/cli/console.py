@@ -1,0 +1,196 @@
+"""The one Rich facade: results to stdout, progress/warnings/errors to stderr, one exit path."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from perfkit.config import Settings
+    from perfkit.errors import PerfkitError
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+@dataclass
+class CliState:
+    """Global flags, set once by the root callback."""
+
+    output_format: OutputFormat = OutputFormat.table
+    config_path: Path | None = None
+    debug: bool = False
+    no_color: bool = False
+    secrets: list[str] = field(default_factory=list)
+
+
+state = CliState()
+_out: Console | None = None
+_err: Console | None = None
+
+
+def _color_off() -> bool:
+    return state.no_color or bool(os.environ.get("NO_COLOR"))
+
+
+def out() -> Console:
+    """Console for results (stdout)."""
+    global _out
+    if _out is None:
+        from rich.console import Console
+
+        width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "120"))
+        _out = Console(file=sys.stdout, no_color=_color_off(), highlight=False, width=width,
+                       soft_wrap=False)
+    return _out
+
+
+def err() -> Console:
+    """Console for progress, logs, warnings and errors (stderr)."""
+    global _err
+    if _err is None:
+        from rich.console import Console
+
+        width = None if sys.stderr.isatty() else int(os.environ.get("COLUMNS", "120"))
+        _err = Console(file=sys.stderr, no_color=_color_off(), highlight=False, width=width)
+    return _err
+
+
+def reset() -> None:
+    """Forget consoles and flags (tests run many commands in one process)."""
+    global _out, _err, state
+    _out = _err = None
+    state = CliState()
+
+
+def fmt(explicit: OutputFormat | None) -> OutputFormat:
+    return explicit or state.output_format
+
+
+def settings(**overrides: Any) -> Settings:
+    """Resolve settings with the global --config; remember secrets so nothing prints them."""
+    from perfkit.config import resolve_settings
+
+    resolved = resolve_settings(config_path=state.config_path, **overrides)
+    state.secrets.extend(resolved.secrets())
+    return resolved
+
+
+def _scrub(text: str) -> str:
+    from perfkit.redact import redact_text
+
+    return redact_text(text, state.secrets)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def print_text(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def info(message: str) -> None:
+    err().print(_scrub(message), markup=False)
+
+
+def note(message: str) -> None:
+    """A dim line on stderr (what perfkit is doing)."""
+    err().print(_scrub(message), style="dim", markup=False)
+
+
+def success(message: str) -> None:
+    err().print(_scrub(message), style="green", markup=False)
+
+
+def warning(message: str) -> None:
+    err().print(f"warning: {_scrub(message)}", style="yellow", markup=False)
+
+
+def error_line(error: PerfkitError | str) -> None:
+    err().print(f"error: {_scrub(str(error))}", style="bold red", markup=False, soft_wrap=True)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+          *, justify: Sequence[str] | None = None, caption: str | None = None) -> None:
+    """A results table on stdout."""
+    from rich.table import Table
+
+    tbl = Table(title=title, caption=caption, show_edge=False, header_style="bold")
+    for i, name in enumerate(columns):
+        just: Any = justify[i] if justify and i < len(justify) else "left"
+        tbl.add_column(name, justify=just)
+    for row in rows:
+        tbl.add_row(*[_scrub(str(c)) for c in row])
+    out().print(tbl)
+
+
+def bar(value: float, maximum: float, width: int = 20) -> str:
+    """A text bar scaled like the seed's Grafana sketch (full width = the largest value)."""
+    if maximum <= 0 or value != value:
+        return ""
+    filled = max(1, round(width * min(value, maximum) / maximum)) if value > 0 else 0
+    return "█" * filled + " " * (width - filled)
+
+
+@contextmanager
+def progress(transient: bool = True) -> Iterator[Progress]:
+    """A Rich progress display on stderr (hidden when stderr is not a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err(),
+                  transient=transient) as prog:
+        yield prog
+
+
+@contextmanager
+def status(message: str) -> Iterator[None]:
+    """A spinner with a message for a step of unknown length."""
+    if err().is_terminal:
+        with err().status(message):
+            yield
+    else:
+        note(message)
+        yield
+
+
+def abort(error: BaseException) -> int:
+    """Print an error in one line (a traceback only with --debug) and return its exit code."""
+    from perfkit.errors import PerfkitError
+
+    if state.debug:
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
+    if isinstance(error, PerfkitError):
+        error_line(error)
+        return error.exit_code
+    if isinstance(error, KeyboardInterrupt):
+        error_line("interrupted")
+        return 130
+    error_line(f"internal error: {type(error).__name__}: {error} (rerun with --debug for the "
+               f"traceback)")
+    return 1

@@ -1,0 +1,167 @@
+"""`perfkit demo up|status|restart|fault|down`: the embedded PostgreSQL + backend + Prometheus."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from perfkit.cli import console
+from perfkit.cli.console import OutputFormat
+
+app = typer.Typer(
+    help="The embedded demo stack: a real PostgreSQL, the seed's backend and Prometheus.",
+    no_args_is_help=True,
+)
+
+FormatOpt = Annotated[OutputFormat | None, typer.Option("--format", help="table, json or markdown.")]
+
+
+def _render_status(data: dict[str, Any], output: OutputFormat) -> None:
+    if output is OutputFormat.json:
+        console.print_json(data)
+        return
+    rows = []
+    for name in ("postgres", "backend", "prometheus"):
+        svc = data[name]
+        address = svc.get("dsn") or svc.get("url") or "-"
+        rows.append([name, "up" if svc["up"] else "DOWN", svc.get("pid") or "-", address])
+    if output is OutputFormat.markdown:
+        lines = ["| service | state | pid | address |", "|---|---|---|---|"]
+        lines += [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |" for r in rows]
+        console.print_text("\n".join(lines))
+        return
+    console.table("perfkit demo", ["service", "state", "pid", "address"], rows)
+    backend = data["backend"]
+    if backend.get("url"):
+        console.print_text(f"cache: {'on' if backend.get('cache') else 'off'}   "
+                           f"metrics: {backend.get('metrics_profile')}   "
+                           f"scale: {data.get('scale')}")
+    console.print_text(f"tokens: {data.get('tokens_file') or '-'}\n"
+                       f"backend log: {data.get('log_file') or '-'}")
+
+
+@app.command()
+def up(
+    scale: Annotated[float | None, typer.Option(
+        help="Data size: 1.0 = 4M messages, 400k conversations, 50k accounts (~30 s to load). "
+             "Default: keep what is loaded, else 1.0.", min=0.0001, max=20)] = None,
+    cache: Annotated[bool, typer.Option(
+        "--cache/--no-cache", help="The backend's TTL caches (--no-cache: the seed's 'before').")]
+    = True,
+    metrics_profile: Annotated[str, typer.Option(
+        help="Metric naming: fastapi-observability or instrumentator.")]
+    = "fastapi-observability",
+    auth_latency_ms: Annotated[float, typer.Option(
+        help="Latency of the simulated remote auth provider.", min=0)] = 145.0,
+    pg_port: Annotated[int | None, typer.Option(help="PostgreSQL port (default: a free one).")]
+    = None,
+    backend_port: Annotated[int | None, typer.Option(help="Backend port (default: a free one).")]
+    = None,
+    prometheus_port: Annotated[int | None, typer.Option(
+        help="Prometheus port (default: a free one).")] = None,
+    output_format: FormatOpt = None,
+) -> None:
+    """Start (or keep) the demo stack and wait until each part answers. Idempotent.
+
+    Example: `perfkit demo up --scale 0.05 --no-cache`
+    """
+    from perfkit.demo import stack
+    from perfkit.errors import UsageError
+
+    if metrics_profile not in ("fastapi-observability", "instrumentator"):
+        raise UsageError(f"unknown --metrics-profile {metrics_profile!r}",
+                         hint="use fastapi-observability or instrumentator")
+    options = stack.UpOptions(scale=scale, cache=cache, metrics_profile=metrics_profile,
+                              auth_latency_ms=auth_latency_ms, pg_port=pg_port,
+                              backend_port=backend_port, prometheus_port=prometheus_port)
+    state = stack.up(options, progress=console.note)
+    for note in state.get("notes", []):
+        console.info(note)
+    data = stack.status()
+    _render_status(data, console.fmt(output_format))
+    if console.fmt(output_format) is OutputFormat.table:
+        console.print_text(
+            f"\ntry: curl -H 'Authorization: Bearer {state['token']}' {data['backend']['url']}"
+            "/auth/me")
+
+
+@app.command()
+def status(output_format: FormatOpt = None) -> None:
+    """Show each part of the demo stack: pid, address, whether it answers. Exit 1 if any is down.
+
+    Example: `perfkit demo status --format json`
+    """
+    from perfkit.demo import stack
+
+    data = stack.status()
+    _render_status(data, console.fmt(output_format))
+    if not all(data[k]["up"] for k in ("postgres", "backend", "prometheus")):
+        raise typer.Exit(1)
+
+
+@app.command()
+def restart(
+    cache: Annotated[bool | None, typer.Option(
+        "--cache/--no-cache", help="Restart with or without the caches (default: as before).")]
+    = None,
+    metrics_profile: Annotated[str | None, typer.Option(help="Switch the metric naming.")] = None,
+) -> None:
+    """Restart the backend (the seed's step 1) and record a change event for `report`.
+
+    Example: `perfkit demo restart --cache`
+    """
+    from perfkit.demo import stack
+
+    state = stack.restart_backend(cache=cache, metrics_profile=metrics_profile,
+                                  progress=console.note)
+    be = state["backend"]
+    console.success(f"backend restarted at {be['url']} (pid {be['pid']}, cache "
+                    f"{'on' if be['cache'] else 'off'})")
+
+
+@app.command()
+def fault(
+    route: Annotated[str, typer.Option(help="Route template, e.g. /auth/me, or * for all.")] = "*",
+    latency_ms: Annotated[float, typer.Option(help="Extra latency to add.", min=0)] = 0.0,
+    error_ratio: Annotated[float, typer.Option(help="Share of requests answered 500.",
+                                               min=0, max=1)] = 0.0,
+) -> None:
+    """Inject latency or 5xx into the running demo backend, without a restart (0 clears).
+
+    Example: `perfkit demo fault --route /auth/me --latency-ms 100`
+    """
+    import json
+    import urllib.request
+
+    from perfkit.demo import stack
+    from perfkit.errors import StackError
+
+    be = stack.read_state(stack.StackPaths.default()).get("backend") or {}
+    if not be.get("url"):
+        raise StackError("the demo stack is not up", hint="run `perfkit demo up` first")
+    with urllib.request.urlopen(f"{be['url']}/_demo/faults", timeout=5) as resp:
+        current = json.loads(resp.read())
+    latency, errors = current["latency_ms"], current["error_ratio"]
+    latency.pop(route, None) if latency_ms == 0 else latency.update({route: latency_ms})
+    errors.pop(route, None) if error_ratio == 0 else errors.update({route: error_ratio})
+    request = urllib.request.Request(
+        f"{be['url']}/_demo/faults", method="PUT", headers={"Content-Type": "application/json"},
+        data=json.dumps({"latency_ms": latency, "error_ratio": errors}).encode())
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        console.print_json(json.loads(resp.read()))
+
+
+@app.command()
+def down(
+    purge: Annotated[bool, typer.Option(help="Also delete the database and Prometheus data.")]
+    = False,
+) -> None:
+    """Stop exactly what `demo up` started (by pid); nothing is left running.
+
+    Example: `perfkit demo down --purge`
+    """
+    from perfkit.demo import stack
+
+    stopped = stack.down(purge=purge, progress=console.note)
+    console.success("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))

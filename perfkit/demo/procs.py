@@ -1,0 +1,168 @@
+"""Process plumbing for the demo stack: free ports, detached spawns, pid checks, clean stops."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from perfkit.errors import StackError, UsageError
+
+UNPRIVILEGED_USER = "postgres"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def choose_port(requested: int | None, flag: str) -> int:
+    """The requested port if free (else a clear error), or any free loopback port."""
+    if requested is None:
+        return free_port()
+    if port_in_use(requested):
+        raise UsageError(f"port 127.0.0.1:{requested} is already in use ({flag})",
+                         hint=f"free it or pick another with {flag}")
+    return requested
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def is_our_process(pid: int | None, marker: str) -> bool:
+    """The pid is alive and still the program we started (pids get recycled)."""
+    return bool(pid) and pid_alive(pid) and marker in cmdline(pid or 0)
+
+
+def spawn(argv: Sequence[str], log_file: Path, env: dict[str, str] | None = None) -> int:
+    """Start a detached process (own session) with output appended to log_file."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        proc = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                env={**os.environ, **(env or {})})
+    return proc.pid
+
+
+def stop_pid(pid: int, marker: str, timeout_s: float = 10.0) -> bool:
+    """SIGTERM, then SIGKILL after timeout_s; only if the pid is still ours."""
+    if not is_our_process(pid, marker):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _reap(pid)
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def http_ok(url: str, timeout_s: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - loopback
+            return 200 <= int(resp.status) < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def wait_until(check: object, timeout_s: float, pid: int | None, what: str,
+               log_file: Path) -> None:
+    """Poll check() until true; fail early with the log's tail if the process died."""
+    assert callable(check)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if pid is not None:
+            _reap(pid)
+            if not pid_alive(pid):
+                raise StackError(f"{what} exited during start-up: {log_tail(log_file)}",
+                                 hint=f"full log: {log_file}")
+        time.sleep(0.1)
+    raise StackError(f"{what} did not answer within {timeout_s:.0f} s: {log_tail(log_file)}",
+                     hint=f"full log: {log_file}")
+
+
+def log_tail(log_file: Path, lines: int = 1) -> str:
+    try:
+        text = log_file.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(line.strip() for line in text[-lines:]) or "(empty log)"
+
+
+def running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def as_unprivileged(argv: Sequence[str]) -> list[str]:
+    """PostgreSQL refuses root: run its binaries as the `postgres` user when we are root."""
+    if not running_as_root():
+        return list(argv)
+    runuser = shutil.which("runuser")
+    if runuser:
+        return [runuser, "-u", UNPRIVILEGED_USER, "--", *argv]
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        import pwd
+
+        entry = pwd.getpwnam(UNPRIVILEGED_USER)
+        return [setpriv, f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups",
+                *argv]
+    raise StackError("running as root, and neither runuser nor setpriv is available to start "
+                     "PostgreSQL as an unprivileged user",
+                     hint="install util-linux or run perfkit as a normal user")

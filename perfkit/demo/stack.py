@@ -1,0 +1,315 @@
+"""The demo stack's lifecycle: up (idempotent), status, restart of the backend, down.
+
+A state file records what `up` started (pids, ports, addresses) so that `down` stops exactly
+that, `status` can check it, and every other command defaults to the stack's addresses.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from perfkit.config import state_dir
+from perfkit.demo import postgres, procs, prometheus
+from perfkit.errors import StackError
+
+BACKEND_MARKER = "perfkit.demo.app"
+PROMETHEUS_MARKER = "prometheus"
+DEFAULT_SCALE = 1.0
+TOKENS_IN_FILE = 1000
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StackPaths:
+    root: Path
+
+    @classmethod
+    def default(cls) -> StackPaths:
+        return cls(state_dir() / "demo")
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def pg_data(self) -> Path:
+        return postgres.data_dir_for(self.root)
+
+    @property
+    def pg_log(self) -> Path:
+        return self.root / "postgres.log"
+
+    @property
+    def backend_log(self) -> Path:
+        return self.root / "backend.log"
+
+    @property
+    def prom_log(self) -> Path:
+        return self.root / "prometheus.log"
+
+    @property
+    def prom_config(self) -> Path:
+        return self.root / "prometheus.yml"
+
+    @property
+    def prom_data(self) -> Path:
+        return self.root / "prometheus-data"
+
+    @property
+    def tokens_file(self) -> Path:
+        return self.root / "tokens.txt"
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    scale: float | None = None
+    cache: bool = True
+    metrics_profile: str = "fastapi-observability"
+    auth_latency_ms: float = 145.0
+    pg_port: int | None = None
+    backend_port: int | None = None
+    prometheus_port: int | None = None
+
+
+def read_state(paths: StackPaths) -> dict[str, Any]:
+    try:
+        data = json.loads(paths.state_file.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_state(paths: StackPaths, data: dict[str, Any]) -> None:
+    paths.root.mkdir(parents=True, exist_ok=True)
+    tmp = paths.state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.chmod(0o600)
+    tmp.replace(paths.state_file)
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def up(options: UpOptions, paths: StackPaths | None = None,
+       progress: Progress = _noop) -> dict[str, Any]:
+    """Start whatever is not running; leave what runs alone unless its options changed."""
+    paths = paths or StackPaths.default()
+    paths.root.mkdir(parents=True, exist_ok=True)
+    state = read_state(paths)
+    state.setdefault("schema", "perfkit.demo-state/1")
+    state["notes"] = []
+    _up_postgres(state, options, paths, progress)
+    write_state(paths, state)
+    _up_backend(state, options, paths, progress)
+    write_state(paths, state)
+    _up_prometheus(state, options, paths, progress)
+    write_state(paths, state)
+    return state
+
+
+def _up_postgres(state: dict[str, Any], options: UpOptions, paths: StackPaths,
+                 progress: Progress) -> None:
+    from perfkit.demo import data
+
+    pg = state.get("postgres") or {}
+    server: postgres.PostgresServer | None = None
+    if pg.get("port") and postgres.answers(pg.get("dsn", "")):
+        server = postgres.PostgresServer(paths.pg_data, int(pg["port"]), paths.pg_log)
+    else:
+        if pg.get("pid"):
+            state["notes"].append(f"recovered a stale state: PostgreSQL (pid {pg['pid']}) was "
+                                  "not running")
+        postgres.find_binary("initdb")
+        if not postgres.check_data_dir(paths.pg_data):
+            progress("initdb: creating the demo PostgreSQL cluster")
+            postgres.init_cluster(paths.pg_data)
+        _clear_stale_pidfile(paths.pg_data)
+        server = postgres.PostgresServer(
+            paths.pg_data, procs.choose_port(options.pg_port, "--pg-port"), paths.pg_log)
+        progress(f"starting PostgreSQL on 127.0.0.1:{server.port}")
+        postgres.start(server)
+        postgres.ensure_database(server)
+    state["postgres"] = {"dsn": server.dsn, "pid": server.pid(), "port": server.port,
+                         "data_dir": str(server.data_dir), "log_file": str(server.log_file)}
+    loaded = data.loaded_scale(server.dsn)
+    wanted = options.scale if options.scale is not None else (loaded or DEFAULT_SCALE)
+    if loaded is None or loaded != wanted:
+        rows = data.DemoScale.of(wanted)
+        progress(f"loading demo data at scale {wanted:g} ({rows.messages:,} messages, "
+                 f"{rows.conversations:,} conversations, {rows.accounts:,} accounts)")
+        seconds = data.load_demo_data(server.dsn, wanted,
+                                      lambda label, i, n: progress(f"  {label} ({i + 1}/{n})"))
+        state["load_seconds"] = round(seconds, 1)
+        state["notes"].append(f"loaded demo data at scale {wanted:g} in {seconds:.1f} s")
+    state["scale"] = wanted
+    tokens = data.demo_tokens(server.dsn, TOKENS_IN_FILE)
+    paths.tokens_file.write_text("\n".join(tokens) + "\n")
+    paths.tokens_file.chmod(0o600)
+    state["tokens_file"] = str(paths.tokens_file)
+    state["token"] = tokens[0]
+
+
+def _clear_stale_pidfile(data_dir: Path) -> None:
+    pidfile = data_dir / "postmaster.pid"
+    try:
+        pid = int(pidfile.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if not procs.is_our_process(pid, "postgres"):
+        pidfile.unlink(missing_ok=True)
+
+
+def _backend_argv(port: int, options: UpOptions) -> list[str]:
+    argv = [sys.executable, "-m", BACKEND_MARKER, "--port", str(port),
+            "--metrics-profile", options.metrics_profile,
+            "--auth-latency-ms", str(options.auth_latency_ms)]
+    return [*argv, "--no-cache"] if not options.cache else argv
+
+
+def _up_backend(state: dict[str, Any], options: UpOptions, paths: StackPaths,
+                progress: Progress) -> None:
+    be = state.get("backend") or {}
+    wanted = {"cache": options.cache, "metrics_profile": options.metrics_profile,
+              "auth_latency_ms": options.auth_latency_ms}
+    running = procs.is_our_process(be.get("pid"), BACKEND_MARKER)
+    if running and all(be.get(k) == v for k, v in wanted.items()):
+        return
+    if running:
+        progress("restarting the backend with the new options")
+        procs.stop_pid(int(be["pid"]), BACKEND_MARKER)
+        port = int(be["port"])
+    else:
+        if be.get("pid"):
+            state["notes"].append(f"recovered a stale state: backend (pid {be['pid']}) was "
+                                  "not running")
+        port = (int(be["port"]) if be.get("port") and options.backend_port is None
+                and not procs.port_in_use(int(be["port"]))
+                else procs.choose_port(options.backend_port, "--backend-port"))
+    start_backend(state, port, options, paths, progress)
+
+
+def start_backend(state: dict[str, Any], port: int, options: UpOptions, paths: StackPaths,
+                  progress: Progress) -> None:
+    from perfkit.events import record_event
+
+    url = f"http://127.0.0.1:{port}"
+    progress(f"starting the demo backend on {url} (cache {'on' if options.cache else 'off'}, "
+             f"metrics {options.metrics_profile})")
+    pid = procs.spawn(_backend_argv(port, options), paths.backend_log,
+                      env={"PERFKIT_DEMO_DSN": state["postgres"]["dsn"]})
+    procs.wait_until(lambda: procs.http_ok(f"{url}/healthz"), 30, pid, "the demo backend",
+                     paths.backend_log)
+    state["backend"] = {"url": url, "pid": pid, "port": port, "cache": options.cache,
+                        "metrics_profile": options.metrics_profile,
+                        "auth_latency_ms": options.auth_latency_ms,
+                        "started_at": datetime.now(UTC).isoformat()}
+    state["log_file"] = str(paths.backend_log)
+    record_event("demo-restart", f"demo backend started (cache {'on' if options.cache else 'off'}"
+                                 f", metrics {options.metrics_profile})")
+
+
+def _up_prometheus(state: dict[str, Any], options: UpOptions, paths: StackPaths,
+                   progress: Progress) -> None:
+    pr = state.get("prometheus") or {}
+    backend_port = int(state["backend"]["port"])
+    if procs.is_our_process(pr.get("pid"), PROMETHEUS_MARKER) and pr.get(
+            "backend_port") == backend_port:
+        return
+    if procs.is_our_process(pr.get("pid"), PROMETHEUS_MARKER):
+        procs.stop_pid(int(pr["pid"]), PROMETHEUS_MARKER)
+    elif pr.get("pid"):
+        state["notes"].append(f"recovered a stale state: Prometheus (pid {pr['pid']}) was "
+                              "not running")
+    prometheus.find_prometheus()
+    port = (int(pr["port"]) if pr.get("port") and options.prometheus_port is None
+            and not procs.port_in_use(int(pr["port"]))
+            else procs.choose_port(options.prometheus_port, "--prometheus-port"))
+    prometheus.write_config(paths.prom_config, backend_port)
+    url = f"http://127.0.0.1:{port}"
+    progress(f"starting Prometheus on {url} (scraping the backend every "
+             f"{prometheus.SCRAPE_INTERVAL_S} s)")
+    pid = procs.spawn(prometheus.command(paths.prom_config, paths.prom_data, port),
+                      paths.prom_log)
+    procs.wait_until(lambda: procs.http_ok(f"{url}/-/ready"), 30, pid, "Prometheus",
+                     paths.prom_log)
+    state["prometheus"] = {"url": url, "pid": pid, "port": port, "backend_port": backend_port,
+                           "config_file": str(paths.prom_config)}
+
+
+def restart_backend(cache: bool | None = None, metrics_profile: str | None = None,
+                    paths: StackPaths | None = None, progress: Progress = _noop) -> dict[str, Any]:
+    """Stop and start the backend on the same port (the seed's step 1), recording an event."""
+    paths = paths or StackPaths.default()
+    state = read_state(paths)
+    be = state.get("backend")
+    if not be or not state.get("postgres"):
+        raise StackError("the demo stack is not up", hint="run `perfkit demo up` first")
+    options = UpOptions(cache=be.get("cache", True) if cache is None else cache,
+                        metrics_profile=metrics_profile or be.get("metrics_profile",
+                                                                  "fastapi-observability"),
+                        auth_latency_ms=float(be.get("auth_latency_ms", 145.0)))
+    if be.get("pid"):
+        procs.stop_pid(int(be["pid"]), BACKEND_MARKER)
+    start_backend(state, int(be["port"]), options, paths, progress)
+    write_state(paths, state)
+    return state
+
+
+def status(paths: StackPaths | None = None) -> dict[str, Any]:
+    """DESIGN's perfkit.demo/1: each service's address, pid and whether it answers now."""
+    paths = paths or StackPaths.default()
+    state = read_state(paths)
+    pg, be, pr = (state.get(k) or {} for k in ("postgres", "backend", "prometheus"))
+    pg_pid = postgres.PostgresServer(paths.pg_data, 0, paths.pg_log).pid() if pg else None
+    return {
+        "schema": "perfkit.demo/1",
+        "postgres": {"dsn": pg.get("dsn"), "pid": pg_pid,
+                     "up": bool(pg.get("dsn")) and postgres.answers(pg["dsn"])},
+        "backend": {"url": be.get("url"), "pid": be.get("pid"),
+                    "up": bool(be.get("url")) and procs.http_ok(f"{be['url']}/healthz"),
+                    "cache": be.get("cache"), "metrics_profile": be.get("metrics_profile")},
+        "prometheus": {"url": pr.get("url"), "pid": pr.get("pid"),
+                       "up": bool(pr.get("url")) and procs.http_ok(f"{pr['url']}/-/ready")},
+        "tokens_file": state.get("tokens_file"),
+        "log_file": state.get("log_file"),
+        "scale": state.get("scale"),
+    }
+
+
+def down(purge: bool = False, paths: StackPaths | None = None,
+         progress: Progress = _noop) -> list[str]:
+    """Stop exactly what `up` started (by recorded pid); with purge, delete the data too."""
+    paths = paths or StackPaths.default()
+    state = read_state(paths)
+    stopped: list[str] = []
+    pr, be = state.get("prometheus") or {}, state.get("backend") or {}
+    if pr.get("pid") and procs.stop_pid(int(pr["pid"]), PROMETHEUS_MARKER):
+        stopped.append(f"Prometheus (pid {pr['pid']})")
+    if be.get("pid") and procs.stop_pid(int(be["pid"]), BACKEND_MARKER):
+        stopped.append(f"backend (pid {be['pid']})")
+    server = postgres.PostgresServer(paths.pg_data, 0, paths.pg_log)
+    pg_pid = server.pid()
+    if pg_pid and procs.pid_alive(pg_pid):
+        progress("stopping PostgreSQL")
+        postgres.stop(server)
+        deadline = time.monotonic() + 30
+        while procs.pid_alive(pg_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stopped.append(f"PostgreSQL (pid {pg_pid})")
+    paths.state_file.unlink(missing_ok=True)
+    if purge:
+        shutil.rmtree(paths.pg_data, ignore_errors=True)
+        shutil.rmtree(paths.prom_data, ignore_errors=True)
+        for f in (paths.tokens_file, paths.prom_config):
+            f.unlink(missing_ok=True)
+    return stopped

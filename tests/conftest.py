@@ -1,0 +1,100 @@
+"""Session fixtures: a real demo stack (PostgreSQL, backend, Prometheus) started once.
+
+Every test runs with PERFKIT_STATE_DIR in a temp dir, so nothing touches a user's own
+demo stack or event journal.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_STATE_DIR = Path(tempfile.mkdtemp(prefix="perfkit-test-state-"))
+os.environ["PERFKIT_STATE_DIR"] = str(_STATE_DIR)
+for _name in ("PERFKIT_BASE_URL", "PERFKIT_TOKEN", "PERFKIT_TOKENS_FILE", "DATABASE_URL",
+              "PERFKIT_DSN", "PROMETHEUS_URL", "NO_COLOR"):
+    os.environ.pop(_name, None)
+os.environ["COLUMNS"] = "160"
+
+TEST_SCALE = 0.02
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run `perfkit ARGS` in-process; returns exit code, stdout and stderr."""
+    from perfkit.cli import console, main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        console.reset()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        console.reset()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def demo_stack() -> Iterator[dict[str, Any]]:
+    """The real demo stack at a small scale, caches on, no secondary indexes."""
+    from perfkit.demo import stack
+
+    stack.up(stack.UpOptions(scale=TEST_SCALE))
+    try:
+        yield stack.status()
+    finally:
+        stack.down(purge=True)
+
+
+@pytest.fixture(scope="session")
+def demo_dsn(demo_stack: dict[str, Any]) -> str:
+    return str(demo_stack["postgres"]["dsn"])
+
+
+@pytest.fixture(scope="session")
+def demo_token(demo_stack: dict[str, Any]) -> str:
+    return Path(demo_stack["tokens_file"]).read_text().split()[0]
+
+
+@pytest.fixture
+def fresh_db(demo_dsn: str) -> Iterator[Callable[[float], str]]:
+    """A factory of private databases on the demo server, loaded with demo data; dropped after."""
+    import psycopg
+
+    from perfkit.demo.data import load_demo_data
+
+    admin = demo_dsn.rsplit("/", 1)[0] + "/postgres"
+    created: list[str] = []
+
+    def make(scale: float = 0.01) -> str:
+        name = f"t_{secrets.token_hex(4)}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+        created.append(name)
+        dsn = demo_dsn.rsplit("/", 1)[0] + f"/{name}"
+        load_demo_data(dsn, scale)
+        return dsn
+
+    yield make
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
