@@ -1,4 +1,5 @@
-"""Settings resolved once: flags > environment > perfkit.yaml > the demo stack's state > defaults."""
+"""Settings resolved once: flags > environment > perfkit.yaml > the demo stack's state > defaults.
+"""
 
 from __future__ import annotations
 
@@ -110,7 +111,8 @@ def resolve_settings(
     demo_pg = demo.get("postgres", {}) if isinstance(demo.get("postgres"), dict) else {}
     demo_prom = demo.get("prometheus", {}) if isinstance(demo.get("prometheus"), dict) else {}
 
-    tokens_value = pick("tokens_file", tokens_file, ("PERFKIT_TOKENS_FILE",), demo.get("tokens_file"))
+    tokens_value = pick("tokens_file", tokens_file, ("PERFKIT_TOKENS_FILE",),
+                        demo.get("tokens_file"))
     log_value = pick("backend_log", None, ("PERFKIT_BACKEND_LOG",), demo.get("log_file"))
     return Settings(
         base_url=pick("base_url", base_url, ("PERFKIT_BASE_URL",), demo_backend.get("url")),

@@ -1,4 +1,4 @@
-"""Keep secrets out of everything perfkit prints or writes: DSN passwords, URL credentials, tokens."""
+"""Keep secrets out of everything perfkit prints or writes: DSN passwords, URL userinfo, tokens."""
 
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ def redact_dsn(dsn: str) -> str:
 
 
 def redact_text(text: str, secrets: list[str] | None = None) -> str:
-    """Free text (an error message, say) with URL credentials, password=… and known secrets masked."""
-    text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}{':***' if m.group(3) else ''}@", text)
+    """Free text (an error message) with URL credentials, password=… and known secrets masked."""
+    text = _URL_USERINFO.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}{':***' if m.group(3) else ''}@", text)
     text = _KV_PASSWORD.sub(r"\1***", text)
     for secret in secrets or []:
         if secret and len(secret) >= 4:

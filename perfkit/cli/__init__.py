@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     console.state.debug = "--debug" in args
     command = get_command(app)
     try:
-        command.main(args=args, prog_name="perfkit", standalone_mode=False)
+        result = command.main(args=args, prog_name="perfkit", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:
@@ -77,9 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the one place errors end
+    except (Exception, KeyboardInterrupt) as exc:
         return console.abort(exc)
-    return 0
+    # Without standalone mode, click returns typer.Exit's code as the result.
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

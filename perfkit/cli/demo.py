@@ -14,7 +14,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-FormatOpt = Annotated[OutputFormat | None, typer.Option("--format", help="table, json or markdown.")]
+FormatOpt = Annotated[OutputFormat | None,
+                      typer.Option("--format", help="table, json or markdown.")]
 
 
 def _render_status(data: dict[str, Any], output: OutputFormat) -> None:

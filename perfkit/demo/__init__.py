@@ -1,1 +1,1 @@
-"""The embedded demo stack: a real PostgreSQL, a FastAPI backend faithful to the seed's, Prometheus."""
+"""The embedded demo stack: a real PostgreSQL, a backend faithful to the seed's, Prometheus."""

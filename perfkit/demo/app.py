@@ -107,7 +107,7 @@ def create_app(config: DemoConfig) -> FastAPI:
 
     async def fetch_all(sql: str, *params: Any) -> list[dict[str, Any]]:
         async with pool.connection() as conn:
-            cur = await conn.execute(sql, params)  # type: ignore[arg-type]
+            cur = await conn.execute(sql, params)
             return await cur.fetchall()  # type: ignore[return-value]
 
     async def fetch_one(sql: str, *params: Any) -> dict[str, Any] | None:

@@ -94,7 +94,7 @@ def load_demo_data(dsn: str, scale: float,
         for i, (label, sql) in enumerate(steps):
             if on_step:
                 on_step(label, i, len(steps))
-            conn.execute(sql)  # type: ignore[arg-type]  # trusted, generated SQL
+            conn.execute(sql)  # trusted, generated SQL
         conn.execute(
             "CREATE TABLE IF NOT EXISTS perfkit_demo_meta (key text PRIMARY KEY, value text)"
         )

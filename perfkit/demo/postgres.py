@@ -17,6 +17,7 @@ from perfkit.errors import StackError
 DEMO_USER = "perfkit"
 DEMO_PASSWORD = "perfkit-demo"
 DEMO_DATABASE = "perfkit_demo"
+SERVER_BIN_DIRS = "/usr/lib/postgresql/*/bin"
 INSTALL_HINT = "install it: apt-get install -y postgresql (or put initdb/pg_ctl on PATH)"
 
 # A demo database on a disposable data dir: durability off, room for index builds.
@@ -39,7 +40,7 @@ def find_binary(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+    candidates = sorted(glob.glob(f"{SERVER_BIN_DIRS}/{name}"),
                         key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
     if candidates:
         return candidates[-1]
@@ -83,7 +84,8 @@ def _run(argv: list[str], what: str) -> None:
                             check=False)
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
-        raise StackError(f"{what} failed: {detail[-1] if detail else 'exit ' + str(result.returncode)}")
+        last = detail[-1] if detail else f"exit {result.returncode}"
+        raise StackError(f"{what} failed: {last}")
 
 
 def _prepare_dir(path: Path) -> None:
@@ -158,7 +160,7 @@ def ensure_database(server: PostgresServer) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                               (DEMO_DATABASE,)).fetchone()
         if not exists:
-            conn.execute(f"CREATE DATABASE {DEMO_DATABASE}")  # type: ignore[arg-type]
+            conn.execute(f"CREATE DATABASE {DEMO_DATABASE}")
 
 
 def stop(server: PostgresServer) -> None:

@@ -46,7 +46,10 @@ class StackPaths:
 
     @property
     def pg_log(self) -> Path:
-        return self.root / "postgres.log"
+        # Beside the data dir: as root, that is where the `postgres` user can write.
+        data = self.pg_data
+        return data.parent / f"{data.name}.log" if procs.running_as_root() else (
+            self.root / "postgres.log")
 
     @property
     def backend_log(self) -> Path:
@@ -309,6 +312,7 @@ def down(purge: bool = False, paths: StackPaths | None = None,
     paths.state_file.unlink(missing_ok=True)
     if purge:
         shutil.rmtree(paths.pg_data, ignore_errors=True)
+        paths.pg_log.unlink(missing_ok=True)
         shutil.rmtree(paths.prom_data, ignore_errors=True)
         for f in (paths.tokens_file, paths.prom_config):
             f.unlink(missing_ok=True)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from perfkit.config import resolve_settings
+from perfkit.errors import UsageError
+
+
+def test_precedence_flag_env_yaml_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERFKIT_STATE_DIR", str(tmp_path / "state"))
+    (tmp_path / "state" / "demo").mkdir(parents=True)
+    (tmp_path / "state" / "demo" / "state.json").write_text(json.dumps({
+        "backend": {"url": "http://demo"}, "postgres": {"dsn": "postgresql://demo"},
+        "prometheus": {"url": "http://demo-prom"}}))
+    config = tmp_path / "perfkit.yaml"
+    config.write_text("base_url: http://yaml\nprometheus_url: http://yaml-prom\n")
+    settings = resolve_settings(config_path=config, environ={"PROMETHEUS_URL": "http://env-prom"},
+                                dsn="postgresql://flag")
+    assert settings.dsn == "postgresql://flag"
+    assert settings.prometheus_url == "http://env-prom"
+    assert settings.base_url == "http://yaml"
+    empty = resolve_settings(environ={})
+    assert empty.base_url == "http://demo" and "base_url" in empty.from_demo
+
+
+def test_bad_yaml_names_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "perfkit.yaml"
+    config.write_text("base_url: http://x\nthresholds: [unclosed\n")
+    with pytest.raises(UsageError) as info:
+        resolve_settings(config_path=config, environ={})
+    assert f"{config}:" in str(info.value)
+
+
+def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        resolve_settings(config_path=tmp_path / "nope.yaml", environ={})
