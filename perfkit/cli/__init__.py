@@ -51,8 +51,9 @@ def root(
 
 
 def _register() -> None:
-    from perfkit.cli import demo
+    from perfkit.cli import cache_stats, demo
 
+    app.command("cache-stats")(cache_stats.cache_stats)
     app.add_typer(demo.app, name="demo")
 
 
