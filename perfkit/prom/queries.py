@@ -1,0 +1,105 @@
+"""PromQL for a real window: grouped by route, with the global figure in the same answer.
+
+Each query is `<per-route expression> or <global expression>`: the global series is the
+one without the route label. So a report costs five queries per window however many
+routes the backend has. Mean is `increase(_sum[W]) / increase(_count[W])` and P99 is
+Prometheus's own `histogram_quantile` over `increase(_bucket[W])`; perfkit only locates
+the bucket the P99 fell in, it never estimates a quantile itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from perfkit.prom.profiles import Profile
+
+P99 = 0.99
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def selector(metric: str, profile: Profile, excluded_routes: Sequence[str],
+             extra: Mapping[str, str] | None = None) -> str:
+    """`metric{filters, route!~"excluded", extra=~…}`; extra values are regex matchers."""
+    matchers = [f"{k}={_quote(v)}" for k, v in sorted(profile.filters.items())]
+    if excluded_routes:
+        matchers.append(f"{profile.route_label}!~{_quote('|'.join(excluded_routes))}")
+    matchers += [f"{k}=~{_quote(v)}" for k, v in sorted((extra or {}).items())]
+    return f"{metric}{{{', '.join(matchers)}}}"
+
+
+@dataclass(frozen=True)
+class WindowQueries:
+    """The five instant queries that describe one window, each evaluated at its end."""
+
+    mean_s: str
+    count: str
+    p99_s: str
+    buckets: str
+    ratio_5xx: str
+
+    def items(self) -> list[tuple[str, str]]:
+        return [("mean_s", self.mean_s), ("count", self.count), ("p99_s", self.p99_s),
+                ("buckets", self.buckets), ("ratio_5xx", self.ratio_5xx)]
+
+
+def window_queries(profile: Profile, window_s: int,
+                   excluded_routes: Sequence[str]) -> WindowQueries:
+    route, w = profile.route_label, f"[{int(window_s)}s]"
+    h = profile.histogram
+
+    def inc(metric: str, extra: Mapping[str, str] | None = None) -> str:
+        return f"increase({selector(metric, profile, excluded_routes, extra)}{w})"
+
+    h_sum, h_count, h_bucket = inc(f"{h}_sum"), inc(f"{h}_count"), inc(f"{h}_bucket")
+    err = inc(profile.requests_total, {profile.status_label: profile.status_5xx})
+    total = inc(profile.requests_total)
+    by = f"sum by ({route})"
+    return WindowQueries(
+        mean_s=f"({by} ({h_sum}) / {by} ({h_count})) or (sum({h_sum}) / sum({h_count}))",
+        count=f"{by} ({h_count}) or sum({h_count})",
+        p99_s=(f"histogram_quantile({P99}, sum by ({route}, le) ({h_bucket}) "
+               f"or sum by (le) ({h_bucket}))"),
+        buckets=f"sum by ({route}, le) ({h_bucket}) or sum by (le) ({h_bucket})",
+        ratio_5xx=(f"(({by} ({err}) or 0 * {by} ({total})) / {by} ({total})) "
+                   f"or ((sum({err}) or 0 * sum({total})) / sum({total}))"),
+    )
+
+
+@dataclass(frozen=True)
+class BucketBounds:
+    """Where a quantile fell: (lo, hi] in seconds; hi is None when it fell in +Inf."""
+
+    lo_s: float
+    hi_s: float | None
+
+    @property
+    def clamped(self) -> bool:
+        """histogram_quantile returns the last finite bound here: the true value is above."""
+        return self.hi_s is None
+
+
+def locate_quantile_bucket(cumulative: Mapping[float, float],
+                           q: float = P99) -> BucketBounds | None:
+    """The bucket `histogram_quantile(q, …)` interpolates in, by Prometheus's own search:
+    the first bucket whose cumulative count reaches q × total (rank in +Inf: clamped)."""
+    bounds = sorted(cumulative.items())
+    if len(bounds) < 2 or not math.isinf(bounds[-1][0]):
+        return None
+    counts: list[float] = []
+    running = 0.0
+    for _, c in bounds:  # Prometheus's ensureMonotonic: increase() may dip by rounding
+        running = max(running, c)
+        counts.append(running)
+    total = counts[-1]
+    if total <= 0:
+        return None
+    rank = q * total
+    for i in range(len(bounds) - 1):
+        if counts[i] >= rank:
+            return BucketBounds(0.0 if i == 0 else bounds[i - 1][0], bounds[i][0])
+    return BucketBounds(bounds[-2][0], None)

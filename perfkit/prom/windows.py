@@ -1,0 +1,142 @@
+"""Before/after windows: the same length, split at the change being judged.
+
+The after window is the last W; the before window is W long and ends at the split: an
+explicit `--split` (event id or time), else the latest change event in the lookback
+(`perfkit mark`, apply-indexes, demo restarts), else right before the after window. When
+the change is more recent than W, the after window starts at the change so it never mixes
+"before" traffic in, and the report says it was shortened.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from perfkit.errors import UsageError
+from perfkit.events import ChangeEvent, find_event, list_events
+
+#: Change events are looked for this many window lengths back from now.
+LOOKBACK_WINDOWS = 3
+_UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+SINCE_EXAMPLE = "e.g. --since 20m, 90s, 1h or 1h30m"
+
+
+def parse_duration_s(text: str, *, flag: str = "--since") -> float:
+    """`20m` -> 1200.0; whole Prometheus-style durations only, at least one second."""
+    cleaned = text.strip().lower().replace(" ", "")
+    parts = _DURATION.findall(cleaned)
+    if not parts or "".join(n + u for n, u in parts) != cleaned:
+        raise UsageError(f"{flag} {text!r} is not a duration", hint=SINCE_EXAMPLE)
+    seconds = sum(float(n) * _UNITS_S[u] for n, u in parts)
+    if seconds < 1:
+        raise UsageError(f"{flag} {text!r} is shorter than one second", hint=SINCE_EXAMPLE)
+    return seconds
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    def contains(self, at: datetime) -> bool:
+        return self.start <= at <= self.end
+
+    def to_json(self) -> dict[str, object]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
+                "seconds": round(self.seconds, 3)}
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    before: Window
+    after: Window
+    split_at: datetime
+    split_source: str  # "event" | "time" | "none"
+    event: ChangeEvent | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def split_json(self) -> dict[str, object]:
+        data: dict[str, object] = {"at": self.split_at.isoformat(), "source": self.split_source}
+        if self.event is not None:
+            data["event"] = self.event.to_json()
+        return data
+
+
+def parse_split_time(text: str, now: datetime) -> datetime | None:
+    """An ISO 8601 time (naive = local), unix seconds, or `-5m` (that long ago)."""
+    value = text.strip()
+    if value.startswith("-"):
+        try:
+            return now - timedelta(seconds=parse_duration_s(value[1:], flag="--split"))
+        except UsageError:
+            return None
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.astimezone()).astimezone(UTC)
+
+
+def _resolve_split(split: str | None, now: datetime, since_s: float,
+                   journal: Path | None) -> tuple[datetime | None, str, ChangeEvent | None]:
+    if split:
+        event = find_event(split, journal=journal)
+        if event is not None:
+            return event.at, "event", event
+        at = parse_split_time(split, now)
+        if at is None:
+            raise UsageError(f"--split {split!r} is neither a change event id nor a time",
+                             hint="use an id from `perfkit mark`, an ISO time like "
+                                  "2026-01-31T14:05:00Z, unix seconds, or -10m")
+        return at, "time", None
+    lookback = now - timedelta(seconds=LOOKBACK_WINDOWS * since_s)
+    events = list_events(since=lookback, until=now, journal=journal)
+    if events:
+        return events[-1].at, "event", events[-1]
+    return None, "none", None
+
+
+def plan_windows(since_s: float, *, now: datetime | None = None, split: str | None = None,
+                 scrape_interval_s: float | None = None,
+                 journal: Path | None = None) -> WindowPlan:
+    """Both windows, refusing any shorter than two scrape intervals (increase() needs two
+    samples in the range to see anything)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    width = timedelta(seconds=since_s)
+    split_at, source, event = _resolve_split(split, now, since_s, journal)
+    notes: list[str] = []
+    if split_at is None:
+        after = Window(now - width, now)
+        split_at = after.start
+    else:
+        if split_at >= now:
+            raise UsageError(f"the split {split_at.isoformat()} is not in the past",
+                             hint="pick an earlier event or time")
+        start = max(now - width, split_at)
+        after = Window(start, now)
+        if start > now - width:
+            notes.append(f"the after window starts at the split ({split_at:%H:%M:%S} UTC), "
+                         f"so it is {after.seconds:.0f} s long, not {since_s:.0f} s: "
+                         "wait for a full window for steadier figures")
+    before = Window(split_at - width, split_at)
+    if scrape_interval_s:
+        minimum = 2 * scrape_interval_s
+        for name, window in (("after", after), ("before", before)):
+            if window.seconds < minimum:
+                raise UsageError(
+                    f"the {name} window is {window.seconds:g} s long, shorter than two scrape "
+                    f"intervals (2 x {scrape_interval_s:g} s): increase() needs at least two "
+                    "samples per series to see any change",
+                    hint=f"use a longer --since (at least {minimum:g}s) or wait after the split")
+    return WindowPlan(before, after, split_at, source, event, notes)
