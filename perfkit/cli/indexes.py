@@ -1,0 +1,230 @@
+"""`perfkit apply-indexes` and `perfkit verify-indexes`: safe index builds, verified."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from perfkit.cli import console
+from perfkit.cli.console import OutputFormat
+
+if TYPE_CHECKING:
+    from perfkit.db.apply import ApplyResult
+    from perfkit.db.catalog import BuildProgress
+    from perfkit.db.verify import VerifyReport
+
+PathsArg = Annotated[list[Path] | None, typer.Argument(
+    help="SQL files or folders of *.sql (default: indexes/).", show_default=False)]
+DsnOpt = Annotated[str | None, typer.Option(
+    "--dsn", help="PostgreSQL DSN (default: DATABASE_URL, PERFKIT_DSN, perfkit.yaml, demo).")]
+FormatOpt = Annotated[OutputFormat | None, typer.Option(
+    "--format", help="table, json or markdown.")]
+ExplainOpt = Annotated[bool, typer.Option(
+    "--explain", help="Run each index's declared query (-- perfkit:query) under EXPLAIN and "
+                      "check that the plan uses the index.")]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
+
+
+def parse_duration_s(text: str) -> float:
+    """'5s', '200ms', '1m' or a bare number of seconds."""
+    from perfkit.errors import UsageError
+
+    match = _DURATION.match(text)
+    if not match:
+        raise UsageError(f"invalid duration {text!r}", hint="e.g. 5s, 500ms, 1m")
+    value, unit = float(match.group(1)), match.group(2) or "s"
+    return value / 1000 if unit == "ms" else value * 60 if unit == "m" else value
+
+
+def _statements(paths: list[Path] | None) -> list[Any]:
+    from perfkit.db.parse import load_statements
+
+    return load_statements(paths or [Path("indexes")])
+
+
+def _size(size_bytes: int | None) -> str:
+    if size_bytes is None:
+        return "-"
+    value = float(size_bytes)
+    for unit in ("B", "kB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def _plan_cell(check: Any) -> str:
+    if check.plan is None:
+        return "-"
+    text = str(check.plan.describe())
+    if check.plan.actual_ms is not None:
+        text += f" ({check.plan.actual_ms:.2f} ms, cost {check.plan.total_cost:.0f})"
+    if check.plan_before is not None:
+        before = check.plan_before
+        ms = f"{before.actual_ms:.2f} ms, " if before.actual_ms is not None else ""
+        text = f"before: {before.describe()} ({ms}cost {before.total_cost:.0f}) -> {text}"
+    return text
+
+
+def _render_verify(report: VerifyReport, output: OutputFormat, explain: bool) -> None:
+    columns = ["index", "table", "state", "idx_scan", "size"]
+    if explain:
+        columns += ["used by its query", "plan"]
+    rows = []
+    for check in report.indexes:
+        row = [check.name, check.table, check.state.value,
+               "-" if check.idx_scan is None else str(check.idx_scan), _size(check.size_bytes)]
+        if explain:
+            used = {True: "yes", False: "NO", None: "-"}[check.used_by_query]
+            row += [used, _plan_cell(check)]
+        rows.append(row)
+    if output is OutputFormat.markdown:
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        console.print_text("\n".join(lines))
+    else:
+        console.table("indexes: expected vs database", columns, rows)
+    for check in report.failing():
+        console.warning(f"{check.name} ({check.source}): {check.state.value}: {check.detail}")
+
+
+def _fail_if_not_ok(report: VerifyReport) -> None:
+    from perfkit.errors import CheckFailed
+
+    failing = report.failing()
+    if failing:
+        names = ", ".join(f"{c.name} {c.state.value}" for c in failing)
+        raise CheckFailed(f"{len(failing)} of {len(report.indexes)} indexes not ok: {names}",
+                          hint="run `perfkit apply-indexes`")
+
+
+def verify_indexes(
+    paths: PathsArg = None,
+    dsn: DsnOpt = None,
+    explain: ExplainOpt = False,
+    output_format: FormatOpt = None,
+) -> None:
+    """Compare the indexes the files declare with the database: present, valid, same definition.
+
+    Exit 1 when any is missing, INVALID, different or (with --explain) unused by its query.
+
+    Example: `perfkit verify-indexes indexes/ --explain`
+    """
+    from perfkit.db.connect import connect
+    from perfkit.db.verify import verify_indexes as verify
+
+    statements = _statements(paths)
+    settings = console.settings(dsn=dsn)
+    with connect(settings.dsn) as conn:
+        report = verify(conn, statements, explain=explain)
+    output = console.fmt(output_format)
+    if output is OutputFormat.json:
+        console.print_json(report.to_json())
+    else:
+        _render_verify(report, output, explain)
+    _fail_if_not_ok(report)
+
+
+def _render_apply(result: ApplyResult, output: OutputFormat, explain: bool) -> None:
+    if output is OutputFormat.json:
+        console.print_json(result.to_json())
+        return
+    columns = ["statement", "table", "action", "time", "source"]
+    rows = []
+    for step in result.steps:
+        took = "-" if step.duration_s is None else f"{step.duration_s:.1f} s"
+        action = step.action.value + ("" if step.done or result.dry_run or step.action.value in (
+            "unchanged", "already-absent", "conflict") else " (skipped)")
+        rows.append([step.name, step.statement.table or "-", action, took,
+                     str(step.statement.source)])
+    title = "apply-indexes: plan (dry run, nothing changed)" if result.dry_run else "apply-indexes"
+    if output is OutputFormat.markdown:
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        console.print_text(f"**{title}**\n\n" + "\n".join(lines))
+    else:
+        console.table(title, columns, rows)
+    if result.dry_run:
+        for step in result.steps:
+            for statement in step.sql:
+                console.print_text(f"  {statement};")
+    if result.verify is not None:
+        _render_verify(result.verify, output, explain)
+
+
+def _progress_sink(prog: Any) -> Any:
+    tasks: dict[str, Any] = {}
+
+    def update(sample: BuildProgress) -> None:
+        done, total = sample.fraction
+        label = f"{sample.index_name}: {sample.phase}"
+        if sample.index_name not in tasks:
+            tasks[sample.index_name] = prog.add_task(label, total=total or None)
+        prog.update(tasks[sample.index_name], description=label, completed=done,
+                    total=total or None)
+
+    return update
+
+
+def apply_indexes(
+    paths: PathsArg = None,
+    dsn: DsnOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, change nothing.")]
+    = False,
+    lock_timeout: Annotated[str, typer.Option(
+        "--lock-timeout", help="lock_timeout per attempt (e.g. 5s, 500ms).")] = "5s",
+    retries: Annotated[int, typer.Option(
+        "--retries", help="Retries after a lock timeout (with backoff).", min=0, max=20)] = 3,
+    no_analyze: Annotated[bool, typer.Option(
+        "--no-analyze", help="Do not ANALYZE the tables after building.")] = False,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Rebuild an index whose name exists with another definition.")]
+    = False,
+    explain: ExplainOpt = False,
+    output_format: FormatOpt = None,
+) -> None:
+    """Build the indexes the files declare, CONCURRENTLY, then ANALYZE, verify and record an event.
+
+    Writes are never blocked: plain CREATE INDEX is rewritten to CONCURRENTLY, lock_timeout
+    with retries keeps a busy table from queueing writers behind perfkit, INVALID leftovers
+    of failed builds are dropped and rebuilt.
+
+    Example: `perfkit apply-indexes indexes/ --dry-run`
+    """
+    from perfkit.db.apply import ApplyOptions
+    from perfkit.db.apply import apply_indexes as apply
+    from perfkit.errors import CheckFailed
+
+    statements = _statements(paths)
+    for stmt in statements:
+        if stmt.rewritten and stmt.kind.value == "create-index":
+            console.note(f"{stmt.source}: {stmt.index_name} will be built CONCURRENTLY "
+                         "(added: a plain CREATE INDEX blocks every write for the whole build)")
+    settings = console.settings(dsn=dsn)
+    options = ApplyOptions(dry_run=dry_run, lock_timeout_s=parse_duration_s(lock_timeout),
+                           lock_retries=retries, analyze=not no_analyze, replace=replace,
+                           explain=explain)
+    from perfkit.db.connect import pooler_warning
+
+    warning = pooler_warning(settings.dsn or "")
+    if warning:
+        console.warning(warning)
+    with console.progress() as prog:
+        result = apply(settings.dsn, statements, options, progress=_progress_sink(prog),
+                       notify=console.note)
+    _render_apply(result, console.fmt(output_format), explain)
+    if result.conflicts:
+        names = ", ".join(s.name for s in result.conflicts)
+        raise CheckFailed(f"conflict: {names} exists with another definition; nothing was "
+                          "applied", hint="rerun with --replace to rebuild it")
+    if result.analyzed:
+        console.note(f"analyzed: {', '.join(result.analyzed)}")
+    if result.event_id:
+        console.success(f"change event {result.event_id} recorded (`perfkit report --split "
+                        f"{result.event_id}`)")
+    if result.verify is not None:
+        _fail_if_not_ok(result.verify)

@@ -1,0 +1,1 @@
+"""Index migrations: parse (pglast), compare with the catalog, apply safely, verify."""

@@ -1,0 +1,360 @@
+"""Plan and apply index migrations without blocking writes.
+
+Every build is CREATE INDEX CONCURRENTLY in autocommit (never in a transaction), under a
+short lock_timeout with bounded retries, so a busy table delays perfkit instead of perfkit
+queueing every writer behind it. A build that fails leaves an INVALID index: perfkit drops
+it at once when it can, and any later run finds and rebuilds it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import psycopg
+from pglast import enums
+from psycopg import errors as pgerrors
+from psycopg import sql
+
+from perfkit.db import catalog
+from perfkit.db.connect import connect, pooler_warning, scrub, sql_text
+from perfkit.db.explain import PlanSummary, explain_query
+from perfkit.db.parse import IndexStatement, StatementKind
+from perfkit.db.verify import VerifyReport, verify_indexes
+from perfkit.errors import CheckFailed, Unreachable, UsageError
+
+ProgressCallback = Callable[[catalog.BuildProgress], None]
+Notify = Callable[[str], None]
+_MAX_BACKOFF_S = 10.0
+_NAME_MAX = 63
+
+
+class LockTimeout(Unreachable):
+    """The lock never came within the retries; nothing was left half-done."""
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UNCHANGED = "unchanged"
+    REBUILD = "rebuild-invalid"
+    CONFLICT = "conflict"
+    REPLACE = "replace"
+    DROP = "drop"
+    ABSENT = "already-absent"
+    COMMENT = "comment"
+    ANALYZE = "analyze"
+
+
+_CHANGES = (Action.CREATE, Action.REBUILD, Action.REPLACE, Action.DROP)
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    dry_run: bool = False
+    lock_timeout_s: float = 5.0
+    lock_retries: int = 3
+    analyze: bool = True
+    replace: bool = False
+    explain: bool = False
+
+
+@dataclass
+class Step:
+    """What perfkit will do (or did) for one statement of the files."""
+
+    statement: IndexStatement
+    action: Action
+    reason: str = ""
+    schema: str | None = None
+    sql: list[str] = field(default_factory=list)
+    builds: dict[str, str] = field(default_factory=dict)  # CREATE statement -> index it builds
+    done: bool = False
+    duration_s: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.statement.index_name or self.statement.kind.value
+
+    def to_json(self) -> dict[str, Any]:
+        stmt = self.statement
+        return {"name": stmt.index_name, "table": stmt.table, "schema": self.schema,
+                "kind": stmt.kind.value, "action": self.action.value, "reason": self.reason,
+                "source": str(stmt.source), "sql": self.sql, "done": self.done,
+                "concurrently_added": stmt.rewritten, "duration_s": self.duration_s}
+
+
+@dataclass
+class ApplyResult:
+    steps: list[Step]
+    dry_run: bool
+    analyzed: list[str] = field(default_factory=list)
+    verify: VerifyReport | None = None
+    event_id: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def conflicts(self) -> list[Step]:
+        return [s for s in self.steps if s.action is Action.CONFLICT]
+
+    @property
+    def changed(self) -> list[Step]:
+        return [s for s in self.steps if s.done and s.action in _CHANGES]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": "perfkit.apply/1", "dry_run": self.dry_run,
+                "steps": [s.to_json() for s in self.steps], "analyzed": self.analyzed,
+                "event_id": self.event_id, "warnings": self.warnings,
+                "verify": self.verify.to_json() if self.verify else None}
+
+
+def _ident(conn: psycopg.Connection[Any], *parts: str) -> str:
+    return sql.Identifier(*parts).as_string(conn)
+
+
+def _temp_name(name: str) -> str:
+    suffix = "_perfkit_new"
+    return name.encode()[: _NAME_MAX - len(suffix)].decode(errors="ignore") + suffix
+
+
+def plan_apply(conn: psycopg.Connection[Any], statements: list[IndexStatement], *,
+               replace: bool = False) -> list[Step]:
+    """Compare each statement with the catalog; decides, changes nothing."""
+    steps: list[Step] = []
+    planned: dict[tuple[str, str], bool] = {}  # (schema, name) -> exists after earlier steps
+    for stmt in statements:
+        if stmt.kind is StatementKind.CREATE_INDEX:
+            steps.append(_plan_create(conn, stmt, planned, replace))
+        elif stmt.kind is StatementKind.DROP_INDEX:
+            assert stmt.index_name is not None
+            schema = catalog.index_schema(conn, stmt.schema, stmt.index_name)
+            key = (schema or stmt.schema or "", stmt.index_name)
+            exists = planned.get(key, schema is not None)
+            step = Step(stmt, Action.DROP if exists else Action.ABSENT, schema=schema)
+            if exists and schema is not None:
+                step.sql = [f"DROP INDEX CONCURRENTLY IF EXISTS "
+                            f"{_ident(conn, schema, stmt.index_name)}"]
+            planned[key] = False
+            steps.append(step)
+        elif stmt.kind is StatementKind.ANALYZE:
+            steps.append(Step(stmt, Action.ANALYZE, "after any change", sql=[stmt.text]))
+        else:
+            steps.append(_plan_comment(conn, stmt))
+    return steps
+
+
+def _plan_create(conn: psycopg.Connection[Any], stmt: IndexStatement,
+                 planned: dict[tuple[str, str], bool], replace: bool) -> Step:
+    assert stmt.index_name is not None and stmt.table is not None
+    schema = catalog.resolve_table(conn, stmt.schema, stmt.table)
+    if schema is None:
+        raise UsageError(f"{stmt.source}: table {stmt.table} does not exist",
+                         hint="nothing was applied")
+    name, key = stmt.index_name, (schema, stmt.index_name)
+    qualified = _ident(conn, schema, name)
+    step = Step(stmt, Action.CREATE, schema=schema)
+    dropped_earlier = planned.get(key) is False
+    found = None if dropped_earlier else catalog.find_index(conn, schema, name)
+    planned[key] = True
+    if found is None:
+        kind = None if dropped_earlier else catalog.relation_kind(conn, schema, name)
+        if kind is not None:
+            step.action = Action.CONFLICT
+            step.reason = f"the name {name} is taken by a relation of kind {kind!r}"
+            return step
+        step.reason = "absent"
+        step.sql = [stmt.sql()]
+        step.builds = {stmt.sql(): name}
+    elif not found.valid:
+        step.action, step.reason = Action.REBUILD, "INVALID (failed or interrupted build)"
+        step.sql = [f"DROP INDEX CONCURRENTLY IF EXISTS {qualified}", stmt.sql()]
+        step.builds = {stmt.sql(): name}
+    elif found.table == stmt.table and catalog.same_definition(stmt, found.definition):
+        step.action, step.reason = Action.UNCHANGED, "valid, same definition"
+    elif replace:
+        temp = _temp_name(name)
+        step.action, step.reason = Action.REPLACE, f"was: {found.definition}"
+        step.sql = [f"DROP INDEX CONCURRENTLY IF EXISTS {_ident(conn, schema, temp)}",
+                    stmt.sql(index_name=temp),
+                    f"DROP INDEX CONCURRENTLY IF EXISTS {qualified}",
+                    f"ALTER INDEX {_ident(conn, schema, temp)} RENAME TO {_ident(conn, name)}"]
+        step.builds = {stmt.sql(index_name=temp): temp}
+    else:
+        step.action = Action.CONFLICT
+        step.reason = f"exists with another definition: {found.definition}"
+    return step
+
+
+def _plan_comment(conn: psycopg.Connection[Any], stmt: IndexStatement) -> Step:
+    node = stmt.node
+    step = Step(stmt, Action.COMMENT, sql=[stmt.text])
+    if node.objtype in (enums.ObjectType.OBJECT_INDEX, enums.ObjectType.OBJECT_TABLE):
+        names = [n.sval for n in node.object]
+        exists, current = catalog.comment_of(conn, names)
+        if exists and current == node.comment:
+            step.action, step.reason, step.sql = Action.UNCHANGED, "same comment", []
+    return step
+
+
+class _Monitor:
+    """Polls pg_stat_progress_create_index on a second connection while a build runs."""
+
+    def __init__(self, dsn: str, callback: ProgressCallback | None, interval_s: float = 0.25):
+        self.dsn, self.callback, self.interval_s = dsn, callback, interval_s
+
+    @contextmanager
+    def watching(self, pid: int, index_name: str) -> Iterator[None]:
+        if self.callback is None:
+            yield
+            return
+        callback, stop = self.callback, threading.Event()
+
+        def poll() -> None:
+            try:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
+                                     application_name="perfkit-progress") as mon:
+                    while not stop.wait(self.interval_s):
+                        sample = catalog.build_progress(mon, pid, index_name)
+                        if sample is not None:
+                            callback(sample)
+            except psycopg.Error:
+                return  # progress is a courtesy; the build itself reports its errors
+
+        thread = threading.Thread(target=poll, name="perfkit-index-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+
+
+class _Runner:
+    """Runs DDL one statement at a time, with lock_timeout, retries and cleanup."""
+
+    def __init__(self, conn: psycopg.Connection[Any], dsn: str, options: ApplyOptions,
+                 monitor: _Monitor, notify: Notify) -> None:
+        self.conn, self.dsn, self.options = conn, dsn, options
+        self.monitor, self.notify = monitor, notify
+
+    def run(self, statement: str, *, build: tuple[str, str] | None = None) -> None:
+        """One statement; a build that fails is cleaned up (its INVALID leftover dropped)."""
+        retries, timeout_ms = self.options.lock_retries, int(self.options.lock_timeout_s * 1000)
+        for attempt in range(retries + 1):
+            self.conn.execute(sql_text(f"SET lock_timeout = {max(1, timeout_ms)}"))
+            try:
+                if build is None:
+                    self.conn.execute(sql_text(statement))
+                else:
+                    with self.monitor.watching(self.conn.info.backend_pid, build[1]):
+                        self.conn.execute(sql_text(statement))
+                return
+            except pgerrors.LockNotAvailable:
+                left = self._cleanup(build)
+                if attempt == retries:
+                    raise LockTimeout(
+                        f"no lock for `{statement[:80]}` after {retries + 1} tries of "
+                        f"{self.options.lock_timeout_s:g} s; {left}",
+                        hint="a long transaction holds the table; retry later or raise "
+                             "--lock-timeout") from None
+                wait_s = min(_MAX_BACKOFF_S, max(0.1, self.options.lock_timeout_s) * 2 ** attempt)
+                self.notify(f"lock not available, retry {attempt + 1}/{retries} in {wait_s:g} s")
+                time.sleep(wait_s)
+            except psycopg.Error as exc:
+                left = self._cleanup(build)
+                message = scrub(str(exc).strip().splitlines()[0] if str(exc).strip()
+                                else type(exc).__name__, self.dsn)
+                error_class = CheckFailed if (exc.sqlstate or "").startswith(("22", "23")) \
+                    else Unreachable
+                raise error_class(f"`{statement[:80]}` failed: {message}; {left}") from None
+            except BaseException:
+                self.notify("interrupted: an INVALID leftover, if any, is rebuilt by the next run")
+                raise
+
+    def _cleanup(self, build: tuple[str, str] | None) -> str:
+        """Drop the INVALID index a failed CONCURRENTLY build leaves; say what is left."""
+        if build is None:
+            return "nothing was left half-done"
+        found = catalog.find_index(self.conn, *build)
+        if found is None or found.valid:
+            return "nothing was left half-done"
+        try:
+            self.conn.execute(sql_text(
+                f"DROP INDEX CONCURRENTLY IF EXISTS {_ident(self.conn, *build)}"))
+        except psycopg.Error:
+            return (f"the INVALID leftover {build[1]} could not be dropped yet; the next run "
+                    "rebuilds it")
+        return f"the INVALID leftover {build[1]} was dropped, nothing was left half-done"
+
+
+def apply_indexes(dsn: str | None, statements: list[IndexStatement],
+                  options: ApplyOptions | None = None, *,
+                  progress: ProgressCallback | None = None,
+                  notify: Notify | None = None) -> ApplyResult:
+    """Plan, build CONCURRENTLY, ANALYZE what changed, verify, and journal a change event."""
+    from perfkit.events import record_event
+
+    options = options or ApplyOptions()
+    say: Notify = notify or (lambda _msg: None)
+    warnings = [w for w in [pooler_warning(dsn or "")] if w]
+    with connect(dsn) as conn:
+        steps = plan_apply(conn, statements, replace=options.replace)
+        result = ApplyResult(steps=steps, dry_run=options.dry_run, warnings=warnings)
+        if options.dry_run or result.conflicts:
+            return result
+        runner = _Runner(conn, dsn or "", options, _Monitor(dsn or "", progress), say)
+        plans_before: dict[str, PlanSummary] = {}
+        for step in steps:
+            if step.action in (Action.ANALYZE, Action.UNCHANGED, Action.ABSENT):
+                continue
+            stmt = step.statement
+            if options.explain and stmt.query and step.action is not Action.COMMENT:
+                plans_before[step.name] = explain_query(conn, stmt.query)
+            started = time.perf_counter()
+            for statement in step.sql:
+                built = step.builds.get(statement)
+                say(f"{step.name}: {statement}")
+                runner.run(statement, build=(step.schema or "", built) if built else None)
+            step.done, step.duration_s = True, time.perf_counter() - started
+        result.analyzed = _analyze(runner, steps, options)
+        result.verify = verify_indexes(conn, statements, explain=options.explain,
+                                       plans_before=plans_before)
+    if result.changed:
+        result.event_id = record_event("apply-indexes", _event_text(result)).id
+    return result
+
+
+def _analyze(runner: _Runner, steps: list[Step], options: ApplyOptions) -> list[str]:
+    """ANALYZE the tables a build touched (the planner needs the new index's statistics)."""
+    if not options.analyze or not any(s.done and s.action in _CHANGES for s in steps):
+        return []
+    analyzed: list[str] = []
+    for step in steps:
+        if step.action is Action.ANALYZE:
+            runner.run(step.statement.text)
+            step.done = True
+            tables = [t for _schema, t in step.statement.tables] or ["(all)"]
+            analyzed.extend(tables)
+    for step in steps:
+        table = step.statement.table
+        if step.done and step.action in _CHANGES and table and table not in analyzed:
+            runner.run(f"ANALYZE {_ident(runner.conn, step.schema or 'public', table)}")
+            analyzed.append(table)
+    return analyzed
+
+
+def _event_text(result: ApplyResult) -> str:
+    verbs = {Action.CREATE: "built", Action.REBUILD: "rebuilt (was INVALID)",
+             Action.REPLACE: "replaced", Action.DROP: "dropped"}
+    parts = []
+    for action, verb in verbs.items():
+        names = [s.name for s in result.changed if s.action is action]
+        if names:
+            parts.append(f"{verb} {', '.join(names)}")
+    if result.analyzed:
+        parts.append(f"analyzed {', '.join(result.analyzed)}")
+    return "apply-indexes: " + "; ".join(parts)

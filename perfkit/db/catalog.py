@@ -1,0 +1,186 @@
+"""What the database holds: indexes from pg_index/pg_indexes, compared by parse tree.
+
+A name in pg_indexes proves nothing: the index may be INVALID (a failed CONCURRENTLY
+build) or define something else. pg_get_indexdef() and the expected statement both go
+through pglast, so quoting, casts, `USING btree`, schema qualification, IF NOT EXISTS
+and CONCURRENTLY do not count as differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from pglast import parse_sql
+
+from perfkit.db.parse import IndexStatement
+
+# default NULLS placement per direction: written or not, they mean the same index
+_SORT_DEFAULT, _SORT_ASC, _SORT_DESC = 0, 1, 2
+_NULLS_DEFAULT, _NULLS_FIRST, _NULLS_LAST = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class CatalogIndex:
+    schema: str
+    name: str
+    table: str
+    definition: str
+    valid: bool
+    ready: bool
+    idx_scan: int | None
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class BuildProgress:
+    """One sample of pg_stat_progress_create_index for the build running in `pid`."""
+
+    index_name: str
+    phase: str
+    blocks_total: int
+    blocks_done: int
+    tuples_total: int
+    tuples_done: int
+
+    @property
+    def fraction(self) -> tuple[int, int]:
+        """(done, total) in whichever unit the phase counts."""
+        if self.blocks_total:
+            return self.blocks_done, self.blocks_total
+        return self.tuples_done, self.tuples_total
+
+
+_INDEX_SQL = """
+SELECT n.nspname, c.relname, t.relname, pg_get_indexdef(c.oid), i.indisvalid, i.indisready,
+       s.idx_scan, pg_relation_size(c.oid)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_index i ON i.indexrelid = c.oid
+JOIN pg_class t ON t.oid = i.indrelid
+LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = c.oid
+WHERE n.nspname = %s AND c.relname = %s
+"""
+
+
+def resolve_table(conn: psycopg.Connection[Any], schema: str | None,
+                  table: str) -> str | None:
+    """The schema a table lives in (search_path applies when the file does not say)."""
+    if schema is not None:
+        row = conn.execute(
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'm')",
+            (schema, table)).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.oid = to_regclass(quote_ident(%s)) AND c.relkind IN ('r', 'p', 'm')",
+            (table,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def find_index(conn: psycopg.Connection[Any], schema: str, name: str) -> CatalogIndex | None:
+    row = conn.execute(_INDEX_SQL, (schema, name)).fetchone()
+    if row is None:
+        return None
+    return CatalogIndex(schema=row[0], name=row[1], table=row[2], definition=row[3],
+                        valid=bool(row[4]), ready=bool(row[5]),
+                        idx_scan=None if row[6] is None else int(row[6]),
+                        size_bytes=int(row[7]))
+
+
+def equivalent_index(conn: psycopg.Connection[Any], stmt: IndexStatement,
+                     schema: str) -> str | None:
+    """Another index on the table with the same definition (made by hand under another name)."""
+    rows = conn.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+        (schema, stmt.table)).fetchall()
+    for name, definition in rows:
+        if name != stmt.index_name and same_definition(stmt, definition):
+            return str(name)
+    return None
+
+
+def relation_kind(conn: psycopg.Connection[Any], schema: str, name: str) -> str | None:
+    """pg_class.relkind of whatever already holds a name (an index name may be taken by a table)."""
+    row = conn.execute(
+        "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s", (schema, name)).fetchone()
+    return str(row[0]) if row else None
+
+
+def build_progress(conn: psycopg.Connection[Any], pid: int,
+                   index_name: str) -> BuildProgress | None:
+    row = conn.execute(
+        "SELECT phase, blocks_total, blocks_done, tuples_total, tuples_done "
+        "FROM pg_stat_progress_create_index WHERE pid = %s", (pid,)).fetchone()
+    if row is None:
+        return None
+    return BuildProgress(index_name=index_name, phase=str(row[0]), blocks_total=int(row[1] or 0),
+                         blocks_done=int(row[2] or 0), tuples_total=int(row[3] or 0),
+                         tuples_done=int(row[4] or 0))
+
+
+def _normalize(value: Any) -> Any:
+    """A parse tree as plain data, without what does not change the index."""
+    if isinstance(value, dict):
+        kind = value.get("@")
+        if kind == "TypeCast" and isinstance(value.get("arg"), dict) and (
+                value["arg"].get("@") == "A_Const"):
+            return _normalize(value["arg"])  # 'open' and 'open'::text are the same literal
+        out = {k: _normalize(v) for k, v in value.items() if k != "location"}
+        if kind == "IndexElem":
+            ordering = out.get("ordering", {}).get("value", _SORT_DEFAULT)
+            nulls = out.get("nulls_ordering", {}).get("value", _NULLS_DEFAULT)
+            descending = ordering == _SORT_DESC
+            if nulls == (_NULLS_FIRST if descending else _NULLS_LAST):
+                nulls = _NULLS_DEFAULT
+            out["ordering"] = _SORT_DESC if descending else _SORT_DEFAULT
+            out["nulls_ordering"] = nulls
+        if kind == "DefElem" and isinstance(out.get("arg"), dict):
+            arg = out["arg"]
+            out["arg"] = str(arg.get("sval", arg.get("ival", arg.get("fval", arg))))
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_normalize(v) for v in value]
+    return value
+
+
+def definition_tree(node: Any) -> Any:
+    """The parts of an IndexStmt that define the index (not its name, table or build mode)."""
+    data = node(skip_none=True)
+    for key in ("idxname", "relation", "concurrent", "if_not_exists", "tableSpace",
+                "oldNumber", "oldCreateSubid", "oldFirstRelfilelocatorSubid",
+                "reset_default_tblspc", "transformed", "idxcomment"):
+        data.pop(key, None)
+    data["accessMethod"] = data.get("accessMethod") or "btree"
+    return _normalize(data)
+
+
+def same_definition(stmt: IndexStatement, catalog_definition: str) -> bool:
+    """Expected statement vs pg_get_indexdef(), compared as parse trees."""
+    actual: Any = parse_sql(catalog_definition)[0].stmt
+    if actual.relation.relname != stmt.table:
+        return False
+    return bool(definition_tree(stmt.node) == definition_tree(actual))
+
+
+def index_schema(conn: psycopg.Connection[Any], schema: str | None, name: str) -> str | None:
+    """The schema of an existing index named in a DROP INDEX (search_path when unqualified)."""
+    if schema is not None:
+        return schema if relation_kind(conn, schema, name) == "i" else None
+    row = conn.execute(
+        "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.oid = to_regclass(quote_ident(%s)) AND c.relkind = 'i'", (name,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def comment_of(conn: psycopg.Connection[Any], names: list[str]) -> tuple[bool, str | None]:
+    """(relation exists, its current comment) for COMMENT ON INDEX/TABLE idempotence."""
+    qualified = ".".join('"' + n.replace('"', '""') + '"' for n in names)
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), "
+                       "'pg_class')", (qualified, qualified)).fetchone()
+    if row is None:
+        return False, None
+    return bool(row[0]), None if row[1] is None else str(row[1])
