@@ -73,14 +73,15 @@ def _plan_cell(check: Any) -> str:
 def _render_verify(report: VerifyReport, output: OutputFormat, explain: bool) -> None:
     columns = ["index", "table", "state", "idx_scan", "size"]
     if explain:
-        columns += ["used by its query", "plan"]
+        columns += ["used by its query", "query ms"]
     rows = []
     for check in report.indexes:
         row = [check.name, check.table, check.state.value,
                "-" if check.idx_scan is None else str(check.idx_scan), _size(check.size_bytes)]
         if explain:
             used = {True: "yes", False: "NO", None: "-"}[check.used_by_query]
-            row += [used, _plan_cell(check)]
+            ms = check.plan.actual_ms if check.plan else None
+            row += [used, "-" if ms is None else f"{ms:.2f}"]
         rows.append(row)
     if output is OutputFormat.markdown:
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -88,6 +89,9 @@ def _render_verify(report: VerifyReport, output: OutputFormat, explain: bool) ->
         console.print_text("\n".join(lines))
     else:
         console.table("indexes: expected vs database", columns, rows)
+    plans = [f"  {c.name}: {_plan_cell(c)}" for c in report.indexes if c.plan is not None]
+    if plans:
+        console.print_text("plans of the declared queries:\n" + "\n".join(plans))
     for check in report.failing():
         console.warning(f"{check.name} ({check.source}): {check.state.value}: {check.detail}")
 

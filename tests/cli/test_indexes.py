@@ -1,0 +1,138 @@
+"""`perfkit apply-indexes` / `verify-indexes` black-box: exit codes, output, no password shown."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+
+from tests.conftest import CliResult
+
+SEED_DIR = Path(__file__).resolve().parents[2] / "indexes"
+Cli = Callable[..., CliResult]
+
+
+def password_of(dsn: str) -> str:
+    password = urlsplit(dsn).password
+    assert password
+    return password
+
+
+def index_names(dsn: str) -> set[str]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public' "
+                            "AND indexname NOT LIKE '%_pkey'").fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def test_apply_then_verify_then_rerun(cli: Cli, fresh_db: Callable[[float], str]) -> None:
+    dsn = fresh_db(0.01)
+    secret = password_of(dsn)
+
+    missing = cli("verify-indexes", str(SEED_DIR), "--dsn", dsn)
+    assert missing.exit_code == 1 and "missing" in missing.stdout
+    assert secret not in missing.output
+
+    dry = cli("apply-indexes", str(SEED_DIR), "--dsn", dsn, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "CREATE INDEX CONCURRENTLY idx_messages_conversation_timestamp" in dry.stdout
+    assert "will be built CONCURRENTLY" in dry.stderr
+    assert index_names(dsn) == set()
+
+    applied = cli("apply-indexes", str(SEED_DIR), "--dsn", dsn, "--explain")
+    assert applied.exit_code == 0, applied.output
+    assert "change event" in applied.stderr and secret not in applied.output
+    assert "Seq Scan" in applied.stdout and "Index Scan using idx_messages" in applied.stdout
+    assert len(index_names(dsn)) == 3
+
+    again = cli("apply-indexes", str(SEED_DIR), "--dsn", dsn, "--format", "json")
+    assert again.exit_code == 0, again.output
+    data = json.loads(again.stdout)
+    assert data["schema"] == "perfkit.apply/1"
+    assert {s["action"] for s in data["steps"] if s["kind"] == "create-index"} == {"unchanged"}
+    assert data["event_id"] is None and data["verify"]["schema"] == "perfkit.indexes/1"
+
+    verified = cli("verify-indexes", str(SEED_DIR), "--dsn", dsn, "--explain", "--format", "json")
+    assert verified.exit_code == 0, verified.output
+    report = json.loads(verified.stdout)
+    assert report["schema"] == "perfkit.indexes/1"
+    assert [(i["state"], i["used_by_query"]) for i in report["indexes"]] == [("ok", True)] * 3
+
+
+def test_verify_exit_codes_per_state(cli: Cli, fresh_db: Callable[[float], str],
+                                     tmp_path: Path) -> None:
+    dsn = fresh_db(0.01)
+    sql = tmp_path / "one.sql"
+    sql.write_text("-- perfkit:query SELECT id FROM whatsapp_accounts WHERE phone_number_id = $1\n"
+                   "-- perfkit:params '100000000000001'\n"
+                   "CREATE INDEX idx_accounts_phone_number_id ON whatsapp_accounts "
+                   "(phone_number_id);\n")
+    assert cli("verify-indexes", str(sql), "--dsn", dsn).exit_code == 1  # missing
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE INDEX idx_accounts_phone_number_id ON whatsapp_accounts (user_id)")
+    different = cli("verify-indexes", str(sql), "--dsn", dsn)
+    assert different.exit_code == 1 and "different" in different.stdout
+
+    conflict = cli("apply-indexes", str(sql), "--dsn", dsn)
+    assert conflict.exit_code == 1 and "--replace" in conflict.stderr
+    replaced = cli("apply-indexes", str(sql), "--dsn", dsn, "--replace")
+    assert replaced.exit_code == 0, replaced.output
+    assert cli("verify-indexes", str(sql), "--dsn", dsn, "--explain").exit_code == 0
+
+    with psycopg.connect(dsn, autocommit=True) as conn:  # make it INVALID the way it happens
+        conn.execute("UPDATE pg_index SET indisvalid = false WHERE indexrelid = "
+                     "'idx_accounts_phone_number_id'::regclass")
+    invalid = cli("verify-indexes", str(sql), "--dsn", dsn, "--format", "json")
+    assert invalid.exit_code == 1
+    assert json.loads(invalid.stdout)["indexes"][0]["state"] == "invalid"
+
+
+def test_non_index_ddl_is_refused_and_nothing_applied(cli: Cli, fresh_db: Callable[[float], str],
+                                                      tmp_path: Path) -> None:
+    dsn = fresh_db(0.01)
+    sql = tmp_path / "010_mixed.sql"
+    sql.write_text("CREATE INDEX idx_a ON messages (status);\n"
+                   "ALTER TABLE messages ADD COLUMN x int;\n")
+    result = cli("apply-indexes", str(sql), "--dsn", dsn)
+    assert result.exit_code == 2
+    assert f"{sql}:2" in result.stderr and "ALTER TABLE" in result.stderr
+    assert index_names(dsn) == set()
+
+    bad = tmp_path / "bad.sql"
+    bad.write_text("CREATE INDEX idx_a ON messages (status;\n")
+    syntax = cli("apply-indexes", str(bad), "--dsn", dsn)
+    assert syntax.exit_code == 2 and f"{bad}:1: syntax error" in syntax.stderr
+
+
+def test_unreachable_database_exits_3_without_the_password(cli: Cli) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    secret = "s3cret-Pa55word"
+    dsn = f"postgresql://perfkit:{secret}@127.0.0.1:{port}/nowhere"
+    for command in ("apply-indexes", "verify-indexes"):
+        result = cli(command, str(SEED_DIR), "--dsn", dsn)
+        assert result.exit_code == 3, result.output
+        assert "cannot connect" in result.stderr and secret not in result.output
+    pooler = cli("apply-indexes", str(SEED_DIR), "--dsn",
+                 f"postgresql://u:{secret}@127.0.0.1:6543/db")
+    assert pooler.exit_code == 3 and "transaction pooler" in pooler.stderr
+    assert secret not in pooler.output
+
+
+def test_lock_timeout_flag_gives_up_after_retries(cli: Cli, fresh_db: Callable[[float], str],
+                                                  tmp_path: Path) -> None:
+    dsn = fresh_db(0.01)
+    sql = tmp_path / "m.sql"
+    sql.write_text("CREATE INDEX idx_m ON messages (conversation_id);\n")
+    with psycopg.connect(dsn) as holder:
+        holder.execute("LOCK TABLE messages IN SHARE MODE")
+        result = cli("apply-indexes", str(sql), "--dsn", dsn, "--lock-timeout", "100ms",
+                     "--retries", "1")
+    assert result.exit_code == 3, result.output
+    assert "after 2 tries" in result.stderr and password_of(dsn) not in result.output
+    assert index_names(dsn) == set()
