@@ -250,6 +250,7 @@ class _Runner:
                 if build is None:
                     self.conn.execute(sql_text(statement))
                 else:
+                    self._drop_invalid(build)  # a leftover of the previous attempt
                     with self.monitor.watching(self.conn.info.backend_pid, build[1]):
                         self.conn.execute(sql_text(statement))
                 return
@@ -274,6 +275,12 @@ class _Runner:
             except BaseException:
                 self.notify("interrupted: an INVALID leftover, if any, is rebuilt by the next run")
                 raise
+
+    def _drop_invalid(self, build: tuple[str, str]) -> None:
+        found = catalog.find_index(self.conn, *build)
+        if found is not None and not found.valid:
+            self.conn.execute(sql_text(
+                f"DROP INDEX CONCURRENTLY IF EXISTS {_ident(self.conn, *build)}"))
 
     def _cleanup(self, build: tuple[str, str] | None) -> str:
         """Drop the INVALID index a failed CONCURRENTLY build leaves; say what is left."""

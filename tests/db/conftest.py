@@ -37,4 +37,4 @@ def index_states() -> Callable[[str], dict[str, bool]]:
 def run_sql(dsn: str, *statements: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for statement in statements:
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement)

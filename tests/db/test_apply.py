@@ -1,4 +1,4 @@
-"""apply-indexes against a real PostgreSQL: builds, no-op reruns, INVALID repair, conflicts, locks."""
+"""apply-indexes on a real PostgreSQL: builds, no-op reruns, INVALID repair, conflicts, locks."""
 
 from __future__ import annotations
 
@@ -137,3 +137,29 @@ def test_a_lock_that_never_comes_times_out_after_retries_with_nothing_half_done(
     assert "nothing was left half-done" in str(failure.value)
     assert sum("retry" in n for n in notes) == 2
     assert index_states(dsn) == {}
+
+
+def test_a_writer_that_never_commits_leaves_an_invalid_index_the_next_run_repairs(
+        fresh_db: Callable[[float], str], seed_dir: Path, index_states: States,
+        tmp_path: Path) -> None:
+    """CONCURRENTLY waits for open writers after creating its catalog entry: the worst case."""
+    dsn = fresh_db(0.01)
+    only_messages = tmp_path / "messages.sql"
+    only_messages.write_text(
+        "CREATE INDEX idx_messages_conversation_timestamp "
+        "ON messages (conversation_id, timestamp DESC);\n")
+    with psycopg.connect(dsn) as writer:  # an uncommitted insert: a transaction open on the table
+        writer.execute('INSERT INTO messages (conversation_id, "timestamp", direction, body) '
+                       "VALUES (md5('conv-1')::uuid, now(), 'inbound', 'hold')")
+        with pytest.raises(LockTimeout) as failure:
+            apply_indexes(dsn, load_statements([only_messages]),
+                          ApplyOptions(lock_timeout_s=0.1, lock_retries=1))
+        left = index_states(dsn)
+        writer.rollback()
+    assert "idx_messages_conversation_timestamp" in str(failure.value)
+    if left:  # the leftover could not be dropped while the writer held the table
+        assert left == {"idx_messages_conversation_timestamp": False}
+        assert "the next run rebuilds it" in str(failure.value)
+    repaired = apply_indexes(dsn, load_statements([only_messages]))
+    assert repaired.verify is not None and repaired.verify.ok
+    assert index_states(dsn) == {"idx_messages_conversation_timestamp": True}

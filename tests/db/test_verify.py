@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,11 +31,9 @@ def test_each_state_is_told_apart(fresh_db: Callable[[float], str], seed_dir: Pa
             "CREATE INDEX idx_accounts_phone_number_id ON whatsapp_accounts (display_name)")
     run_sql(dsn, 'INSERT INTO messages (conversation_id, "timestamp", direction, body) '
                  'SELECT conversation_id, "timestamp", direction, body FROM messages LIMIT 1')
-    try:
+    with contextlib.suppress(psycopg.errors.UniqueViolation):
         run_sql(dsn, "CREATE UNIQUE INDEX CONCURRENTLY idx_messages_conversation_timestamp "
                      'ON messages (conversation_id, "timestamp" DESC)')
-    except psycopg.errors.UniqueViolation:
-        pass
     assert states(dsn, seed_dir) == {
         "idx_conversations_account_updated": IndexState.OK,
         "idx_messages_conversation_timestamp": IndexState.INVALID,
