@@ -150,6 +150,21 @@ class PromClient:
         intervals = [_duration_s(t.get("scrapeInterval", ""))
                      for t in (data or {}).get("activeTargets", [])]
         known = [i for i in intervals if i]
+        return max(known) if known else self._configured_interval_s()
+
+    def _configured_interval_s(self) -> float | None:
+        """From the loaded configuration, when no target is known yet (just started)."""
+        import yaml
+
+        try:
+            data = self._get("/api/v1/status/config", {})
+            config = yaml.safe_load((data or {}).get("yaml") or "") or {}
+        except (Unreachable, yaml.YAMLError, AttributeError):
+            return None
+        jobs = config.get("scrape_configs") or []
+        values = [j.get("scrape_interval") for j in jobs if isinstance(j, dict)]
+        values.append((config.get("global") or {}).get("scrape_interval"))
+        known = [d for v in values if isinstance(v, str) and (d := _duration_s(v))]
         return max(known) if known else None
 
 

@@ -153,17 +153,21 @@ def choose_profile(client: PromClient, options: ReportOptions, config: Mapping[s
     profiles = all_profiles(config)
     names = client.metric_names(plan.before.start, plan.after.end)
     if options.profile:
-        if options.profile not in profiles:
-            raise UsageError(f"unknown profile {options.profile!r}",
-                             hint=f"choose from {', '.join(profiles)} or declare it under "
-                                  "`profiles:` in perfkit.yaml")
         return with_filters(profiles[options.profile], options.filters), "flag", names
     found, others = detect_profile(names, profiles)
     if found is None:
         return None, "auto", names
     if others:
-        _warn(warnings, "profile", f"metrics of several profiles exist ({found.name}, "
-              f"{', '.join(others)}); using {found.name} (pass --profile to choose)")
+        # Several exporters over time (a redeploy switched libraries): prefer the one whose
+        # histogram is live at the after window's end, in one query.
+        matching = [found, *(profiles[o] for o in others)]
+        pattern = "|".join(f"{p.histogram}_count" for p in matching)
+        live = {s.labels.get("__name__") for s in client.instant(
+            f'count by (__name__) ({{__name__=~"{pattern}"}})', plan.after.end)}
+        found = next((p for p in matching if f"{p.histogram}_count" in live), found)
+        _warn(warnings, "profile", f"metrics of several profiles exist "
+              f"({', '.join(p.name for p in matching)}); using {found.name}, live at the after "
+              "window's end (pass --profile to choose)")
     return with_filters(found, options.filters), "auto", names
 
 
@@ -187,6 +191,11 @@ def build_report(client: PromClient, options: ReportOptions,
                  config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Ask Prometheus about both windows and assemble perfkit.report/1."""
     config = config or {}
+    profiles = all_profiles(config)
+    if options.profile and options.profile not in profiles:
+        raise UsageError(f"unknown profile {options.profile!r}",
+                         hint=f"choose from {', '.join(profiles)} or declare it under "
+                              "`profiles:` in perfkit.yaml")
     warnings: list[dict[str, Any]] = []
     interval_s = client.scrape_interval_s()
     plan = plan_windows(options.since_s, now=options.now, split=options.split,

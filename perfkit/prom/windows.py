@@ -112,7 +112,7 @@ def plan_windows(since_s: float, *, now: datetime | None = None, split: str | No
                  journal: Path | None = None) -> WindowPlan:
     """Both windows, refusing any shorter than two scrape intervals (increase() needs two
     samples in the range to see anything)."""
-    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    now = now.astimezone(UTC) if now else datetime.now(UTC).replace(microsecond=0)
     width = timedelta(seconds=since_s)
     split_at, source, event = _resolve_split(split, now, since_s, journal)
     notes: list[str] = []
