@@ -1,0 +1,3 @@
+"""Benchmarks of HTTP routes: scenarios, pacing, the aiohttp runner and the Run record."""
+
+from __future__ import annotations

@@ -1,0 +1,224 @@
+"""`perfkit bench`, `perfkit compare`, `perfkit merge`: measure routes, compare runs, add runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from perfkit.cli import console
+from perfkit.cli.console import OutputFormat
+
+if TYPE_CHECKING:
+    from perfkit.bench.record import Run
+    from perfkit.bench.runner import ProgressInfo
+    from perfkit.config import Settings
+
+FormatOpt = Annotated[OutputFormat | None,
+                      typer.Option("--format", help="table, json or markdown.")]
+
+
+def _read_tokens(path: Path) -> list[str]:
+    from perfkit.errors import UsageError
+
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read tokens file {path}: {exc.strerror or exc}") from None
+    tokens = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not tokens:
+        raise UsageError(f"tokens file {path} has no token")
+    return tokens
+
+
+def _tokens(cfg: Settings, tokens_file: Path | None, users: int | None) -> list[str]:
+    """Explicit --tokens-file > PERFKIT_TOKEN (or the demo's token) > a configured file."""
+    if tokens_file is not None:
+        tokens = _read_tokens(tokens_file)
+    elif cfg.token:
+        tokens = [cfg.token]
+    elif cfg.tokens_file is not None and cfg.tokens_file.exists():
+        tokens = _read_tokens(cfg.tokens_file)
+    else:
+        tokens = []
+    if len(tokens) > 1:
+        tokens = tokens[: users or 10]
+    console.state.secrets.extend(tokens)
+    return tokens
+
+
+def _render_run(run: Run, output: OutputFormat) -> None:
+    from perfkit.render import RUN_JUSTIFY, run_notes, run_table, speedup_line
+    from perfkit.render.markdown import render_run
+
+    if output is OutputFormat.json:
+        console.print_json(run.to_json())
+    elif output is OutputFormat.markdown:
+        console.print_text(render_run(run))
+    else:
+        columns, rows = run_table(run)
+        console.table(f"perfkit bench: {run.settings.get('scenario', '')} on {run.base_url}",
+                      columns, rows, justify=RUN_JUSTIFY)
+        for line in [speedup_line(sp) for sp in run.speedups()] + run_notes(run):
+            console.print_text(line)
+
+
+def bench(
+    target: Annotated[str | None, typer.Argument(
+        help="A path on the base URL (/auth/me), a scenario name in scenarios/ (runbook) or a "
+             "scenario file.")] = None,
+    scenario: Annotated[Path | None, typer.Option(
+        "--scenario", "-s", help="Scenario file (instead of TARGET).")] = None,
+    requests: Annotated[int | None, typer.Option(
+        "--requests", "-n", help="Requests to send (default 200 when no --duration).",
+        min=1)] = None,
+    rate: Annotated[float | None, typer.Option(
+        help="Open loop: iterations started per second at fixed intended times; latency from "
+             "the intended time (wrk2).", min=0.001)] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        "--concurrency", "-c", help="Closed loop: connections, each sending when the previous "
+        "answer arrived (with --rate: the most requests in flight).", min=1)] = None,
+    duration: Annotated[str | None, typer.Option(help="Run time, e.g. 30s or 2m.")] = None,
+    timeout: Annotated[str, typer.Option(help="Per-request timeout.")] = "10s",
+    warmup: Annotated[int, typer.Option(
+        help="Unrecorded requests first (they warm connections AND caches).", min=0)] = 0,
+    method: Annotated[str, typer.Option(help="HTTP method for a path TARGET.")] = "GET",
+    base_url: Annotated[str | None, typer.Option(
+        help="Backend URL (default: PERFKIT_BASE_URL, perfkit.yaml, the demo stack).")] = None,
+    tokens_file: Annotated[Path | None, typer.Option(
+        help="Bearer tokens, one a line: one virtual user each, so many cold samples.")] = None,
+    users: Annotated[int | None, typer.Option(
+        help="How many tokens of the tokens file to use (default 10).", min=1)] = None,
+    cache_ttl: Annotated[str, typer.Option(
+        help="How long a cache entry stays warm (path TARGET; scenarios set it per route).")]
+    = "120s",
+    cache_header: Annotated[str | None, typer.Option(
+        help="Classify cold/warm by this response header (HIT/MISS), e.g. X-Cache.")] = None,
+    flush_cmd: Annotated[str | None, typer.Option(
+        help="Shell command that empties the backend's caches, run before each cold round "
+             "(closed loop, -c 1).")] = None,
+    flush_every: Annotated[int, typer.Option(
+        help="With --flush-cmd: iterations per flush (1 cold + N-1 warm).", min=1)] = 5,
+    max_error_ratio: Annotated[float, typer.Option(
+        help="Error budget: above this share of failed requests, exit 1.", min=0, max=1)]
+    = 0.01,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write the run record (perfkit.run/1 JSON) here.")] = None,
+    output_format: FormatOpt = None,
+) -> None:
+    """Measure cold (cache miss) and warm (cache hit) latency per route, with HDR histograms.
+
+    Example: `perfkit bench /auth/me --tokens-file tokens.txt --users 20 -n 400 --out run.json`
+    """
+    from perfkit.bench.pacer import parse_duration_s
+    from perfkit.bench.runner import BenchOptions, run_bench_sync
+    from perfkit.bench.scenario import Scenario, find_scenario, load_scenario
+    from perfkit.errors import CheckFailed, UsageError
+
+    if scenario is not None:
+        plan = load_scenario(scenario)
+    elif target is None:
+        raise UsageError("nothing to bench", hint="give a path (/auth/me), a scenario name or "
+                                                  "--scenario FILE")
+    elif target.startswith("/"):
+        plan = Scenario.for_path(target, method=method, ttl_s=parse_duration_s(cache_ttl))
+    else:
+        found = find_scenario(target)
+        if found is None:
+            raise UsageError(f"no scenario named {target!r}",
+                             hint="a path starts with /; scenarios live in ./scenarios/*.yaml")
+        plan = load_scenario(found)
+    cfg = console.settings(base_url=base_url)
+    url = base_url or plan.base_url or cfg.base_url
+    if not url:
+        raise UsageError("no base URL", hint="pass --base-url, set PERFKIT_BASE_URL, or run "
+                                             "`perfkit demo up`")
+    options = BenchOptions(
+        base_url=url, requests=requests,
+        duration_s=parse_duration_s(duration) if duration is not None else None,
+        concurrency=concurrency, rate_per_s=rate, timeout_s=parse_duration_s(timeout),
+        warmup=warmup, tokens=tuple(_tokens(cfg, tokens_file, users)), flush_cmd=flush_cmd,
+        flush_every=flush_every, cache_header=cache_header)
+    options.validate()
+    output = console.fmt(output_format)
+    with console.progress() as prog:
+        task = prog.add_task("starting", total=None)
+
+        def on_progress(info: ProgressInfo) -> None:
+            p99 = "-" if info.p99_ms is None else f"{info.p99_ms:.1f} ms"
+            prog.update(task, completed=info.done, total=info.planned,
+                        description=f"{info.rate_per_s:.0f} req/s, {info.errors} errors, "
+                                    f"p99 {p99}")
+
+        run = run_bench_sync(plan, options, on_progress)
+    if out is not None:
+        run.save(out)
+        console.note(f"run record written to {out}")
+    _render_run(run, output)
+    if run.interrupted:
+        console.warning("interrupted: the results above are partial")
+        raise typer.Exit(130)
+    if run.total_count == 0 and run.total_errors == 0:
+        raise CheckFailed("no request completed", hint="raise --duration or -n")
+    if run.error_ratio > max_error_ratio:
+        raise CheckFailed(f"error ratio {run.error_ratio:.1%} is above the budget "
+                          f"{max_error_ratio:.1%} ({run.total_errors} failed of "
+                          f"{run.total_errors + run.total_count})",
+                          hint="see the errors column; --max-error-ratio sets the budget")
+
+
+def compare(
+    before: Annotated[Path, typer.Argument(help="The 'before' run (perfkit bench --out).")],
+    after: Annotated[Path, typer.Argument(help="The 'after' run.")],
+    alpha: Annotated[float, typer.Option(help="Significance level (Holm-corrected).",
+                                         min=0.0001, max=0.5)] = 0.05,
+    min_change: Annotated[float, typer.Option(
+        help="Changes of the mean smaller than this (percent) are no-change.", min=0)] = 0.0,
+    output_format: FormatOpt = None,
+) -> None:
+    """Before/after per route and phase: change in mean/p50/p99, a CI and a verdict.
+
+    Example: `perfkit compare before.json after.json --format markdown`
+    """
+    from perfkit.bench.compare import compare_runs
+    from perfkit.bench.record import Run
+    from perfkit.render import COMPARE_JUSTIFY, compare_notes, compare_table
+    from perfkit.render.markdown import render_compare
+
+    result = compare_runs(Run.load(before), Run.load(after), alpha=alpha,
+                          min_effect_pct=min_change)
+    output = console.fmt(output_format)
+    if output is OutputFormat.json:
+        console.print_json(result)
+    elif output is OutputFormat.markdown:
+        console.print_text(render_compare(result))
+    else:
+        columns, rows = compare_table(result)
+        console.table("perfkit compare", columns, rows, justify=COMPARE_JUSTIFY)
+        for note in compare_notes(result):
+            console.print_text(note)
+
+
+def merge(
+    runs: Annotated[list[Path], typer.Argument(help="Run records to add (two or more).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the merged run.")],
+    output_format: FormatOpt = None,
+) -> None:
+    """Add runs from many machines into one: histograms and error counts add exactly.
+
+    Example: `perfkit merge a.json b.json c.json -o all.json`
+    """
+    from perfkit.bench.record import Run
+    from perfkit.errors import UsageError
+
+    if len(runs) < 2:
+        raise UsageError("merge needs at least two run records")
+    loaded = [Run.load(path) for path in runs]
+    bases = {run.base_url for run in loaded}
+    if len(bases) > 1:
+        console.warning(f"merging runs against different base URLs: {', '.join(sorted(bases))}")
+    merged = loaded[0].merge(*loaded[1:])
+    merged.save(out)
+    console.note(f"merged {len(loaded)} runs into {out}")
+    _render_run(merged, console.fmt(output_format))

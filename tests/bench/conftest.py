@@ -1,0 +1,48 @@
+"""The reference server (tests/bench/refserver.py) in its own process, once per session."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REFSERVER = Path(__file__).with_name("refserver.py")
+
+
+@dataclass
+class RefServer:
+    url: str
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.url}/_reset", method="POST", data=b"")
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            resp.read()
+
+
+@pytest.fixture(scope="session")
+def ref_server() -> Iterator[RefServer]:
+    proc = subprocess.Popen([sys.executable, str(REFSERVER)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), "reference server did not start"
+        yield RefServer(url)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def ref(ref_server: RefServer) -> RefServer:
+    """The reference server with its counters reset."""
+    ref_server.reset()
+    return ref_server

@@ -1,0 +1,118 @@
+"""A reference HTTP server with known latencies (run as a separate process by the tests).
+
+Routes: /fast (answers at once), /sleep/{ms} (answers after ms), /status/{code},
+/stall?after=N&ms=M (answers at once, except that request N freezes the whole server for M
+ms: every request arriving during the freeze waits for its end, like a GC pause),
+/items (a JSON list with ids), /items/{id}, /echo (POST: returns the JSON body), /cached
+(X-Cache: MISS and 30 ms the first time an Authorization value is seen, HIT after),
+POST /_reset (forget counters and seen tokens). Prints its URL on stdout once listening.
+
+Usage: python tests/bench/refserver.py [--port 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+
+@dataclass
+class State:
+    counts: dict[str, int] = field(default_factory=dict)
+    frozen_until: float = 0.0
+    seen_tokens: set[str] = field(default_factory=set)
+
+
+def make_app(state: State) -> web.Application:
+    async def frozen() -> None:
+        wait = state.frozen_until - asyncio.get_running_loop().time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def fast(_: web.Request) -> web.Response:
+        await frozen()
+        return web.Response(text="ok")
+
+    async def sleep(request: web.Request) -> web.Response:
+        # Timers are ms-grained: sleep short, then yield until the exact time has passed, so
+        # that the endpoint takes its nominal latency and the client's excess is what shows.
+        loop = asyncio.get_running_loop()
+        until = loop.time() + int(request.match_info["ms"]) / 1000
+        await asyncio.sleep(max(0.0, until - loop.time() - 0.0015))
+        while loop.time() < until:
+            await asyncio.sleep(0)
+        return web.Response(text="ok")
+
+    async def status(request: web.Request) -> web.Response:
+        return web.Response(status=int(request.match_info["code"]), text="status")
+
+    async def stall(request: web.Request) -> web.Response:
+        n = state.counts["stall"] = state.counts.get("stall", 0) + 1
+        if n == int(request.query.get("after", "100")):
+            loop = asyncio.get_running_loop()
+            state.frozen_until = loop.time() + int(request.query.get("ms", "1000")) / 1000
+        await frozen()
+        return web.Response(text="ok")
+
+    async def items(_: web.Request) -> web.Response:
+        return web.json_response([{"id": 41}, {"id": 42}])
+
+    async def item(request: web.Request) -> web.Response:
+        return web.json_response({"id": int(request.match_info["id"]),
+                                  "auth": request.headers.get("Authorization", "")})
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response(await request.json())
+
+    async def cached(request: web.Request) -> web.Response:
+        token = request.headers.get("Authorization", "")
+        hit = token in state.seen_tokens
+        state.seen_tokens.add(token)
+        if not hit:
+            await asyncio.sleep(0.03)
+        return web.Response(text="ok", headers={"X-Cache": "HIT" if hit else "MISS"})
+
+    async def reset(_: web.Request) -> web.Response:
+        state.counts.clear()
+        state.frozen_until = 0.0
+        state.seen_tokens.clear()
+        return web.Response(text="reset")
+
+    app = web.Application()
+    app.add_routes([web.get("/", fast), web.get("/fast", fast), web.get("/sleep/{ms}", sleep),
+                    web.get("/status/{code}", status), web.get("/stall", stall),
+                    web.get("/items", items), web.get("/items/{id}", item),
+                    web.post("/echo", echo), web.get("/cached", cached),
+                    web.post("/_reset", reset)])
+    return app
+
+
+async def serve(port: int) -> None:
+    runner = web.AppRunner(make_app(State()), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    sys.stdout.write(f"http://127.0.0.1:{runner.addresses[0][1]}\n")
+    sys.stdout.flush()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    try:
+        asyncio.run(serve(args.port))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

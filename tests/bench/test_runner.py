@@ -1,0 +1,145 @@
+"""The runner against the reference server (tests/bench/refserver.py, its own process).
+
+Bounds are generous: other test suites share this 2-core machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from perfkit import stats
+from perfkit.bench import pacer
+from perfkit.bench.record import Run
+from perfkit.bench.runner import BenchOptions, ProgressInfo, run_bench, run_bench_sync
+from perfkit.bench.scenario import Scenario, parse_scenario
+from perfkit.errors import Unreachable, UsageError
+from tests.bench.conftest import RefServer
+
+
+def _all(run: Run, route: str) -> dict[str, float | None]:
+    rec = run.get(route, "all")
+    assert rec is not None, f"no record for {route}: {list(run.records)}"
+    return stats.summary_ms(rec.corrected)
+
+
+def test_p50_of_a_20ms_endpoint_is_20ms(ref: RefServer) -> None:
+    run = run_bench_sync(Scenario.for_path("/sleep/20"),
+                         BenchOptions(base_url=ref.url, requests=60, concurrency=1))
+    p50 = _all(run, "GET /sleep/20")["p50"]
+    assert p50 is not None and abs(p50 - 20.0) <= 2.0, p50
+    assert run.total_count == 60 and run.total_errors == 0
+    assert run.generator["mode"] == "closed-loop"
+
+
+def test_open_loop_latency_counts_a_stall_from_the_intended_time(ref: RefServer) -> None:
+    # 5 s at 100 req/s; request 150 freezes the server for 1 s: 100 requests are intended
+    # during the freeze, each waits for its end. Analytic p99 = 1000 - 0.01 * 5000 = 950 ms.
+    expected = pacer.stall_corrected_p99_ms(duration_s=5, stall_s=1)
+    opened = run_bench_sync(Scenario.for_path("/stall?after=150&ms=1000"),
+                            BenchOptions(base_url=ref.url, rate_per_s=100, duration_s=5))
+    p99 = _all(opened, "GET /stall")["p99"]
+    assert p99 is not None and abs(p99 - expected) <= 0.10 * expected, (p99, expected)
+    assert opened.generator["mode"] == "open-loop"
+    assert 450 <= opened.total_count <= 500
+
+    ref.reset()
+    closed = run_bench_sync(Scenario.for_path("/stall?after=150&ms=1000"),
+                            BenchOptions(base_url=ref.url, duration_s=3, concurrency=1))
+    summary = _all(closed, "GET /stall")
+    assert summary["max"] is not None and summary["max"] >= 900  # the one stalled request
+    assert summary["p99"] is not None and summary["p99"] < 100  # ... hides in a closed loop
+
+
+def test_non_2xx_are_counted_by_status(ref: RefServer) -> None:
+    run = run_bench_sync(Scenario.for_path("/status/503"),
+                         BenchOptions(base_url=ref.url, requests=12, concurrency=3))
+    rec = run.get("GET /status/503", "all")
+    assert rec is not None and rec.errors == {"503": 12} and rec.count == 0
+    assert run.error_ratio == 1.0
+
+
+def test_cold_and_warm_per_token(ref: RefServer) -> None:
+    tokens = tuple(f"tok-{i}" for i in range(4))
+    run = run_bench_sync(Scenario.for_path("/fast"),
+                         BenchOptions(base_url=ref.url, requests=12, tokens=tokens))
+    assert run.records[("GET /fast", "cold")].count == 4
+    assert run.records[("GET /fast", "warm")].count == 8
+    assert run.records[("GET /fast", "all")].count == 12
+
+
+def test_cache_header_classifies(ref: RefServer) -> None:
+    tokens = tuple(f"hdr-{i}" for i in range(5))
+    run = run_bench_sync(Scenario.for_path("/cached"),
+                         BenchOptions(base_url=ref.url, requests=20, tokens=tokens,
+                                      cache_header="X-Cache"))
+    cold, warm = run.records[("GET /cached", "cold")], run.records[("GET /cached", "warm")]
+    assert (cold.count, warm.count) == (5, 15)
+    (sp,) = run.speedups()
+    assert sp.ci is not None and sp.ci[0] > 1  # 30 ms misses vs sub-ms hits
+
+
+def test_flush_cmd_makes_cold_rounds(ref: RefServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    marker = tmp_path / "flushes"
+    run = run_bench_sync(Scenario.for_path("/fast"),
+                         BenchOptions(base_url=ref.url, requests=9, tokens=("one",),
+                                      flush_cmd=f"echo x >> {marker}", flush_every=3))
+    assert run.records[("GET /fast", "cold")].count == 3
+    assert marker.read_text().count("x") == 3
+    with pytest.raises(UsageError):
+        BenchOptions(base_url=ref.url, flush_cmd="true", concurrency=2).validate()
+
+
+def test_extraction_feeds_later_steps_and_bodies(ref: RefServer) -> None:
+    sc = parse_scenario("""
+steps:
+  - path: /items
+    extract: {item_id: "$[1].id"}
+  - path: /items/{item_id}
+  - method: POST
+    path: /echo
+    json: {id: "{item_id}"}
+""", file="t.yaml", environ={})
+    run = run_bench_sync(sc, BenchOptions(base_url=ref.url, requests=9, tokens=("t",)))
+    assert [r for r in run.routes()] == ["GET /items", "GET /items/{item_id}", "POST /echo"]
+    assert all(run.records[(r, "all")].count == 3 for r in run.routes())
+    assert run.total_errors == 0
+
+
+def test_failed_extraction_is_an_error_not_a_crash(ref: RefServer) -> None:
+    sc = parse_scenario("steps:\n  - path: /fast\n    extract: {x: \"$.id\"}\n"
+                        "  - path: /items/{x}\n", file="t.yaml", environ={})
+    run = run_bench_sync(sc, BenchOptions(base_url=ref.url, requests=4))
+    assert run.records[("GET /fast", "all")].errors == {"extract": 4}
+
+
+def test_cancel_keeps_what_was_measured(ref: RefServer) -> None:
+    seen: list[ProgressInfo] = []
+
+    async def main() -> Run:
+        task = asyncio.create_task(run_bench(
+            Scenario.for_path("/sleep/20"),
+            BenchOptions(base_url=ref.url, duration_s=30, concurrency=2), seen.append))
+        await asyncio.sleep(1.5)
+        task.cancel()
+        return await asyncio.wait_for(task, timeout=10)
+
+    run = asyncio.run(main())
+    assert run.interrupted
+    assert run.total_count >= 10
+    assert run.ended_at is not None
+    assert seen and seen[-1].done == run.total_count
+
+
+def test_unreachable_backend() -> None:
+    with pytest.raises(Unreachable, match="unreachable"):
+        run_bench_sync(Scenario.for_path("/fast"),
+                       BenchOptions(base_url="http://127.0.0.1:9", requests=3))
+
+
+def test_every_run_is_bounded_in_time(ref: RefServer) -> None:
+    run = run_bench_sync(Scenario.for_path("/fast"),
+                         BenchOptions(base_url=ref.url, duration_s=0.5, concurrency=2))
+    assert run.generator["elapsed_s"] < 3
+    assert run.total_count > 0

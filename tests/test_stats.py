@@ -1,0 +1,108 @@
+"""Statistics over HDR bucket counts: rank test, Holm, intervals, verdicts, speedups."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from perfkit import stats
+from perfkit.bench.record import new_histogram, record_us
+
+
+def _buckets(values: list[int]) -> list[tuple[int, int]]:
+    counts: dict[int, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return sorted(counts.items())
+
+
+def _hist(values: list[float]):  # type: ignore[no-untyped-def]
+    hist = new_histogram()
+    for v in values:
+        record_us(hist, v)
+    return hist
+
+
+def test_mann_whitney_matches_the_textbook_value() -> None:
+    # scipy.stats.mannwhitneyu([1..5], [6..10], method="asymptotic") -> U=0, p=0.01219
+    test = stats.mann_whitney_u(_buckets([1, 2, 3, 4, 5]), _buckets([6, 7, 8, 9, 10]))
+    assert test is not None
+    assert test.u == 0
+    assert test.p_value == pytest.approx(0.01219, abs=1e-4)
+
+
+def test_mann_whitney_tie_correction() -> None:
+    # By hand: ranks 1 | 2.5 2.5 | 6 x5 | 9.5 9.5 | 11 -> R_a = 24, U = 24 - 21 = 3;
+    # ties (2, 5, 2): var = 30/12 * (12 - 132/110) = 27; z = (3 - 15 + 0.5)/sqrt(27) = -2.213
+    test = stats.mann_whitney_u(_buckets([1, 2, 2, 3, 3, 3]), _buckets([3, 3, 4, 4, 5]))
+    assert test is not None
+    assert test.u == pytest.approx(3.0)
+    assert test.z == pytest.approx(-2.2132, abs=1e-3)
+    assert test.p_value == pytest.approx(0.02688, abs=1e-4)
+
+
+def test_mann_whitney_same_distribution_is_not_significant() -> None:
+    rng = random.Random(3)
+    a = [int(rng.gauss(20000, 2000)) for _ in range(3000)]
+    b = [int(rng.gauss(20000, 2000)) for _ in range(3000)]
+    test = stats.mann_whitney_u(stats.buckets(_hist(a)), stats.buckets(_hist(b)))
+    assert test is not None and test.p_value > 0.01
+    assert stats.mann_whitney_u([(5, 10)], [(5, 10)]) is None  # everything ties
+    assert stats.mann_whitney_u([], [(5, 10)]) is None
+
+
+def test_holm_adjusts_in_input_order() -> None:
+    assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert stats.holm([0.5, None]) == [0.5, None]
+    assert stats.holm([0.4, 0.3]) == pytest.approx([0.6, 0.6])
+
+
+def test_ratio_interval_covers_the_truth_and_widens_with_few_samples() -> None:
+    rng = random.Random(7)
+    slow = stats.Moments.of(_buckets([int(rng.gauss(150_000, 10_000)) for _ in range(400)]))
+    fast = stats.Moments.of(_buckets([int(rng.gauss(1_000, 100)) for _ in range(400)]))
+    ratio, lo, hi = stats.ratio_of_means_ci(slow, fast) or (0, 0, 0)
+    assert lo < 150 < hi and lo < ratio < hi
+    few = stats.Moments.of(_buckets([140_000, 160_000, 150_000]))
+    _, few_lo, few_hi = stats.ratio_of_means_ci(few, fast) or (0, 0, 0)
+    assert few_hi - few_lo > hi - lo
+    assert stats.ratio_of_means_ci(stats.Moments.of([(5, 1)]), fast) is None
+
+
+def test_t_quantiles() -> None:
+    assert stats.t_quantile(0.975, 1) == pytest.approx(12.706, abs=1e-3)
+    assert stats.t_quantile(0.975, 2) == pytest.approx(4.303, abs=1e-3)
+    assert stats.t_quantile(0.975, 10) == pytest.approx(2.228, abs=0.01)
+    assert stats.t_quantile(0.975, 1000) == pytest.approx(1.962, abs=0.01)
+
+
+def test_change_and_verdict() -> None:
+    before = stats.Moments.of(_buckets([100, 110, 90, 105, 95] * 40))
+    after = stats.Moments.of(_buckets([50, 55, 45, 52, 48] * 40))
+    change = stats.change_pct_ci(before, after)
+    assert change is not None and change[0] == pytest.approx(-50, abs=1)
+    assert stats.verdict((change[1], change[2]), 0.001) == "faster"
+    assert stats.verdict((5.0, 9.0), 0.001) == "slower"
+    assert stats.verdict((5.0, 9.0), 0.001, min_effect_pct=10) == "no-change"
+    assert stats.verdict((-3.0, 2.0), 0.001) == "no-change"
+    assert stats.verdict((-9.0, -5.0), 0.2) == "no-change"
+    assert stats.verdict(None, None) == "no-change"
+    assert stats.change_pct(100.0, 125.0) == 25.0
+    assert stats.change_pct(None, 1.0) is None
+
+
+def test_summary_and_speedup_from_histograms() -> None:
+    cold = _hist([150_000 + i * 100 for i in range(20)])
+    warm = _hist([1_000 + i for i in range(200)])
+    summary = stats.summary_ms(warm)
+    assert summary["p50"] == pytest.approx(1.1, abs=0.01)
+    assert summary["max"] == pytest.approx(1.2, abs=0.01)
+    assert stats.summary_ms(new_histogram())["p99"] is None
+    sp = stats.speedup("GET /auth/me", stats.buckets(cold), stats.buckets(warm))
+    assert sp.ratio is not None and 130 < sp.ratio < 150
+    assert sp.ci is not None and sp.ci[0] > 1
+    one = stats.speedup("GET /auth/me", stats.buckets(_hist([150_000])), stats.buckets(warm))
+    assert one.cold_count == 1 and one.ci is None
+    assert not math.isnan(one.ratio or 0)
