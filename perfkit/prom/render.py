@@ -65,6 +65,9 @@ def p99_cell(figures: dict[str, Any] | None, *, unit: bool = True) -> str:
     if figures is None or figures.get("p99_ms") is None:
         return "-"
     value = fmt_ms(figures["p99_ms"]) if unit else fmt_num_ms(figures["p99_ms"])
+    bucket = figures.get("p99_bucket_ms")
+    if bucket and bucket[1] is None:
+        value = f">={value}"  # clamped at the last finite bucket: only a lower bound
     return f"{value} {fmt_bucket(figures.get('p99_bucket_ms'))}".strip()
 
 

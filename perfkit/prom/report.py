@@ -223,7 +223,11 @@ def build_report(client: PromClient, options: ReportOptions,
     gb, ga = before.get(None), after.get(None)
     _entry_warnings("all routes", None, gb, ga, warnings)
     if not routes:
-        _warn(warnings, "no-data", _no_data_message(profile, names, all_profiles(config)))
+        _warn(warnings, "no-data", _no_data_message(profile, names, profiles))
+    for side, figures in (("before", before), ("after", after)):
+        if routes and not figures:
+            _warn(warnings, "no-data", f"no requests at all in the {side} window: was traffic "
+                  "flowing then? (a report needs load in both windows)")
     record: dict[str, Any] = {
         "schema": SCHEMA,
         "prometheus_url": client.display_url,

@@ -100,6 +100,7 @@ class CountingProxy:
 
     def __init__(self, upstream: str) -> None:
         self.paths: list[str] = []
+        self.inject: dict[str, Any] = {}  # merged into every JSON answer (Thanos-like warnings)
         self.authorizations: list[str | None] = []
         proxy = self
 
@@ -112,6 +113,8 @@ class CountingProxy:
                         status, body = resp.status, resp.read()
                 except urllib.error.HTTPError as exc:
                     status, body = exc.code, exc.read()
+                if proxy.inject:
+                    body = json.dumps({**json.loads(body), **proxy.inject}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

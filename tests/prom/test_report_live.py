@@ -245,3 +245,13 @@ def test_bearer_and_basic_auth_reach_prometheus(phases: Phases, counting_proxy: 
     record = build_report(PromClient(f"http://bob:pw-456@{host}"), options)
     assert set(counting_proxy.authorizations) == {"Basic Ym9iOnB3LTQ1Ng=="}  # bob:pw-456
     assert record["prometheus_url"] == counting_proxy.url  # no credentials in the record
+
+
+def test_prometheus_own_warnings_and_infos_are_kept(phases: Phases, counting_proxy: Any) -> None:
+    counting_proxy.inject = {"warnings": ["partial response: store 2 of 3 unreachable"],
+                             "infos": ["PromQL info: metric might not be a counter"]}
+    record = build_report(PromClient(counting_proxy.url), ReportOptions(
+        since_s=phases.window_s, split=phases.mark.id, now=phases.now))
+    said = [w["message"] for w in record["warnings"] if w["kind"] == "prometheus"]
+    assert said == ["Prometheus: partial response: store 2 of 3 unreachable",
+                    "Prometheus: PromQL info: metric might not be a counter"]
