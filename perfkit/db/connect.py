@@ -45,6 +45,14 @@ def scrub(text: str, dsn: str) -> str:
     return redact_text(text, [password] if password else [])
 
 
+def safe_dsn(dsn: str) -> str:
+    """The DSN for messages: password masked even when the DSN is malformed."""
+    try:
+        return redact_dsn(dsn)
+    except ValueError:
+        return scrub(redact_text(dsn), dsn)
+
+
 def connect(dsn: str | None, *, application_name: str = "perfkit") -> psycopg.Connection[
         tuple[object, ...]]:
     """An autocommit session with statement_timeout = 0 (Supabase roles set short ones)."""
@@ -56,11 +64,11 @@ def connect(dsn: str | None, *, application_name: str = "perfkit") -> psycopg.Co
         conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10,
                                application_name=application_name)
     except psycopg.ProgrammingError as exc:
-        raise UsageError(f"invalid DSN {redact_dsn(dsn)}: {scrub(str(exc), dsn)}") from None
+        raise UsageError(f"invalid DSN {safe_dsn(dsn)}: {scrub(str(exc), dsn)}") from None
     except psycopg.Error as exc:
         detail = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else
                        type(exc).__name__, dsn)
-        raise Unreachable(f"cannot connect to {redact_dsn(dsn)}: {detail}",
+        raise Unreachable(f"cannot connect to {safe_dsn(dsn)}: {detail}",
                           hint="is the database up and the DSN right?") from None
     conn.execute("SET statement_timeout = 0")
     return conn

@@ -113,11 +113,16 @@ def test_unreachable_database_exits_3_without_the_password(cli: Cli) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     secret = "s3cret-Pa55word"
-    dsn = f"postgresql://perfkit:{secret}@127.0.0.1:{port}/nowhere"
-    for command in ("apply-indexes", "verify-indexes"):
+    for dsn, command in ((f"postgresql://perfkit:{secret}@127.0.0.1:{port}/nowhere",
+                          "apply-indexes"),
+                         (f"host=127.0.0.1 port={port} user=perfkit password={secret}",
+                          "verify-indexes")):
         result = cli(command, str(SEED_DIR), "--dsn", dsn)
         assert result.exit_code == 3, result.output
         assert "cannot connect" in result.stderr and secret not in result.output
+    malformed = cli("apply-indexes", str(SEED_DIR), "--dsn",
+                    f"postgresql://perfkit:{secret}@127.0.0.1:notaport/db")
+    assert malformed.exit_code in (2, 3) and secret not in malformed.output
     pooler = cli("apply-indexes", str(SEED_DIR), "--dsn",
                  f"postgresql://u:{secret}@127.0.0.1:6543/db")
     assert pooler.exit_code == 3 and "transaction pooler" in pooler.stderr
