@@ -121,7 +121,8 @@ def bench(
     elif target is None:
         raise UsageError("nothing to bench", hint="give a path (/auth/me), a scenario name or "
                                                   "--scenario FILE")
-    elif target.startswith("/"):
+    elif target.startswith("/") and not target.endswith((".yaml", ".yml")) and not Path(
+            target).is_file():
         plan = Scenario.for_path(target, method=method, ttl_s=parse_duration_s(cache_ttl))
     else:
         found = find_scenario(target)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +25,9 @@ class RefServer:
             resp.read()
 
 
-@pytest.fixture(scope="session")
-def ref_server() -> Iterator[RefServer]:
+@contextmanager
+def running_refserver() -> Iterator[RefServer]:
+    """Start the reference server on a free port; stop it (by its pid) at the end."""
     proc = subprocess.Popen([sys.executable, str(REFSERVER)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -39,6 +41,12 @@ def ref_server() -> Iterator[RefServer]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def ref_server() -> Iterator[RefServer]:
+    with running_refserver() as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,0 +1,161 @@
+"""`perfkit bench / compare / merge` end to end: the reference server and the real demo stack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.bench.conftest import RefServer, running_refserver
+from tests.conftest import CliResult
+
+
+@pytest.fixture(scope="module")
+def ref_server() -> Iterator[RefServer]:
+    with running_refserver() as server:
+        yield server
+
+
+@pytest.fixture
+def ref(ref_server: RefServer) -> RefServer:
+    ref_server.reset()
+    return ref_server
+
+Cli = Callable[..., CliResult]
+
+
+def test_bench_path_table_and_record(cli: Cli, ref: RefServer, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERFKIT_TOKEN", "secret-token-never-printed")
+    out = tmp_path / "run.json"
+    result = cli("bench", "/sleep/5", "--base-url", ref.url, "-n", "30", "-c", "2",
+                 "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "GET /sleep/5" in result.stdout and "p99.9 ms" in result.stdout
+    assert "closed loop" in result.stdout
+    assert "1 cold sample" in result.stdout or "cold/warm" in result.stdout
+    saved = out.read_text()
+    assert json.loads(saved)["schema"] == "perfkit.run/1"
+    assert "secret-token-never-printed" not in result.output + saved
+
+
+def test_bench_json_and_open_loop(cli: Cli, ref: RefServer) -> None:
+    result = cli("bench", "/fast", "--base-url", ref.url, "--rate", "50", "--duration", "1s",
+                 "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["schema"] == "perfkit.run/1"
+    assert data["settings"]["mode"] == "open-loop" and data["settings"]["rate_per_s"] == 50
+    assert {r["phase"] for r in data["routes"]} == {"cold", "warm", "all"}
+    assert data["generator"]["fell_behind"] is False
+
+
+def test_bench_markdown(cli: Cli, ref: RefServer) -> None:
+    result = cli("bench", "/fast", "--base-url", ref.url, "-n", "5", "--format", "markdown")
+    assert result.exit_code == 0
+    assert "| route | phase | count |" in result.stdout
+
+
+def test_error_budget_exit_1(cli: Cli, ref: RefServer) -> None:
+    result = cli("bench", "/status/500", "--base-url", ref.url, "-n", "10")
+    assert result.exit_code == 1
+    assert "500: 10" in result.stdout
+    assert "error ratio 100.0% is above the budget 1.0%" in result.stderr
+    assert cli("bench", "/status/500", "--base-url", ref.url, "-n", "4",
+               "--max-error-ratio", "1").exit_code == 0
+
+
+def test_unreachable_exit_3_one_line(cli: Cli) -> None:
+    result = cli("bench", "/auth/me", "--base-url", "http://user:pw@127.0.0.1:9", "-n", "3")
+    assert result.exit_code == 3
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "unreachable" in lines[0] and "pw" not in lines[0]
+
+
+def test_usage_errors_exit_2(cli: Cli, ref: RefServer, tmp_path: Path) -> None:
+    assert cli("bench", "no_such_scenario", "--base-url", ref.url).exit_code == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("steps:\n  - path: /a\n    method: FETCH\n")
+    result = cli("bench", str(bad), "--base-url", ref.url)
+    assert result.exit_code == 2 and f"{bad}:3: steps[0].method" in result.stderr
+    assert cli("bench", "/fast", "--base-url", ref.url, "--duration", "soon").exit_code == 2
+
+
+def _bench(cli: Cli, url: str, path: str, out: Path) -> None:
+    result = cli("bench", path, "--base-url", url, "-n", "120", "-c", "2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+
+
+def test_compare_says_faster_and_no_change(cli: Cli, ref: RefServer, tmp_path: Path) -> None:
+    slow, fast, fast2 = tmp_path / "slow.json", tmp_path / "fast.json", tmp_path / "fast2.json"
+    _bench(cli, ref.url, "/sleep/10", slow)
+    _bench(cli, ref.url, "/sleep/1", fast)
+    # same route name in both runs: rename the slow run's route to compare like for like
+    for path in (slow, fast):
+        data = json.loads(path.read_text())
+        for route in data["routes"]:
+            route["route"] = "GET /endpoint"
+        path.write_text(json.dumps(data))
+    result = cli("compare", str(slow), str(fast), "--format", "json")
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    assert data["schema"] == "perfkit.compare/1"
+    row = next(r for r in data["routes"] if r["phase"] == "all")
+    assert row["verdict"] == "faster" and row["ci_pct"][1] < -50
+    assert row["change_pct"]["p50"] < -50
+    same = cli("compare", str(fast), str(fast), "--format", "json")
+    assert all(r["verdict"] == "no-change" for r in json.loads(same.stdout)["routes"])
+    table = cli("compare", str(slow), str(fast))
+    assert "faster" in table.stdout and "Holm" in table.stdout
+    _bench(cli, ref.url, "/sleep/1", fast2)
+    assert "only in" in cli("compare", str(slow), str(fast2)).stdout
+
+
+def test_merge_adds_runs(cli: Cli, ref: RefServer, tmp_path: Path) -> None:
+    a, b, merged = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "all.json"
+    _bench(cli, ref.url, "/fast", a)
+    _bench(cli, ref.url, "/fast", b)
+    result = cli("merge", str(a), str(b), "-o", str(merged), "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(merged.read_text())
+    row = next(r for r in data["routes"] if r["phase"] == "all")
+    assert row["count"] == 240
+    assert cli("merge", str(a), "-o", str(merged)).exit_code == 2
+    (tmp_path / "junk.json").write_text("{}")
+    assert cli("merge", str(a), str(tmp_path / "junk.json"), "-o", str(merged)).exit_code == 2
+    assert cli("compare", str(a), str(tmp_path / "junk.json")).exit_code == 2
+
+
+@pytest.mark.integration
+def test_cold_vs_warm_on_the_demo_backend(cli: Cli, demo_stack: dict[str, Any],
+                                          tmp_path: Path) -> None:
+    """The seed's "first time ~1 s, second time ~100 ms", measured: many users, many colds."""
+    tokens = Path(demo_stack["tokens_file"])
+    out = tmp_path / "auth.json"
+    result = cli("bench", "/auth/me", "--tokens-file", str(tokens), "--users", "12",
+                 "-n", "84", "-c", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    run = json.loads(out.read_text())
+    (speedup,) = run["speedups"]
+    assert speedup["cold_count"] >= 12 and speedup["warm_count"] >= 40
+    assert speedup["ci"][0] > 1.0  # the interval excludes 1
+    assert speedup["cold_mean_ms"] > 100 and speedup["warm_mean_ms"] < speedup[
+        "cold_mean_ms"] / 5
+    first_token = tokens.read_text().split()[0]
+    assert first_token not in result.output and first_token not in out.read_text()
+    assert "warm is faster" in result.stdout
+
+
+@pytest.mark.integration
+def test_runbook_scenario_on_the_demo_backend(cli: Cli, demo_stack: dict[str, Any]) -> None:
+    result = cli("bench", "runbook", "--tokens-file", demo_stack["tokens_file"], "--users", "4",
+                 "-n", "40", "-c", "2", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    routes = {r["route"] for r in data["routes"]}
+    assert routes == {"GET /auth/me", "GET /accounts", "GET /conversations",
+                      "GET /messages/{conversation_id}", "POST /webhooks/whatsapp"}
+    assert all(not r["errors"] for r in data["routes"])
