@@ -143,13 +143,14 @@ def _render_apply(result: ApplyResult, output: OutputFormat, explain: bool) -> N
         took = "-" if step.duration_s is None else f"{step.duration_s:.1f} s"
         action = step.action.value + ("" if step.done or result.dry_run or step.action.value in (
             "unchanged", "already-absent", "conflict") else " (skipped)")
-        rows.append([step.name, step.statement.table or "-", action, took,
-                     str(step.statement.source)])
+        if result.dry_run and step.action.value == "analyze":
+            action = "analyze (if anything changes)"
+        rows.append([step.name, step.table or "-", action, took, str(step.statement.source)])
     title = "apply-indexes: plan (dry run, nothing changed)" if result.dry_run else "apply-indexes"
     if output is OutputFormat.markdown:
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
-        console.print_text(f"**{title}**\n\n" + "\n".join(lines))
+        console.print_text(f"**{title}**\n\n" + "\n".join(lines) + "\n")
     else:
         console.table(title, columns, rows)
     if result.dry_run:
@@ -204,10 +205,6 @@ def apply_indexes(
     from perfkit.errors import CheckFailed
 
     statements = _statements(paths)
-    for stmt in statements:
-        if stmt.rewritten and stmt.kind.value == "create-index":
-            console.note(f"{stmt.source}: {stmt.index_name} will be built CONCURRENTLY "
-                         "(added: a plain CREATE INDEX blocks every write for the whole build)")
     settings = console.settings(dsn=dsn)
     options = ApplyOptions(dry_run=dry_run, lock_timeout_s=parse_duration_s(lock_timeout),
                            lock_retries=retries, analyze=not no_analyze, replace=replace,
@@ -221,6 +218,12 @@ def apply_indexes(
         result = apply(settings.dsn, statements, options, progress=_progress_sink(prog),
                        notify=console.note)
     _render_apply(result, console.fmt(output_format), explain)
+    if result.dry_run:
+        for step in result.steps:
+            if step.builds and step.statement.rewritten:
+                console.note(f"{step.statement.source}: {step.name} will be built CONCURRENTLY "
+                             "(added: a plain CREATE INDEX blocks every write for the whole "
+                             "build)")
     if result.conflicts:
         names = ", ".join(s.name for s in result.conflicts)
         raise CheckFailed(f"conflict: {names} exists with another definition; nothing was "

@@ -78,11 +78,17 @@ class Step:
 
     @property
     def name(self) -> str:
-        return self.statement.index_name or self.statement.kind.value
+        stmt = self.statement
+        return stmt.index_name or " ".join(stmt.text.split())[:60]
+
+    @property
+    def table(self) -> str | None:
+        stmt = self.statement
+        return stmt.table or ", ".join(t for _s, t in stmt.tables) or None
 
     def to_json(self) -> dict[str, Any]:
         stmt = self.statement
-        return {"name": stmt.index_name, "table": stmt.table, "schema": self.schema,
+        return {"name": stmt.index_name, "table": self.table, "schema": self.schema,
                 "kind": stmt.kind.value, "action": self.action.value, "reason": self.reason,
                 "source": str(stmt.source), "sql": self.sql, "done": self.done,
                 "concurrently_added": stmt.rewritten, "duration_s": self.duration_s}
@@ -141,7 +147,8 @@ def plan_apply(conn: psycopg.Connection[Any], statements: list[IndexStatement], 
             planned[key] = False
             steps.append(step)
         elif stmt.kind is StatementKind.ANALYZE:
-            steps.append(Step(stmt, Action.ANALYZE, "after any change", sql=[stmt.text]))
+            steps.append(Step(stmt, Action.ANALYZE, "only when something changed",
+                              sql=[stmt.text]))
         else:
             steps.append(_plan_comment(conn, stmt))
     return steps
@@ -324,7 +331,9 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
             started = time.perf_counter()
             for statement in step.sql:
                 built = step.builds.get(statement)
-                say(f"{step.name}: {statement}")
+                added = " (CONCURRENTLY added: a plain CREATE INDEX blocks every write)" if (
+                    built and stmt.rewritten) else ""
+                say(f"{stmt.source}: {statement}{added}")
                 runner.run(statement, build=(step.schema or "", built) if built else None)
             step.done, step.duration_s = True, time.perf_counter() - started
         result.analyzed = _analyze(runner, steps, options)

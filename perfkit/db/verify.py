@@ -87,7 +87,9 @@ def check_index(conn: psycopg.Connection[Any], stmt: IndexStatement) -> IndexChe
             check.state = IndexState.DIFFERENT
             check.detail = f"the name {stmt.index_name} is taken by a relation of kind {kind!r}"
         elif other:
-            check.detail = f"an index with this definition exists as {other}"
+            check.detail = f"not in the database; one with this definition exists as {other}"
+        else:
+            check.detail = "not in the database"
         return check
     check.actual_sql = found.definition
     check.idx_scan = found.idx_scan

@@ -46,6 +46,7 @@ def test_apply_then_verify_then_rerun(cli: Cli, fresh_db: Callable[[float], str]
     applied = cli("apply-indexes", str(SEED_DIR), "--dsn", dsn, "--explain")
     assert applied.exit_code == 0, applied.output
     assert "change event" in applied.stderr and secret not in applied.output
+    assert "CONCURRENTLY added" in applied.stderr
     assert "Seq Scan" in applied.stdout and "Index Scan using idx_messages" in applied.stdout
     assert len(index_names(dsn)) == 3
 

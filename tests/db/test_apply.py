@@ -163,3 +163,18 @@ def test_a_writer_that_never_commits_leaves_an_invalid_index_the_next_run_repair
     repaired = apply_indexes(dsn, load_statements([only_messages]))
     assert repaired.verify is not None and repaired.verify.ok
     assert index_states(dsn) == {"idx_messages_conversation_timestamp": True}
+
+
+def test_progress_comes_from_pg_stat_progress_create_index(
+        fresh_db: Callable[[float], str], tmp_path: Path) -> None:
+    dsn = fresh_db(0.01)
+    # an expression that takes ~1 ms per row makes a build long enough to watch
+    run_sql(dsn, "CREATE FUNCTION slow_id(x bigint) RETURNS bigint IMMUTABLE LANGUAGE plpgsql "
+                 "AS $$ BEGIN PERFORM pg_sleep(0.001); RETURN x; END $$")
+    sql = tmp_path / "slow.sql"
+    sql.write_text("CREATE INDEX idx_slow ON messages (slow_id(id)) WHERE id <= 1500;\n")
+    samples: list[BuildProgress] = []
+    result = apply_indexes(dsn, load_statements([sql]), progress=samples.append)
+    assert result.verify is not None and result.verify.ok
+    assert samples and {s.index_name for s in samples} == {"idx_slow"}
+    assert any(s.phase.startswith("building index") for s in samples)
