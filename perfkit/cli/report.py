@@ -78,8 +78,8 @@ def report(
         help="Length of each window; the after window is the last SINCE.")] = "20m",
     split: Annotated[str | None, typer.Option(
         help="Where the before window ends: a change event id (`perfkit mark`), an ISO time, "
-             "unix seconds or -10m. Default: the latest change event, else right before the "
-             "after window.")] = None,
+             "unix seconds or -10m. Default: the latest change event of the last three windows, "
+             "else right before the after window.")] = None,
     prometheus: Annotated[str | None, typer.Option(
         "--prometheus", help="Prometheus URL (default: PROMETHEUS_URL, perfkit.yaml, the demo "
                              "stack).")] = None,
