@@ -71,6 +71,9 @@ def _plan_cell(check: Any) -> str:
 
 
 def _render_verify(report: VerifyReport, output: OutputFormat, explain: bool) -> None:
+    if not report.indexes:
+        console.note("no CREATE INDEX left to verify in these files")
+        return
     columns = ["index", "table", "state", "idx_scan", "size"]
     if explain:
         columns += ["used by its query", "query ms"]

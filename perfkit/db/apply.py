@@ -276,9 +276,12 @@ class _Runner:
                 left = self._cleanup(build)
                 message = scrub(str(exc).strip().splitlines()[0] if str(exc).strip()
                                 else type(exc).__name__, self.dsn)
-                error_class = CheckFailed if (exc.sqlstate or "").startswith(("22", "23")) \
-                    else Unreachable
-                raise error_class(f"`{statement[:80]}` failed: {message}; {left}") from None
+                state = exc.sqlstate or ""
+                error_class = CheckFailed if state.startswith(("22", "23")) else Unreachable
+                hint = ("building an index needs the table's owner (or a member of its role)"
+                        if state == "42501" else None)
+                raise error_class(f"`{statement[:80]}` failed: {message}; {left}",
+                                  hint=hint) from None
             except BaseException:
                 self.notify("interrupted: an INVALID leftover, if any, is rebuilt by the next run")
                 raise

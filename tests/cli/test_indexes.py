@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -142,3 +143,26 @@ def test_lock_timeout_flag_gives_up_after_retries(cli: Cli, fresh_db: Callable[[
     assert result.exit_code == 3, result.output
     assert "after 2 tries" in result.stderr and password_of(dsn) not in result.output
     assert index_names(dsn) == set()
+
+
+def test_permission_denied_is_reported_without_the_password(
+        cli: Cli, fresh_db: Callable[[float], str]) -> None:
+    dsn = fresh_db(0.01)
+    role, secret = f"pk_reader_{secrets.token_hex(3)}", f"pw-{secrets.token_hex(8)}"
+    database = urlsplit(dsn).path.lstrip("/")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{secret}'")
+        conn.execute(f"GRANT CONNECT ON DATABASE {database} TO {role}")
+        conn.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    reader = dsn.replace(urlsplit(dsn).netloc.split("@")[0], f"{role}:{secret}")
+    try:
+        result = cli("apply-indexes", str(SEED_DIR), "--dsn", reader)
+        assert result.exit_code == 3, result.output
+        assert "must be owner" in result.stderr and "table's owner" in result.stderr
+        assert secret not in result.output
+        assert index_names(dsn) == set()
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
