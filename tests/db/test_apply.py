@@ -13,6 +13,7 @@ import pytest
 from perfkit.db.apply import Action, ApplyOptions, LockTimeout, apply_indexes
 from perfkit.db.catalog import BuildProgress
 from perfkit.db.parse import load_statements
+from perfkit.errors import Unreachable
 from perfkit.events import list_events
 from tests.db.conftest import SEED_INDEXES, run_sql
 
@@ -178,3 +179,27 @@ def test_progress_comes_from_pg_stat_progress_create_index(
     assert result.verify is not None and result.verify.ok
     assert samples and {s.index_name for s in samples} == {"idx_slow"}
     assert any(s.phase.startswith("building index") for s in samples)
+
+
+def test_a_build_cancelled_mid_way_leaves_nothing_half_done(
+        fresh_db: Callable[[float], str], tmp_path: Path, index_states: States) -> None:
+    dsn = fresh_db(0.01)
+    run_sql(dsn, "CREATE FUNCTION slow_id(x bigint) RETURNS bigint IMMUTABLE LANGUAGE plpgsql "
+                 "AS $$ BEGIN PERFORM pg_sleep(0.002); RETURN x; END $$")
+    sql = tmp_path / "slow.sql"
+    sql.write_text("CREATE INDEX idx_slow ON messages (slow_id(id)) WHERE id <= 5000;\n")
+    cancelled: list[bool] = []
+
+    def cancel_once(sample: BuildProgress) -> None:
+        if cancelled or not sample.phase.startswith("building index"):
+            return
+        with psycopg.connect(dsn, autocommit=True) as conn:  # an operator's pg_cancel_backend
+            row = conn.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_progress_create_index "
+                               "WHERE datname = current_database()").fetchone()
+        cancelled.append(bool(row and row[0]))
+
+    with pytest.raises(Unreachable, match="canceling statement") as failure:
+        apply_indexes(dsn, load_statements([sql]), progress=cancel_once)
+    assert cancelled == [True]
+    assert "INVALID leftover idx_slow was dropped" in str(failure.value)
+    assert index_states(dsn) == {}
