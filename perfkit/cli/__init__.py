@@ -22,7 +22,7 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,
 )
 
 
@@ -51,10 +51,27 @@ def root(
 
 
 def _register() -> None:
-    from perfkit.cli import cache_stats, demo
+    """Commands in the order a user meets them; short_help keeps `perfkit --help` one line each."""
+    from perfkit.cli import bench, cache_stats, demo, gate, indexes, report
 
-    app.command("cache-stats")(cache_stats.cache_stats)
-    app.add_typer(demo.app, name="demo")
+    app.add_typer(demo.app, name="demo", short_help="The embedded demo stack: PostgreSQL, "
+                  "backend, Prometheus.")
+    app.command("apply-indexes", short_help="Build SQL indexes CONCURRENTLY, repair, verify.")(
+        indexes.apply_indexes)
+    app.command("verify-indexes", short_help="Expected indexes vs the catalog; --explain proves "
+                "use.")(indexes.verify_indexes)
+    app.command("bench", short_help="Measure cold vs warm latency per route (HDR, no "
+                "coordinated omission).")(bench.bench)
+    app.command("compare", short_help="Before/after of two bench runs with a verdict.")(
+        bench.compare)
+    app.command("merge", short_help="Add bench runs from many machines exactly.")(bench.merge)
+    app.command("report", short_help="Before/after per route from Prometheus windows.")(
+        report.report)
+    app.command("mark", short_help="Record a change event for `report` to split on.")(
+        report.mark)
+    app.command("gate", short_help="CI regression gate: thresholds and a baseline.")(gate.gate)
+    app.command("cache-stats", short_help="Cache hit ratio per key family from logs.")(
+        cache_stats.cache_stats)
 
 
 _register()

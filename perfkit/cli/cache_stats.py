@@ -23,8 +23,9 @@ def cache_stats(
     output_format: Annotated[OutputFormat | None, typer.Option(
         "--format", help="table, json or markdown.")] = None,
 ) -> None:
-    """Count `Cache HIT: key` / `Cache MISS: key` lines per key family (auth_user,
-    conversation, bot_profile, any other prefix) and print hit ratios.
+    """Cache hit ratio per key family, from `Cache HIT/MISS: key` log lines.
+
+    Families are the key prefixes: auth_user, conversation, bot_profile, any other.
 
     Accepts docker-compose prefixes, timestamps and JSON log lines.
 

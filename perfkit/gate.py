@@ -1,0 +1,299 @@
+"""The CI gate: absolute thresholds (k6-like `p99 < 200ms`) and a statistical baseline check.
+
+Pure functions over finished records. Nothing passes silently: a threshold whose route or
+metric has no samples, or whose value is NaN, is an error check, never a pass. A regression
+against the baseline fails only when the rank test is significant after Holm's correction
+AND the whole confidence interval of the change lies beyond the allowed margin.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from perfkit import stats
+from perfkit.bench.record import RouteRecord, Run
+from perfkit.errors import UsageError
+
+Status = Literal["pass", "fail", "error", "inconclusive"]
+
+_CONDITION = re.compile(r"^\s*(<=|<|>=|>|==)\s*(-?[0-9]*\.?[0-9]+)\s*(ms|s|us|µs|%)?\s*$")
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
+LATENCY_METRICS = ("mean", "p50", "p90", "p99", "p999", "max")
+RUN_METRICS = (*LATENCY_METRICS, "error_ratio", "count")
+RUN_PHASES = ("all", "cold", "warm")
+REPORT_METRICS = {"mean": "mean_ms", "p99": "p99_ms", "error_ratio": "ratio_5xx",
+                  "ratio_5xx": "ratio_5xx", "rps": "rps", "count": "count"}
+REPORT_PHASES = ("after", "before")
+
+
+@dataclass(frozen=True)
+class Condition:
+    op: str
+    limit: float
+    unit: str  # "ms", "ratio" or "" (a plain number)
+    text: str
+
+    def holds(self, value: float) -> bool:
+        return _OPS[self.op](value, self.limit)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    route: str    # "GET /auth/me", "/auth/me" (any method) or "*"
+    phase: str
+    metric: str
+    condition: Condition
+
+    @property
+    def name(self) -> str:
+        return f"{self.phase}.{self.metric} {self.condition.text}"
+
+
+@dataclass
+class Check:
+    route: str
+    check: str
+    limit: str
+    value: float | None
+    status: Status
+    detail: str
+    ci_pct: tuple[float, float] | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"route": self.route, "check": self.check, "limit": self.limit,
+                "value": self.value, "passed": self.passed, "status": self.status,
+                "detail": self.detail, "ci_pct": list(self.ci_pct) if self.ci_pct else None}
+
+
+@dataclass
+class GateResult:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.status in ("fail", "error")]
+
+    @property
+    def inconclusive(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "inconclusive"]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": "perfkit.gate/1", "passed": self.passed,
+                "checks": [c.to_json() for c in self.checks]}
+
+
+def parse_condition(text: str, metric: str, where: str) -> Condition:
+    """`< 200ms`, `<= 1.5s`, `< 1%`, `> 100`: latencies in ms, ratios as fractions."""
+    match = _CONDITION.match(str(text))
+    if match is None:
+        raise UsageError(f"{where}: cannot read condition {text!r}",
+                         hint='write it like "< 200ms", "<= 1s", "< 1%" or "> 100"')
+    op, number, unit = match.group(1), float(match.group(2)), match.group(3) or ""
+    if metric in LATENCY_METRICS:
+        if unit == "%":
+            raise UsageError(f"{where}: {metric} is a latency; give ms or s, not %")
+        factor = {"": 1.0, "ms": 1.0, "s": 1000.0, "us": 0.001, "µs": 0.001}[unit]
+        return Condition(op, number * factor, "ms", str(text).strip())
+    if metric in ("error_ratio", "ratio_5xx"):
+        if unit not in ("", "%"):
+            raise UsageError(f"{where}: {metric} is a ratio; give a % or a fraction")
+        return Condition(op, number / 100.0 if unit == "%" else number, "ratio",
+                         str(text).strip())
+    if unit:
+        raise UsageError(f"{where}: {metric} is a plain number; drop the unit {unit!r}")
+    return Condition(op, number, "", str(text).strip())
+
+
+def load_thresholds(config: Mapping[str, Any], source: str, *,
+                    for_report: bool = False) -> list[Threshold]:
+    """Thresholds from perfkit.yaml's `thresholds:` mapping (route -> {metric: condition})."""
+    raw = config.get("thresholds") or {}
+    if not isinstance(raw, Mapping):
+        raise UsageError(f"{source}: `thresholds` must map routes to checks",
+                         hint='e.g. thresholds: {"GET /auth/me": {warm.p99: "< 200ms"}}')
+    phases = REPORT_PHASES if for_report else RUN_PHASES
+    metrics = tuple(REPORT_METRICS) if for_report else RUN_METRICS
+    out: list[Threshold] = []
+    for route, checks in raw.items():
+        if not isinstance(checks, Mapping):
+            raise UsageError(f"{source}: thresholds[{route!r}] must map metrics to conditions")
+        for key, condition in checks.items():
+            where = f"{source}: thresholds[{route!r}][{key!r}]"
+            phase, _, metric = str(key).rpartition(".")
+            phase = phase or phases[0]
+            if phase not in phases or metric not in metrics:
+                raise UsageError(f"{where}: unknown check {key!r}",
+                                 hint=f"use [{'|'.join(phases)}.]{'|'.join(metrics)}")
+            out.append(Threshold(str(route), phase, metric,
+                                 parse_condition(str(condition), metric, where)))
+    return out
+
+
+def _matches(pattern: str, route: str) -> bool:
+    if pattern == "*":
+        return True
+    if pattern == route:
+        return True
+    return " " not in pattern and route.split(" ", 1)[-1] == pattern
+
+
+def _run_value(record: RouteRecord, metric: str) -> tuple[float | None, str | None]:
+    """(value, None) or (None, why there is no value)."""
+    if metric == "count":
+        return float(record.count), None
+    if metric == "error_ratio":
+        total = record.count + record.error_count
+        if total == 0:
+            return None, "no requests"
+        return record.error_count / total, None
+    if record.count == 0:
+        return None, "no successful samples"
+    value = stats.summary_ms(record.corrected)[metric]
+    if value is None or math.isnan(value):
+        return None, "value is NaN"
+    return float(value), None
+
+
+def _format(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "ms":
+        return f"{value:.1f}ms"
+    if unit == "ratio":
+        return f"{value * 100:.2f}%"
+    return f"{value:g}"
+
+
+def check_thresholds_on_run(run: Run, thresholds: list[Threshold]) -> list[Check]:
+    checks: list[Check] = []
+    for threshold in thresholds:
+        routes = [r for r in run.routes() if _matches(threshold.route, r)]
+        if not routes:
+            checks.append(Check(threshold.route, threshold.name, threshold.condition.text, None,
+                                "error", "no samples: this route is not in the run"))
+            continue
+        for route in routes:
+            record = run.get(route, threshold.phase)
+            if record is None:
+                checks.append(Check(route, threshold.name, threshold.condition.text, None,
+                                    "error", f"no samples: no {threshold.phase} phase"))
+                continue
+            checks.append(_judge(route, threshold, *_run_value(record, threshold.metric)))
+    return checks
+
+
+def check_thresholds_on_report(report: Mapping[str, Any],
+                               thresholds: list[Threshold]) -> list[Check]:
+    """The same thresholds over a `perfkit.report/1` (Prometheus figures; route labels)."""
+    routes = {str(r["route"]): r for r in report.get("routes") or []}
+    checks: list[Check] = []
+    for threshold in thresholds:
+        matched = [r for r in routes if _matches(threshold.route, r)]
+        if not matched:
+            checks.append(Check(threshold.route, threshold.name, threshold.condition.text, None,
+                                "error", "no samples: this route is not in the report"))
+            continue
+        for route in matched:
+            window = routes[route].get(threshold.phase) or {}
+            raw = window.get(REPORT_METRICS[threshold.metric])
+            count = window.get("count") or 0
+            if raw is None or (isinstance(raw, float) and math.isnan(raw)) or (
+                    threshold.metric != "count" and not count):
+                checks.append(Check(route, threshold.name, threshold.condition.text, None,
+                                    "error", f"no samples in the {threshold.phase} window"))
+                continue
+            checks.append(_judge(route, threshold, float(raw), None))
+    return checks
+
+
+def _judge(route: str, threshold: Threshold, value: float | None, why: str | None) -> Check:
+    cond = threshold.condition
+    if value is None:
+        return Check(route, threshold.name, cond.text, None, "error", f"no value: {why}")
+    ok = cond.holds(value)
+    shown = _format(value, cond.unit)
+    return Check(route, threshold.name, cond.text, round(value, 6), "pass" if ok else "fail",
+                 f"{shown} {'meets' if ok else 'breaks'} {cond.text}")
+
+
+def compare_with_baseline(run: Run, baseline: Run, *, max_regression_pct: float,
+                          alpha: float = 0.05, min_samples: int = 20,
+                          confidence: float = 0.95) -> list[Check]:
+    """Per route and phase, a regression check of the mean: significant after Holm AND the
+    interval of the change entirely above the allowed margin."""
+    pairs: list[tuple[str, str, RouteRecord, RouteRecord]] = []
+    missing: list[Check] = []
+    limit = f"< +{max_regression_pct:g}%"
+    for route in run.routes():
+        phases = ["cold", "warm"] if run.get(route, "cold") and run.get(route, "warm") else ["all"]
+        for phase in phases:
+            now, base = run.get(route, phase), baseline.get(route, phase)
+            if now is None:
+                continue
+            if base is None:
+                missing.append(Check(route, f"{phase}.mean vs baseline", limit, None,
+                                     "inconclusive", "not in the baseline run"))
+                continue
+            pairs.append((route, phase, base, now))
+    tests = [stats.mann_whitney_u(stats.buckets(b.corrected), stats.buckets(n.corrected))
+             for _, _, b, n in pairs]
+    adjusted = stats.holm([t.p_value if t else None for t in tests])
+    checks: list[Check] = []
+    for (route, phase, base, now), p_adj in zip(pairs, adjusted, strict=True):
+        name = f"{phase}.mean vs baseline"
+        before = stats.Moments.of(stats.buckets(base.corrected))
+        after = stats.Moments.of(stats.buckets(now.corrected))
+        if min(before.count, after.count) < min_samples:
+            checks.append(Check(route, name, limit, None, "inconclusive",
+                                f"too few samples ({before.count} before, {after.count} after; "
+                                f"need {min_samples})"))
+            continue
+        ci = stats.change_pct_ci(before, after, confidence)
+        if ci is None:
+            checks.append(Check(route, name, limit, None, "error", "no interval: NaN data"))
+            continue
+        change, low, high = ci
+        p_text = "n/a" if p_adj is None else f"{p_adj:.3g}"
+        significant = p_adj is not None and p_adj < alpha
+        regression = significant and low > max_regression_pct
+        if regression:
+            detail = (f"slower by {change:+.1f}% [{low:+.1f}, {high:+.1f}], p={p_text}: beyond "
+                      f"the {max_regression_pct:g}% margin")
+        elif significant and low > 0:
+            detail = (f"slower by {change:+.1f}% [{low:+.1f}, {high:+.1f}], p={p_text}, but not "
+                      f"surely beyond the {max_regression_pct:g}% margin")
+        elif significant and high < 0:
+            detail = f"faster by {change:+.1f}% [{low:+.1f}, {high:+.1f}], p={p_text}"
+        else:
+            detail = f"no significant change: {change:+.1f}% [{low:+.1f}, {high:+.1f}], p={p_text}"
+        checks.append(Check(route, name, limit, round(change, 3),
+                            "fail" if regression else "pass", detail, (low, high)))
+    return checks + missing
+
+
+def run_gate(run: Run, *, thresholds: list[Threshold], baseline: Run | None = None,
+             max_regression_pct: float = 10.0, alpha: float = 0.05,
+             min_samples: int = 20) -> GateResult:
+    if not thresholds and baseline is None:
+        raise UsageError("nothing to check: no thresholds and no baseline",
+                         hint="add `thresholds:` to perfkit.yaml or pass --baseline BASE.json")
+    result = GateResult(check_thresholds_on_run(run, thresholds))
+    if baseline is not None:
+        result.checks += compare_with_baseline(run, baseline,
+                                               max_regression_pct=max_regression_pct,
+                                               alpha=alpha, min_samples=min_samples)
+    return result

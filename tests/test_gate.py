@@ -1,0 +1,98 @@
+"""The gate's decisions on hand-built runs: thresholds, baseline statistics, no silent pass."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from perfkit.bench.record import Run
+from perfkit.errors import UsageError
+from perfkit.gate import compare_with_baseline, load_thresholds, parse_condition, run_gate
+
+
+def make_run(samples_ms: dict[tuple[str, str], list[float]], errors: int = 0) -> Run:
+    run = Run(base_url="http://127.0.0.1:1")
+    for (route, phase), values in samples_ms.items():
+        for value in values:
+            run.record(route, phase).add_latency(value * 1000, value * 1000)
+            if phase != "all":
+                run.record(route, "all").add_latency(value * 1000, value * 1000)
+        for _ in range(errors):
+            run.record(route, phase).add_error("500")
+    return run
+
+
+def lognormal_ms(median_ms: float, n: int, seed: int) -> list[float]:
+    rng = random.Random(seed)
+    return [median_ms * rng.lognormvariate(0, 0.25) for _ in range(n)]
+
+
+def thresholds(spec: dict[str, dict[str, str]]) -> list:  # type: ignore[type-arg]
+    return load_thresholds({"thresholds": spec}, "perfkit.yaml")
+
+
+def test_conditions_normalise_units() -> None:
+    assert parse_condition("< 1.5s", "p99", "x").limit == 1500
+    assert parse_condition("<= 200ms", "mean", "x").limit == 200
+    assert parse_condition("< 1%", "error_ratio", "x").limit == pytest.approx(0.01)
+    with pytest.raises(UsageError, match=r"thresholds\['GET /a'\]\['warm.p99'\]"):
+        thresholds({"GET /a": {"warm.p99": "fast please"}})
+    with pytest.raises(UsageError, match="unknown check"):
+        thresholds({"GET /a": {"p42": "< 1ms"}})
+    with pytest.raises(UsageError, match="latency"):
+        parse_condition("< 5%", "p99", "x")
+
+
+def test_thresholds_pass_and_fail_per_route_and_phase() -> None:
+    run = make_run({("GET /auth/me", "cold"): [150.0] * 10,
+                    ("GET /auth/me", "warm"): [1.0] * 90})
+    result = run_gate(run, thresholds=thresholds({
+        "GET /auth/me": {"warm.p99": "< 200ms", "cold.mean": "< 100ms"},
+        "/auth/me": {"error_ratio": "< 1%"}}))
+    by_check = {c.check: c for c in result.checks}
+    assert by_check["warm.p99 < 200ms"].status == "pass"
+    assert by_check["cold.mean < 100ms"].status == "fail"
+    assert by_check["cold.mean < 100ms"].value == pytest.approx(150, rel=0.01)
+    assert by_check["all.error_ratio < 1%"].status == "pass"  # "/auth/me" matches any method
+    assert not result.passed
+
+
+def test_nothing_passes_silently() -> None:
+    run = make_run({("GET /auth/me", "all"): [1.0] * 10})
+    empty = Run(base_url="x")
+    empty.record("GET /accounts", "all")
+    result = run_gate(run.merge(empty), thresholds=thresholds({
+        "GET /nope": {"p99": "< 1s"}, "GET /accounts": {"p99": "< 1s"},
+        "GET /auth/me": {"warm.p99": "< 1s"}}))
+    assert [c.status for c in result.checks] == ["error", "error", "error"]
+    assert "not in the run" in result.checks[0].detail
+    assert "no successful samples" in result.checks[1].detail
+    assert "no warm phase" in result.checks[2].detail
+    assert not result.passed
+    with pytest.raises(UsageError, match="nothing to check"):
+        run_gate(run, thresholds=[])
+
+
+def test_a_a_passes_and_a_15pct_regression_fails() -> None:
+    routes = ["GET /auth/me", "GET /accounts", "GET /conversations"]
+    base = make_run({(r, "all"): lognormal_ms(20, 400, seed=i) for i, r in enumerate(routes)})
+    same = make_run({(r, "all"): lognormal_ms(20, 400, seed=i + 10) for i, r in
+                     enumerate(routes)})
+    slower = make_run({(r, "all"): lognormal_ms(20 * (1.15 if r == "GET /accounts" else 1), 400,
+                                                seed=i + 20) for i, r in enumerate(routes)})
+    aa = compare_with_baseline(same, base, max_regression_pct=5)
+    assert all(c.status == "pass" for c in aa), [c.detail for c in aa]
+    ab = {c.route: c for c in compare_with_baseline(slower, base, max_regression_pct=5)}
+    assert ab["GET /accounts"].status == "fail"
+    assert ab["GET /accounts"].ci_pct is not None and ab["GET /accounts"].ci_pct[0] > 5
+    assert ab["GET /auth/me"].status == "pass"
+
+
+def test_regression_within_margin_passes_and_small_samples_are_inconclusive() -> None:
+    base = make_run({("GET /a", "all"): lognormal_ms(20, 2000, seed=1)})
+    slower = make_run({("GET /a", "all"): lognormal_ms(21, 2000, seed=2)})  # +5%
+    check = compare_with_baseline(slower, base, max_regression_pct=10)[0]
+    assert check.status == "pass" and "not surely beyond" in check.detail
+    tiny = make_run({("GET /a", "all"): [30.0] * 5})
+    assert compare_with_baseline(tiny, base, max_regression_pct=10)[0].status == "inconclusive"
