@@ -26,7 +26,7 @@ from perfkit.db.connect import connect, pooler_warning, scrub, sql_text
 from perfkit.db.explain import PlanSummary, explain_query
 from perfkit.db.parse import IndexStatement, StatementKind
 from perfkit.db.verify import VerifyReport, verify_indexes
-from perfkit.errors import CheckFailed, Unreachable, UsageError
+from perfkit.errors import CheckFailed, PerfkitError, Unreachable, UsageError
 
 ProgressCallback = Callable[[catalog.BuildProgress], None]
 Notify = Callable[[str], None]
@@ -295,7 +295,7 @@ class _Runner:
     def _cleanup(self, build: tuple[str, str] | None) -> str:
         """Drop the INVALID index a failed CONCURRENTLY build leaves; say what is left."""
         if build is None:
-            return "nothing was left half-done"
+            return "this statement changed nothing"
         found = catalog.find_index(self.conn, *build)
         if found is None or found.valid:
             return "nothing was left half-done"
@@ -332,12 +332,15 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
             if options.explain and stmt.query and step.action is not Action.COMMENT:
                 plans_before[step.name] = explain_query(conn, stmt.query)
             started = time.perf_counter()
-            for statement in step.sql:
-                built = step.builds.get(statement)
-                added = " (CONCURRENTLY added: a plain CREATE INDEX blocks every write)" if (
-                    built and stmt.rewritten) else ""
-                say(f"{stmt.source}: {statement}{added}")
-                runner.run(statement, build=(step.schema or "", built) if built else None)
+            try:
+                for statement in step.sql:
+                    built = step.builds.get(statement)
+                    added = " (CONCURRENTLY added: a plain CREATE INDEX blocks every write)" if (
+                        built and stmt.rewritten) else ""
+                    say(f"{stmt.source}: {statement}{added}")
+                    runner.run(statement, build=(step.schema or "", built) if built else None)
+            except PerfkitError as exc:
+                raise _stopped(exc, step, result) from None
             step.done, step.duration_s = True, time.perf_counter() - started
         result.analyzed = _analyze(runner, steps, options)
         result.verify = verify_indexes(conn, statements, explain=options.explain,
@@ -345,6 +348,19 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
     if result.changed:
         result.event_id = record_event("apply-indexes", _event_text(result)).id
     return result
+
+
+def _stopped(error: PerfkitError, step: Step, result: ApplyResult) -> PerfkitError:
+    """The error of a failed step, saying what was done before it (journaled for `report`)."""
+    from perfkit.events import record_event
+
+    done = ", ".join(s.name for s in result.changed)
+    message = f"{step.statement.source}: {error.message}"
+    if done:
+        result.event_id = record_event(
+            "apply-indexes", _event_text(result) + f"; stopped at {step.name}").id
+        message += f" (done before: {done}; rerun to finish, each step is checked again)"
+    return type(error)(message, hint=error.hint)
 
 
 def _analyze(runner: _Runner, steps: list[Step], options: ApplyOptions) -> list[str]:

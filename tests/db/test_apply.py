@@ -203,3 +203,22 @@ def test_a_build_cancelled_mid_way_leaves_nothing_half_done(
     assert cancelled == [True]
     assert "INVALID leftover idx_slow was dropped" in str(failure.value)
     assert index_states(dsn) == {}
+
+
+def test_a_failure_after_some_builds_says_what_was_done_and_journals_it(
+        fresh_db: Callable[[float], str], seed_dir: Path, index_states: States) -> None:
+    dsn = fresh_db(0.01)
+    events_before = len(list_events())
+    with psycopg.connect(dsn) as holder:  # the second index of the file cannot get its lock
+        holder.execute("LOCK TABLE messages IN SHARE MODE")
+        with pytest.raises(LockTimeout) as failure:
+            apply_indexes(dsn, load_statements([seed_dir]),
+                          ApplyOptions(lock_timeout_s=0.05, lock_retries=0))
+    message = str(failure.value)
+    assert "010_performance_indexes.sql:18" in message
+    assert "done before: idx_conversations_account_updated" in message
+    assert index_states(dsn) == {"idx_conversations_account_updated": True}
+    events = list_events()
+    assert len(events) == events_before + 1 and "stopped at" in events[-1].text
+    rerun = apply_indexes(dsn, load_statements([seed_dir]))
+    assert rerun.verify is not None and rerun.verify.ok
