@@ -89,9 +89,26 @@ class Lab:
                    if s.route == route and s.status and start <= s.ended_at <= end)
 
 
+def wait_until_scraping(prometheus_url: str, timeout_s: float = 20.0) -> None:
+    """A fresh Prometheus applies new targets on a 5 s tick: its first scrape may come late,
+    and a series first seen mid-window loses what it counted before (increase() starts at
+    its first sample). Wait for a healthy scrape in the last two seconds."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{prometheus_url}/api/v1/targets", timeout=5) as resp:
+            targets = json.loads(resp.read())["data"]["activeTargets"]
+        for target in targets:
+            last = datetime.fromisoformat(target["lastScrape"].replace("Z", "+00:00"))
+            if target["health"] == "up" and (datetime.now(UTC) - last).total_seconds() < 2:
+                return
+        time.sleep(0.25)
+    raise AssertionError(f"Prometheus at {prometheus_url} is not scraping the demo backend")
+
+
 @pytest.fixture(scope="session")
 def lab(demo_stack: dict[str, Any]) -> Lab:
     token = Path(demo_stack["tokens_file"]).read_text().split()[0]
+    wait_until_scraping(demo_stack["prometheus"]["url"])
     return Lab(demo_stack["backend"]["url"], demo_stack["prometheus"]["url"], token)
 
 

@@ -96,9 +96,10 @@ def test_before_after_means_match_the_injected_latency(phases: Phases) -> None:
     assert 98 <= auth["before"]["mean_ms"] <= 200
     assert auth["after"]["mean_ms"] < 40
     assert auth["change_pct"]["mean"] < -70
-    # the P99 is a bucket estimate: say which bucket, and it is the one holding 100 ms + ε
-    assert auth["before"]["p99_bucket_ms"] == [100.0, 250.0]
-    assert 100 < auth["before"]["p99_ms"] <= 250
+    # the P99 is a bucket estimate, read above the injected 100 ms (a loaded machine may push
+    # the tail past 250 ms), and it lies inside the bucket the report names
+    lo, hi = auth["before"]["p99_bucket_ms"]
+    assert lo >= 100 and lo < auth["before"]["p99_ms"] <= hi
     accounts = _route(phases.record, "/accounts")
     assert accounts["before"]["mean_ms"] < 40 and accounts["after"]["mean_ms"] < 40
     assert phases.record["profile"] == "fastapi-observability"
