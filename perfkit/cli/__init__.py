@@ -52,7 +52,7 @@ def root(
 
 def _register() -> None:
     """Commands in the order a user meets them; short_help keeps `perfkit --help` one line each."""
-    from perfkit.cli import bench, cache_stats, demo, gate, indexes, report
+    from perfkit.cli import bench, cache_stats, demo, doctor, gate, indexes, report
 
     app.add_typer(demo.app, name="demo", short_help="The embedded demo stack: PostgreSQL, "
                   "backend, Prometheus.")
@@ -70,6 +70,8 @@ def _register() -> None:
     app.command("mark", short_help="Record a change event for `report` to split on.")(
         report.mark)
     app.command("gate", short_help="CI regression gate: thresholds and a baseline.")(gate.gate)
+    app.command("doctor", short_help="The seed's checklist, each line checked for real.")(
+        doctor.doctor)
     app.command("cache-stats", short_help="Cache hit ratio per key family from logs.")(
         cache_stats.cache_stats)
 

@@ -130,13 +130,14 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
           *, justify: Sequence[str] | None = None, caption: str | None = None) -> None:
     """A results table on stdout."""
     from rich.table import Table
+    from rich.text import Text
 
     tbl = Table(title=title, caption=caption, show_edge=False, header_style="bold")
     for i, name in enumerate(columns):
         just: Any = justify[i] if justify and i < len(justify) else "left"
         tbl.add_column(name, justify=just)
     for row in rows:
-        tbl.add_row(*[_scrub(str(c)) for c in row])
+        tbl.add_row(*[Text(_scrub(str(c))) for c in row])  # data, never markup
     out().print(tbl)
 
 

@@ -33,6 +33,23 @@ scrape_configs:
 """)
 
 
+def backend_scraped(prometheus_url: str) -> bool:
+    """True once Prometheus has scraped the backend successfully. Its first scrape can come
+    seconds after /-/ready (target discovery is throttled), and a window needs it."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{prometheus_url}/api/v1/targets?state=active",
+                                    timeout=2) as resp:
+            targets = json.loads(resp.read())["data"]["activeTargets"]
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return False
+    return any(t.get("labels", {}).get("job") == JOB and t.get("health") == "up"
+               for t in targets)
+
+
 def command(config_file: Path, tsdb_dir: Path, port: int) -> list[str]:
     return [find_prometheus(), f"--config.file={config_file}", f"--storage.tsdb.path={tsdb_dir}",
             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=7d",

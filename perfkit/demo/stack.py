@@ -245,6 +245,8 @@ def _up_prometheus(state: dict[str, Any], options: UpOptions, paths: StackPaths,
                       paths.prom_log)
     procs.wait_until(lambda: procs.http_ok(f"{url}/-/ready"), 30, pid, "Prometheus",
                      paths.prom_log)
+    procs.wait_until(lambda: prometheus.backend_scraped(url), 30, pid,
+                     "Prometheus's first scrape of the backend", paths.prom_log)
     state["prometheus"] = {"url": url, "pid": pid, "port": port, "backend_port": backend_port,
                            "config_file": str(paths.prom_config)}
 
