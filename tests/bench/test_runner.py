@@ -143,3 +143,18 @@ def test_every_run_is_bounded_in_time(ref: RefServer) -> None:
                          BenchOptions(base_url=ref.url, duration_s=0.5, concurrency=2))
     assert run.generator["elapsed_s"] < 3
     assert run.total_count > 0
+
+
+def test_open_loop_that_cannot_keep_its_rate_says_so(ref: RefServer) -> None:
+    # 2 requests in flight at most, 50 ms each: capacity 40/s for a schedule of 100/s. Every
+    # due request is still sent and counted; the queueing shows in the corrected latency.
+    run = run_bench_sync(Scenario.for_path("/sleep/50"),
+                         BenchOptions(base_url=ref.url, rate_per_s=100, duration_s=1,
+                                      concurrency=2))
+    rec = run.get("GET /sleep/50", "all")
+    assert rec is not None
+    assert rec.count + rec.errors.get("unsent", 0) == 100
+    assert run.generator["fell_behind"] is True
+    corrected, raw = stats.summary_ms(rec.corrected), stats.summary_ms(rec.raw)
+    assert raw["p99"] is not None and raw["p99"] < 200
+    assert corrected["p99"] is not None and corrected["p99"] > 1000
