@@ -158,3 +158,11 @@ def test_open_loop_that_cannot_keep_its_rate_says_so(ref: RefServer) -> None:
     corrected, raw = stats.summary_ms(rec.corrected), stats.summary_ms(rec.raw)
     assert raw["p99"] is not None and raw["p99"] < 200
     assert corrected["p99"] is not None and corrected["p99"] > 1000
+
+
+def test_warmup_is_not_recorded_but_warms_the_caches(ref: RefServer) -> None:
+    run = run_bench_sync(Scenario.for_path("/fast"),
+                         BenchOptions(base_url=ref.url, requests=5, warmup=3, tokens=("w",)))
+    assert run.records[("GET /fast", "all")].count == 5
+    assert ("GET /fast", "cold") not in run.records  # the warm-up took the cold request
+    assert run.settings["warmup"] == 3

@@ -159,3 +159,29 @@ def test_runbook_scenario_on_the_demo_backend(cli: Cli, demo_stack: dict[str, An
     assert routes == {"GET /auth/me", "GET /accounts", "GET /conversations",
                       "GET /messages/{conversation_id}", "POST /webhooks/whatsapp"}
     assert all(not r["errors"] for r in data["routes"])
+
+
+def test_ctrl_c_prints_and_saves_what_was_measured(ref: RefServer, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "partial.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfkit", "bench", "/sleep/10", "--base-url", ref.url,
+         "--duration", "60s", "-c", "2", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "GET /sleep/10" in stdout and "INTERRUPTED" in stdout
+    data = json.loads(out.read_text())
+    assert data["interrupted"] is True
+    assert next(r for r in data["routes"] if r["phase"] == "all")["count"] > 10
