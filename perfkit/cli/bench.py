@@ -97,7 +97,8 @@ def bench(
         help="Classify cold/warm by this response header (HIT/MISS), e.g. X-Cache.")] = None,
     flush_cmd: Annotated[str | None, typer.Option(
         help="Shell command that empties the backend's caches, run before each cold round "
-             "(closed loop, -c 1).")] = None,
+             "(closed loop, -c 1), e.g. 'redis-cli FLUSHALL' or, on the demo stack, "
+             "'curl -s -X POST $URL/_demo/cache/clear'.")] = None,
     flush_every: Annotated[int, typer.Option(
         help="With --flush-cmd: iterations per flush (1 cold + N-1 warm).", min=1)] = 5,
     max_error_ratio: Annotated[float, typer.Option(

@@ -166,3 +166,10 @@ def test_warmup_is_not_recorded_but_warms_the_caches(ref: RefServer) -> None:
     assert run.records[("GET /fast", "all")].count == 5
     assert ("GET /fast", "cold") not in run.records  # the warm-up took the cold request
     assert run.settings["warmup"] == 3
+
+
+def test_timeouts_are_errors_of_their_own_kind(ref: RefServer) -> None:
+    run = run_bench_sync(Scenario.for_path("/sleep/400"),
+                         BenchOptions(base_url=ref.url, requests=3, concurrency=3,
+                                      timeout_s=0.1))
+    assert run.records[("GET /sleep/400", "all")].errors == {"timeout": 3}
