@@ -129,15 +129,16 @@ def error_line(error: PerfkitError | str) -> None:
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]],
           *, justify: Sequence[str] | None = None, caption: str | None = None) -> None:
     """A results table on stdout."""
+    from rich.markup import escape
     from rich.table import Table
-    from rich.text import Text
 
     tbl = Table(title=title, caption=caption, show_edge=False, header_style="bold")
     for i, name in enumerate(columns):
         just: Any = justify[i] if justify and i < len(justify) else "left"
-        tbl.add_column(name, justify=just)
+        # Names (first column) fold rather than being cut with an ellipsis.
+        tbl.add_column(name, justify=just, overflow="fold" if i == 0 else "ellipsis")
     for row in rows:
-        tbl.add_row(*[Text(_scrub(str(c))) for c in row])  # data, never markup
+        tbl.add_row(*[escape(_scrub(str(c))) for c in row])  # data, never markup
     out().print(tbl)
 
 

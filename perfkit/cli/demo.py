@@ -242,12 +242,11 @@ def _render_story(data: dict[str, Any], output: OutputFormat) -> None:
                f"{c['after']['mean']:.1f}",
                "-" if not c.get("ci_pct") else f"[{c['ci_pct'][0]:+.0f}%, {c['ci_pct'][1]:+.0f}%]",
                c["verdict"]]
-              for c in data["compare"]["routes"] if c["phase"] != "all"
-              and c["before"].get("mean") is not None and c["after"].get("mean") is not None]
+              for c in data["compare"]["routes"] if _client_row(c, data["compare"]["routes"])]
     console.table("Client side (perfkit bench), mean ms per phase", ["route", "phase", "before",
                   "after", "95% CI of change", "verdict"], client)
     cache = data["cache_stats"]
-    console.table("Cache lookups after the restart (backend log)", ["family", "hits",
+    console.table("Cache lookups since the restart", ["family", "hits",
                   "misses", "hit ratio"],
                   [[f["family"], f["hits"], f["misses"],
                     "-" if f["hit_ratio"] is None else f"{f['hit_ratio'] * 100:.0f}%"]
@@ -256,3 +255,12 @@ def _render_story(data: dict[str, Any], output: OutputFormat) -> None:
     t = data["timings_s"]
     console.print_text(f"runs: {data['before_run']} and {data['after_run']} "
                        f"(perfkit compare / gate them); total {t.get('total_s')} s")
+
+
+def _client_row(row: dict[str, Any], rows: list[dict[str, Any]]) -> bool:
+    """cold and warm rows where a route has them, its `all` row otherwise."""
+    if row["before"].get("mean") is None or row["after"].get("mean") is None:
+        return False
+    if row["phase"] != "all":
+        return True
+    return not any(r["route"] == row["route"] and r["phase"] != "all" for r in rows)
