@@ -131,8 +131,11 @@ def bench(
             raise UsageError(f"no scenario named {target!r}",
                              hint="a path starts with /; scenarios live in ./scenarios/*.yaml")
         plan = load_scenario(found)
+    import os
+
     cfg = console.settings(base_url=base_url)
-    url = base_url or plan.base_url or cfg.base_url
+    # flag > PERFKIT_BASE_URL > the scenario's base_url > perfkit.yaml > the demo stack
+    url = base_url or os.environ.get("PERFKIT_BASE_URL") or plan.base_url or cfg.base_url
     if not url:
         raise UsageError("no base URL", hint="pass --base-url, set PERFKIT_BASE_URL, or run "
                                              "`perfkit demo up`")
