@@ -22,6 +22,8 @@ from perfkit.redact import redact_text, redact_url
 
 CheckStatus = Literal["pass", "fail", "skip"]
 AUTH_ME_TARGET_MS = 200.0
+# Window means from Prometheus carry no variance: a route counts as slower only beyond this.
+SLOWER_MARGIN_PCT = 25.0
 MAX_5XX_RATIO = 0.01
 
 
@@ -200,11 +202,14 @@ def check_routes_faster(target: DoctorTarget) -> tuple[CheckStatus, str]:
     if not both:
         return "skip", "no route has traffic in both windows (nothing to compare)"
     slower = [f"{r['route']} {r['change_pct']['mean']:+.0f}%" for r in both
-              if r["change_pct"]["mean"] > 0]
+              if r["change_pct"]["mean"] > SLOWER_MARGIN_PCT]
     if slower:
-        return "fail", "slower than before: " + ", ".join(slower)
+        return "fail", (f"slower than before by more than {SLOWER_MARGIN_PCT:.0f}%: "
+                        + ", ".join(slower))
+    if not any(r["change_pct"]["mean"] < 0 for r in both):
+        return "fail", "no route is faster than before"
     changes = ", ".join(f"{r['route']} {r['change_pct']['mean']:+.0f}%" for r in both)
-    return "pass", changes
+    return "pass", f"{changes} (a route slower by up to {SLOWER_MARGIN_PCT:.0f}% is noise)"
 
 
 def check_5xx(target: DoctorTarget) -> tuple[CheckStatus, str]:
