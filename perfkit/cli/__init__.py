@@ -81,22 +81,26 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turn every error into one line and its exit code."""
-    import click
     from typer.main import get_command
+
+    try:  # recent typer vendors click: its usage errors are not the `click` package's
+        from typer._click.exceptions import ClickException
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click.exceptions import ClickException  # type: ignore[assignment]
 
     args = sys.argv[1:] if argv is None else argv
     console.state.debug = "--debug" in args
     command = get_command(app)
     try:
         result = command.main(args=args, prog_name="perfkit", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
         console.error_line("interrupted")
         return 130
-    except click.ClickException as exc:
+    except ClickException as exc:  # usage errors: the usage line, the message, exit 2
         exc.show()
-        return exc.exit_code
+        return int(exc.exit_code)
     except (Exception, KeyboardInterrupt) as exc:
         return console.abort(exc)
     # Without standalone mode, click returns typer.Exit's code as the result.
