@@ -235,9 +235,16 @@ def compare_with_baseline(run: Run, baseline: Run, *, max_regression_pct: float,
                           confidence: float = 0.95) -> list[Check]:
     """Per route and phase, a regression check of the mean: significant after Holm AND the
     interval of the change entirely above the allowed margin."""
+    if not math.isfinite(max_regression_pct) or max_regression_pct < 0:
+        raise UsageError(f"--max-regression {max_regression_pct}% is not a margin",
+                         hint="give a finite percentage >= 0, e.g. 10%")
     pairs: list[tuple[str, str, RouteRecord, RouteRecord]] = []
     missing: list[Check] = []
     limit = f"< +{max_regression_pct:g}%"
+    for route in baseline.routes():  # a route that vanished is a failure, not a silence
+        if run.get(route, "all") is None and not any(run.get(route, p) for p in RUN_PHASES):
+            missing.append(Check(route, "all.mean vs baseline", limit, None, "error",
+                                 "in the baseline run but not in this run: no samples"))
     for route in run.routes():
         phases = ["cold", "warm"] if run.get(route, "cold") and run.get(route, "warm") else ["all"]
         for phase in phases:
@@ -257,6 +264,11 @@ def compare_with_baseline(run: Run, baseline: Run, *, max_regression_pct: float,
         name = f"{phase}.mean vs baseline"
         before = stats.Moments.of(stats.buckets(base.corrected))
         after = stats.Moments.of(stats.buckets(now.corrected))
+        if after.count == 0 and before.count > 0:
+            checks.append(Check(route, name, limit, None, "error",
+                                f"no successful samples (errors: {now.errors or 'none'}); the "
+                                f"baseline had {before.count}"))
+            continue
         if min(before.count, after.count) < min_samples:
             checks.append(Check(route, name, limit, None, "inconclusive",
                                 f"too few samples ({before.count} before, {after.count} after; "
@@ -282,7 +294,43 @@ def compare_with_baseline(run: Run, baseline: Run, *, max_regression_pct: float,
             detail = f"no significant change: {change:+.1f}% [{low:+.1f}, {high:+.1f}], p={p_text}"
         checks.append(Check(route, name, limit, round(change, 3),
                             "fail" if regression else "pass", detail, (low, high)))
-    return checks + missing
+    return checks + missing + error_ratio_checks(run, baseline, alpha=alpha)
+
+
+def error_rise_p_value(errors_before: int, total_before: int, errors_after: int,
+                       total_after: int) -> float | None:
+    """One-sided two-proportion z-test that the error ratio rose (None without data)."""
+    if total_before == 0 or total_after == 0:
+        return None
+    pooled = (errors_before + errors_after) / (total_before + total_after)
+    variance = pooled * (1 - pooled) * (1 / total_before + 1 / total_after)
+    if variance <= 0:
+        return 1.0 if errors_after <= errors_before else 0.0
+    z = (errors_after / total_after - errors_before / total_before) / math.sqrt(variance)
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def error_ratio_checks(run: Run, baseline: Run, *, alpha: float = 0.05,
+                       min_rise: float = 0.01) -> list[Check]:
+    """Per route: the error ratio may not rise significantly by more than `min_rise`."""
+    rows = []
+    for route in run.routes():
+        now, base = run.get(route, "all"), baseline.get(route, "all")
+        if now is None or base is None:
+            continue
+        totals = (base.error_count, base.count + base.error_count,
+                  now.error_count, now.count + now.error_count)
+        rows.append((route, totals, error_rise_p_value(*totals)))
+    adjusted = stats.holm([p for _, _, p in rows])
+    checks = []
+    for (route, (eb, tb, ea, ta), _), p_adj in zip(rows, adjusted, strict=True):
+        before, after = (eb / tb if tb else 0.0), (ea / ta if ta else 0.0)
+        rose = p_adj is not None and p_adj < alpha and after - before > min_rise
+        p_text = "n/a" if p_adj is None else f"{p_adj:.3g}"
+        checks.append(Check(route, "all.error_ratio vs baseline", f"< +{min_rise * 100:g} pt",
+                            round(after, 6), "fail" if rose else "pass",
+                            f"errors {before * 100:.2f}% -> {after * 100:.2f}%, p={p_text}"))
+    return checks
 
 
 def run_gate(run: Run, *, thresholds: list[Threshold], baseline: Run | None = None,

@@ -83,7 +83,8 @@ def test_a_a_passes_and_a_15pct_regression_fails() -> None:
                                                 seed=i + 20) for i, r in enumerate(routes)})
     aa = compare_with_baseline(same, base, max_regression_pct=5)
     assert all(c.status == "pass" for c in aa), [c.detail for c in aa]
-    ab = {c.route: c for c in compare_with_baseline(slower, base, max_regression_pct=5)}
+    ab = {c.route: c for c in compare_with_baseline(slower, base, max_regression_pct=5)
+          if c.check == "all.mean vs baseline"}
     assert ab["GET /accounts"].status == "fail"
     assert ab["GET /accounts"].ci_pct is not None and ab["GET /accounts"].ci_pct[0] > 5
     assert ab["GET /auth/me"].status == "pass"
@@ -93,6 +94,39 @@ def test_regression_within_margin_passes_and_small_samples_are_inconclusive() ->
     base = make_run({("GET /a", "all"): lognormal_ms(20, 2000, seed=1)})
     slower = make_run({("GET /a", "all"): lognormal_ms(21, 2000, seed=2)})  # +5%
     check = compare_with_baseline(slower, base, max_regression_pct=10)[0]
+    assert check.check == "all.mean vs baseline"
     assert check.status == "pass" and "not surely beyond" in check.detail
     tiny = make_run({("GET /a", "all"): [30.0] * 5})
     assert compare_with_baseline(tiny, base, max_regression_pct=10)[0].status == "inconclusive"
+
+
+def test_baseline_routes_that_vanish_or_only_fail_are_errors() -> None:
+    base = make_run({("GET /a", "all"): lognormal_ms(20, 200, seed=1),
+                     ("GET /b", "all"): lognormal_ms(20, 200, seed=2)})
+    failing = make_run({("GET /a", "all"): []}, errors=50)
+    checks = {(c.route, c.check): c for c in compare_with_baseline(failing, base,
+                                                                   max_regression_pct=10)}
+    assert checks[("GET /b", "all.mean vs baseline")].status == "error"  # vanished
+    only_errors = checks[("GET /a", "all.mean vs baseline")]
+    assert only_errors.status == "error" and "baseline had 200" in only_errors.detail
+    assert checks[("GET /a", "all.error_ratio vs baseline")].status == "fail"
+
+
+def test_error_ratio_rise_fails_only_when_significant_and_material() -> None:
+    base = make_run({("GET /a", "all"): lognormal_ms(20, 500, seed=1)}, errors=5)  # 1%
+    same = make_run({("GET /a", "all"): lognormal_ms(20, 500, seed=2)}, errors=6)
+    worse = make_run({("GET /a", "all"): lognormal_ms(20, 500, seed=3)}, errors=40)  # 7.4%
+
+    def ratio_check(run: Run) -> str:
+        return next(c.status for c in compare_with_baseline(run, base, max_regression_pct=10)
+                    if c.check == "all.error_ratio vs baseline")
+
+    assert ratio_check(same) == "pass"
+    assert ratio_check(worse) == "fail"
+
+
+@pytest.mark.parametrize("margin", [float("nan"), -5.0, float("inf")])
+def test_a_margin_that_cannot_fail_is_refused(margin: float) -> None:
+    run = make_run({("GET /a", "all"): [20.0] * 30})
+    with pytest.raises(UsageError):
+        compare_with_baseline(run, run, max_regression_pct=margin)

@@ -14,12 +14,17 @@ from perfkit.cli.console import OutputFormat
 
 
 def _percent(text: str, flag: str) -> float:
+    import math
+
     from perfkit.errors import UsageError
 
     try:
-        return float(text.strip().rstrip("%"))
+        value = float(text.strip().rstrip("%"))
     except ValueError:
-        raise UsageError(f"{flag} {text!r} is not a percentage", hint=f"e.g. {flag} 10%") from None
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"{flag} {text!r} is not a percentage >= 0", hint=f"e.g. {flag} 10%")
+    return value
 
 
 def _load_json(path: Path) -> dict[str, Any]:
