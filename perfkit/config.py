@@ -94,6 +94,15 @@ def resolve_settings(
     config, found = load_config_file(config_path)
     demo = load_demo_state() or {}
     from_demo: set[str] = set()
+    # The demo stack is a default for the whole target or not at all: with any target set
+    # elsewhere (a real backend, database or Prometheus), nothing of the demo leaks into it,
+    # above all not its tokens sent to another host.
+    targets = (("base_url", base_url, ("PERFKIT_BASE_URL",)),
+               ("dsn", dsn, ("PERFKIT_DSN", "DATABASE_URL")),
+               ("prometheus_url", prometheus_url, ("PROMETHEUS_URL",)))
+    if any(flag is not None or any(env.get(n) for n in names) or config.get(key) is not None
+           for key, flag, names in targets):
+        demo = {}
 
     def pick(name: str, flag: Any, env_names: tuple[str, ...], demo_value: Any) -> Any:
         if flag is not None:

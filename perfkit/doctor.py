@@ -63,11 +63,16 @@ class DoctorResult:
     checks: list[DoctorCheck]
 
     @property
+    def checked(self) -> bool:
+        return any(c.status != "skip" for c in self.checks)
+
+    @property
     def passed(self) -> bool:
-        return all(c.status != "fail" for c in self.checks)
+        """No failing line, and something was checked: all skipped is not a pass."""
+        return self.checked and all(c.status != "fail" for c in self.checks)
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": "perfkit.doctor/1", "passed": self.passed,
+        return {"schema": "perfkit.doctor/1", "passed": self.passed, "checked": self.checked,
                 "checks": [c.to_json() for c in self.checks]}
 
 

@@ -37,3 +37,18 @@ def test_bad_yaml_names_file_and_line(tmp_path: Path) -> None:
 def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         resolve_settings(config_path=tmp_path / "nope.yaml", environ={})
+
+
+def test_demo_defaults_never_leak_into_another_target(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERFKIT_STATE_DIR", str(tmp_path / "state"))
+    (tmp_path / "state" / "demo").mkdir(parents=True)
+    (tmp_path / "state" / "demo" / "state.json").write_text(json.dumps({
+        "backend": {"url": "http://demo"}, "postgres": {"dsn": "postgresql://demo"},
+        "token": "demo-secret", "tokens_file": "/demo/tokens.txt", "log_file": "/demo/log"}))
+    prod = resolve_settings(environ={"PERFKIT_BASE_URL": "https://prod.example.com"})
+    assert prod.base_url == "https://prod.example.com"
+    assert prod.token is None and prod.tokens_file is None and prod.backend_log is None
+    assert prod.dsn is None and not prod.from_demo
+    demo = resolve_settings(environ={})
+    assert demo.token == "demo-secret" and demo.dsn == "postgresql://demo"

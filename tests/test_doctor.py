@@ -24,6 +24,7 @@ def test_nothing_configured_is_skipped_never_passed() -> None:
     result = run_doctor(DoctorTarget())
     assert {c.status for c in result.checks} == {"skip"}
     assert all(c.detail for c in result.checks)
+    assert not result.passed  # all skipped is not a pass
 
 
 def test_routes_faster_within_noise_margin_and_beyond() -> None:

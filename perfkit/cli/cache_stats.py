@@ -47,6 +47,8 @@ def cache_stats(
         stats = count_cache_lines(sys.stdin)
     else:
         path = Path(source)
+        if path.is_dir():
+            raise UsageError(f"{source} is a folder, not a log file", hint="pass the log file")
         if not path.is_file():
             raise UsageError(f"log file {source} does not exist", hint="check the path")
         if follow:

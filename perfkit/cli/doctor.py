@@ -24,7 +24,8 @@ def render_checklist(result: dict[str, Any], output: OutputFormat) -> None:
         return
     rows = [[_MARK[c["status"]], c["check"], c["status"].upper(), c["detail"]]
             for c in result["checks"]]
-    verdict = "all pass" if result["passed"] else "SOME FAIL"
+    verdict = ("all pass" if result["passed"] else "SOME FAIL" if result.get("checked", True)
+               else "NOTHING CHECKED (nothing configured)")
     console.table(f"perfkit doctor: {verdict}", ["", "check", "result", "detail"], rows)
 
 
