@@ -63,9 +63,10 @@ def main() -> None:
         warm = [_get_s(url, t) for t in tokens for _ in range(5)]
         dsn = state["postgres"]["dsn"]
         print(f"scale {args.scale:g}: demo up {up_s:.1f} s (data load {state['load_seconds']} s)")
-        print(f"/auth/me cold (cache miss) median {statistics.median(cold) * 1000:.1f} ms over "
-              f"{len(cold)} tokens; warm (cache hit) median {statistics.median(warm) * 1000:.2f} "
-              f"ms over {len(warm)}; speedup x{statistics.median(cold) / statistics.median(warm):.0f}")
+        cold_ms, warm_ms = statistics.median(cold) * 1000, statistics.median(warm) * 1000
+        print(f"/auth/me cold (cache miss) median {cold_ms:.1f} ms over {len(cold)} tokens; "
+              f"warm (cache hit) median {warm_ms:.2f} ms over {len(warm)}; "
+              f"speedup x{cold_ms / warm_ms:.0f}")
         for route, sql in QUERIES.items():
             print(f"unindexed {route}: {_db_ms(dsn, sql):.1f} ms in the database (median of 5)")
         print("rerun: .venv/bin/python benchmarks/demo_figures.py --scale", args.scale)
