@@ -108,13 +108,31 @@ def _z(confidence: float) -> float:
     return NormalDist().inv_cdf(0.5 + confidence / 2.0)
 
 
-def t_quantile(p: float, df: float) -> float:
-    """Student's t quantile: exact for df 1 and 2, Cornish-Fisher expansion above (error
-    < 1% from df 3), the normal one for large df. Keeps small-sample intervals honest."""
-    if df <= 1.0:
+def _t_exact(p: float, df: int) -> float:
+    """Closed forms of Student's t quantile for df 1, 2 and 4."""
+    if df == 1:
         return math.tan(math.pi * (p - 0.5))
-    if df <= 2.0:
+    if df == 2:
         return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
+    alpha = 4 * p * (1 - p)
+    q = math.cos(math.acos(math.sqrt(alpha)) / 3) / math.sqrt(alpha)
+    return math.copysign(2 * math.sqrt(max(q - 1, 0.0)), p - 0.5)
+
+
+def t_quantile(p: float, df: float) -> float:
+    """Student's t quantile, never smaller than the true one by more than ~1%.
+
+    Exact for df 1, 2 and 4; between them, linear in 1/df (the quantile is convex in 1/df,
+    so the interpolation errs on the wide side: at df 1.2 it gives 9.9 for a true 8.6);
+    Cornish-Fisher above df 4 (within 1.3% at p 0.995, 0.3% at 0.975). Welch's df is
+    fractional, and a too-small quantile would make small-sample intervals overconfident.
+    """
+    if df <= 1.0:
+        return _t_exact(p, 1)
+    if df <= 4.0:
+        lo_df, hi_df = (1, 2) if df < 2.0 else (2, 4)
+        share = (1 / df - 1 / hi_df) / (1 / lo_df - 1 / hi_df)
+        return share * _t_exact(p, lo_df) + (1 - share) * _t_exact(p, hi_df)
     z = NormalDist().inv_cdf(p)
     return (z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
             + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * df ** 3))

@@ -74,8 +74,28 @@ def test_ratio_interval_covers_the_truth_and_widens_with_few_samples() -> None:
 def test_t_quantiles() -> None:
     assert stats.t_quantile(0.975, 1) == pytest.approx(12.706, abs=1e-3)
     assert stats.t_quantile(0.975, 2) == pytest.approx(4.303, abs=1e-3)
+    assert stats.t_quantile(0.975, 4) == pytest.approx(2.776, abs=1e-3)
     assert stats.t_quantile(0.975, 10) == pytest.approx(2.228, abs=0.01)
     assert stats.t_quantile(0.975, 1000) == pytest.approx(1.962, abs=0.01)
+
+
+# scipy.stats.t.ppf(p, df) (scipy 1.17.1), fractional df as Welch's formula gives them.
+T_PPF = {(0.975, 1.05): 11.3619, (0.975, 1.2): 8.6488, (0.975, 1.5): 6.0167,
+         (0.975, 1.8): 4.7949, (0.975, 2.5): 3.5747, (0.975, 3): 3.1824, (0.975, 3.5): 2.9401,
+         (0.975, 6): 2.4469, (0.975, 10): 2.2281, (0.975, 30): 2.0423,
+         (0.995, 1.2): 33.239, (0.995, 1.5): 17.8203, (0.995, 2.5): 7.1637,
+         (0.995, 3): 5.8409, (0.995, 4): 4.6041, (0.995, 6): 3.7074}
+
+
+@pytest.mark.parametrize(("p", "df"), sorted(T_PPF))
+def test_t_quantile_is_never_anti_conservative(p: float, df: float) -> None:
+    """Between the exact points (df 1, 2, 4) the quantile may be wider than the truth, never
+    narrower by more than rounding: at df 1.2 the old df-2 value (4.30) was half the true 8.65."""
+    true = T_PPF[(p, df)]
+    got = stats.t_quantile(p, df)
+    assert got >= true * 0.987, (got, true)
+    assert got <= true * 1.6, (got, true)  # conservative, not absurd
+    assert stats.t_quantile(1 - p, df) == pytest.approx(-got)
 
 
 def test_change_and_verdict() -> None:
