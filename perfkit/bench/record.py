@@ -127,6 +127,39 @@ def provenance() -> dict[str, Any]:
             "cpus": os.cpu_count()}
 
 
+def merge_generators(gens: list[dict[str, Any]]) -> dict[str, Any]:
+    """The generator figures of runs made at the same time on many machines: counts add,
+    elapsed is the longest run, rates are recomputed from those (each source's own figures
+    stay in provenance.merged_from)."""
+    def total(key: str) -> int | None:
+        values = [g.get(key) for g in gens]
+        return None if any(v is None for v in values) else sum(int(v or 0) for v in values)
+
+    def same(key: str) -> Any:
+        values = {str(g.get(key)) for g in gens}
+        return gens[0].get(key) if len(values) == 1 else "mixed"
+
+    elapsed = max((float(g.get("elapsed_s") or 0.0) for g in gens), default=0.0)
+    completed, iterations = total("completed"), total("iterations")
+    targets = [g.get("target_rate_per_s") for g in gens]
+    target = None if any(t is None for t in targets) else round(
+        sum(float(t or 0) for t in targets), 3)
+    lags = [float(g.get("max_send_lag_ms") or 0.0) for g in gens]
+    return {
+        "mode": same("mode"), "sources": len(gens), "elapsed_s": round(elapsed, 3),
+        "completed": completed, "errors": total("errors"), "iterations": iterations,
+        "achieved_rate_per_s": round(completed / elapsed, 2) if elapsed and completed
+        is not None else None,
+        "achieved_iterations_per_s": round(iterations / elapsed, 2) if elapsed and iterations
+        is not None else None,
+        "target_rate_per_s": target, "target_iterations_per_s": target,
+        "late_sends": total("late_sends"), "max_send_lag_ms": max(lags, default=0.0),
+        "fell_behind": any(g.get("fell_behind") for g in gens),
+        "latency_from": same("latency_from"),
+        "combined": "sums over the sources; elapsed_s is the longest source (runs assumed "
+                    "concurrent); per-source figures in provenance.merged_from"}
+
+
 @dataclass
 class Run:
     """A bench run: settings and provenance, and one RouteRecord per (route, phase)."""
@@ -177,6 +210,20 @@ class Run:
                                          stats.buckets(warm.corrected)))
         return out
 
+    def warnings(self) -> list[str]:
+        """What makes this run's cold/warm figures doubtful, one sentence each.
+
+        Without --cache-header a sample is "cold" when it is the client's first request for
+        its cache key; if the server had the key already (an earlier run, another client),
+        that "cold" sample was a hit. A cold mean not significantly above the warm one is the
+        sign.
+        """
+        if self.settings.get("cache_header"):
+            return []
+        return [f"{sp.route}: cold samples look warm: the server's cache was probably already "
+                "filled (use fresh tokens, --flush-cmd or --cache-header)"
+                for sp in self.speedups() if sp.ci is not None and sp.ci[0] <= 1.0]
+
     def finish(self) -> None:
         self.ended_at = _now_iso()
 
@@ -191,8 +238,9 @@ class Run:
         if others:
             merged.provenance["merged_from"] = [
                 {"host": r.provenance.get("host"), "started_at": r.started_at,
-                 "base_url": r.base_url, "settings": r.settings} for r in runs]
-            merged.generator["fell_behind"] = any(r.generator.get("fell_behind") for r in runs)
+                 "base_url": r.base_url, "settings": r.settings, "generator": r.generator}
+                for r in runs]
+            merged.generator = merge_generators([r.generator for r in runs])
         for run in runs:
             for (route, phase), rec in run.records.items():
                 merged.record(route, phase).add(rec)
@@ -204,7 +252,8 @@ class Run:
                 "provenance": self.provenance, "generator": self.generator,
                 "interrupted": self.interrupted,
                 "routes": [rec.to_json() for rec in self.records.values()],
-                "speedups": [s.to_json() for s in self.speedups()]}
+                "speedups": [s.to_json() for s in self.speedups()],
+                "warnings": self.warnings()}
 
     @classmethod
     def from_json(cls, data: Any, *, source: str = "run") -> Run:

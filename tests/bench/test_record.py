@@ -104,3 +104,47 @@ def test_bad_run_files_are_usage_errors(tmp_path: Path, content: str) -> None:
         Run.load(path)
     with pytest.raises(UsageError):
         Run.load(tmp_path / "missing.json")
+
+
+def _gen(completed: int, errors: int, elapsed_s: float, late: int, fell_behind: bool
+         ) -> dict[str, object]:
+    return {"mode": "open-loop", "elapsed_s": elapsed_s, "completed": completed,
+            "errors": errors, "iterations": completed, "achieved_rate_per_s":
+            round(completed / elapsed_s, 2), "target_rate_per_s": 100.0, "late_sends": late,
+            "max_send_lag_ms": 3.0 * late, "fell_behind": fell_behind,
+            "latency_from": "intended start (wrk2)"}
+
+
+def test_merge_adds_the_generator_figures() -> None:
+    # Two machines at 100 req/s each, at the same time: 1000 + 950 requests in ~10 s is
+    # ~195 req/s, not the first machine's 100.
+    a, b = _run(_samples(5, 10)), _run(_samples(6, 10))
+    a.generator, b.generator = _gen(1000, 3, 10.0, 0, False), _gen(950, 5, 10.2, 40, True)
+    merged = a.merge(b)
+    gen = merged.generator
+    assert (gen["completed"], gen["errors"], gen["iterations"]) == (1950, 8, 1950)
+    assert gen["elapsed_s"] == 10.2 and gen["sources"] == 2
+    assert gen["achieved_rate_per_s"] == round(1950 / 10.2, 2)
+    assert gen["target_rate_per_s"] == 200.0
+    assert gen["late_sends"] == 40 and gen["max_send_lag_ms"] == 120.0
+    assert gen["fell_behind"] is True and gen["mode"] == "open-loop"
+    sources = merged.provenance["merged_from"]
+    assert [s["generator"]["completed"] for s in sources] == [1000, 950]
+    assert merged.merge().generator == gen  # a merge of one source changes nothing
+    mixed = a.merge(_run(_samples(7, 5)))  # a source with no generator figures
+    assert mixed.generator["completed"] is None and mixed.generator["mode"] == "mixed"
+
+
+def test_warnings_are_part_of_the_record() -> None:
+    run = Run(base_url="http://x")
+    for i in range(10):  # "cold" samples as fast as the warm ones: they were cache hits
+        run.record("GET /auth/me", "cold").add_latency(1_000 + 37 * i, 1_000 + 37 * i)
+    for i in range(40):
+        run.record("GET /auth/me", "warm").add_latency(1_000 + 11 * i, 1_000 + 11 * i)
+    data = run.to_json()
+    assert data["warnings"] == [
+        "GET /auth/me: cold samples look warm: the server's cache was probably already "
+        "filled (use fresh tokens, --flush-cmd or --cache-header)"]
+    assert Run.from_json(json.loads(json.dumps(data))).to_json() == data
+    run.settings["cache_header"] = "X-Cache"  # the server said MISS: no guessing involved
+    assert run.warnings() == []
