@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from perfkit.errors import UsageError
+from perfkit.redact import redact_text, redact_url
+
+if TYPE_CHECKING:
+    from perfkit.bench.pacer import Lag
+    from perfkit.bench.scenario import Scenario
 
 DEFAULT_REQUESTS = 200
 MAX_REQUESTS = 10_000_000
@@ -34,6 +41,13 @@ class BenchOptions:
         return self.rate_per_s is not None
 
     def validate(self) -> None:
+        check_base_url(self.base_url)
+        # NaN compares False with everything and inf overflows the worker count: both are
+        # rejected by name rather than slipping past the `<= 0` checks.
+        for flag, value in (("--duration", self.duration_s), ("--rate", self.rate_per_s),
+                            ("--timeout", self.timeout_s)):
+            if value is not None and not math.isfinite(value):
+                raise UsageError(f"{flag} must be a finite number, not {value}")
         if self.requests is not None and self.requests <= 0:
             raise UsageError("-n/--requests must be >= 1")
         if self.duration_s is not None and self.duration_s <= 0:
@@ -47,6 +61,28 @@ class BenchOptions:
         if self.flush_cmd and (self.open_loop or (self.concurrency or 1) > 1):
             raise UsageError("--flush-cmd needs a closed loop with --concurrency 1",
                              hint="a flush between requests would stall the other workers")
+
+
+def check_base_url(url: str) -> None:
+    """An http(s) URL with a host, or a UsageError before any request is sent (a typo would
+    otherwise fail every request and end as an error-budget failure)."""
+    hint = "example: --base-url http://127.0.0.1:8000 (or PERFKIT_BASE_URL)"
+    try:
+        shown = redact_url(url)
+    except ValueError:
+        shown = redact_text(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        raise UsageError(f"base URL {shown!r} is not a valid URL", hint=hint) from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UsageError(f"base URL {shown!r} is not an http:// or https:// URL", hint=hint)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if not parts.hostname or not port_ok:
+        raise UsageError(f"base URL {shown!r} has no valid host[:port]", hint=hint)
 
 
 @dataclass(frozen=True)
@@ -65,3 +101,36 @@ def public_url(url: str) -> str:
     host = parts.hostname or ""
     netloc = host if parts.port is None else f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def settings_record(o: BenchOptions, scenario: Scenario, workers: int,
+                    limit: int | None) -> dict[str, Any]:
+    """The run record's `settings`. `rate_per_s` (kept for older readers) is iterations/s,
+    as `iterations_per_s` says: one iteration runs every step of the scenario once."""
+    return {"scenario": scenario.name, "mode": "open-loop" if o.open_loop else "closed-loop",
+            "rate_per_s": o.rate_per_s, "iterations_per_s": o.rate_per_s,
+            "steps_per_iteration": len(scenario.steps),
+            "concurrency": workers, "requests": limit, "duration_s": o.duration_s,
+            "timeout_s": o.timeout_s, "warmup": o.warmup, "tokens": len(o.tokens),
+            "cache_header": o.cache_header, "flush_cmd": bool(o.flush_cmd),
+            "routes": [f"{s.route}" for s in scenario.steps]}
+
+
+def generator_record(o: BenchOptions, *, steps: int, elapsed_s: float, completed: int,
+                     errors: int, iterations: int, lag: Lag) -> dict[str, Any]:
+    """The run record's `generator`: what the load generator achieved (requests and
+    iterations apart: --rate paces iterations)."""
+    latency_from = "actual send (service time)"
+    if o.open_loop:
+        latency_from = "intended start (wrk2)" if steps == 1 else (
+            "first step of each iteration from its intended start (wrk2); later steps "
+            "from their actual send")
+    return {
+        "mode": "open-loop" if o.open_loop else "closed-loop",
+        "elapsed_s": round(elapsed_s, 3), "completed": completed, "errors": errors,
+        "iterations": iterations,
+        "achieved_rate_per_s": round(completed / elapsed_s, 2) if elapsed_s else None,
+        "achieved_iterations_per_s": round(iterations / elapsed_s, 2) if elapsed_s else None,
+        "target_rate_per_s": o.rate_per_s, "target_iterations_per_s": o.rate_per_s,
+        "late_sends": lag.late, "max_send_lag_ms": round(lag.max_lag_ms, 3),
+        "fell_behind": lag.fell_behind, "latency_from": latency_from}

@@ -31,7 +31,9 @@ from perfkit.bench.options import (
     MAX_REQUESTS,
     BenchOptions,
     ProgressInfo,
+    generator_record,
     public_url,
+    settings_record,
 )
 from perfkit.bench.record import Run, new_histogram, provenance, record_us
 from perfkit.bench.scenario import Scenario, Step, placeholders, render, render_body
@@ -72,6 +74,7 @@ class _Bench:
         self.live = HdrHistogram(1, 60_000_000, 2)
         self.filled_at: dict[tuple[str, str], float] = {}
         self.started = self.done = self.errors = self.iterations = 0
+        self.recorded_iterations = 0  # iterations started while recording (not the warm-up)
         self.sent_first = self.late = 0
         self.max_lag_s = 0.0
         self.limit = options.requests
@@ -206,11 +209,15 @@ class _Bench:
                     self._count_error(self.scenario.steps[0].route, None, "unsent")
                 raise
         try:
+            first = True
             for index, step in enumerate(self.scenario.steps):
                 if step.once and index in user.did_once:
                     continue
                 if not self.take(scheduled=intended is not None):
                     return False
+                if first and self.recording:
+                    self.recorded_iterations += 1
+                first = False
                 ok = await self._request(session, step, user, intended)
                 intended = None  # later steps depend on earlier ones: no schedule to keep
                 if step.once and ok:
@@ -228,6 +235,13 @@ class _Bench:
         user = self.users[self.iterations % len(self.users)]
         self.iterations += 1
         return user
+
+    def requests_for(self, iterations: int) -> int:
+        """Requests that `iterations` iterations send when every step succeeds (`once`
+        steps: once per user)."""
+        once = sum(1 for s in self.scenario.steps if s.once)
+        every = len(self.scenario.steps) - once
+        return iterations * every + min(iterations, len(self.users)) * once
 
     async def _flush(self) -> None:
         assert self.opt.flush_cmd
@@ -276,6 +290,8 @@ class _Bench:
                     await asyncio.sleep(delay)
                 if time.perf_counter() >= self.t0 + self.opt.max_time_s:
                     break
+                if self.limit is not None and self.started >= self.limit:
+                    break  # -n counts requests: no iteration left to send any
                 task = asyncio.create_task(self._iteration(session, self._next_user(),
                                                            intended, gate))
                 tasks.add(task)
@@ -299,7 +315,9 @@ class _Bench:
         p99 = percentile_ms(self.live, 99.0)
         planned = self.limit
         if self.opt.open_loop and self.opt.duration_s is not None:
-            by_time = pacer.planned_requests(float(self.opt.rate_per_s or 1), self.opt.duration_s)
+            # --rate paces iterations; the progress counts requests (steps).
+            by_time = self.requests_for(pacer.planned_requests(float(self.opt.rate_per_s or 1),
+                                                               self.opt.duration_s))
             planned = by_time if planned is None else min(planned, by_time)
         return ProgressInfo(done=self.done, errors=self.errors, elapsed_s=elapsed,
                             rate_per_s=self.done / elapsed, p99_ms=p99, planned=planned)
@@ -316,15 +334,6 @@ class _Bench:
         except aiohttp.ClientError:
             return
 
-    def _settings(self, workers: int) -> dict[str, Any]:
-        o = self.opt
-        return {"scenario": self.scenario.name, "mode": "open-loop" if o.open_loop
-                else "closed-loop", "rate_per_s": o.rate_per_s,
-                "concurrency": workers, "requests": self.limit, "duration_s": o.duration_s,
-                "timeout_s": o.timeout_s, "warmup": o.warmup, "tokens": len(o.tokens),
-                "cache_header": o.cache_header, "flush_cmd": bool(o.flush_cmd),
-                "routes": [f"{s.route}" for s in self.scenario.steps]}
-
     async def execute(self) -> Run:
         o = self.opt
         o.validate()
@@ -333,7 +342,7 @@ class _Bench:
             workers = o.concurrency or min(1024, max(16, int(rate * 2)))
         else:
             workers = o.concurrency or 1
-        self.run.settings = self._settings(workers)
+        self.run.settings = settings_record(o, self.scenario, workers, self.limit)
         self.run.provenance = provenance()
         connector = aiohttp.TCPConnector(limit=workers, ttl_dns_cache=300)
         timeout = aiohttp.ClientTimeout(total=o.timeout_s)
@@ -379,14 +388,9 @@ class _Bench:
                 rec.raw.add(rec.corrected)
         elapsed = max(1e-9, time.perf_counter() - self.t0) if self.t0 else 0.0
         lag = pacer.Lag(sent=self.sent_first, late=self.late, max_lag_ms=self.max_lag_s * 1e3)
-        self.run.generator = {
-            "mode": "open-loop" if self.opt.open_loop else "closed-loop",
-            "elapsed_s": round(elapsed, 3), "completed": self.done, "errors": self.errors,
-            "achieved_rate_per_s": round(self.done / elapsed, 2) if elapsed else None,
-            "target_rate_per_s": self.opt.rate_per_s,
-            "late_sends": lag.late, "max_send_lag_ms": round(lag.max_lag_ms, 3),
-            "fell_behind": lag.fell_behind, "latency_from": "intended start (wrk2)"
-            if self.opt.open_loop else "actual send (service time)"}
+        self.run.generator = generator_record(
+            self.opt, steps=len(self.scenario.steps), elapsed_s=elapsed, completed=self.done,
+            errors=self.errors, iterations=self.recorded_iterations, lag=lag)
         self.run.finish()
         if self.on_progress is not None and self.t0:
             self.on_progress(self.progress())

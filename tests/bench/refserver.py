@@ -4,7 +4,8 @@ Routes: /fast (answers at once), /sleep/{ms} (answers after ms), /status/{code},
 /stall?after=N&ms=M (answers at once, except that request N freezes the whole server for M
 ms: every request arriving during the freeze waits for its end, like a GC pause),
 /items (a JSON list with ids), /items/{id}, /echo (POST: returns the JSON body), /cached
-(X-Cache: MISS and 30 ms the first time an Authorization value is seen, HIT after),
+(X-Cache: MISS and 30 ms the first time an Authorization value is seen, HIT after;
+?jitter_ms=N adds a random 0..N ms to every answer),
 POST /_reset (forget counters and seen tokens). Prints its URL on stdout once listening.
 
 Usage: python tests/bench/refserver.py [--port 0]
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import random
 import sys
 from dataclasses import dataclass, field
 
@@ -73,8 +75,8 @@ def make_app(state: State) -> web.Application:
         token = request.headers.get("Authorization", "")
         hit = token in state.seen_tokens
         state.seen_tokens.add(token)
-        if not hit:
-            await asyncio.sleep(0.03)
+        extra_s = random.uniform(0, float(request.query.get("jitter_ms", "0"))) / 1000
+        await asyncio.sleep((0.0 if hit else 0.03) + extra_s)
         return web.Response(text="ok", headers={"X-Cache": "HIT" if hit else "MISS"})
 
     async def reset(_: web.Request) -> web.Response:

@@ -173,3 +173,86 @@ def test_timeouts_are_errors_of_their_own_kind(ref: RefServer) -> None:
                          BenchOptions(base_url=ref.url, requests=3, concurrency=3,
                                       timeout_s=0.1))
     assert run.records[("GET /sleep/400", "all")].errors == {"timeout": 3}
+
+
+THREE_STEPS = """
+steps:
+  - path: /items
+    extract: {item_id: "$[1].id"}
+  - path: /items/{item_id}
+  - path: /fast
+"""
+
+
+def test_rate_paces_iterations_and_the_plan_counts_their_steps(ref: RefServer) -> None:
+    # --rate 20 on a 3-step scenario: 20 iterations/s, so 60 requests/s; the progress total
+    # is iterations x steps, and only the first step has an intended start.
+    sc = parse_scenario(THREE_STEPS, file="t.yaml", environ={})
+    seen: list[ProgressInfo] = []
+    run = run_bench_sync(sc, BenchOptions(base_url=ref.url, rate_per_s=20, duration_s=1),
+                         seen.append)
+    assert run.settings["iterations_per_s"] == 20 and run.settings["rate_per_s"] == 20
+    assert run.settings["steps_per_iteration"] == 3
+    gen = run.generator
+    assert gen["iterations"] == 20 and gen["completed"] == 60 == run.total_count
+    assert gen["target_iterations_per_s"] == 20
+    assert gen["achieved_rate_per_s"] > 2 * gen["achieved_iterations_per_s"]
+    assert "first step of each iteration" in gen["latency_from"]
+    assert seen[-1].planned == 60 and seen[-1].done == 60
+
+
+def test_single_path_rate_is_still_requests(ref: RefServer) -> None:
+    seen: list[ProgressInfo] = []
+    run = run_bench_sync(Scenario.for_path("/fast"),
+                         BenchOptions(base_url=ref.url, rate_per_s=20, duration_s=1),
+                         seen.append)
+    assert run.generator["latency_from"] == "intended start (wrk2)"
+    assert run.generator["iterations"] == run.generator["completed"] == 20
+    assert seen[-1].planned == 20
+
+
+def test_open_loop_request_count_ends_the_schedule(ref: RefServer) -> None:
+    # -n counts requests: 6 requests of a 3-step scenario are 2 iterations (0.5 s apart at
+    # 2/s), not 6 iterations scheduled over 2.5 s of which 4 send nothing.
+    sc = parse_scenario(THREE_STEPS, file="t.yaml", environ={})
+    run = run_bench_sync(sc, BenchOptions(base_url=ref.url, rate_per_s=2, requests=6))
+    assert run.total_count == 6 and run.generator["iterations"] == 2
+    assert run.generator["elapsed_s"] < 1.8
+
+
+@pytest.mark.parametrize("field", ["rate_per_s", "duration_s", "timeout_s"])
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), float("-inf")])
+def test_non_finite_numbers_are_usage_errors(field: str, value: float) -> None:
+    options = BenchOptions(base_url="http://127.0.0.1:9", **{field: value})  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="finite"):
+        options.validate()
+    with pytest.raises(UsageError):  # before any connection (port 9 would be Unreachable)
+        run_bench_sync(Scenario.for_path("/fast"), options)
+
+
+@pytest.mark.parametrize("url", ["notaurl", "127.0.0.1:8000", "ftp://127.0.0.1", "http://",
+                                 "http://127.0.0.1:notaport", "http://[::1", "http://:8000"])
+def test_bad_base_urls_are_usage_errors(url: str) -> None:
+    with pytest.raises(UsageError, match="base URL") as info:
+        BenchOptions(base_url=url, requests=1).validate()
+    assert "http://127.0.0.1:8000" in (info.value.hint or "")
+
+
+def test_good_base_urls_pass() -> None:
+    for url in ("http://127.0.0.1:8000", "https://api.example.com/v1/", "HTTP://[::1]:80"):
+        BenchOptions(base_url=url, requests=1).validate()
+
+
+def test_cold_samples_that_were_cache_hits_raise_a_warning(ref: RefServer) -> None:
+    # First run: each token's first request misses the server's cache (30 ms): real colds.
+    # Second run, same tokens: the server has them all, so the client's "cold" samples
+    # (first request per token) are hits, as fast as the warm ones; only a warning can say.
+    tokens = tuple(f"prefilled-{i}" for i in range(8))
+    options = BenchOptions(base_url=ref.url, requests=40, tokens=tokens)
+    scenario = Scenario.for_path("/cached?jitter_ms=10")
+    first = run_bench_sync(scenario, options)
+    assert first.warnings() == [] and first.to_json()["warnings"] == []
+    second = run_bench_sync(scenario, options)
+    (warning,) = second.warnings()
+    assert warning.startswith("GET /cached: cold samples look warm")
+    assert "--flush-cmd" in warning and second.to_json()["warnings"] == [warning]
