@@ -74,24 +74,48 @@ def speedup_line(sp: Speedup) -> str:
             f"{sp.cold_count} cold, {sp.warm_count} warm): {verdict}")
 
 
+def _steps(settings: dict[str, Any]) -> int:
+    """Steps per iteration (older records: the number of routes in the settings)."""
+    return int(settings.get("steps_per_iteration") or len(settings.get("routes") or ()) or 1)
+
+
 def run_notes(run: Run) -> list[str]:
     """How the run measured, and anything that makes its figures weaker."""
     gen, settings = run.generator, run.settings
     notes: list[str] = []
+    steps = _steps(settings)
+    unit = "req/s" if steps == 1 else "iterations/s"
     if gen.get("mode") == "open-loop":
-        notes.append(f"open loop at {settings.get('rate_per_s')} req/s: latency from each "
-                     "request's intended start (wrk2 method, no coordinated omission)")
+        rate = settings.get("iterations_per_s", settings.get("rate_per_s"))
+        if steps == 1:
+            notes.append(f"open loop at {rate} req/s: latency from each request's intended "
+                         "start (wrk2 method, no coordinated omission)")
+        else:
+            # --rate paces iterations; only their first request has an intended start.
+            planned = f", up to {float(rate) * steps:g} requests/s" if rate else ""
+            notes.append(f"open loop at {rate} iterations/s ({steps} steps each{planned}): "
+                         "first step of each iteration timed from its intended start (wrk2); "
+                         "later steps from their actual send")
         if gen.get("fell_behind"):
+            achieved = gen.get("achieved_rate_per_s") if steps == 1 else gen.get(
+                "achieved_iterations_per_s")
             notes.append(f"WARNING: the generator fell behind: {gen.get('late_sends')} sends "
                          f"late, up to {fmt_ms(gen.get('max_send_lag_ms'))} ms; achieved "
-                         f"{gen.get('achieved_rate_per_s')} req/s")
+                         f"{achieved} {unit}")
     else:
         notes.append(f"closed loop, {settings.get('concurrency')} connection(s): latency is "
                      "service time; a stall shows as few slow samples (use --rate for "
                      "latency under a fixed load)")
     if gen.get("achieved_rate_per_s") is not None:
-        notes.append(f"{gen.get('completed')} requests in {gen.get('elapsed_s')} s "
+        iterations = (f" ({gen['iterations']} iterations of {steps} steps)"
+                      if steps > 1 and gen.get("iterations") is not None else "")
+        notes.append(f"{gen.get('completed')} requests{iterations} in {gen.get('elapsed_s')} s "
                      f"({gen.get('achieved_rate_per_s')} req/s), {gen.get('errors')} errors")
+    merged = run.provenance.get("merged_from")
+    if merged:
+        notes.append(f"merged from {len(merged)} runs: counts are sums, elapsed is the longest "
+                     "run (they are assumed to have run at the same time)")
+    notes += [f"WARNING: {warning}" for warning in run.warnings()]
     if run.interrupted:
         notes.append("INTERRUPTED: partial results")
     return notes
@@ -111,14 +135,21 @@ def compare_table(result: dict[str, Any]) -> tuple[tuple[str, ...], list[list[st
             fmt_pct(row["change_pct"]["mean"]),
             f"{fmt_pct(ci[0])}..{fmt_pct(ci[1])}" if ci else "-",
             "-" if p is None else (f"{p:.3g}" if p >= 0.001 else "<0.001"),
-            row["verdict"] + (" (too few samples)" if row.get("inconclusive") else ""),
+            row["verdict"] + (" (mixed cold+warm)" if row.get("mixed_phases") else
+                              " (too few samples)" if row.get("inconclusive") else ""),
         ])
     return COMPARE_COLUMNS, rows
 
 
 def compare_notes(result: dict[str, Any]) -> list[str]:
-    notes = [f"Mann-Whitney U, Holm-corrected over {len(result['routes'])} comparison(s), "
+    family = sum(1 for r in result["routes"] if r.get("p_value") is not None)
+    notes = [f"Mann-Whitney U, Holm-corrected over {family} comparison(s), "
              f"alpha {result['alpha']}; CI of the mean's change at {result['confidence']:.0%}"]
+    if any(r.get("mixed_phases") for r in result["routes"]):
+        notes.append("rows marked 'mixed cold+warm' pool cache misses and hits: their mean "
+                     "moves with the share of misses, not with the code, so they are shown but "
+                     "not judged (no-change, outside Holm's family); read their cold and warm "
+                     "rows")
     notes += [f"only in {u['only_in']}: {u['route']} ({u['phase']})"
               for u in result.get("unmatched", [])]
     return notes
