@@ -60,4 +60,35 @@ def test_compare_markdown() -> None:
     assert "150 → 50.0" in cold and "faster" in cold
     warm = next(line for line in text.splitlines() if "| warm |" in line)
     assert "no-change" in warm
-    assert "Holm-corrected over 3 comparison(s)" in text
+    # the pooled `all` row is shown but not judged: 2 comparisons in Holm's family
+    assert "Holm-corrected over 2 comparison(s)" in text
+    pooled = next(line for line in text.splitlines() if "| all |" in line)
+    assert "no-change (mixed cold+warm)" in pooled
+
+
+def _steps_run(steps: int) -> Run:
+    run = _run([150.0, 151.0], [1.0, 1.1], mode="open-loop")
+    run.settings.update(rate_per_s=30.0, iterations_per_s=30.0, steps_per_iteration=steps)
+    run.generator.update(completed=150 * steps, iterations=150, elapsed_s=5.0,
+                         achieved_rate_per_s=30.0 * steps, achieved_iterations_per_s=30.0,
+                         fell_behind=True, late_sends=9, max_send_lag_ms=40.0)
+    return run
+
+
+def test_multi_step_open_loop_speaks_of_iterations() -> None:
+    text = render_run(_steps_run(5))
+    assert ("open loop at 30.0 iterations/s (5 steps each, up to 150 requests/s): first step "
+            "of each iteration timed from its intended start (wrk2); later steps from their "
+            "actual send") in text
+    assert "achieved 30.0 iterations/s" in text
+    assert "750 requests (150 iterations of 5 steps) in 5.0 s (150.0 req/s)" in text
+    single = render_run(_steps_run(1))
+    assert "open loop at 30.0 req/s: latency from each request's intended start" in single
+    assert "iterations" not in single
+
+
+def test_warnings_and_merges_are_said() -> None:
+    run = _run([1.0, 1.1, 0.9, 1.05], [1.0, 1.1, 0.9, 1.0])
+    assert "WARNING: GET /auth/me: cold samples look warm" in render_run(run)
+    merged = run.merge(_run([150.0, 152.0], [1.0, 1.1]))
+    assert "merged from 2 runs: counts are sums" in render_run(merged)
