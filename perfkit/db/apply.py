@@ -8,34 +8,26 @@ it at once when it can, and any later run finds and rebuilds it.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import psycopg
 from pglast import enums
-from psycopg import errors as pgerrors
 from psycopg import sql
 
 from perfkit.db import catalog
-from perfkit.db.connect import connect, pooler_warning, scrub, sql_text
+from perfkit.db.connect import connect, pooler_warning
 from perfkit.db.explain import PlanSummary, explain_query
 from perfkit.db.parse import IndexStatement, StatementKind
+from perfkit.db.runner import LockTimeout, Notify, ProgressCallback, Runner, Target, Watch
 from perfkit.db.verify import VerifyReport, verify_indexes
-from perfkit.errors import CheckFailed, PerfkitError, Unreachable, UsageError
+from perfkit.errors import PerfkitError, UsageError
 
-ProgressCallback = Callable[[catalog.BuildProgress], None]
-Notify = Callable[[str], None]
-_MAX_BACKOFF_S = 10.0
+__all__ = ["Action", "ApplyOptions", "ApplyResult", "LockTimeout", "Step", "apply_indexes",
+           "plan_apply"]
 _NAME_MAX = 63
-
-
-class LockTimeout(Unreachable):
-    """The lock never came within the retries; nothing was left half-done."""
 
 
 class Action(StrEnum):
@@ -207,105 +199,15 @@ def _plan_comment(conn: psycopg.Connection[Any], stmt: IndexStatement) -> Step:
     return step
 
 
-class _Monitor:
-    """Polls pg_stat_progress_create_index on a second connection while a build runs."""
-
-    def __init__(self, dsn: str, callback: ProgressCallback | None, interval_s: float = 0.25):
-        self.dsn, self.callback, self.interval_s = dsn, callback, interval_s
-
-    @contextmanager
-    def watching(self, pid: int, index_name: str) -> Iterator[None]:
-        if self.callback is None:
-            yield
-            return
-        callback, stop = self.callback, threading.Event()
-
-        def poll() -> None:
-            try:
-                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
-                                     application_name="perfkit-progress") as mon:
-                    while not stop.wait(self.interval_s):
-                        sample = catalog.build_progress(mon, pid, index_name)
-                        if sample is not None:
-                            callback(sample)
-            except psycopg.Error:
-                return  # progress is a courtesy; the build itself reports its errors
-
-        thread = threading.Thread(target=poll, name="perfkit-index-progress", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join(timeout=5)
-
-
-class _Runner:
-    """Runs DDL one statement at a time, with lock_timeout, retries and cleanup."""
-
-    def __init__(self, conn: psycopg.Connection[Any], dsn: str, options: ApplyOptions,
-                 monitor: _Monitor, notify: Notify) -> None:
-        self.conn, self.dsn, self.options = conn, dsn, options
-        self.monitor, self.notify = monitor, notify
-
-    def run(self, statement: str, *, build: tuple[str, str] | None = None) -> None:
-        """One statement; a build that fails is cleaned up (its INVALID leftover dropped)."""
-        retries, timeout_ms = self.options.lock_retries, int(self.options.lock_timeout_s * 1000)
-        for attempt in range(retries + 1):
-            self.conn.execute(sql_text(f"SET lock_timeout = {max(1, timeout_ms)}"))
-            try:
-                if build is None:
-                    self.conn.execute(sql_text(statement))
-                else:
-                    self._drop_invalid(build)  # a leftover of the previous attempt
-                    with self.monitor.watching(self.conn.info.backend_pid, build[1]):
-                        self.conn.execute(sql_text(statement))
-                return
-            except pgerrors.LockNotAvailable:
-                left = self._cleanup(build)
-                if attempt == retries:
-                    raise LockTimeout(
-                        f"no lock for `{statement[:80]}` after {retries + 1} tries of "
-                        f"{self.options.lock_timeout_s:g} s; {left}",
-                        hint="a long transaction holds the table; retry later or raise "
-                             "--lock-timeout") from None
-                wait_s = min(_MAX_BACKOFF_S, max(0.1, self.options.lock_timeout_s) * 2 ** attempt)
-                self.notify(f"lock not available, retry {attempt + 1}/{retries} in {wait_s:g} s")
-                time.sleep(wait_s)
-            except psycopg.Error as exc:
-                left = self._cleanup(build)
-                message = scrub(str(exc).strip().splitlines()[0] if str(exc).strip()
-                                else type(exc).__name__, self.dsn)
-                state = exc.sqlstate or ""
-                error_class = CheckFailed if state.startswith(("22", "23")) else Unreachable
-                hint = ("building an index needs the table's owner (or a member of its role)"
-                        if state == "42501" else None)
-                raise error_class(f"`{statement[:80]}` failed: {message}; {left}",
-                                  hint=hint) from None
-            except BaseException:
-                self.notify("interrupted: an INVALID leftover, if any, is rebuilt by the next run")
-                raise
-
-    def _drop_invalid(self, build: tuple[str, str]) -> None:
-        found = catalog.find_index(self.conn, *build)
-        if found is not None and not found.valid:
-            self.conn.execute(sql_text(
-                f"DROP INDEX CONCURRENTLY IF EXISTS {_ident(self.conn, *build)}"))
-
-    def _cleanup(self, build: tuple[str, str] | None) -> str:
-        """Drop the INVALID index a failed CONCURRENTLY build leaves; say what is left."""
-        if build is None:
-            return "this statement changed nothing"
-        found = catalog.find_index(self.conn, *build)
-        if found is None or found.valid:
-            return "nothing was left half-done"
-        try:
-            self.conn.execute(sql_text(
-                f"DROP INDEX CONCURRENTLY IF EXISTS {_ident(self.conn, *build)}"))
-        except psycopg.Error:
-            return (f"the INVALID leftover {build[1]} could not be dropped yet; the next run "
-                    "rebuilds it")
-        return f"the INVALID leftover {build[1]} was dropped, nothing was left half-done"
+def _target(conn: psycopg.Connection[Any], step: Step, built: str | None) -> Target | None:
+    """The table a statement works on (blockers are looked up there) and the index it builds."""
+    table = step.statement.table
+    if table is None and step.schema and step.statement.index_name:
+        found = catalog.find_index(conn, step.schema, step.statement.index_name)
+        table = found.table if found else None
+    if table is None or step.schema is None:
+        return None
+    return Target(step.schema, table, index=built)
 
 
 def apply_indexes(dsn: str | None, statements: list[IndexStatement],
@@ -323,7 +225,9 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
         result = ApplyResult(steps=steps, dry_run=options.dry_run, warnings=warnings)
         if options.dry_run or result.conflicts:
             return result
-        runner = _Runner(conn, dsn or "", options, _Monitor(dsn or "", progress), say)
+        runner = Runner(conn, dsn or "", lock_timeout_s=options.lock_timeout_s,
+                        lock_retries=options.lock_retries,
+                        watch=Watch(dsn or "", progress, say), notify=say)
         plans_before: dict[str, PlanSummary] = {}
         for step in steps:
             if step.action in (Action.ANALYZE, Action.UNCHANGED, Action.ABSENT):
@@ -338,7 +242,7 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
                     added = " (CONCURRENTLY added: a plain CREATE INDEX blocks every write)" if (
                         built and stmt.rewritten) else ""
                     say(f"{stmt.source}: {statement}{added}")
-                    runner.run(statement, build=(step.schema or "", built) if built else None)
+                    runner.run(statement, _target(conn, step, built))
             except PerfkitError as exc:
                 raise _stopped(exc, step, result) from None
             step.done, step.duration_s = True, time.perf_counter() - started
@@ -363,7 +267,7 @@ def _stopped(error: PerfkitError, step: Step, result: ApplyResult) -> PerfkitErr
     return type(error)(message, hint=error.hint)
 
 
-def _analyze(runner: _Runner, steps: list[Step], options: ApplyOptions) -> list[str]:
+def _analyze(runner: Runner, steps: list[Step], options: ApplyOptions) -> list[str]:
     """ANALYZE the tables a build touched (the planner needs the new index's statistics)."""
     if not options.analyze or not any(s.done and s.action in _CHANGES for s in steps):
         return []

@@ -52,6 +52,93 @@ class BuildProgress:
         return self.tuples_done, self.tuples_total
 
 
+@dataclass(frozen=True)
+class Blocker:
+    """A session an index build (or its DROP) waits for; never its query text (literals)."""
+
+    pid: int
+    state: str
+    xact_age_s: float | None
+    application_name: str
+    query_age_s: float | None
+    holds_table_lock: bool = False
+
+    def describe(self) -> str:
+        parts = [self.state or "unknown state"]
+        if self.xact_age_s is not None:
+            parts.append(f"transaction open {_age(self.xact_age_s)}")
+        if self.query_age_s is not None and self.state != "active":
+            parts.append(f"last query {_age(self.query_age_s)} ago")
+        if self.application_name:
+            parts.append(f"application {self.application_name}")
+        if self.holds_table_lock:
+            parts.append("holds a lock on the table")
+        return f"pid {self.pid} ({', '.join(parts)})"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+_SESSION_COLUMNS = """a.pid, a.state, extract(epoch FROM clock_timestamp() - a.xact_start),
+       a.application_name, extract(epoch FROM clock_timestamp() - a.query_start),
+       EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted
+               AND l.locktype = 'relation' AND l.relation = to_regclass(%(table)s))"""
+
+_BLOCKERS_SQL = f"""
+SELECT {_SESSION_COLUMNS}
+FROM unnest(pg_blocking_pids(%(pid)s)) AS b(pid)
+JOIN pg_stat_activity a ON a.pid = b.pid
+ORDER BY a.xact_start NULLS LAST
+"""
+
+# what CREATE/DROP INDEX CONCURRENTLY can wait for: transactions that started before it
+# and hold a snapshot, a transaction id or a lock on the table
+_OLDER_SQL = f"""
+SELECT {_SESSION_COLUMNS}
+FROM pg_stat_activity a
+WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+  AND a.backend_type = 'client backend' AND a.xact_start < %(since)s
+  AND (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL
+       OR EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted
+                  AND l.locktype = 'relation' AND l.relation = to_regclass(%(table)s)))
+ORDER BY a.xact_start
+LIMIT 5
+"""
+
+
+def _blocker(row: Any) -> Blocker:
+    return Blocker(pid=int(row[0]), state=str(row[1] or ""),
+                   xact_age_s=None if row[2] is None else float(row[2]),
+                   application_name=str(row[3] or ""),
+                   query_age_s=None if row[4] is None else float(row[4]),
+                   holds_table_lock=bool(row[5]))
+
+
+def blockers(conn: psycopg.Connection[Any], pid: int, table: str) -> list[Blocker]:
+    """pg_blocking_pids(pid) with their pg_stat_activity state (empty unless `pid` waits)."""
+    rows = conn.execute(_BLOCKERS_SQL, {"pid": pid, "table": table}).fetchall()
+    return [_blocker(row) for row in rows]
+
+
+def older_transactions(conn: psycopg.Connection[Any], table: str,
+                       since: Any) -> list[Blocker]:
+    """Sessions a concurrent build started at `since` may have waited for (after the fact)."""
+    rows = conn.execute(_OLDER_SQL, {"since": since, "table": table}).fetchall()
+    return [_blocker(row) for row in rows]
+
+
+def now(conn: psycopg.Connection[Any]) -> Any:
+    """The server's clock (compared with pg_stat_activity.xact_start, not the client's)."""
+    row = conn.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None
+    return row[0]
+
+
 _INDEX_SQL = """
 SELECT n.nspname, c.relname, t.relname, pg_get_indexdef(c.oid), i.indisvalid, i.indisready,
        s.idx_scan, pg_relation_size(c.oid)

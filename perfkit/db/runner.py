@@ -1,0 +1,242 @@
+"""Runs index DDL one statement at a time: lock_timeout, retries, cleanup, and who blocks it.
+
+CREATE INDEX CONCURRENTLY takes its lock, enters the catalog, then waits for every
+transaction older than each of its phases (writers, then old snapshots); DROP INDEX
+CONCURRENTLY waits for every session holding a lock on the table. A wait that ends in
+lock_timeout leaves an INVALID index that every write keeps maintaining, so the error
+names the sessions waited for (pid, state, age: never their query text) and the cleanup
+DROP gets a second chance before perfkit says exactly what is left.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg import sql
+
+from perfkit.db import catalog
+from perfkit.db.connect import scrub, sql_text
+from perfkit.errors import CheckFailed, Unreachable
+
+ProgressCallback = Callable[[catalog.BuildProgress], None]
+Notify = Callable[[str], None]
+_MAX_BACKOFF_S = 10.0
+#: pause before the second try of a cleanup DROP INDEX CONCURRENTLY
+CLEANUP_BACKOFF_S = 1.0
+OLDER_THAN_BUILD = "waiting for transaction(s) older than the build"
+
+
+class LockTimeout(Unreachable):
+    """The lock never came within the retries; the message says who held it and what is left."""
+
+
+@dataclass
+class Target:
+    """What a statement builds or drops: names for messages and catalog look-ups."""
+
+    schema: str
+    table: str
+    index: str | None = None  # set for a CREATE INDEX: its leftover is dropped on failure
+
+    def qualified(self, conn: psycopg.Connection[Any], name: str) -> str:
+        return sql.Identifier(self.schema, name).as_string(conn)
+
+
+@dataclass
+class Seen:
+    """What the watcher saw while a statement ran: the last blockers and build phase."""
+
+    phase: str | None = None
+    waited_for_older: bool = False
+    blockers: list[catalog.Blocker] = field(default_factory=list)
+    said: set[tuple[str, tuple[int, ...]]] = field(default_factory=set)
+
+
+def describe_wait(blockers: list[catalog.Blocker], *, older: bool) -> str:
+    who = "; ".join(b.describe() for b in blockers)
+    return f"{OLDER_THAN_BUILD}: {who}" if older else f"waiting for a lock held by: {who}"
+
+
+class Watch:
+    """Polls, on a second connection while a statement runs: build progress and its blockers."""
+
+    def __init__(self, dsn: str, callback: ProgressCallback | None, notify: Notify,
+                 interval_s: float = 0.25) -> None:
+        self.dsn, self.callback, self.notify = dsn, callback, notify
+        self.interval_s = interval_s
+
+    @contextmanager
+    def watching(self, pid: int, label: str, table: str, seen: Seen) -> Iterator[None]:
+        stop = threading.Event()
+
+        def poll() -> None:
+            try:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
+                                     application_name="perfkit-progress") as mon:
+                    while not stop.wait(self.interval_s):
+                        self._sample(mon, pid, label, table, seen)
+            except psycopg.Error:
+                return  # a courtesy: the statement itself reports its errors
+
+        thread = threading.Thread(target=poll, name="perfkit-index-watch", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+
+    def _sample(self, mon: psycopg.Connection[Any], pid: int, label: str, table: str,
+                seen: Seen) -> None:
+        sample = catalog.build_progress(mon, pid, label)
+        if sample is not None:
+            seen.phase = sample.phase
+            if self.callback is not None:
+                self.callback(sample)
+        waiting = catalog.blockers(mon, pid, table)
+        if not waiting:
+            return
+        older = bool(sample and sample.phase.startswith("waiting for"))
+        seen.blockers, seen.waited_for_older = waiting, seen.waited_for_older or older
+        key = (sample.phase if sample else "", tuple(b.pid for b in waiting))
+        if key not in seen.said:  # once per phase and set of blockers, not every poll
+            seen.said.add(key)
+            phase = f" ({sample.phase})" if older and sample else ""
+            self.notify(f"{label}{phase}: {describe_wait(waiting, older=older)}")
+
+
+class Runner:
+    """Runs DDL one statement at a time, with lock_timeout, retries and cleanup."""
+
+    def __init__(self, conn: psycopg.Connection[Any], dsn: str, *, lock_timeout_s: float,
+                 lock_retries: int, watch: Watch, notify: Notify) -> None:
+        self.conn, self.dsn, self.watch, self.notify = conn, dsn, watch, notify
+        self.lock_timeout_s, self.lock_retries = lock_timeout_s, lock_retries
+
+    def run(self, statement: str, target: Target | None = None) -> None:
+        """One statement; a build that fails is cleaned up (its INVALID leftover dropped)."""
+        retries, timeout_ms = self.lock_retries, int(self.lock_timeout_s * 1000)
+        seen = Seen()
+        for attempt in range(retries + 1):
+            seen.blockers = []  # who blocks this attempt, not an earlier one
+            self.conn.execute(sql_text(f"SET lock_timeout = {max(1, timeout_ms)}"))
+            started = catalog.now(self.conn) if target else None
+            try:
+                self._attempt(statement, target, seen)
+                return
+            except pgerrors.LockNotAvailable:
+                final = attempt == retries
+                leftover = self._leftover(target)
+                waited = self._who(target, seen, started, older=leftover)
+                left = self._cleanup(target, final=final, known=seen.blockers)
+                if final:
+                    raise self._timeout(statement, waited, left, seen) from None
+                wait_s = min(_MAX_BACKOFF_S, max(0.1, self.lock_timeout_s) * 2 ** attempt)
+                self.notify(f"lock not available ({waited}), retry {attempt + 1}/{retries} "
+                            f"in {wait_s:g} s")
+                time.sleep(wait_s)
+            except psycopg.Error as exc:
+                left = self._cleanup(target, final=True)
+                raise _failed(statement, exc, self.dsn, left) from None
+            except BaseException:
+                self.notify("interrupted: an INVALID leftover, if any, is rebuilt by the next run")
+                raise
+
+    def _attempt(self, statement: str, target: Target | None, seen: Seen) -> None:
+        if target is None:
+            self.conn.execute(sql_text(statement))
+            return
+        label = target.index or target.table
+        table = target.qualified(self.conn, target.table)
+        with self.watch.watching(self.conn.info.backend_pid, label, table, seen):
+            if target.index is not None:
+                self._drop_invalid(target)  # a leftover of the previous attempt
+            self.conn.execute(sql_text(statement))
+
+    def _leftover(self, target: Target | None) -> bool:
+        if target is None or target.index is None:
+            return False
+        found = catalog.find_index(self.conn, target.schema, target.index)
+        return found is not None and not found.valid
+
+    def _who(self, target: Target | None, seen: Seen, since: Any, *, older: bool) -> str:
+        """Who the statement waited for: as the watcher saw it, else the sessions older than it."""
+        if seen.blockers:
+            found, older = seen.blockers, older or seen.waited_for_older
+        elif target is not None and since is not None:
+            found = catalog.older_transactions(
+                self.conn, target.qualified(self.conn, target.table), since)
+            seen.blockers = found
+        else:
+            found = []
+        if not found:
+            return "no blocking session is left to name (it may have ended)"
+        return describe_wait(found, older=older)
+
+    def _drop_invalid(self, target: Target) -> None:
+        if self._leftover(target):
+            assert target.index is not None
+            self.conn.execute(sql_text(
+                f"DROP INDEX CONCURRENTLY IF EXISTS {target.qualified(self.conn, target.index)}"))
+
+    def _cleanup(self, target: Target | None, *, final: bool,
+                 known: list[catalog.Blocker] | None = None) -> str:
+        """Drop the INVALID index a failed CONCURRENTLY build leaves; say what is left."""
+        if target is None or target.index is None:
+            return "this statement changed nothing"
+        if not self._leftover(target):
+            return "nothing was left half-done"
+        drop = f"DROP INDEX CONCURRENTLY IF EXISTS {target.qualified(self.conn, target.index)}"
+        tries = 2 if final else 1  # between retries, the next attempt drops it anyway
+        blockers: list[catalog.Blocker] = []
+        for attempt in range(tries):
+            started = catalog.now(self.conn)
+            try:
+                self.conn.execute(sql_text(drop))
+                return f"the INVALID leftover {target.index} was dropped, nothing was left " \
+                       "half-done"
+            except psycopg.Error:
+                blockers = catalog.older_transactions(
+                    self.conn, target.qualified(self.conn, target.table), started)
+            if attempt + 1 < tries:
+                self.notify(f"the INVALID leftover {target.index} could not be dropped yet; "
+                            f"one more try in {CLEANUP_BACKOFF_S:g} s")
+                time.sleep(CLEANUP_BACKOFF_S)
+        known_pids = {b.pid for b in known or []}
+        new = [b.describe() for b in blockers if b.pid not in known_pids]
+        by = f" (its DROP waited for {'; '.join(new)})" if new else (
+            " (its DROP waited for the same session(s))" if blockers else "")
+        return (f"index {target.schema}.{target.index} is left INVALID on "
+                f"{target.schema}.{target.table}: queries ignore it but every write still "
+                f"maintains it{by}; the next `perfkit apply-indexes` drops and rebuilds it "
+                f"(or, once those sessions end: {drop})")
+
+    def _timeout(self, statement: str, waited: str, left: str, seen: Seen) -> LockTimeout:
+        tries = self.lock_retries + 1
+        attempts = "1 try" if tries == 1 else f"{tries} tries"
+        pids = sorted({b.pid for b in seen.blockers})
+        if pids:
+            hint = (f"end or commit session(s) {', '.join(map(str, pids))} (a stuck one: "
+                    f"SELECT pg_terminate_backend({pids[0]})), then rerun; or raise "
+                    "--lock-timeout")
+        else:
+            hint = "a long transaction held the table; retry later or raise --lock-timeout"
+        return LockTimeout(f"no lock for `{statement[:80]}` after {attempts} of "
+                           f"{self.lock_timeout_s:g} s: {waited}; {left}", hint=hint)
+
+
+def _failed(statement: str, exc: psycopg.Error, dsn: str, left: str) -> Exception:
+    text = str(exc).strip()
+    message = scrub(text.splitlines()[0] if text else type(exc).__name__, dsn)
+    state = exc.sqlstate or ""
+    error_class = CheckFailed if state.startswith(("22", "23")) else Unreachable
+    hint = ("building an index needs the table's owner (or a member of its role)"
+            if state == "42501" else None)
+    return error_class(f"`{statement[:80]}` failed: {message}; {left}", hint=hint)
