@@ -296,4 +296,4 @@ def _event_text(result: ApplyResult) -> str:
             parts.append(f"{verb} {', '.join(names)}")
     if result.analyzed:
         parts.append(f"analyzed {', '.join(result.analyzed)}")
-    return "apply-indexes: " + "; ".join(parts)
+    return "; ".join(parts)  # the event's kind already says apply-indexes

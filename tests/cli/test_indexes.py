@@ -166,3 +166,17 @@ def test_permission_denied_is_reported_without_the_password(
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
+
+def test_the_change_event_text_does_not_repeat_its_kind(
+        cli: Cli, fresh_db: Callable[[float], str]) -> None:
+    from perfkit.events import list_events
+
+    dsn = fresh_db(0.01)
+    applied = cli("apply-indexes", str(SEED_DIR), "--dsn", dsn, "--format", "json")
+    assert applied.exit_code == 0, applied.output
+    event_id = json.loads(applied.stdout)["event_id"]
+    event = next(e for e in list_events() if e.id == event_id)
+    assert event.kind == "apply-indexes"
+    assert event.text.startswith("built idx_conversations_account_updated, ")
+    assert "apply-indexes" not in event.text
+
