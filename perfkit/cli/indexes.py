@@ -40,10 +40,23 @@ def parse_duration_s(text: str) -> float:
     return value / 1000 if unit == "ms" else value * 60 if unit == "m" else value
 
 
-def _statements(paths: list[Path] | None) -> list[Any]:
-    from perfkit.db.parse import load_statements
+_VERIFY_HINT = ("verify-indexes checks the indexes that CREATE INDEX statements declare; "
+                "pass your index migrations (default: indexes/)")
+_APPLY_HINT = ("an index file holds CREATE INDEX or DROP INDEX statements (COMMENT ON and "
+               "ANALYZE may go with them); nothing was applied")
 
-    return load_statements(paths or [Path("indexes")])
+
+def _statements(paths: list[Path] | None, *, verify: bool) -> list[Any]:
+    """The files' statements; exit 2 when they hold nothing to verify or apply."""
+    from perfkit.db.parse import StatementKind, load_statements, require_index_statements
+
+    chosen = paths or [Path("indexes")]
+    statements = load_statements(chosen)
+    kinds = (StatementKind.CREATE_INDEX,) if verify else (
+        StatementKind.CREATE_INDEX, StatementKind.DROP_INDEX)
+    require_index_statements(chosen, statements, kinds=kinds,
+                             hint=_VERIFY_HINT if verify else _APPLY_HINT)
+    return statements
 
 
 def _size(size_bytes: int | None) -> str:
@@ -124,7 +137,7 @@ def verify_indexes(
     from perfkit.db.connect import connect
     from perfkit.db.verify import verify_indexes as verify
 
-    statements = _statements(paths)
+    statements = _statements(paths, verify=True)
     settings = console.settings(dsn=dsn)
     with connect(settings.dsn) as conn:
         report = verify(conn, statements, explain=explain)
@@ -207,7 +220,7 @@ def apply_indexes(
     from perfkit.db.apply import apply_indexes as apply
     from perfkit.errors import CheckFailed
 
-    statements = _statements(paths)
+    statements = _statements(paths, verify=False)
     settings = console.settings(dsn=dsn)
     options = ApplyOptions(dry_run=dry_run, lock_timeout_s=parse_duration_s(lock_timeout),
                            lock_retries=retries, analyze=not no_analyze, replace=replace,

@@ -256,6 +256,18 @@ def _check_duplicates(statements: list[IndexStatement]) -> None:
             seen[key] = stmt
 
 
+def require_index_statements(paths: list[Path], statements: list[IndexStatement], *,
+                             kinds: tuple[StatementKind, ...], hint: str) -> None:
+    """UsageError when the files hold none of `kinds`: an empty check must not read as a pass."""
+    if any(stmt.kind in kinds for stmt in statements):
+        return
+    files = [str(f) for f in statement_files(paths)] or [str(p) for p in paths]
+    shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    found = sorted({stmt.kind.value for stmt in statements})
+    held = f" (only {', '.join(found)})" if found else ""
+    raise UsageError(f"no index statements in {shown}{held}", hint=hint)
+
+
 def expected_indexes(statements: list[IndexStatement]) -> list[IndexStatement]:
     """CREATE INDEX statements still wanted once every file has run (later DROPs win)."""
     wanted: dict[tuple[str | None, str], IndexStatement] = {}

@@ -167,6 +167,28 @@ def test_permission_denied_is_reported_without_the_password(
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
 
+def test_files_without_index_statements_exit_2(cli: Cli, fresh_db: Callable[[float], str],
+                                               tmp_path: Path) -> None:
+    dsn = fresh_db(0.01)
+    empty = tmp_path / "empty.sql"
+    empty.write_text("-- nothing here yet\n")
+    analyze_only = tmp_path / "analyze.sql"
+    analyze_only.write_text("ANALYZE messages;\n")
+    for command in ("verify-indexes", "apply-indexes"):
+        for files in ([empty], [empty, analyze_only], [tmp_path]):
+            result = cli(command, *map(str, files), "--dsn", dsn)
+            assert result.exit_code == 2, (command, files, result.output)
+            assert "no index statements in" in result.stderr and str(empty) in result.stderr
+            assert "default: indexes/" in result.stderr or "nothing was applied" in (
+                result.stderr)
+    drop_only = tmp_path / "drop" / "020_drop.sql"
+    drop_only.parent.mkdir()
+    drop_only.write_text("DROP INDEX IF EXISTS idx_gone;\n")
+    nothing_to_verify = cli("verify-indexes", str(drop_only), "--dsn", dsn)
+    assert nothing_to_verify.exit_code == 2 and "(only drop-index)" in nothing_to_verify.stderr
+    assert cli("apply-indexes", str(drop_only), "--dsn", dsn).exit_code == 0  # a real migration
+
+
 def test_the_change_event_text_does_not_repeat_its_kind(
         cli: Cli, fresh_db: Callable[[float], str]) -> None:
     from perfkit.events import list_events
