@@ -26,18 +26,31 @@ ExplainOpt = Annotated[bool, typer.Option(
     "--explain", help="Run each index's declared query (-- perfkit:query) under EXPLAIN and "
                       "check that the plan uses the index.")]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+#: PostgreSQL's lock_timeout is an int of milliseconds.
+_LOCK_TIMEOUT_MAX_MS = 2**31 - 1
+_DURATION_HINT = "e.g. 500ms, 5s, 2m, 1h, or a bare number of seconds"
 
 
-def parse_duration_s(text: str) -> float:
-    """'5s', '200ms', '1m' or a bare number of seconds."""
+def parse_duration_s(text: str, *, flag: str = "--lock-timeout") -> float:
+    """'500ms', '5s', '2m', '1h' or a bare number of seconds (the grammar of bench's durations).
+
+    Zero is refused: lock_timeout = 0 means wait forever, queueing every writer behind the build.
+    """
     from perfkit.errors import UsageError
 
     match = _DURATION.match(text)
     if not match:
-        raise UsageError(f"invalid duration {text!r}", hint="e.g. 5s, 500ms, 1m")
-    value, unit = float(match.group(1)), match.group(2) or "s"
-    return value / 1000 if unit == "ms" else value * 60 if unit == "m" else value
+        raise UsageError(f"{flag} {text!r} is not a duration", hint=_DURATION_HINT)
+    value_s = float(match.group(1)) * _UNIT_S[(match.group(2) or "s").lower()]
+    if value_s * 1000 < 1:
+        raise UsageError(f"{flag} {text!r} is below 1 ms (0 would mean: wait forever)",
+                         hint=_DURATION_HINT)
+    if value_s * 1000 > _LOCK_TIMEOUT_MAX_MS:
+        raise UsageError(f"{flag} {text!r} is above PostgreSQL's limit of "
+                         f"{_LOCK_TIMEOUT_MAX_MS} ms (about 24.8 days)", hint=_DURATION_HINT)
+    return value_s
 
 
 _VERIFY_HINT = ("verify-indexes checks the indexes that CREATE INDEX statements declare; "
@@ -197,7 +210,7 @@ def apply_indexes(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, change nothing.")]
     = False,
     lock_timeout: Annotated[str, typer.Option(
-        "--lock-timeout", help="lock_timeout per attempt (e.g. 5s, 500ms).")] = "5s",
+        "--lock-timeout", help="lock_timeout per attempt: 500ms, 5s, 2m, 1h or seconds.")] = "5s",
     retries: Annotated[int, typer.Option(
         "--retries", help="Retries after a lock timeout (with backoff).", min=0, max=20)] = 3,
     no_analyze: Annotated[bool, typer.Option(

@@ -167,6 +167,7 @@ def test_permission_denied_is_reported_without_the_password(
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
 
+
 def test_files_without_index_statements_exit_2(cli: Cli, fresh_db: Callable[[float], str],
                                                tmp_path: Path) -> None:
     dsn = fresh_db(0.01)
@@ -202,3 +203,18 @@ def test_the_change_event_text_does_not_repeat_its_kind(
     assert event.text.startswith("built idx_conversations_account_updated, ")
     assert "apply-indexes" not in event.text
 
+
+def test_lock_timeout_accepts_the_duration_grammar_of_other_commands(
+        cli: Cli, fresh_db: Callable[[float], str]) -> None:
+    from perfkit.cli.indexes import parse_duration_s
+
+    assert [parse_duration_s(t) for t in ("500ms", "5s", "2m", "1h", "1.5h", "10", " 3 S ")] == [
+        0.5, 5.0, 120.0, 3600.0, 5400.0, 10.0, 3.0]
+    dsn = fresh_db(0.01)
+    hour = cli("apply-indexes", str(SEED_DIR), "--dsn", dsn, "--lock-timeout", "1h")
+    assert hour.exit_code == 0, hour.output
+    assert len(index_names(dsn)) == 3
+    for bad in ("0", "0s", "5x", "1d", "-1s", "600h"):
+        refused = cli("apply-indexes", str(SEED_DIR), "--dsn", dsn, "--lock-timeout", bad)
+        assert refused.exit_code == 2, (bad, refused.output)
+        assert "--lock-timeout" in refused.stderr
