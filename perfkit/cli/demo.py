@@ -76,7 +76,8 @@ def up(
     options = stack.UpOptions(scale=scale, cache=cache, metrics_profile=metrics_profile,
                               auth_latency_ms=auth_latency_ms, pg_port=pg_port,
                               backend_port=backend_port, prometheus_port=prometheus_port)
-    state = stack.up(options, progress=console.note)
+    with console.status("bringing the demo stack up"):
+        state = stack.up(options, progress=console.note)
     for note in state.get("notes", []):
         console.info(note)
     data = stack.status()
@@ -192,7 +193,8 @@ def story(
 
     options = StoryOptions(scale=scale, duration_s=parse_duration_s(duration),
                            concurrency=concurrency)
-    result = run_story(options, progress=console.note)
+    with console.status("replaying the seed's runbook"):
+        result = run_story(options, progress=console.note)
     data = result.to_json()
     output = console.fmt(output_format)
     if output is OutputFormat.json:
