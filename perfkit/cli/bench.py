@@ -48,6 +48,37 @@ def _tokens(cfg: Settings, tokens_file: Path | None, users: int | None) -> list[
     return tokens
 
 
+def _check_writable(path: Path, flag: str) -> None:
+    """Fail before a run, not after it: create the directory as saving would, then write and
+    remove the temporary file saving writes first."""
+    from perfkit.errors import UsageError
+
+    hint = "choose a writable path, e.g. --out runs/before.json"
+    if path.is_dir():
+        raise UsageError(f"cannot write {flag} {path}: it is a directory", hint=hint)
+    probe = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with probe.open("x"):
+            pass
+        probe.unlink()
+    except FileExistsError:
+        pass  # a leftover temporary file: the directory is writable, saving replaces it
+    except OSError as exc:
+        raise UsageError(f"cannot write {flag} {path}: {exc.strerror or exc}",
+                         hint=hint) from None
+
+
+def _save(run: Run, path: Path) -> str | None:
+    """Write the record; the reason it failed (the results are still printed), or None."""
+    try:
+        run.save(path)
+    except OSError as exc:
+        return f"could not write the run record to {path}: {exc.strerror or exc}"
+    console.note(f"run record written to {path}")
+    return None
+
+
 def _render_run(run: Run, output: OutputFormat) -> None:
     from perfkit.render import RUN_JUSTIFY, run_notes, run_table, speedup_line
     from perfkit.render.markdown import render_run
@@ -147,6 +178,8 @@ def bench(
         flush_every=flush_every, cache_header=cache_header)
     options.validate()
     output = console.fmt(output_format)
+    if out is not None:
+        _check_writable(out, "--out")
     with console.progress() as prog:
         task = prog.add_task("starting", total=None)
 
@@ -157,12 +190,13 @@ def bench(
                                     f"p99 {p99}")
 
         run = run_bench_sync(plan, options, on_progress)
-    if out is not None:
-        run.save(out)
-        console.note(f"run record written to {out}")
+    save_error = _save(run, out) if out is not None else None
     _render_run(run, output)
     if run.interrupted:
         console.warning("interrupted: the results above are partial")
+    if save_error is not None:
+        raise UsageError(save_error + " (results printed above)")
+    if run.interrupted:
         raise typer.Exit(130)
     if run.total_count == 0 and run.total_errors == 0:
         raise CheckFailed("no request completed", hint="raise --duration or -n")
@@ -219,11 +253,14 @@ def merge(
 
     if len(runs) < 2:
         raise UsageError("merge needs at least two run records")
+    _check_writable(out, "-o/--out")
     loaded = [Run.load(path) for path in runs]
     bases = {run.base_url for run in loaded}
     if len(bases) > 1:
         console.warning(f"merging runs against different base URLs: {', '.join(sorted(bases))}")
     merged = loaded[0].merge(*loaded[1:])
-    merged.save(out)
-    console.note(f"merged {len(loaded)} runs into {out}")
+    save_error = _save(merged, out)
     _render_run(merged, console.fmt(output_format))
+    if save_error is not None:
+        raise UsageError(save_error + " (merged results printed above)")
+    console.note(f"merged {len(loaded)} runs into {out}")

@@ -5,7 +5,7 @@ Routes: /fast (answers at once), /sleep/{ms} (answers after ms), /status/{code},
 ms: every request arriving during the freeze waits for its end, like a GC pause),
 /items (a JSON list with ids), /items/{id}, /echo (POST: returns the JSON body), /cached
 (X-Cache: MISS and 30 ms the first time an Authorization value is seen, HIT after;
-?jitter_ms=N adds a random 0..N ms to every answer),
+?cycle_ms=N adds 0, 1, ..., N-1 ms to its answers in turn: a known spread),
 POST /_reset (forget counters and seen tokens). Prints its URL on stdout once listening.
 
 Usage: python tests/bench/refserver.py [--port 0]
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import random
 import sys
 from dataclasses import dataclass, field
 
@@ -75,7 +74,8 @@ def make_app(state: State) -> web.Application:
         token = request.headers.get("Authorization", "")
         hit = token in state.seen_tokens
         state.seen_tokens.add(token)
-        extra_s = random.uniform(0, float(request.query.get("jitter_ms", "0"))) / 1000
+        n = state.counts["cached"] = state.counts.get("cached", 0) + 1
+        extra_s = (n - 1) % int(request.query.get("cycle_ms", "1")) / 1000
         await asyncio.sleep((0.0 if hit else 0.03) + extra_s)
         return web.Response(text="ok", headers={"X-Cache": "HIT" if hit else "MISS"})
 

@@ -104,15 +104,21 @@ def test_compare_says_faster_and_no_change(cli: Cli, ref: RefServer, tmp_path: P
     assert result.exit_code == 0, result.output
     data: dict[str, Any] = json.loads(result.stdout)
     assert data["schema"] == "perfkit.compare/1"
-    row = next(r for r in data["routes"] if r["phase"] == "all")
+    # one token: 1 cold sample, 119 warm; `all` pools them, so the verdict is on `warm`
+    pooled = next(r for r in data["routes"] if r["phase"] == "all")
+    assert pooled["mixed_phases"] and pooled["verdict"] == "no-change"
+    row = next(r for r in data["routes"] if r["phase"] == "warm")
     assert row["verdict"] == "faster" and row["ci_pct"][1] < -50
     assert row["change_pct"]["p50"] < -50
     same = cli("compare", str(fast), str(fast), "--format", "json")
     assert all(r["verdict"] == "no-change" for r in json.loads(same.stdout)["routes"])
     table = cli("compare", str(slow), str(fast))
     assert "faster" in table.stdout and "Holm" in table.stdout
-    _bench(cli, ref.url, "/sleep/1", fast2)
-    assert "only in" in cli("compare", str(slow), str(fast2)).stdout
+    _bench(cli, ref.url, "/sleep/1", fast2)  # GET /sleep/1 vs the renamed GET /endpoint
+    nothing = cli("compare", str(slow), str(fast2))
+    assert nothing.exit_code == 2 and nothing.stdout == ""
+    assert "no route/phase in common: before has GET /endpoint (cold, warm, all); after has " \
+           "GET /sleep/1 (cold, warm, all)" in nothing.stderr
 
 
 def test_merge_adds_runs(cli: Cli, ref: RefServer, tmp_path: Path) -> None:
@@ -216,3 +222,99 @@ def test_ctrl_c_prints_and_saves_what_was_measured(ref: RefServer, tmp_path: Pat
     data = json.loads(out.read_text())
     assert data["interrupted"] is True
     assert next(r for r in data["routes"] if r["phase"] == "all")["count"] > 10
+
+
+def test_bad_numbers_and_base_urls_exit_2_before_any_request(cli: Cli, ref: RefServer) -> None:
+    for args in (["--rate", "inf"], ["--rate", "nan"], ["--rate", "1e400"],
+                 ["--base-url", "notaurl"], ["--base-url", "127.0.0.1:8000"],
+                 ["--base-url", "http://"]):
+        argv = ["bench", "/fast", "-n", "3", *args]
+        if "--base-url" not in args:
+            argv += ["--base-url", ref.url]
+        result = cli(*argv)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stdout == "", args
+    bad = cli("bench", "/fast", "-n", "3", "--base-url", "notaurl")
+    assert "base URL 'notaurl' is not an http:// or https:// URL" in bad.stderr
+    assert "--base-url http://127.0.0.1:8000" in bad.stderr
+
+
+def test_unwritable_out_fails_before_the_run(cli: Cli, ref: RefServer, tmp_path: Path) -> None:
+    for out in ("/proc/perfkit-run.json", "/proc/no-such-dir/run.json", str(tmp_path)):
+        result = cli("bench", "/sleep/5", "--base-url", ref.url, "--duration", "20s",
+                     "--out", out)
+        assert result.exit_code == 2, result.output
+        assert result.stdout == ""  # nothing measured, nothing lost
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and f"cannot write --out {out}" in lines[0]
+    a = tmp_path / "a.json"
+    _bench(cli, ref.url, "/fast", a)
+    merged = cli("merge", str(a), str(a), "-o", "/proc/perfkit-merged.json")
+    assert merged.exit_code == 2 and "cannot write -o/--out" in merged.stderr
+
+
+def test_a_failed_save_still_prints_the_results(cli: Cli, ref: RefServer,
+                                                tmp_path: Path) -> None:
+    import shutil
+    import threading
+
+    folder = tmp_path / "runs"
+    folder.mkdir()
+
+    def replace_folder_by_a_file() -> None:  # the disk changes under a running bench
+        shutil.rmtree(folder)
+        folder.write_text("not a directory")
+
+    timer = threading.Timer(0.5, replace_folder_by_a_file)
+    timer.start()
+    try:
+        result = cli("bench", "/fast", "--base-url", ref.url, "--duration", "1.5s",
+                     "--out", str(folder / "run.json"))
+    finally:
+        timer.cancel()
+        timer.join()
+    assert result.exit_code == 2, result.output
+    assert "GET /fast" in result.stdout and "closed loop" in result.stdout
+    assert f"could not write the run record to {folder / 'run.json'}" in result.stderr
+
+
+SCENARIO = """
+name: three
+steps:
+  - path: /items
+    extract: {item_id: "$[1].id"}
+  - path: /items/{item_id}
+  - path: /fast
+"""
+
+
+def test_rate_of_a_scenario_is_iterations(cli: Cli, ref: RefServer, tmp_path: Path) -> None:
+    plan = tmp_path / "three.yaml"
+    plan.write_text(SCENARIO)
+    out = tmp_path / "three.json"
+    result = cli("bench", str(plan), "--base-url", ref.url, "--rate", "20", "--duration", "1s",
+                 "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert ("open loop at 20.0 iterations/s (3 steps each, up to 60 requests/s): first step "
+            "of each iteration timed from its intended start (wrk2); later steps from their "
+            "actual send") in result.stdout
+    assert "60 requests (20 iterations of 3 steps)" in result.stdout
+    data = json.loads(out.read_text())
+    assert data["settings"]["iterations_per_s"] == 20 == data["settings"]["rate_per_s"]
+    assert data["generator"]["iterations"] == 20 and data["generator"]["completed"] == 60
+
+
+def test_cold_samples_that_look_warm_are_flagged(cli: Cli, ref: RefServer,
+                                                 tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("\n".join(f"cli-prefilled-{i}" for i in range(8)) + "\n")
+    args = ["bench", "/cached?cycle_ms=8", "--base-url", ref.url, "--tokens-file",
+            str(tokens), "-n", "40"]
+    first = cli(*args)  # the server's cache is empty: the cold samples are misses
+    assert first.exit_code == 0 and "look warm" not in first.stdout
+    out = tmp_path / "again.json"
+    again = cli(*args, "--out", str(out))  # same tokens: the server knows them all
+    assert again.exit_code == 0, again.output
+    assert ("WARNING: GET /cached: cold samples look warm: the server's cache was probably "
+            "already filled (use fresh tokens, --flush-cmd or --cache-header)") in again.stdout
+    assert len(json.loads(out.read_text())["warnings"]) == 1
