@@ -109,7 +109,7 @@ def bench(
              "the intended time (wrk2).", min=0.001)] = None,
     concurrency: Annotated[int | None, typer.Option(
         "--concurrency", "-c", help="Closed loop: connections, each sending when the previous "
-        "answer arrived (with --rate: the most requests in flight).", min=1)] = None,
+        "answer arrived (with --rate: the most iterations in flight).", min=1)] = None,
     duration: Annotated[str | None, typer.Option(help="Run time, e.g. 30s or 2m.")] = None,
     timeout: Annotated[str, typer.Option(help="Per-request timeout.")] = "10s",
     warmup: Annotated[int, typer.Option(
