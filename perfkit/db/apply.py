@@ -199,15 +199,15 @@ def _plan_comment(conn: psycopg.Connection[Any], stmt: IndexStatement) -> Step:
     return step
 
 
-def _target(conn: psycopg.Connection[Any], step: Step, built: str | None) -> Target | None:
-    """The table a statement works on (blockers are looked up there) and the index it builds."""
+def _target(conn: psycopg.Connection[Any], step: Step, leftover: str | None) -> Target | None:
+    """The table a statement works on (blockers are looked up there); the index left if it fails."""
     table = step.statement.table
     if table is None and step.schema and step.statement.index_name:
         found = catalog.find_index(conn, step.schema, step.statement.index_name)
         table = found.table if found else None
     if table is None or step.schema is None:
         return None
-    return Target(step.schema, table, index=built)
+    return Target(step.schema, table, index=leftover)
 
 
 def apply_indexes(dsn: str | None, statements: list[IndexStatement],
@@ -242,7 +242,10 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
                     added = " (CONCURRENTLY added: a plain CREATE INDEX blocks every write)" if (
                         built and stmt.rewritten) else ""
                     say(f"{stmt.source}: {statement}{added}")
-                    runner.run(statement, _target(conn, step, built))
+                    # the DROP of an INVALID index: if it fails, that index is what is left
+                    leftover = built or (stmt.index_name if step.action is Action.REBUILD
+                                         else None)
+                    runner.run(statement, _target(conn, step, leftover))
             except PerfkitError as exc:
                 raise _stopped(exc, step, result) from None
             step.done, step.duration_s = True, time.perf_counter() - started

@@ -43,7 +43,7 @@ class Target:
 
     schema: str
     table: str
-    index: str | None = None  # set for a CREATE INDEX: its leftover is dropped on failure
+    index: str | None = None  # built (or INVALID and dropped): what a failure leaves behind
 
     def qualified(self, conn: psycopg.Connection[Any], name: str) -> str:
         return sql.Identifier(self.schema, name).as_string(conn)
@@ -54,6 +54,7 @@ class Seen:
     """What the watcher saw while a statement ran: the last blockers and build phase."""
 
     phase: str | None = None
+    doing: str = ""  # what the statement running now does, when it is not the build itself
     waited_for_older: bool = False
     blockers: list[catalog.Blocker] = field(default_factory=list)
     said: set[tuple[str, tuple[int, ...]]] = field(default_factory=set)
@@ -105,10 +106,11 @@ class Watch:
             return
         older = bool(sample and sample.phase.startswith("waiting for"))
         seen.blockers, seen.waited_for_older = waiting, seen.waited_for_older or older
-        key = (sample.phase if sample else "", tuple(b.pid for b in waiting))
+        doing = sample.phase if older and sample else seen.doing
+        key = (doing, tuple(b.pid for b in waiting))
         if key not in seen.said:  # once per phase and set of blockers, not every poll
             seen.said.add(key)
-            phase = f" ({sample.phase})" if older and sample else ""
+            phase = f" ({doing})" if doing else ""
             self.notify(f"{label}{phase}: {describe_wait(waiting, older=older)}")
 
 
@@ -157,7 +159,9 @@ class Runner:
         table = target.qualified(self.conn, target.table)
         with self.watch.watching(self.conn.info.backend_pid, label, table, seen):
             if target.index is not None:
+                seen.doing = "dropping its INVALID leftover first"
                 self._drop_invalid(target)  # a leftover of the previous attempt
+            seen.doing = ""
             self.conn.execute(sql_text(statement))
 
     def _leftover(self, target: Target | None) -> bool:

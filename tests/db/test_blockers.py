@@ -37,8 +37,16 @@ def test_an_old_snapshot_is_named_and_the_invalid_leftover_is_named_then_repaire
             apply_indexes(dsn, load_statements([sql]),
                           ApplyOptions(lock_timeout_s=1.5, lock_retries=0), notify=notes.append)
         left = index_states(dsn)
+        # a rerun while the session is still open: the leftover's DROP waits for it, and says so
+        rerun_notes: list[str] = []
+        with pytest.raises(LockTimeout, match=f"{PHONE_INDEX} is left INVALID"):
+            apply_indexes(dsn, load_statements([sql]),
+                          ApplyOptions(lock_timeout_s=1.0, lock_retries=0),
+                          notify=rerun_notes.append)
         old.rollback()
     message, hint = str(failure.value), failure.value.hint or ""
+    assert any(f"{PHONE_INDEX} (dropping its INVALID leftover first): waiting for a lock held "
+               f"by: pid {old_pid}" in n for n in rerun_notes), rerun_notes
 
     # the wait was shown while it happened, with the phase from pg_stat_progress_create_index
     waits = [n for n in notes if OLDER_THAN_BUILD in n]
