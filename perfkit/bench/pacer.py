@@ -11,28 +11,16 @@ time, and a stall shows up as one slow sample only.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from perfkit import durations
 from perfkit.errors import UsageError
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 def parse_duration_s(text: str | float | int) -> float:
-    """'500ms', '10s', '2m', '1h' or a bare number of seconds -> seconds."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        value = float(text)
-    else:
-        match = _DURATION.match(str(text))
-        if not match:
-            raise UsageError(f"invalid duration {text!r}", hint="use e.g. 500ms, 10s, 2m")
-        value = float(match.group(1)) * _UNIT_S[match.group(2)]
-    if value < 0 or math.isnan(value):
-        raise UsageError(f"invalid duration {text!r}: must be >= 0")
-    return value
+    """'500ms', '10s', '2m', '1h' or a bare number of seconds -> seconds (perfkit.durations)."""
+    return durations.parse_duration_s(text)
 
 
 def intended_start_s(index: int, rate_per_s: float, start_s: float = 0.0) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,31 +25,21 @@ ExplainOpt = Annotated[bool, typer.Option(
     "--explain", help="Run each index's declared query (-- perfkit:query) under EXPLAIN and "
                       "check that the plan uses the index.")]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 #: PostgreSQL's lock_timeout is an int of milliseconds.
 _LOCK_TIMEOUT_MAX_MS = 2**31 - 1
 _DURATION_HINT = "e.g. 500ms, 5s, 2m, 1h, or a bare number of seconds"
 
 
 def parse_duration_s(text: str, *, flag: str = "--lock-timeout") -> float:
-    """'500ms', '5s', '2m', '1h' or a bare number of seconds (the grammar of bench's durations).
+    """perfkit's duration grammar (500ms, 5s, 2m, 1h, bare seconds), within lock_timeout's range.
 
-    Zero is refused: lock_timeout = 0 means wait forever, queueing every writer behind the build.
+    Below 1 ms is refused: lock_timeout = 0 means wait forever, queueing every writer behind
+    the build.
     """
-    from perfkit.errors import UsageError
+    from perfkit.durations import parse_duration_s as parse
 
-    match = _DURATION.match(text)
-    if not match:
-        raise UsageError(f"{flag} {text!r} is not a duration", hint=_DURATION_HINT)
-    value_s = float(match.group(1)) * _UNIT_S[(match.group(2) or "s").lower()]
-    if value_s * 1000 < 1:
-        raise UsageError(f"{flag} {text!r} is below 1 ms (0 would mean: wait forever)",
-                         hint=_DURATION_HINT)
-    if value_s * 1000 > _LOCK_TIMEOUT_MAX_MS:
-        raise UsageError(f"{flag} {text!r} is above PostgreSQL's limit of "
-                         f"{_LOCK_TIMEOUT_MAX_MS} ms (about 24.8 days)", hint=_DURATION_HINT)
-    return value_s
+    return parse(text, flag=flag, minimum_s=0.001, maximum_s=_LOCK_TIMEOUT_MAX_MS / 1000,
+                 hint=_DURATION_HINT)
 
 
 _VERIFY_HINT = ("verify-indexes checks the indexes that CREATE INDEX statements declare; "

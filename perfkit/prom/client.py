@@ -178,14 +178,8 @@ def _reason(exc: Exception) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
-_UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
 def _duration_s(text: str) -> float | None:
     """Prometheus durations as targets report them: "1s", "15s", "1m30s", "500ms"."""
-    import re
+    from perfkit.durations import duration_s
 
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        return None
-    return sum(float(n) * _UNITS_S[u] for n, u in parts)
+    return duration_s(text) if text else None

@@ -9,31 +9,22 @@ the change is more recent than W, the after window starts at the change so it ne
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from perfkit import durations
 from perfkit.errors import UsageError
 from perfkit.events import ChangeEvent, find_event, list_events
 
 #: Change events are looked for this many window lengths back from now.
 LOOKBACK_WINDOWS = 3
-_UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 SINCE_EXAMPLE = "e.g. --since 20m, 90s, 1h or 1h30m"
 
 
 def parse_duration_s(text: str, *, flag: str = "--since") -> float:
-    """`20m` -> 1200.0; whole Prometheus-style durations only, at least one second."""
-    cleaned = text.strip().lower().replace(" ", "")
-    parts = _DURATION.findall(cleaned)
-    if not parts or "".join(n + u for n, u in parts) != cleaned:
-        raise UsageError(f"{flag} {text!r} is not a duration", hint=SINCE_EXAMPLE)
-    seconds = sum(float(n) * _UNITS_S[u] for n, u in parts)
-    if seconds < 1:
-        raise UsageError(f"{flag} {text!r} is shorter than one second", hint=SINCE_EXAMPLE)
-    return seconds
+    """`20m` -> 1200.0 (perfkit.durations' grammar); a window is at least one second."""
+    return durations.parse_duration_s(text, flag=flag, minimum_s=1.0, hint=SINCE_EXAMPLE)
 
 
 @dataclass(frozen=True)

@@ -214,7 +214,7 @@ def test_lock_timeout_accepts_the_duration_grammar_of_other_commands(
     hour = cli("apply-indexes", str(SEED_DIR), "--dsn", dsn, "--lock-timeout", "1h")
     assert hour.exit_code == 0, hour.output
     assert len(index_names(dsn)) == 3
-    for bad in ("0", "0s", "5x", "1d", "-1s", "600h"):
+    for bad in ("0", "0s", "5x", "30d", "-1s", "600h"):
         refused = cli("apply-indexes", str(SEED_DIR), "--dsn", dsn, "--lock-timeout", bad)
         assert refused.exit_code == 2, (bad, refused.output)
         assert "--lock-timeout" in refused.stderr

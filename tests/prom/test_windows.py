@@ -15,12 +15,12 @@ NOW = datetime(2026, 1, 31, 14, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("20m", 1200), ("90s", 90), ("1h30m", 5400),
-                                               ("10s", 10), ("1.5m", 90)])
+                                               ("10s", 10), ("1.5m", 90), ("20", 20)])
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration_s(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["20", "twenty minutes", "5x", "", "500ms"])
+@pytest.mark.parametrize("text", ["twenty minutes", "5x", "", "500ms", "-5m"])
 def test_bad_durations_are_usage_errors_with_an_example(text: str) -> None:
     with pytest.raises(UsageError) as err:
         parse_duration_s(text)
