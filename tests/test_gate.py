@@ -130,3 +130,30 @@ def test_a_margin_that_cannot_fail_is_refused(margin: float) -> None:
     run = make_run({("GET /a", "all"): [20.0] * 30})
     with pytest.raises(UsageError):
         compare_with_baseline(run, run, max_regression_pct=margin)
+
+
+def test_run_noise_widens_the_interval_so_a_borderline_change_passes() -> None:
+    from perfkit.gate import widen_for_run_noise
+
+    assert widen_for_run_noise((8.0, 6.0, 10.0), 0.0) == (8.0, 6.0, 10.0)
+    change, low, high = widen_for_run_noise((8.0, 6.0, 10.0), 2.0)
+    assert change == 8.0 and low < 6.0 and high > 10.0
+    base = make_run({("GET /a", "all"): lognormal_ms(20, 3000, seed=1)})
+    slower = make_run({("GET /a", "all"): lognormal_ms(20 * 1.08, 3000, seed=2)})
+    strict = compare_with_baseline(slower, base, max_regression_pct=5)[0]
+    noisy = compare_with_baseline(slower, base, max_regression_pct=5, run_noise_pct=2)[0]
+    assert strict.status == "fail" and noisy.status == "pass"
+
+
+def test_inconclusive_comparisons_do_not_dilute_holm() -> None:
+    tiny = {(f"GET /tiny{i}", "all"): lognormal_ms(20, 5, seed=100 + i) for i in range(30)}
+    base_a = lognormal_ms(20, 60, seed=1)
+    slow_a = lognormal_ms(20 * 1.1, 60, seed=2)
+    alone = compare_with_baseline(make_run({("GET /a", "all"): slow_a}),
+                                  make_run({("GET /a", "all"): base_a}), max_regression_pct=5)
+    crowded = compare_with_baseline(make_run({("GET /a", "all"): slow_a, **tiny}),
+                                    make_run({("GET /a", "all"): base_a, **tiny}),
+                                    max_regression_pct=5)
+    main = next(c for c in crowded if c.route == "GET /a" and c.check == "all.mean vs baseline")
+    assert main.detail == alone[0].detail  # same adjusted p: the 30 tiny ones are not tests
+    assert sum(c.status == "inconclusive" for c in crowded) == 30
