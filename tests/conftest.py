@@ -98,3 +98,19 @@ def fresh_db(demo_dsn: str) -> Iterator[Callable[[float], str]]:
     with psycopg.connect(admin, autocommit=True) as conn:
         for name in created:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def ref_server() -> Iterator[Any]:
+    """The bench reference server (tests/bench/refserver.py), one process for the session."""
+    from tests.bench.conftest import running_refserver
+
+    with running_refserver() as server:
+        yield server
+
+
+@pytest.fixture
+def ref(ref_server: Any) -> Any:
+    """The reference server with its counters reset."""
+    ref_server.reset()
+    return ref_server

@@ -286,12 +286,6 @@ class Run:
 
     @classmethod
     def load(cls, path: Path) -> Run:
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise UsageError(f"{path}: invalid JSON ({exc})") from None
-        return cls.from_json(data, source=str(path))
+        from perfkit.jsonfile import read_json_object
+
+        return cls.from_json(read_json_object(path), source=str(path))

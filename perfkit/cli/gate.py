@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -25,20 +24,6 @@ def _percent(text: str, flag: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise UsageError(f"{flag} {text!r} is not a percentage >= 0", hint=f"e.g. {flag} 10%")
     return value
-
-
-def _load_json(path: Path) -> dict[str, Any]:
-    from perfkit.errors import UsageError
-
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise UsageError(f"{path}: invalid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: not a perfkit run or report")
-    return data
 
 
 def gate(
@@ -83,13 +68,14 @@ def gate(
         load_thresholds,
         run_gate,
     )
+    from perfkit.jsonfile import read_json_object
     from perfkit.render.gate_markdown import gate_markdown
     from perfkit.render.junit import gate_junit
 
     config_path = thresholds or console.state.config_path
     config, found = load_config_file(config_path)
     source = str(found or "perfkit.yaml")
-    data = _load_json(record)
+    data = read_json_object(record)
     margin = _percent(max_regression, "--max-regression")
     if data.get("schema") == "perfkit.report/1":
         if baseline is not None:

@@ -7,7 +7,6 @@ Reads DESIGN's perfkit.run/1 JSON directly; it needs nothing from perfkit.bench.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,13 +29,10 @@ def _when(value: Any) -> datetime | None:
 
 
 def load_run(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"--bench {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise UsageError(f"--bench {path}: not JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("routes"), list):
+    from perfkit.jsonfile import read_json_object
+
+    data = read_json_object(path, label="--bench")
+    if not isinstance(data.get("routes"), list):
         raise UsageError(f"--bench {path}: not a perfkit.run/1 record (no `routes` list)",
                          hint="write one with `perfkit bench … --out run.json`")
     return data

@@ -10,8 +10,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 REFSERVER = Path(__file__).with_name("refserver.py")
 
 
@@ -43,14 +41,3 @@ def running_refserver() -> Iterator[RefServer]:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
-def ref_server() -> Iterator[RefServer]:
-    with running_refserver() as server:
-        yield server
-
-
-@pytest.fixture
-def ref(ref_server: RefServer) -> RefServer:
-    """The reference server with its counters reset."""
-    ref_server.reset()
-    return ref_server

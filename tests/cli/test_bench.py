@@ -9,20 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.bench.conftest import RefServer, running_refserver
+from tests.bench.conftest import RefServer
 from tests.conftest import CliResult
-
-
-@pytest.fixture(scope="module")
-def ref_server() -> Iterator[RefServer]:
-    with running_refserver() as server:
-        yield server
-
-
-@pytest.fixture
-def ref(ref_server: RefServer) -> RefServer:
-    ref_server.reset()
-    return ref_server
 
 Cli = Callable[..., CliResult]
 

@@ -1,0 +1,30 @@
+"""Reading perfkit's JSON records (runs, reports) with one-line errors that name the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from perfkit.errors import UsageError
+
+
+def read_json_object(path: Path, *, label: str = "") -> dict[str, Any]:
+    """The JSON object in `path`; UsageError (exit 2) when unreadable, not JSON or not an object.
+
+    `label` prefixes messages with the flag the file came from (e.g. "--bench").
+    """
+    where = f"{label} {path}" if label else str(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read {where}: {exc.strerror or exc}",
+                         hint="check the path") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{where}: invalid JSON ({exc})",
+                         hint="pass a file written by perfkit") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: not a perfkit record (expected a JSON object)")
+    return data
