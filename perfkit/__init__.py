@@ -1,6 +1,13 @@
-"""perfkit: performance tuning for PostgreSQL-backed web backends that export Prometheus metrics."""
+"""perfkit: performance tuning for PostgreSQL-backed web backends that export Prometheus metrics.
+
+The public API is the names in `__all__`. Everything but the errors loads on first use, so
+that `import perfkit` (and so `perfkit --help`) stays fast.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from perfkit.errors import (
     CheckFailed,
@@ -13,6 +20,22 @@ from perfkit.errors import (
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "Settings": "perfkit.config", "resolve_settings": "perfkit.config",
+    "record_event": "perfkit.events", "list_events": "perfkit.events",
+    "load_statements": "perfkit.db.parse", "apply_indexes": "perfkit.db.apply",
+    "ApplyOptions": "perfkit.db.apply", "verify_indexes": "perfkit.db.verify",
+    "load_scenario": "perfkit.bench.scenario", "Scenario": "perfkit.bench.scenario",
+    "BenchOptions": "perfkit.bench.options", "run_bench": "perfkit.bench.runner",
+    "run_bench_sync": "perfkit.bench.runner", "Run": "perfkit.bench.record",
+    "RouteRecord": "perfkit.bench.record", "compare_runs": "perfkit.bench.compare",
+    "PromClient": "perfkit.prom.client", "ReportOptions": "perfkit.prom.report",
+    "build_report": "perfkit.prom.report", "run_gate": "perfkit.gate",
+    "load_thresholds": "perfkit.gate", "GateResult": "perfkit.gate",
+    "count_cache_lines": "perfkit.logs", "run_doctor": "perfkit.doctor",
+    "DoctorTarget": "perfkit.doctor",
+}
+
 __all__ = [
     "CheckFailed",
     "Inconclusive",
@@ -21,4 +44,12 @@ __all__ = [
     "Unreachable",
     "UsageError",
     "__version__",
+    *sorted(_LAZY),
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'perfkit' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
