@@ -97,12 +97,18 @@ def resolve_settings(
     # The demo stack is a default for the whole target or not at all: with any target set
     # elsewhere (a real backend, database or Prometheus), nothing of the demo leaks into it,
     # above all not its tokens sent to another host.
+    demo_targets = {"base_url": (demo.get("backend") or {}).get("url"),
+                    "dsn": (demo.get("postgres") or {}).get("dsn"),
+                    "prometheus_url": (demo.get("prometheus") or {}).get("url")}
     targets = (("base_url", base_url, ("PERFKIT_BASE_URL",)),
                ("dsn", dsn, ("PERFKIT_DSN", "DATABASE_URL")),
                ("prometheus_url", prometheus_url, ("PROMETHEUS_URL",)))
-    if any(flag is not None or any(env.get(n) for n in names) or config.get(key) is not None
-           for key, flag, names in targets):
-        demo = {}
+    for key, flag, names in targets:
+        given = flag if flag is not None else next(
+            (env[n] for n in names if env.get(n)), config.get(key))
+        if given is not None and str(given).rstrip("/") != str(demo_targets[key]).rstrip("/"):
+            demo = {}  # another system: the demo fills nothing
+            break
 
     def pick(name: str, flag: Any, env_names: tuple[str, ...], demo_value: Any) -> Any:
         if flag is not None:

@@ -52,3 +52,14 @@ def test_demo_defaults_never_leak_into_another_target(tmp_path: Path,
     assert prod.dsn is None and not prod.from_demo
     demo = resolve_settings(environ={})
     assert demo.token == "demo-secret" and demo.dsn == "postgresql://demo"
+
+
+def test_naming_the_demo_s_own_prometheus_keeps_the_demo_defaults(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERFKIT_STATE_DIR", str(tmp_path / "state"))
+    (tmp_path / "state" / "demo").mkdir(parents=True)
+    (tmp_path / "state" / "demo" / "state.json").write_text(json.dumps({
+        "backend": {"url": "http://demo"}, "postgres": {"dsn": "postgresql://demo"},
+        "prometheus": {"url": "http://demo-prom"}, "token": "demo-secret"}))
+    same = resolve_settings(environ={"PROMETHEUS_URL": "http://demo-prom/"})
+    assert same.dsn == "postgresql://demo" and same.token == "demo-secret"

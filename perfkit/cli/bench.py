@@ -33,13 +33,20 @@ def _read_tokens(path: Path) -> list[str]:
 
 
 def _tokens(cfg: Settings, tokens_file: Path | None, users: int | None) -> list[str]:
-    """Explicit --tokens-file > PERFKIT_TOKEN (or the demo's token) > a configured file."""
+    """--tokens-file > PERFKIT_TOKEN > PERFKIT_TOKENS_FILE > the demo's token > its tokens file
+    (environment and perfkit.yaml always beat the demo stack's defaults)."""
+    configured_file = cfg.tokens_file if cfg.tokens_file is not None and (
+        cfg.tokens_file.exists()) else None
     if tokens_file is not None:
         tokens = _read_tokens(tokens_file)
+    elif cfg.token and "token" not in cfg.from_demo:
+        tokens = [cfg.token]
+    elif configured_file is not None and "tokens_file" not in cfg.from_demo:
+        tokens = _read_tokens(configured_file)
     elif cfg.token:
         tokens = [cfg.token]
-    elif cfg.tokens_file is not None and cfg.tokens_file.exists():
-        tokens = _read_tokens(cfg.tokens_file)
+    elif configured_file is not None:
+        tokens = _read_tokens(configured_file)
     else:
         tokens = []
     if len(tokens) > 1:

@@ -18,8 +18,8 @@ def cache_stats(
     follow: Annotated[bool, typer.Option(
         "--follow", "-f", help="Count only lines appended from now on (bounded by --for).")]
     = False,
-    for_s: Annotated[float, typer.Option(
-        "--for", help="With --follow: how many seconds to watch.", min=0.1, max=86400)] = 30.0,
+    watch_for: Annotated[str, typer.Option(
+        "--for", help="With --follow: how long to watch, e.g. 60s or 5m.")] = "30s",
     output_format: Annotated[OutputFormat | None, typer.Option(
         "--format", help="table, json or markdown.")] = None,
 ) -> None:
@@ -31,9 +31,11 @@ def cache_stats(
 
     Example: `docker compose logs backend | perfkit cache-stats -`
     """
+    from perfkit.durations import parse_duration_s
     from perfkit.errors import UsageError
     from perfkit.logs import count_cache_lines, follow_lines, read_lines
 
+    for_s = parse_duration_s(watch_for, flag="--for", minimum_s=0.1, maximum_s=86400)
     if source is None:
         log_file = console.settings().backend_log
         if log_file is None:

@@ -125,33 +125,53 @@ def restart(
 @app.command()
 def fault(
     route: Annotated[str, typer.Option(help="Route template, e.g. /auth/me, or * for all.")] = "*",
-    latency_ms: Annotated[float, typer.Option(help="Extra latency to add.", min=0)] = 0.0,
-    error_ratio: Annotated[float, typer.Option(help="Share of requests answered 500.",
-                                               min=0, max=1)] = 0.0,
+    latency_ms: Annotated[float | None, typer.Option(
+        help="Extra latency to add (0 removes it; omitted: left as is).", min=0)] = None,
+    error_ratio: Annotated[float | None, typer.Option(
+        help="Share of requests answered 500 (0 removes it; omitted: left as is).", min=0,
+        max=1)] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove every fault first.")] = False,
+    output_format: FormatOpt = None,
 ) -> None:
-    """Inject latency or 5xx into the running demo backend, without a restart (0 clears).
+    """Inject latency or 5xx into the running demo backend, without a restart.
 
-    Example: `perfkit demo fault --route /auth/me --latency-ms 100`
+    Example: `perfkit demo fault --route /auth/me --latency-ms 100`, then `perfkit demo fault
+    --clear`
     """
     import json
     import urllib.request
 
     from perfkit.demo import stack
-    from perfkit.errors import StackError
+    from perfkit.errors import StackError, UsageError
 
     be = stack.read_state(stack.StackPaths.default()).get("backend") or {}
     if not be.get("url"):
         raise StackError("the demo stack is not up", hint="run `perfkit demo up` first")
+    with urllib.request.urlopen(f"{be['url']}/openapi.json", timeout=5) as resp:
+        routes = sorted(json.loads(resp.read())["paths"])
+    if route != "*" and route not in routes:
+        raise UsageError(f"--route {route!r} is not a route of the demo backend",
+                         hint=f"use * or one of {', '.join(routes)}")
     with urllib.request.urlopen(f"{be['url']}/_demo/faults", timeout=5) as resp:
         current = json.loads(resp.read())
-    latency, errors = current["latency_ms"], current["error_ratio"]
-    latency.pop(route, None) if latency_ms == 0 else latency.update({route: latency_ms})
-    errors.pop(route, None) if error_ratio == 0 else errors.update({route: error_ratio})
+    latency, errors = ({}, {}) if clear else (current["latency_ms"], current["error_ratio"])
+    for table, value in ((latency, latency_ms), (errors, error_ratio)):
+        if value == 0:
+            table.pop(route, None)
+        elif value is not None:
+            table[route] = value
     request = urllib.request.Request(
         f"{be['url']}/_demo/faults", method="PUT", headers={"Content-Type": "application/json"},
         data=json.dumps({"latency_ms": latency, "error_ratio": errors}).encode())
     with urllib.request.urlopen(request, timeout=5) as resp:
-        console.print_json(json.loads(resp.read()))
+        now = json.loads(resp.read())
+    if console.fmt(output_format) is OutputFormat.json:
+        console.print_json(now)
+        return
+    rows = [[r, f"{now['latency_ms'].get(r, 0):g}", f"{now['error_ratio'].get(r, 0) * 100:g}%"]
+            for r in sorted({*now["latency_ms"], *now["error_ratio"]})]
+    console.table("faults of the demo backend", ["route", "extra latency ms", "5xx"],
+                  rows or [["(none)", "0", "0%"]])
 
 
 @app.command()

@@ -18,7 +18,7 @@ from typing import Any
 
 from perfkit.config import state_dir
 from perfkit.demo import postgres, procs, prometheus
-from perfkit.errors import StackError
+from perfkit.errors import StackError, UsageError
 
 BACKEND_MARKER = "perfkit.demo.app"
 PROMETHEUS_MARKER = "prometheus"
@@ -111,6 +111,7 @@ def up(options: UpOptions, paths: StackPaths | None = None,
     state = read_state(paths)
     state.setdefault("schema", "perfkit.demo-state/1")
     state["notes"] = []
+    _check_requested_ports(state, options)
     _up_postgres(state, options, paths, progress)
     write_state(paths, state)
     _up_backend(state, options, paths, progress)
@@ -118,6 +119,28 @@ def up(options: UpOptions, paths: StackPaths | None = None,
     _up_prometheus(state, options, paths, progress)
     write_state(paths, state)
     return state
+
+
+def _check_requested_ports(state: dict[str, Any], options: UpOptions) -> None:
+    """Refuse a taken port before starting anything (a failed `up` must not leave half a stack);
+    say when a port option cannot apply because that service already runs elsewhere."""
+    pg, be, pr = (state.get(k) or {} for k in ("postgres", "backend", "prometheus"))
+    services = (
+        ("--pg-port", options.pg_port, pg.get("port"),
+         bool(pg.get("dsn")) and postgres.answers(pg["dsn"])),
+        ("--backend-port", options.backend_port, be.get("port"),
+         procs.is_our_process(be.get("pid"), BACKEND_MARKER)),
+        ("--prometheus-port", options.prometheus_port, pr.get("port"),
+         procs.is_our_process(pr.get("pid"), PROMETHEUS_MARKER)))
+    for flag, wanted, current, running in services:
+        if wanted is None:
+            continue
+        if running and current is not None and int(current) != wanted:
+            state["notes"].append(f"{flag} {wanted} ignored: that service already runs on port "
+                                  f"{current} (`perfkit demo down` first to move it)")
+        elif not running and procs.port_in_use(wanted):
+            raise UsageError(f"port 127.0.0.1:{wanted} is already in use ({flag})",
+                             hint=f"free it or pick another with {flag}")
 
 
 def _up_postgres(state: dict[str, Any], options: UpOptions, paths: StackPaths,

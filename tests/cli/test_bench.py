@@ -306,3 +306,17 @@ def test_cold_samples_that_look_warm_are_flagged(cli: Cli, ref: RefServer,
     assert ("WARNING: GET /cached: cold samples look warm: the server's cache was probably "
             "already filled (use fresh tokens, --flush-cmd or --cache-header)") in again.stdout
     assert len(json.loads(out.read_text())["warnings"]) == 1
+
+
+def test_tokens_file_from_the_environment_beats_the_demo_token(
+        cli: Cli, demo_stack: dict[str, Any], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = Path(demo_stack["tokens_file"]).read_text().split()[300:303]
+    listed = tmp_path / "tokens.txt"
+    listed.write_text("\n".join(tokens) + "\n")
+    monkeypatch.setenv("PERFKIT_TOKENS_FILE", str(listed))
+    out = tmp_path / "run.json"
+    result = cli("bench", "/auth/me", "-n", "9", "-c", "1", "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    cold = next(r for r in json.loads(out.read_text())["routes"] if r["phase"] == "cold")
+    assert cold["count"] == 3  # one cold sample per token of the file, not the demo's one

@@ -50,3 +50,12 @@ def test_missing_file_is_exit_2(cli: Cli, tmp_path: Path) -> None:
     result = cli("cache-stats", str(tmp_path / "nope.log"))
     assert result.exit_code == 2
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_follow_takes_a_duration(cli: Cli, tmp_path: Path) -> None:
+    log = tmp_path / "live.log"
+    log.write_text("Cache HIT: old:1\n")
+    result = cli("cache-stats", str(log), "--follow", "--for", "300ms", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["total"]["lookups"] == 0  # only lines appended count
+    assert cli("cache-stats", str(log), "--follow", "--for", "soon").exit_code == 2

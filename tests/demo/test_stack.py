@@ -105,3 +105,30 @@ def test_corrupt_data_dir_is_reported(cli: Cli, own_state: Path) -> None:
     result = cli("demo", "up", "--scale", "0.005")
     assert result.exit_code == 1
     assert "is corrupt" in result.stderr and "demo down --purge" in result.stderr
+
+
+def test_fault_flags_leave_the_other_fault_alone_and_clear_resets(
+        cli: Cli, demo_stack: dict[str, object]) -> None:
+    try:
+        assert cli("demo", "fault", "--route", "/auth/me", "--latency-ms", "30").exit_code == 0
+        both = cli("demo", "fault", "--route", "/auth/me", "--error-ratio", "0.5", "--format",
+                   "json")
+        data = json.loads(both.stdout)
+        assert data["latency_ms"] == {"/auth/me": 30.0}  # not reset by the second call
+        assert data["error_ratio"] == {"/auth/me": 0.5}
+        typo = cli("demo", "fault", "--route", "/nope", "--latency-ms", "5")
+        assert typo.exit_code == 2 and "/messages/{conversation_id}" in typo.stderr
+    finally:
+        cleared = cli("demo", "fault", "--clear", "--format", "json")
+    assert json.loads(cleared.stdout) == {**json.loads(cleared.stdout), "latency_ms": {},
+                                          "error_ratio": {}}
+
+
+def test_a_taken_backend_port_starts_nothing(cli: Cli, own_state: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = cli("demo", "up", "--scale", "0.005", "--backend-port", str(port))
+    assert result.exit_code == 2
+    assert stack.StackPaths.default().pg_data.exists() is False  # PostgreSQL was not started
