@@ -58,6 +58,7 @@ def doctor(
     """
     from datetime import datetime
 
+    from perfkit.db.parse import default_index_paths
     from perfkit.doctor import DoctorTarget, run_doctor
     from perfkit.errors import UsageError
     from perfkit.prom.windows import parse_duration_s
@@ -71,7 +72,7 @@ def doctor(
     target = DoctorTarget(
         base_url=settings.base_url, token=settings.token, dsn=settings.dsn,
         prometheus_url=settings.prometheus_url, prometheus_token=settings.prometheus_token,
-        backend_log=log or settings.backend_log, index_paths=indexes or [Path("indexes")],
+        backend_log=log or settings.backend_log, index_paths=indexes or default_index_paths(),
         since_s=parse_duration_s(since), split=split, until=until_at, config=settings.config)
     with console.status("checking"):
         result = run_doctor(target)

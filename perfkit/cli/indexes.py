@@ -50,9 +50,14 @@ _APPLY_HINT = ("an index file holds CREATE INDEX or DROP INDEX statements (COMME
 
 def _statements(paths: list[Path] | None, *, verify: bool) -> list[Any]:
     """The files' statements; exit 2 when they hold nothing to verify or apply."""
-    from perfkit.db.parse import StatementKind, load_statements, require_index_statements
+    from perfkit.db.parse import (
+        StatementKind,
+        default_index_paths,
+        load_statements,
+        require_index_statements,
+    )
 
-    chosen = paths or [Path("indexes")]
+    chosen = paths or default_index_paths()
     statements = load_statements(chosen)
     kinds = (StatementKind.CREATE_INDEX,) if verify else (
         StatementKind.CREATE_INDEX, StatementKind.DROP_INDEX)

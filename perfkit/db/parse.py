@@ -86,6 +86,16 @@ class IndexStatement:
         return str(RawStream()(node))
 
 
+SHIPPED_INDEXES = Path(__file__).resolve().parents[2] / "indexes"
+
+
+def default_index_paths() -> list[Path]:
+    """./indexes when there is one, else the seed's indexes shipped with perfkit (as scenario
+    names fall back to the shipped scenarios/)."""
+    local = Path("indexes")
+    return [local] if local.exists() or not SHIPPED_INDEXES.exists() else [SHIPPED_INDEXES]
+
+
 def statement_files(paths: list[Path]) -> list[Path]:
     """Files named, and *.sql files of folders named, in a stable order."""
     files: list[Path] = []

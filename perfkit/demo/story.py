@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from perfkit.config import state_dir
+from perfkit.db.parse import SHIPPED_INDEXES
 from perfkit.demo import stack
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_INDEXES = REPO_ROOT / "indexes"
-SHIPPED_RUNBOOK = REPO_ROOT / "scenarios" / "runbook.yaml"
+SHIPPED_RUNBOOK = Path(__file__).resolve().parents[2] / "scenarios" / "runbook.yaml"
 PROMETHEUS_SETTLE_S = 2.5  # two scrapes of 1 s, so the window's end is in the TSDB
 
 Progress = Callable[[str], None]
@@ -31,7 +30,7 @@ class StoryOptions:
     duration_s: float = 20.0
     concurrency: int = 4
     users: int = 20  # few enough that users come back within the caches' TTLs
-    index_paths: tuple[Path, ...] = (SHIPPED_INDEXES,)
+    index_paths: tuple[Path, ...] = (SHIPPED_INDEXES,)  # the seed's, whatever the cwd
     scenario: Path = SHIPPED_RUNBOOK
     out_dir: Path | None = None
 
