@@ -179,7 +179,10 @@ def _format(value: float | None, unit: str) -> str:
     return f"{value:g}"
 
 
-def check_thresholds_on_run(run: Run, thresholds: list[Threshold]) -> list[Check]:
+def check_thresholds_on_run(run: Run, thresholds: list[Threshold],
+                            min_samples: int = 20) -> list[Check]:
+    """A latency threshold needs `min_samples` samples: a p99 of 3 requests is no measurement
+    (inconclusive, a failure only with --strict)."""
     checks: list[Check] = []
     for threshold in thresholds:
         routes = [r for r in run.routes() if _matches(threshold.route, r)]
@@ -192,6 +195,11 @@ def check_thresholds_on_run(run: Run, thresholds: list[Threshold]) -> list[Check
             if record is None:
                 checks.append(Check(route, threshold.name, threshold.condition.text, None,
                                     "error", f"no samples: no {threshold.phase} phase"))
+                continue
+            if threshold.metric in LATENCY_METRICS and 0 < record.count < min_samples:
+                checks.append(Check(route, threshold.name, threshold.condition.text, None,
+                                    "inconclusive", f"only {record.count} sample(s) in the "
+                                    f"{threshold.phase} phase; need {min_samples}"))
                 continue
             checks.append(_judge(route, threshold, *_run_value(record, threshold.metric)))
     return checks
@@ -362,7 +370,7 @@ def run_gate(run: Run, *, thresholds: list[Threshold], baseline: Run | None = No
     if not thresholds and baseline is None:
         raise UsageError("nothing to check: no thresholds and no baseline",
                          hint="add `thresholds:` to perfkit.yaml or pass --baseline BASE.json")
-    result = GateResult(check_thresholds_on_run(run, thresholds))
+    result = GateResult(check_thresholds_on_run(run, thresholds, min_samples))
     if baseline is not None:
         result.checks += compare_with_baseline(run, baseline,
                                                max_regression_pct=max_regression_pct,

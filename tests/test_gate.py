@@ -45,7 +45,7 @@ def test_conditions_normalise_units() -> None:
 
 
 def test_thresholds_pass_and_fail_per_route_and_phase() -> None:
-    run = make_run({("GET /auth/me", "cold"): [150.0] * 10,
+    run = make_run({("GET /auth/me", "cold"): [150.0] * 30,
                     ("GET /auth/me", "warm"): [1.0] * 90})
     result = run_gate(run, thresholds=thresholds({
         "GET /auth/me": {"warm.p99": "< 200ms", "cold.mean": "< 100ms"},
@@ -157,3 +157,12 @@ def test_inconclusive_comparisons_do_not_dilute_holm() -> None:
     main = next(c for c in crowded if c.route == "GET /a" and c.check == "all.mean vs baseline")
     assert main.detail == alone[0].detail  # same adjusted p: the 30 tiny ones are not tests
     assert sum(c.status == "inconclusive" for c in crowded) == 30
+
+
+def test_a_latency_threshold_on_a_handful_of_samples_is_inconclusive() -> None:
+    run = make_run({("GET /auth/me", "cold"): [150.0] * 3, ("GET /auth/me", "warm"): [1.0] * 60})
+    result = run_gate(run, thresholds=thresholds({"GET /auth/me": {"cold.p99": "< 500ms",
+                                                                   "warm.p99": "< 5ms"}}))
+    status = {c.check: c.status for c in result.checks}
+    assert status == {"cold.p99 < 500ms": "inconclusive", "warm.p99 < 5ms": "pass"}
+    assert result.passed and result.inconclusive

@@ -265,6 +265,11 @@ def merge(
     bases = {run.base_url for run in loaded}
     if len(bases) > 1:
         console.warning(f"merging runs against different base URLs: {', '.join(sorted(bases))}")
+    scenarios = {str(r.settings.get("scenario")) for r in loaded}
+    if len(scenarios) > 1:
+        console.warning(f"merging runs of different scenarios ({', '.join(sorted(scenarios))}): "
+                        "per-route histograms add exactly, but the iteration counts and rates "
+                        "of the merged generator mix unlike things")
     merged = loaded[0].merge(*loaded[1:])
     save_error = _save(merged, out)
     _render_run(merged, console.fmt(output_format))
