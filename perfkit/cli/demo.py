@@ -264,7 +264,9 @@ def _render_story(data: dict[str, Any], output: OutputFormat) -> None:
                f"{c['after']['mean']:.1f}",
                "-" if not c.get("ci_pct") else f"[{c['ci_pct'][0]:+.0f}%, {c['ci_pct'][1]:+.0f}%]",
                c["verdict"]]
-              for c in data["compare"]["routes"] if _client_row(c, data["compare"]["routes"])]
+              for c in sorted(data["compare"]["routes"],
+                              key=lambda r: (r["route"], {"cold": 0, "warm": 1}.get(r["phase"], 2)))
+              if _client_row(c, data["compare"]["routes"])]
     console.table("Client side (perfkit bench), mean ms per phase", ["route", "phase", "before",
                   "after", "95% CI of change", "verdict"], client)
     cache = data["cache_stats"]

@@ -123,7 +123,9 @@ def run_notes(run: Run) -> list[str]:
 
 def compare_table(result: dict[str, Any]) -> tuple[tuple[str, ...], list[list[str]]]:
     rows: list[list[str]] = []
-    for row in result["routes"]:
+    phase_order = {"cold": 0, "warm": 1, "all": 2}
+    ordered = sorted(result["routes"], key=lambda r: (r["route"], phase_order.get(r["phase"], 3)))
+    for row in ordered:  # a route's cold, warm and all rows side by side
         b, a = row["before"], row["after"]
         ci = row.get("ci_pct")
         p = row.get("p_value")
@@ -135,8 +137,8 @@ def compare_table(result: dict[str, Any]) -> tuple[tuple[str, ...], list[list[st
             fmt_pct(row["change_pct"]["mean"]),
             f"{fmt_pct(ci[0])}..{fmt_pct(ci[1])}" if ci else "-",
             "-" if p is None else (f"{p:.3g}" if p >= 0.001 else "<0.001"),
-            row["verdict"] + (" (mixed cold+warm)" if row.get("mixed_phases") else
-                              " (too few samples)" if row.get("inconclusive") else ""),
+            "not judged (mixed cold+warm)" if row.get("mixed_phases") else
+            row["verdict"] + (" (too few samples)" if row.get("inconclusive") else ""),
         ])
     return COMPARE_COLUMNS, rows
 
