@@ -123,6 +123,12 @@ def _entry_warnings(name: str, route: str | None, before: Figures | None,
             _warn(warnings, "clamped-p99", f"{name} ({label}): P99 >= {_fmt_ms(last)}, clamped "
                   f"at the last bucket; the histogram needs finer buckets above "
                   f"{_fmt_ms(last)} to say more", route)
+        bucket = figs["p99_bucket_ms"]
+        if bucket and bucket[0] == 0 and bucket[1] is not None and figs["p99_ms"] is not None:
+            _warn(warnings, "first-bucket", f"{name} ({label}): P99 lies in the first bucket "
+                  f"(0, {bucket[1]:g} ms]; Prometheus interpolates inside it, so read "
+                  f"{figs['p99_ms']:.3g} ms as <= {bucket[1]:g} ms (the true P99 may be far "
+                  "lower)", route)
     if route is not None and (before is None) != (after is None):
         only = "after" if before is None else "before"
         _warn(warnings, "one-window", f"{name}: only in the {only} window (no requests in the "

@@ -52,3 +52,17 @@ def test_bucket_location_follows_prometheus() -> None:
     clamped = locate_quantile_bucket({0.1: 0.0, 0.5: 1.0, 1.0: 2.0, math.inf: 50.0})
     assert clamped is not None and clamped.clamped and clamped.lo_s == 1.0
     assert locate_quantile_bucket({0.1: 0.0, math.inf: 0.0}) is None
+
+
+def test_a_p99_in_the_first_bucket_is_read_as_an_upper_bound() -> None:
+    from perfkit.prom.report import _entry_warnings
+
+    def figs(p99_ms: float, bucket: list[float]) -> dict[str, object]:
+        return {"count_exact": 500.0, "p99_clamped": False, "p99_bucket_ms": bucket,
+                "p99_ms": p99_ms}
+
+    warnings: list[dict[str, object]] = []
+    _entry_warnings("/auth/me", "/auth/me", figs(250.0, [100.0, 500.0]), figs(99.0, [0.0, 100.0]),
+                    warnings)
+    first = [w for w in warnings if w["kind"] == "first-bucket"]
+    assert len(first) == 1 and "read 99 ms as <= 100 ms" in str(first[0]["message"])
