@@ -77,6 +77,10 @@ def gate(
     source = str(found or "perfkit.yaml")
     data = read_json_object(record)
     margin = _percent(max_regression, "--max-regression")
+    if data.get("schema") not in ("perfkit.run/1", "perfkit.report/1"):
+        raise UsageError(f"{record}: neither a bench run (perfkit.run/1) nor a report "
+                         "(perfkit.report/1)",
+                         hint="use `perfkit bench --out` or `perfkit report --format json`")
     if data.get("schema") == "perfkit.report/1":
         if baseline is not None:
             raise UsageError("--baseline compares bench runs; a report has no per-request data",

@@ -97,3 +97,10 @@ def test_gate_on_a_prometheus_report(cli: Cli, tmp_path: Path) -> None:
     assert cli("gate", str(path), "--thresholds", str(config)).exit_code == 0
     config.write_text('thresholds:\n  "/auth/me": {before.mean: "< 100ms"}\n')
     assert cli("gate", str(path), "--thresholds", str(config)).exit_code == 1
+
+
+def test_a_json_that_is_neither_run_nor_report_is_exit_2(cli: Cli, tmp_path: Path) -> None:
+    other = tmp_path / "other.json"
+    other.write_text('{"schema": "something/1"}')
+    result = cli("gate", str(other))
+    assert result.exit_code == 2 and "neither a bench run" in result.stderr
