@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -109,9 +109,8 @@ def count_cache_lines(lines: Iterable[str]) -> CacheStats:
 
 
 def follow_lines(stream: IO[str], duration_s: float, poll_s: float = 0.2,
-                 clock: object = time.monotonic) -> Iterator[str]:
+                 clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
     """Lines appended to a file from now on, until duration_s has passed (tail -f, bounded)."""
-    assert callable(clock)
     deadline = clock() + duration_s
     stream.seek(0, 2)
     buffer = ""

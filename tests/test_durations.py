@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from perfkit.bench.pacer import parse_duration_s as bench_duration
 from perfkit.cli.indexes import parse_duration_s as lock_timeout
 from perfkit.durations import duration_s, parse_duration_s
 from perfkit.errors import UsageError
@@ -16,7 +15,6 @@ from perfkit.prom.windows import parse_duration_s as since
                                                (" 3 S ", 3), ("1.5h", 5400)])
 def test_every_flag_reads_the_same_grammar(text: str, seconds: float) -> None:
     assert duration_s(text) == pytest.approx(seconds)
-    assert bench_duration(text) == pytest.approx(seconds)
     assert lock_timeout(text) == pytest.approx(seconds)
     if seconds >= 1:
         assert since(text) == pytest.approx(seconds)
@@ -36,3 +34,9 @@ def test_bounds_name_the_flag() -> None:
         lock_timeout("0")
     with pytest.raises(UsageError, match="above the maximum"):
         lock_timeout("30d")
+
+
+def test_numbers_from_yaml_are_seconds() -> None:
+    assert parse_duration_s(1.5) == 1.5
+    with pytest.raises(UsageError):
+        parse_duration_s("5 parsecs")

@@ -14,18 +14,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from perfkit import durations
 from perfkit.errors import UsageError
-
-
-def parse_duration_s(text: str | float | int) -> float:
-    """'500ms', '10s', '2m', '1h' or a bare number of seconds -> seconds (perfkit.durations)."""
-    return durations.parse_duration_s(text)
-
-
-def intended_start_s(index: int, rate_per_s: float, start_s: float = 0.0) -> float:
-    """When request `index` (0-based) of an open-loop run should start."""
-    return start_s + index / rate_per_s
 
 
 def open_loop_schedule(rate_per_s: float, *, start_s: float = 0.0, limit: int | None = None,

@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 import yaml
 
-from perfkit.bench.pacer import parse_duration_s
+from perfkit.durations import parse_duration_s
 from perfkit.errors import UsageError
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")

@@ -150,9 +150,9 @@ def bench(
 
     Example: `perfkit bench /auth/me --tokens-file tokens.txt --users 20 -n 400 --out run.json`
     """
-    from perfkit.bench.pacer import parse_duration_s
     from perfkit.bench.runner import BenchOptions, run_bench_sync
     from perfkit.bench.scenario import Scenario, find_scenario, load_scenario
+    from perfkit.durations import parse_duration_s
     from perfkit.errors import CheckFailed, UsageError
 
     if scenario is not None:

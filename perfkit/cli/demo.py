@@ -208,8 +208,8 @@ def story(
 
     Example: `perfkit demo story --scale 0.1 --duration 10s`
     """
-    from perfkit.bench.pacer import parse_duration_s
     from perfkit.demo.story import StoryOptions, run_story
+    from perfkit.durations import parse_duration_s
 
     options = StoryOptions(scale=scale, duration_s=parse_duration_s(duration),
                            concurrency=concurrency)

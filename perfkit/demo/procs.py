@@ -11,7 +11,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from perfkit.errors import StackError, UsageError
@@ -116,10 +116,9 @@ def http_ok(url: str, timeout_s: float = 1.0) -> bool:
         return False
 
 
-def wait_until(check: object, timeout_s: float, pid: int | None, what: str,
+def wait_until(check: Callable[[], bool], timeout_s: float, pid: int | None, what: str,
                log_file: Path) -> None:
     """Poll check() until true; fail early with the log's tail if the process died."""
-    assert callable(check)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check():

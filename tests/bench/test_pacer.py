@@ -30,18 +30,6 @@ def test_closed_loop_split_spreads_the_remainder() -> None:
         pacer.split_closed_loop(10, 0)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("500ms", 0.5), ("10s", 10.0), ("2m", 120.0),
-                                               ("1h", 3600.0), ("3", 3.0), (1.5, 1.5)])
-def test_durations(text: str | float, seconds: float) -> None:
-    assert pacer.parse_duration_s(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("bad", ["ten seconds", "-1s", "5 parsecs", ""])
-def test_bad_durations_are_usage_errors(bad: str) -> None:
-    with pytest.raises(UsageError):
-        pacer.parse_duration_s(bad)
-
-
 def test_stall_arithmetic() -> None:
     # 10 s at a fixed rate, 1 s freeze: 10% of requests delayed, uniformly over (0, 1 s]:
     # the p99 lies 0.1 s below the stall's end.
