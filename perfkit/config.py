@@ -24,8 +24,16 @@ def state_dir() -> Path:
     return (base / "perfkit").resolve()
 
 
+DEMO_STATE_FILE_NAME = "state.json"
+
+
+def demo_dir() -> Path:
+    """The demo stack's folder: its state file, logs, tokens and Prometheus data."""
+    return state_dir() / "demo"
+
+
 def demo_state_file() -> Path:
-    return state_dir() / "demo" / "state.json"
+    return demo_dir() / DEMO_STATE_FILE_NAME
 
 
 def load_demo_state() -> dict[str, Any] | None:

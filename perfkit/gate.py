@@ -2,8 +2,8 @@
 
 Pure functions over finished records. Nothing passes silently: a threshold whose route or
 metric has no samples, or whose value is NaN, is an error check, never a pass. A regression
-against the baseline fails only when the rank test is significant after Holm's correction
-AND the whole confidence interval of the change lies beyond the allowed margin.
+against the baseline is `perfkit compare`'s "slower" with the margin as its threshold:
+significant after Holm's correction AND the whole confidence interval beyond the margin.
 """
 
 from __future__ import annotations
@@ -13,24 +13,37 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from statistics import NormalDist
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from perfkit import stats
-from perfkit.bench.record import RouteRecord, Run
+from perfkit.bench.compare import ComparedRow, Method, compare_runs
+from perfkit.bench.record import Phase, RouteRecord, Run
 from perfkit.errors import UsageError
-
-Status = Literal["pass", "fail", "error", "inconclusive"]
 
 _CONDITION = re.compile(r"^\s*(<=|<|>=|>|==)\s*(-?[0-9]*\.?[0-9]+)\s*(ms|s|us|µs|%)?\s*$")
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
 LATENCY_METRICS = ("mean", "p50", "p90", "p99", "p999", "max")
 RUN_METRICS = (*LATENCY_METRICS, "error_ratio", "count")
-RUN_PHASES = ("all", "cold", "warm")
 REPORT_METRICS = {"mean": "mean_ms", "p99": "p99_ms", "error_ratio": "ratio_5xx",
                   "ratio_5xx": "ratio_5xx", "rps": "rps", "count": "count"}
-REPORT_PHASES = ("after", "before")
+RUN_PHASES = tuple(p.value for p in (Phase.ALL, Phase.COLD, Phase.WARM))
+REPORT_WINDOWS = ("after", "before")
+DEFAULT_MAX_REGRESSION_PCT = stats.MIN_CHANGE_PCT  # benchmarks/gate_power.py: catches +15%
+MIN_ERROR_RISE = 0.01  # an error ratio may rise by one point before it can fail the gate
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"  # no data where a check needed some: never a pass
+    INCONCLUSIVE = "inconclusive"  # too few samples; a failure only with --strict
+
+
+class RecordKind(StrEnum):
+    RUN = "run"
+    REPORT = "report"
 
 
 @dataclass(frozen=True)
@@ -47,16 +60,23 @@ class Condition:
 @dataclass(frozen=True)
 class Threshold:
     route: str    # "GET /auth/me", "/auth/me" (any method) or "*"
-    phase: str
+    phase: str | None  # a run phase, a report window, or None: `all` / `after`
     metric: str
     condition: Condition
 
-    @property
-    def name(self) -> str:
-        return f"{self.phase}.{self.metric} {self.condition.text}"
+    def applies_to(self, kind: RecordKind) -> bool:
+        phases, metrics = ((RUN_PHASES, RUN_METRICS) if kind is RecordKind.RUN
+                           else (REPORT_WINDOWS, tuple(REPORT_METRICS)))
+        return (self.phase is None or self.phase in phases) and self.metric in metrics
+
+    def phase_for(self, kind: RecordKind) -> str:
+        return self.phase or (Phase.ALL.value if kind is RecordKind.RUN else "after")
+
+    def name_for(self, kind: RecordKind) -> str:
+        return f"{self.phase_for(kind)}.{self.metric} {self.condition.text}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Check:
     route: str
     check: str
@@ -68,33 +88,60 @@ class Check:
 
     @property
     def passed(self) -> bool:
-        return self.status == "pass"
+        return self.status is Status.PASS
 
     def to_json(self) -> dict[str, Any]:
         return {"route": self.route, "check": self.check, "limit": self.limit,
-                "value": self.value, "passed": self.passed, "status": self.status,
+                "value": self.value, "passed": self.passed, "status": self.status.value,
                 "detail": self.detail, "ci_pct": list(self.ci_pct) if self.ci_pct else None}
 
 
 @dataclass
 class GateResult:
     checks: list[Check] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # thresholds for the other record kind
 
     @property
     def failed(self) -> list[Check]:
-        return [c for c in self.checks if c.status in ("fail", "error")]
+        return [c for c in self.checks if c.status in (Status.FAIL, Status.ERROR)]
 
     @property
     def inconclusive(self) -> list[Check]:
-        return [c for c in self.checks if c.status == "inconclusive"]
+        return [c for c in self.checks if c.status is Status.INCONCLUSIVE]
 
     @property
     def passed(self) -> bool:
         return not self.failed
 
+    def exit_code(self, *, strict: bool = False) -> int:
+        """0 pass, 1 fail, 4 inconclusive under --strict."""
+        if self.failed:
+            return 1
+        return 4 if strict and self.inconclusive else 0
+
+    def headline(self, *, strict: bool = False) -> str:
+        if self.failed:
+            return f"FAILED ({len(self.failed)} of {len(self.checks)} checks)"
+        if strict and self.inconclusive:
+            return f"INCONCLUSIVE ({len(self.inconclusive)} of {len(self.checks)} checks)"
+        return "PASSED"
+
     def to_json(self) -> dict[str, Any]:
         return {"schema": "perfkit.gate/1", "passed": self.passed,
-                "checks": [c.to_json() for c in self.checks]}
+                "checks": [c.to_json() for c in self.checks], "skipped": self.skipped}
+
+
+def record_kind(data: Mapping[str, Any], source: str) -> RecordKind:
+    """A gate input is a bench run or a Prometheus report; anything else is a usage error."""
+    from perfkit.bench.record import is_run
+
+    if is_run(dict(data)):
+        return RecordKind.RUN
+    if data.get("schema") == "perfkit.report/1":
+        return RecordKind.REPORT
+    raise UsageError(f"{source}: neither a bench run (perfkit.run/2) nor a report "
+                     "(perfkit.report/1)",
+                     hint="use `perfkit bench --out` or `perfkit report --format json`")
 
 
 def parse_condition(text: str, metric: str, where: str) -> Condition:
@@ -119,35 +166,42 @@ def parse_condition(text: str, metric: str, where: str) -> Condition:
     return Condition(op, number, "", str(text).strip())
 
 
-def load_thresholds(config: Mapping[str, Any], source: str, *,
-                    for_report: bool = False) -> list[Threshold]:
-    """Thresholds from perfkit.yaml's `thresholds:` mapping (route -> {metric: condition})."""
+def _threshold(route: str, key: str, condition: Any, where: str) -> Threshold:
+    phase, _, metric = str(key).rpartition(".")
+    known_phases = (*RUN_PHASES, *REPORT_WINDOWS)
+    if (phase and phase not in known_phases) or metric not in (*RUN_METRICS, *REPORT_METRICS):
+        raise UsageError(f"{where}: unknown check {key!r}",
+                         hint=f"use [{'|'.join(known_phases)}.]METRIC with METRIC one of "
+                              f"{', '.join(dict.fromkeys((*RUN_METRICS, *REPORT_METRICS)))}")
+    threshold = Threshold(route, phase or None, metric, parse_condition(str(condition), metric,
+                                                                          where))
+    if not any(threshold.applies_to(kind) for kind in RecordKind):
+        raise UsageError(f"{where}: {metric} cannot be checked in the {phase} "
+                         f"{'window' if phase in REPORT_WINDOWS else 'phase'}")
+    return threshold
+
+
+def load_thresholds(config: Mapping[str, Any], source: str) -> list[Threshold]:
+    """Thresholds from perfkit.yaml's `thresholds:` mapping (route -> {check: condition}).
+
+    One file serves bench runs (phases cold/warm/all) and reports (windows after/before); a
+    check written for one kind of record is skipped, with a note, on the other."""
     raw = config.get("thresholds") or {}
     if not isinstance(raw, Mapping):
         raise UsageError(f"{source}: `thresholds` must map routes to checks",
                          hint='e.g. thresholds: {"GET /auth/me": {warm.p99: "< 200ms"}}')
-    phases = REPORT_PHASES if for_report else RUN_PHASES
-    metrics = tuple(REPORT_METRICS) if for_report else RUN_METRICS
     out: list[Threshold] = []
     for route, checks in raw.items():
         if not isinstance(checks, Mapping):
             raise UsageError(f"{source}: thresholds[{route!r}] must map metrics to conditions")
-        for key, condition in checks.items():
-            where = f"{source}: thresholds[{route!r}][{key!r}]"
-            phase, _, metric = str(key).rpartition(".")
-            phase = phase or phases[0]
-            if phase not in phases or metric not in metrics:
-                raise UsageError(f"{where}: unknown check {key!r}",
-                                 hint=f"use [{'|'.join(phases)}.]{'|'.join(metrics)}")
-            out.append(Threshold(str(route), phase, metric,
-                                 parse_condition(str(condition), metric, where)))
+        out += [_threshold(str(route), key, condition,
+                           f"{source}: thresholds[{route!r}][{key!r}]")
+                for key, condition in checks.items()]
     return out
 
 
 def _matches(pattern: str, route: str) -> bool:
-    if pattern == "*":
-        return True
-    if pattern == route:
+    if pattern in ("*", route):
         return True
     return " " not in pattern and route.split(" ", 1)[-1] == pattern
 
@@ -179,150 +233,141 @@ def _format(value: float | None, unit: str) -> str:
     return f"{value:g}"
 
 
+def _judge(route: str, name: str, threshold: Threshold, value: float | None,
+           why: str | None) -> Check:
+    cond = threshold.condition
+    if value is None:
+        return Check(route, name, cond.text, None, Status.ERROR, f"no value: {why}")
+    ok = cond.holds(value)
+    return Check(route, name, cond.text, round(value, 6), Status.PASS if ok else Status.FAIL,
+                 f"{_format(value, cond.unit)} {'meets' if ok else 'breaks'} {cond.text}")
+
+
+def _split(thresholds: list[Threshold], kind: RecordKind,
+           what: str) -> tuple[list[Threshold], list[str]]:
+    applying = [t for t in thresholds if t.applies_to(kind)]
+    skipped = [f"{t.route} {t.phase}.{t.metric} {t.condition.text}: applies to "
+               f"{'reports' if kind is RecordKind.RUN else 'bench runs'}, not to {what}"
+               for t in thresholds if not t.applies_to(kind)]
+    return applying, skipped
+
+
+def _run_threshold_checks(run: Run, threshold: Threshold, min_samples: int) -> list[Check]:
+    name, limit = threshold.name_for(RecordKind.RUN), threshold.condition.text
+    routes = [r for r in run.routes() if _matches(threshold.route, r)]
+    if not routes:
+        return [Check(threshold.route, name, limit, None, Status.ERROR,
+                      "no samples: this route is not in the run")]
+    checks = []
+    phase = Phase(threshold.phase_for(RecordKind.RUN))
+    for route in routes:
+        record = run.get(route, phase)
+        if record is None:
+            checks.append(Check(route, name, limit, None, Status.ERROR,
+                                f"no samples: no {phase.value} phase"))
+        elif threshold.metric in LATENCY_METRICS and 0 < record.count < min_samples:
+            checks.append(Check(route, name, limit, None, Status.INCONCLUSIVE,
+                                f"only {record.count} sample(s) in the {phase.value} phase; "
+                                f"need {min_samples}"))
+        else:
+            checks.append(_judge(route, name, threshold, *_run_value(record, threshold.metric)))
+    return checks
+
+
 def check_thresholds_on_run(run: Run, thresholds: list[Threshold],
-                            min_samples: int = 20) -> list[Check]:
+                            min_samples: int = stats.MIN_SAMPLES) -> GateResult:
     """A latency threshold needs `min_samples` samples: a p99 of 3 requests is no measurement
     (inconclusive, a failure only with --strict)."""
-    checks: list[Check] = []
-    for threshold in thresholds:
-        routes = [r for r in run.routes() if _matches(threshold.route, r)]
-        if not routes:
-            checks.append(Check(threshold.route, threshold.name, threshold.condition.text, None,
-                                "error", "no samples: this route is not in the run"))
-            continue
-        for route in routes:
-            record = run.get(route, threshold.phase)
-            if record is None:
-                checks.append(Check(route, threshold.name, threshold.condition.text, None,
-                                    "error", f"no samples: no {threshold.phase} phase"))
-                continue
-            if threshold.metric in LATENCY_METRICS and 0 < record.count < min_samples:
-                checks.append(Check(route, threshold.name, threshold.condition.text, None,
-                                    "inconclusive", f"only {record.count} sample(s) in the "
-                                    f"{threshold.phase} phase; need {min_samples}"))
-                continue
-            checks.append(_judge(route, threshold, *_run_value(record, threshold.metric)))
+    applying, skipped = _split(thresholds, RecordKind.RUN, "a bench run")
+    checks = [c for t in applying for c in _run_threshold_checks(run, t, min_samples)]
+    return GateResult(checks, skipped)
+
+
+def _report_threshold_checks(routes: dict[str, Any], threshold: Threshold) -> list[Check]:
+    name, limit = threshold.name_for(RecordKind.REPORT), threshold.condition.text
+    matched = [r for r in routes if _matches(threshold.route, r)]
+    if not matched:
+        return [Check(threshold.route, name, limit, None, Status.ERROR,
+                      "no samples: this route is not in the report")]
+    window_name = threshold.phase_for(RecordKind.REPORT)
+    checks = []
+    for route in matched:
+        window = routes[route].get(window_name) or {}
+        raw = window.get(REPORT_METRICS[threshold.metric])
+        count = window.get("count") or 0
+        if raw is None or (isinstance(raw, float) and math.isnan(raw)) or (
+                threshold.metric != "count" and not count):
+            checks.append(Check(route, name, limit, None, Status.ERROR,
+                                f"no samples in the {window_name} window"))
+        else:
+            checks.append(_judge(route, name, threshold, float(raw), None))
     return checks
 
 
 def check_thresholds_on_report(report: Mapping[str, Any],
-                               thresholds: list[Threshold]) -> list[Check]:
+                               thresholds: list[Threshold]) -> GateResult:
     """The same thresholds over a `perfkit.report/1` (Prometheus figures; route labels)."""
+    applying, skipped = _split(thresholds, RecordKind.REPORT, "a Prometheus report")
+    if not applying:
+        raise UsageError("nothing to check in this report: no threshold applies to reports",
+                         hint="give report checks such as `after.mean` or `p99` in thresholds:")
     routes = {str(r["route"]): r for r in report.get("routes") or []}
-    checks: list[Check] = []
-    for threshold in thresholds:
-        matched = [r for r in routes if _matches(threshold.route, r)]
-        if not matched:
-            checks.append(Check(threshold.route, threshold.name, threshold.condition.text, None,
-                                "error", "no samples: this route is not in the report"))
-            continue
-        for route in matched:
-            window = routes[route].get(threshold.phase) or {}
-            raw = window.get(REPORT_METRICS[threshold.metric])
-            count = window.get("count") or 0
-            if raw is None or (isinstance(raw, float) and math.isnan(raw)) or (
-                    threshold.metric != "count" and not count):
-                checks.append(Check(route, threshold.name, threshold.condition.text, None,
-                                    "error", f"no samples in the {threshold.phase} window"))
-                continue
-            checks.append(_judge(route, threshold, float(raw), None))
-    return checks
+    return GateResult([c for t in applying for c in _report_threshold_checks(routes, t)],
+                      skipped)
 
 
-def _judge(route: str, threshold: Threshold, value: float | None, why: str | None) -> Check:
-    cond = threshold.condition
-    if value is None:
-        return Check(route, threshold.name, cond.text, None, "error", f"no value: {why}")
-    ok = cond.holds(value)
-    shown = _format(value, cond.unit)
-    return Check(route, threshold.name, cond.text, round(value, 6), "pass" if ok else "fail",
-                 f"{shown} {'meets' if ok else 'breaks'} {cond.text}")
+def _baseline_check(row: ComparedRow, margin_pct: float, alpha: float) -> Check:
+    name, limit = f"{row.phase.value}.mean vs baseline", f"< +{margin_pct:g}%"
+    if row.after.count == 0 and row.before.count > 0:
+        return Check(row.route, name, limit, None, Status.ERROR,
+                     f"no successful samples (errors: {row.after.errors or 'none'}); the "
+                     f"baseline had {row.before.count}")
+    if row.ci_pct is None:
+        return Check(row.route, name, limit, None, Status.INCONCLUSIVE,
+                     f"too few samples ({row.before.count} before, {row.after.count} after)")
+    change = row.change_pct["mean"] or 0.0
+    low, high = row.ci_pct
+    p_text = "n/a" if row.p_value is None else f"{row.p_value:.3g}"
+    figures = f"{change:+.1f}% [{low:+.1f}, {high:+.1f}], p={p_text}"
+    significant = row.p_value is not None and row.p_value < alpha
+    if row.verdict is stats.Verdict.SLOWER:
+        detail = f"slower by {figures}: beyond the {margin_pct:g}% margin"
+    elif significant and low > 0:
+        detail = f"slower by {figures}, but not surely beyond the {margin_pct:g}% margin"
+    elif significant and high < 0:
+        detail = f"faster by {figures}"
+    else:
+        detail = f"no significant change: {figures}"
+    failed = row.verdict is stats.Verdict.SLOWER
+    return Check(row.route, name, limit, round(change, 3), Status.FAIL if failed else
+                 Status.PASS, detail, row.ci_pct)
 
 
-def widen_for_run_noise(ci: tuple[float, float, float], run_noise_pct: float,
-                        confidence: float = 0.95) -> tuple[float, float, float]:
-    """Add run-to-run noise (sd of a run's mean, in %) to a change interval, in quadrature
-    on the log scale: requests within one run are not independent of the run they are in."""
-    if run_noise_pct <= 0:
-        return ci
-    change, low, high = ci
-    center = math.log1p(change / 100)
-    half = (math.log1p(high / 100) - math.log1p(low / 100)) / 2
-    noise = NormalDist().inv_cdf(0.5 + confidence / 2) * math.sqrt(2) * math.log1p(
-        run_noise_pct / 100)  # two runs, each with its own noise
-    wide = math.sqrt(half ** 2 + noise ** 2)
-    return (change, round(math.expm1(center - wide) * 100, 3),
-            round(math.expm1(center + wide) * 100, 3))
+def _vanished(run: Run, baseline: Run, limit: str) -> list[Check]:
+    """A baseline route with no samples in this run is a failure, not a silence."""
+    return [Check(route, "all.mean vs baseline", limit, None, Status.ERROR,
+                  "in the baseline run but not in this run: no samples")
+            for route in baseline.routes() if not run.phases(route)]
 
 
 def compare_with_baseline(run: Run, baseline: Run, *, max_regression_pct: float,
-                          alpha: float = 0.05, min_samples: int = 20,
-                          confidence: float = 0.95, run_noise_pct: float = 0.0) -> list[Check]:
-    """Per route and phase, a regression check of the mean: significant after Holm AND the
-    interval of the change entirely above the allowed margin. Holm's family is the
-    comparisons with enough samples; `run_noise_pct` widens intervals by run-to-run noise."""
+                          alpha: float = stats.ALPHA, min_samples: int = stats.MIN_SAMPLES,
+                          run_noise_pct: float = 0.0) -> list[Check]:
+    """Per route and phase, a regression check of the mean: compare's "slower" with the
+    margin as the threshold; mixed cold+warm rows are not judged (their cold and warm are)."""
     if not math.isfinite(max_regression_pct) or max_regression_pct < 0:
         raise UsageError(f"--max-regression {max_regression_pct}% is not a margin",
                          hint="give a finite percentage >= 0, e.g. 10%")
-    pairs: list[tuple[str, str, RouteRecord, RouteRecord]] = []
-    missing: list[Check] = []
-    limit = f"< +{max_regression_pct:g}%"
-    for route in baseline.routes():  # a route that vanished is a failure, not a silence
-        if run.get(route, "all") is None and not any(run.get(route, p) for p in RUN_PHASES):
-            missing.append(Check(route, "all.mean vs baseline", limit, None, "error",
-                                 "in the baseline run but not in this run: no samples"))
-    for route in run.routes():
-        phases = ["cold", "warm"] if run.get(route, "cold") and run.get(route, "warm") else ["all"]
-        for phase in phases:
-            now, base = run.get(route, phase), baseline.get(route, phase)
-            if now is None:
-                continue
-            if base is None:
-                missing.append(Check(route, f"{phase}.mean vs baseline", limit, None,
-                                     "inconclusive", "not in the baseline run"))
-                continue
-            pairs.append((route, phase, base, now))
-    tests = [stats.mann_whitney_u(stats.buckets(b.corrected), stats.buckets(n.corrected))
-             if min(b.count, n.count) >= min_samples else None for _, _, b, n in pairs]
-    adjusted = stats.holm([t.p_value if t else None for t in tests])
-    checks: list[Check] = []
-    for (route, phase, base, now), p_adj in zip(pairs, adjusted, strict=True):
-        name = f"{phase}.mean vs baseline"
-        before = stats.Moments.of(stats.buckets(base.corrected))
-        after = stats.Moments.of(stats.buckets(now.corrected))
-        if after.count == 0 and before.count > 0:
-            checks.append(Check(route, name, limit, None, "error",
-                                f"no successful samples (errors: {now.errors or 'none'}); the "
-                                f"baseline had {before.count}"))
-            continue
-        if min(before.count, after.count) < min_samples:
-            checks.append(Check(route, name, limit, None, "inconclusive",
-                                f"too few samples ({before.count} before, {after.count} after; "
-                                f"need {min_samples})"))
-            continue
-        ci = stats.change_pct_ci(before, after, confidence)
-        if ci is not None:
-            ci = widen_for_run_noise(ci, run_noise_pct, confidence)
-        if ci is None:
-            checks.append(Check(route, name, limit, None, "error", "no interval: NaN data"))
-            continue
-        change, low, high = ci
-        p_text = "n/a" if p_adj is None else f"{p_adj:.3g}"
-        significant = p_adj is not None and p_adj < alpha
-        regression = significant and low > max_regression_pct
-        if regression:
-            detail = (f"slower by {change:+.1f}% [{low:+.1f}, {high:+.1f}], p={p_text}: beyond "
-                      f"the {max_regression_pct:g}% margin")
-        elif significant and low > 0:
-            detail = (f"slower by {change:+.1f}% [{low:+.1f}, {high:+.1f}], p={p_text}, but not "
-                      f"surely beyond the {max_regression_pct:g}% margin")
-        elif significant and high < 0:
-            detail = f"faster by {change:+.1f}% [{low:+.1f}, {high:+.1f}], p={p_text}"
-        else:
-            detail = f"no significant change: {change:+.1f}% [{low:+.1f}, {high:+.1f}], p={p_text}"
-        checks.append(Check(route, name, limit, round(change, 3),
-                            "fail" if regression else "pass", detail, (low, high)))
-    return checks + missing + error_ratio_checks(run, baseline, alpha=alpha)
+    method = Method(alpha=alpha, min_change_pct=max_regression_pct, min_samples=min_samples,
+                    run_noise_pct=run_noise_pct)
+    comparison = compare_runs(baseline, run, method)
+    checks = [_baseline_check(row, max_regression_pct, alpha) for row in comparison.rows
+              if not row.mixed_phases]
+    checks += [Check(u.route, f"{u.phase.value}.mean vs baseline", f"< +{max_regression_pct:g}%",
+                     None, Status.INCONCLUSIVE, "not in the baseline run")
+               for u in comparison.unmatched if u.only_in == "after"]
+    return (checks + _vanished(run, baseline, f"< +{max_regression_pct:g}%")
+            + error_ratio_checks(run, baseline, alpha=alpha))
 
 
 def error_rise_p_value(errors_before: int, total_before: int, errors_after: int,
@@ -338,12 +383,12 @@ def error_rise_p_value(errors_before: int, total_before: int, errors_after: int,
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
-def error_ratio_checks(run: Run, baseline: Run, *, alpha: float = 0.05,
-                       min_rise: float = 0.01) -> list[Check]:
+def error_ratio_checks(run: Run, baseline: Run, *, alpha: float = stats.ALPHA,
+                       min_rise: float = MIN_ERROR_RISE) -> list[Check]:
     """Per route: the error ratio may not rise significantly by more than `min_rise`."""
     rows = []
     for route in run.routes():
-        now, base = run.get(route, "all"), baseline.get(route, "all")
+        now, base = run.get(route, Phase.ALL), baseline.get(route, Phase.ALL)
         if now is None or base is None:
             continue
         totals = (base.error_count, base.count + base.error_count,
@@ -356,24 +401,43 @@ def error_ratio_checks(run: Run, baseline: Run, *, alpha: float = 0.05,
         rose = p_adj is not None and p_adj < alpha and after - before > min_rise
         p_text = "n/a" if p_adj is None else f"{p_adj:.3g}"
         checks.append(Check(route, "all.error_ratio vs baseline", f"< +{min_rise * 100:g} pt",
-                            round(after, 6), "fail" if rose else "pass",
+                            round(after, 6), Status.FAIL if rose else Status.PASS,
                             f"errors {before * 100:.2f}% -> {after * 100:.2f}%, p={p_text}"))
     return checks
 
 
-DEFAULT_MAX_REGRESSION_PCT = 5.0  # benchmarks/gate_power.py: catches +15% with 1500 req/run
-
-
 def run_gate(run: Run, *, thresholds: list[Threshold], baseline: Run | None = None,
-             max_regression_pct: float = DEFAULT_MAX_REGRESSION_PCT, alpha: float = 0.05,
-             min_samples: int = 20, run_noise_pct: float = 0.0) -> GateResult:
-    if not thresholds and baseline is None:
-        raise UsageError("nothing to check: no thresholds and no baseline",
+             max_regression_pct: float = DEFAULT_MAX_REGRESSION_PCT, alpha: float = stats.ALPHA,
+             min_samples: int = stats.MIN_SAMPLES, run_noise_pct: float = 0.0) -> GateResult:
+    result = check_thresholds_on_run(run, thresholds, min_samples)
+    if not result.checks and baseline is None:
+        raise UsageError("nothing to check: no threshold applies to a bench run and no baseline",
                          hint="add `thresholds:` to perfkit.yaml or pass --baseline BASE.json")
-    result = GateResult(check_thresholds_on_run(run, thresholds, min_samples))
     if baseline is not None:
         result.checks += compare_with_baseline(run, baseline,
                                                max_regression_pct=max_regression_pct,
                                                alpha=alpha, min_samples=min_samples,
                                                run_noise_pct=run_noise_pct)
     return result
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    max_regression_pct: float = DEFAULT_MAX_REGRESSION_PCT
+    alpha: float = stats.ALPHA
+    min_samples: int = stats.MIN_SAMPLES
+    run_noise_pct: float = 0.0
+
+
+def gate_record(data: Mapping[str, Any], source: str, thresholds: list[Threshold],
+                baseline: Run | None, options: GateOptions) -> GateResult:
+    """The gate over whatever record `data` is: a bench run, or a report (thresholds only)."""
+    if record_kind(data, source) is RecordKind.REPORT:
+        if baseline is not None:
+            raise UsageError("--baseline compares bench runs; a report has no per-request data",
+                             hint="gate the report with thresholds only")
+        return check_thresholds_on_report(data, thresholds)
+    return run_gate(Run.from_json(dict(data), source=source), thresholds=thresholds,
+                    baseline=baseline, max_regression_pct=options.max_regression_pct,
+                    alpha=options.alpha, min_samples=options.min_samples,
+                    run_noise_pct=options.run_noise_pct)

@@ -17,11 +17,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Any
 
 Buckets = Sequence[tuple[int, int]]
-Verdict = Literal["faster", "slower", "no-change"]
+
+ALPHA = 0.05  # significance level of every verdict, after Holm's correction
+CONFIDENCE = 0.95  # of every interval perfkit prints
+MIN_SAMPLES = 20  # below this many samples a side, a comparison or threshold is inconclusive
+MIN_CHANGE_PCT = 5.0  # a change smaller than this is no change (measured: benchmarks/gate_power)
+
+
+class Verdict(StrEnum):
+    FASTER = "faster"
+    SLOWER = "slower"
+    NO_CHANGE = "no-change"
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
 
@@ -138,7 +149,7 @@ def t_quantile(p: float, df: float) -> float:
             + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * df ** 3))
 
 
-def ratio_of_means_ci(num: Moments, den: Moments, confidence: float = 0.95
+def ratio_of_means_ci(num: Moments, den: Moments, confidence: float = CONFIDENCE
                       ) -> tuple[float, float, float] | None:
     """(ratio, low, high) of num.mean / den.mean; None when either side has < 2 samples.
 
@@ -159,7 +170,7 @@ def ratio_of_means_ci(num: Moments, den: Moments, confidence: float = 0.95
     return ratio, ratio * math.exp(-half), ratio * math.exp(half)
 
 
-def change_pct_ci(before: Moments, after: Moments, confidence: float = 0.95
+def change_pct_ci(before: Moments, after: Moments, confidence: float = CONFIDENCE
                   ) -> tuple[float, float, float] | None:
     """(change, low, high) in percent of the mean, after vs before; None without 2+2 samples."""
     ci = ratio_of_means_ci(after, before, confidence)
@@ -173,6 +184,22 @@ def change_pct(before: float | None, after: float | None) -> float | None:
     if before is None or after is None or before <= 0:
         return None
     return round((after / before - 1.0) * 100.0, 3)
+
+
+def widen_for_run_noise(ci: tuple[float, float, float], run_noise_pct: float,
+                        confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Add run-to-run noise (sd of a run's mean, in %) to a change interval, in quadrature
+    on the log scale: requests within one run are not independent of the run they are in."""
+    if run_noise_pct <= 0:
+        return ci
+    change, low, high = ci
+    center = math.log1p(change / 100)
+    half = (math.log1p(high / 100) - math.log1p(low / 100)) / 2
+    noise = NormalDist().inv_cdf(0.5 + confidence / 2) * math.sqrt(2) * math.log1p(
+        run_noise_pct / 100)  # two runs, each with its own noise
+    wide = math.sqrt(half ** 2 + noise ** 2)
+    return (change, round(math.expm1(center - wide) * 100, 3),
+            round(math.expm1(center + wide) * 100, 3))
 
 
 @dataclass(frozen=True)
@@ -232,18 +259,18 @@ def holm(p_values: Sequence[float | None]) -> list[float | None]:
     return adjusted
 
 
-def verdict(ci_pct: tuple[float, float] | None, p_value: float | None, *, alpha: float = 0.05,
-            min_effect_pct: float = 0.0) -> Verdict:
+def verdict(ci_pct: tuple[float, float] | None, p_value: float | None, *,
+            alpha: float = ALPHA, min_effect_pct: float = 0.0) -> Verdict:
     """faster/slower only when the rank test is significant AND the whole interval of the
     mean's change lies beyond `min_effect_pct` on one side; anything else is no-change."""
     if ci_pct is None or p_value is None or p_value >= alpha:
-        return "no-change"
+        return Verdict.NO_CHANGE
     low, high = ci_pct
     if high < -min_effect_pct:
-        return "faster"
+        return Verdict.FASTER
     if low > min_effect_pct:
-        return "slower"
-    return "no-change"
+        return Verdict.SLOWER
+    return Verdict.NO_CHANGE
 
 
 @dataclass(frozen=True)
@@ -265,7 +292,8 @@ class Speedup:
                 "ci": list(self.ci) if self.ci else None}
 
 
-def speedup(route: str, cold: Buckets, warm: Buckets, confidence: float = 0.95) -> Speedup:
+def speedup(route: str, cold: Buckets, warm: Buckets, confidence: float = CONFIDENCE
+            ) -> Speedup:
     """How many times faster a cache hit is than a miss on one route."""
     mc, mw = Moments.of(cold), Moments.of(warm)
     ci = ratio_of_means_ci(mc, mw, confidence)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+from perfkit.bench.meta import Generator, LoopMode, RunSettings
 from perfkit.errors import UsageError
 from perfkit.redact import redact_text, redact_url
 
@@ -104,33 +105,33 @@ def public_url(url: str) -> str:
 
 
 def settings_record(o: BenchOptions, scenario: Scenario, workers: int,
-                    limit: int | None) -> dict[str, Any]:
-    """The run record's `settings`. `rate_per_s` (kept for older readers) is iterations/s,
-    as `iterations_per_s` says: one iteration runs every step of the scenario once."""
-    return {"scenario": scenario.name, "mode": "open-loop" if o.open_loop else "closed-loop",
-            "rate_per_s": o.rate_per_s, "iterations_per_s": o.rate_per_s,
-            "steps_per_iteration": len(scenario.steps),
-            "concurrency": workers, "requests": limit, "duration_s": o.duration_s,
-            "timeout_s": o.timeout_s, "warmup": o.warmup, "tokens": len(o.tokens),
-            "cache_header": o.cache_header, "flush_cmd": bool(o.flush_cmd),
-            "routes": [f"{s.route}" for s in scenario.steps]}
+                    limit: int | None) -> RunSettings:
+    """The run record's `settings`: what the run was asked to do."""
+    return RunSettings(
+        scenario=scenario.name, mode=LoopMode.OPEN if o.open_loop else LoopMode.CLOSED,
+        iterations_per_s=o.rate_per_s, steps_per_iteration=len(scenario.steps),
+        concurrency=workers, requests=limit, duration_s=o.duration_s, timeout_s=o.timeout_s,
+        warmup=o.warmup, tokens=len(o.tokens), cache_header=o.cache_header,
+        flush_cmd=bool(o.flush_cmd), routes=tuple(s.route for s in scenario.steps))
 
 
-def generator_record(o: BenchOptions, *, steps: int, elapsed_s: float, completed: int,
-                     errors: int, iterations: int, lag: Lag) -> dict[str, Any]:
+def latency_origin(open_loop: bool, steps: int) -> str:
+    """Where each latency is measured from, in words the run notes repeat."""
+    if not open_loop:
+        return "actual send (service time)"
+    if steps == 1:
+        return "intended start (wrk2)"
+    return ("first step of each iteration from its intended start (wrk2); later steps from "
+            "their actual send")
+
+
+def generator_record(o: BenchOptions, *, steps: int, elapsed_s: float, requests: int,
+                     errors: int, iterations: int, lag: Lag) -> Generator:
     """The run record's `generator`: what the load generator achieved (requests and
     iterations apart: --rate paces iterations)."""
-    latency_from = "actual send (service time)"
-    if o.open_loop:
-        latency_from = "intended start (wrk2)" if steps == 1 else (
-            "first step of each iteration from its intended start (wrk2); later steps "
-            "from their actual send")
-    return {
-        "mode": "open-loop" if o.open_loop else "closed-loop",
-        "elapsed_s": round(elapsed_s, 3), "completed": completed, "errors": errors,
-        "iterations": iterations,
-        "achieved_rate_per_s": round(completed / elapsed_s, 2) if elapsed_s else None,
-        "achieved_iterations_per_s": round(iterations / elapsed_s, 2) if elapsed_s else None,
-        "target_rate_per_s": o.rate_per_s, "target_iterations_per_s": o.rate_per_s,
-        "late_sends": lag.late, "max_send_lag_ms": round(lag.max_lag_ms, 3),
-        "fell_behind": lag.fell_behind, "latency_from": latency_from}
+    return Generator(
+        mode=LoopMode.OPEN if o.open_loop else LoopMode.CLOSED, elapsed_s=round(elapsed_s, 3),
+        requests=requests, errors=errors, iterations=iterations,
+        target_iterations_per_s=o.rate_per_s, late_sends=lag.late,
+        max_send_lag_ms=round(lag.max_lag_ms, 3), fell_behind=lag.fell_behind,
+        latency_from=latency_origin(o.open_loop, steps))

@@ -26,6 +26,9 @@ import aiohttp
 from hdrh.histogram import HdrHistogram
 
 from perfkit.bench import pacer
+from perfkit.bench.hdr import copy as copy_histogram
+from perfkit.bench.hdr import record_us
+from perfkit.bench.meta import Provenance
 from perfkit.bench.options import (
     DEFAULT_REQUESTS,
     MAX_REQUESTS,
@@ -35,7 +38,7 @@ from perfkit.bench.options import (
     public_url,
     settings_record,
 )
-from perfkit.bench.record import Run, new_histogram, provenance, record_us
+from perfkit.bench.record import Phase, Run, now_iso
 from perfkit.bench.scenario import Scenario, Step, placeholders, render, render_body
 from perfkit.errors import Unreachable, UsageError
 from perfkit.stats import percentile_ms
@@ -103,17 +106,17 @@ class _Bench:
         return True
 
     # -- one request --------------------------------------------------------------------
-    def _phase(self, step: Step, key: str | None, now: float) -> str | None:
+    def _phase(self, step: Step, key: str | None, now: float) -> Phase | None:
         if self.opt.cache_header or key is None:
             return None
         filled = self.filled_at.get((step.route, key))
-        return "warm" if filled is not None and now - filled < step.cache.ttl_s else "cold"
+        return Phase.WARM if filled is not None and now - filled < step.cache.ttl_s else Phase.COLD
 
-    def _count_error(self, route: str, phase: str | None, kind: str) -> None:
+    def _count_error(self, route: str, phase: Phase | None, kind: str) -> None:
         if not self.recording:
             return
         self.errors += 1
-        self.run.record(route, "all").add_error(kind)
+        self.run.record(route, Phase.ALL).add_error(kind)
         if phase:
             self.run.record(route, phase).add_error(kind)
 
@@ -168,7 +171,7 @@ class _Bench:
             return False
         if hit is not None:
             upper = hit.upper()
-            phase = "warm" if "HIT" in upper else "cold" if "MISS" in upper else None
+            phase = Phase.WARM if "HIT" in upper else Phase.COLD if "MISS" in upper else None
         if not step.ok(status):
             self._count_error(step.route, phase, str(status))
             return False
@@ -180,7 +183,7 @@ class _Bench:
             except (ValueError, KeyError, IndexError, TypeError):
                 self._count_error(step.route, phase, "extract")
                 return False
-        if key is not None and phase == "cold":
+        if key is not None and phase is Phase.COLD:
             self.filled_at[(step.route, key)] = t_end
         if self.recording:
             raw_us = (t_end - t_send) * 1e6
@@ -189,11 +192,11 @@ class _Bench:
             record_us(self.live, corrected_us)
             if intended is None and not self.opt.open_loop:
                 # closed loop: raw == corrected; raw is copied once at the end (_close)
-                record_us(self.run.record(step.route, "all").corrected, raw_us)
+                record_us(self.run.record(step.route, Phase.ALL).corrected, raw_us)
                 if phase:
                     record_us(self.run.record(step.route, phase).corrected, raw_us)
             else:
-                self.run.record(step.route, "all").add_latency(corrected_us, raw_us)
+                self.run.record(step.route, Phase.ALL).add_latency(corrected_us, raw_us)
                 if phase:
                     self.run.record(step.route, phase).add_latency(corrected_us, raw_us)
         return True
@@ -343,7 +346,7 @@ class _Bench:
         else:
             workers = o.concurrency or 1
         self.run.settings = settings_record(o, self.scenario, workers, self.limit)
-        self.run.provenance = provenance()
+        self.run.provenance = Provenance.here()
         connector = aiohttp.TCPConnector(limit=workers, ttl_dns_cache=300)
         timeout = aiohttp.ClientTimeout(total=o.timeout_s)
         ticker: asyncio.Task[None] | None = None
@@ -360,7 +363,7 @@ class _Bench:
                     await self._closed_loop(session, min(workers, o.warmup))
                     self.recording, self.limit, self.started = True, warm_limit, 0
                 self.t0 = time.perf_counter()
-                self.run.started_at = Run(base_url="").started_at
+                self.run.started_at = now_iso()
                 bound_s = o.duration_s if o.duration_s is not None else o.max_time_s
                 self.deadline = self.t0 + min(bound_s, o.max_time_s)
                 if self.on_progress is not None:
@@ -384,13 +387,13 @@ class _Bench:
     def _close(self) -> None:
         if not self.opt.open_loop:
             for rec in self.run.records.values():
-                rec.raw = new_histogram()
-                rec.raw.add(rec.corrected)
+                rec.raw = copy_histogram(rec.corrected)
         elapsed = max(1e-9, time.perf_counter() - self.t0) if self.t0 else 0.0
         lag = pacer.Lag(sent=self.sent_first, late=self.late, max_lag_ms=self.max_lag_s * 1e3)
         self.run.generator = generator_record(
-            self.opt, steps=len(self.scenario.steps), elapsed_s=elapsed, completed=self.done,
-            errors=self.errors, iterations=self.recorded_iterations, lag=lag)
+            self.opt, steps=len(self.scenario.steps), elapsed_s=elapsed,
+            requests=self.done + self.errors, errors=self.errors,
+            iterations=self.recorded_iterations, lag=lag)
         self.run.finish()
         if self.on_progress is not None and self.t0:
             self.on_progress(self.progress())

@@ -41,6 +41,9 @@ def root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR works too).")]
     = False,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="Tables at their full width (no column hidden on a narrow terminal).")]
+    = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
@@ -48,6 +51,7 @@ def root(
     console.state.config_path = config
     console.state.debug = debug
     console.state.no_color = no_color
+    console.state.wide = wide
 
 
 def _register() -> None:

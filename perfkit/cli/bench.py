@@ -87,19 +87,14 @@ def _save(run: Run, path: Path) -> str | None:
 
 
 def _render_run(run: Run, output: OutputFormat) -> None:
-    from perfkit.render import RUN_JUSTIFY, run_notes, run_table, speedup_line
-    from perfkit.render.markdown import render_run
+    from perfkit.render.run import run_document, run_warnings
 
     if output is OutputFormat.json:
         console.print_json(run.to_json())
-    elif output is OutputFormat.markdown:
-        console.print_text(render_run(run))
     else:
-        columns, rows = run_table(run)
-        console.table(f"perfkit bench: {run.settings.get('scenario', '')} on {run.base_url}",
-                      columns, rows, justify=RUN_JUSTIFY)
-        for line in [speedup_line(sp) for sp in run.speedups()] + run_notes(run):
-            console.print_text(line)
+        console.show(run_document(run), output)
+    for warning in run_warnings(run):
+        console.warning(warning)
 
 
 def bench(
@@ -199,8 +194,6 @@ def bench(
         run = run_bench_sync(plan, options, on_progress)
     save_error = _save(run, out) if out is not None else None
     _render_run(run, output)
-    if run.interrupted:
-        console.warning("interrupted: the results above are partial")
     if save_error is not None:
         raise UsageError(save_error + " (results printed above)")
     if run.interrupted:
@@ -220,30 +213,30 @@ def compare(
     alpha: Annotated[float, typer.Option(help="Significance level (Holm-corrected).",
                                          min=0.0001, max=0.5)] = 0.05,
     min_change: Annotated[float, typer.Option(
-        help="Changes of the mean smaller than this (percent) are no-change.", min=0)] = 0.0,
+        help="faster/slower only when the whole 95% interval of the mean's change is beyond "
+             "this many percent (the gate's margin).", min=0)] = 5.0,
     output_format: FormatOpt = None,
 ) -> None:
     """Before/after per route and phase: change in mean/p50/p99, a CI and a verdict.
 
     Example: `perfkit compare before.json after.json --format markdown`
     """
-    from perfkit.bench.compare import compare_runs
-    from perfkit.bench.record import Run
-    from perfkit.render import COMPARE_JUSTIFY, compare_notes, compare_table
-    from perfkit.render.markdown import render_compare
+    import math
 
-    result = compare_runs(Run.load(before), Run.load(after), alpha=alpha,
-                          min_effect_pct=min_change)
-    output = console.fmt(output_format)
-    if output is OutputFormat.json:
-        console.print_json(result)
-    elif output is OutputFormat.markdown:
-        console.print_text(render_compare(result))
+    from perfkit.bench.compare import Method, compare_runs
+    from perfkit.bench.record import Run
+    from perfkit.errors import UsageError
+    from perfkit.render.compare import compare_document
+
+    if not math.isfinite(min_change):
+        raise UsageError(f"--min-change {min_change} is not a finite percentage",
+                         hint="e.g. --min-change 5")
+    result = compare_runs(Run.load(before), Run.load(after),
+                          Method(alpha=alpha, min_change_pct=min_change))
+    if console.fmt(output_format) is OutputFormat.json:
+        console.print_json(result.to_json())
     else:
-        columns, rows = compare_table(result)
-        console.table("perfkit compare", columns, rows, justify=COMPARE_JUSTIFY)
-        for note in compare_notes(result):
-            console.print_text(note)
+        console.show(compare_document(result), output_format)
 
 
 def merge(
@@ -265,7 +258,7 @@ def merge(
     bases = {run.base_url for run in loaded}
     if len(bases) > 1:
         console.warning(f"merging runs against different base URLs: {', '.join(sorted(bases))}")
-    scenarios = {str(r.settings.get("scenario")) for r in loaded}
+    scenarios = {r.settings.scenario for r in loaded}
     if len(scenarios) > 1:
         console.warning(f"merging runs of different scenarios ({', '.join(sorted(scenarios))}): "
                         "per-route histograms add exactly, but the iteration counts and rates "

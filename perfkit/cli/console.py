@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from perfkit.config import Settings
     from perfkit.errors import PerfkitError
+    from perfkit.render.model import Document, Table
 
 
 class OutputFormat(StrEnum):
@@ -34,6 +35,7 @@ class CliState:
     config_path: Path | None = None
     debug: bool = False
     no_color: bool = False
+    wide: bool = False
     secrets: list[str] = field(default_factory=list)
 
 
@@ -136,28 +138,109 @@ def error_line(error: PerfkitError | str) -> None:
     err().print(f"error: {_scrub(str(error))}", style="bold red", markup=False, soft_wrap=True)
 
 
+def show(doc: Document, output: OutputFormat | None = None) -> None:
+    """Print a Document on stdout: markdown, or tables that fit the terminal."""
+    from perfkit.render.markdown import document as markdown_document
+    from perfkit.render.model import Table
+
+    if fmt(output) is OutputFormat.markdown:
+        print_text(markdown_document(doc))
+        return
+    for block in doc.blocks:
+        if isinstance(block, Table):
+            _print_table(block)
+        else:
+            for line in block.lines:
+                out().print(escape_markup(_known_secrets_out(line)), soft_wrap=True,
+                            style="bold" if block.heading else None)
+
+
+def escape_markup(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _widths(tbl: Table) -> list[int]:
+    """The width each column needs: whole names and numbers, text at its longest word."""
+    from rich.cells import cell_len
+
+    from perfkit.render.model import Kind
+
+    widths = []
+    for i, column in enumerate(tbl.columns):
+        cells = [row[i] for row in tbl.rows]
+        if column.kind is Kind.TEXT:
+            words = [w for cell in cells for w in cell.split()] + column.header.split()
+            widths.append(min(max((cell_len(w) for w in words), default=1), 24))
+        else:
+            widths.append(max([cell_len(column.header), *(cell_len(c) for c in cells)]))
+    return widths
+
+
+def fit_columns(tbl: Table, width: int | None) -> tuple[list[int], list[str]]:
+    """The columns to show (indexes) and the headers dropped so that the table fits `width`:
+    droppable columns go in their `drop` order; names are never broken."""
+    keep = list(range(len(tbl.columns)))
+    dropped: list[str] = []
+    if width is None:
+        return keep, dropped
+    needed = _widths(tbl)
+    order = sorted((c.drop, i) for i, c in enumerate(tbl.columns) if c.drop is not None)
+
+    def total() -> int:  # cells, 1 space of padding each side, 1 rule between columns
+        return sum(needed[i] for i in keep) + 3 * len(keep) - 1
+
+    for _, index in order:
+        if total() <= width:
+            break
+        keep.remove(index)
+        dropped.append(tbl.columns[index].header)
+    return keep, dropped
+
+
+def _print_table(tbl: Table) -> None:
+    from rich.table import Table as RichTable
+
+    from perfkit.render.model import Kind
+
+    width = None if state.wide else out().width
+    keep, dropped = fit_columns(tbl, width)
+    needed = _widths(tbl)
+    rich = RichTable(title=tbl.title, caption=tbl.caption, show_edge=False,
+                     header_style="bold")
+    for i in keep:
+        column = tbl.columns[i]
+        whole = column.kind is not Kind.TEXT
+        rich.add_column(column.header, justify="right" if column.right else "left",
+                        no_wrap=whole, min_width=needed[i] if whole else None,
+                        overflow="fold")
+    for row in tbl.rows:
+        rich.add_row(*[escape_markup(_known_secrets_out(_scrub(row[i]))) for i in keep])
+    natural = sum(needed[i] for i in keep) + 3 * len(keep) - 1
+    # A table that cannot fit is printed wider than the terminal rather than break a name.
+    out().print(rich, width=None if width is None or natural <= width else natural + 2)
+    if dropped:
+        note(f"(narrow output: {', '.join(dropped)} hidden; `perfkit --wide` or a wider "
+             "COLUMNS shows them)")
+
+
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]],
           *, justify: Sequence[str] | None = None, caption: str | None = None) -> None:
-    """A results table on stdout."""
-    from rich.markup import escape
-    from rich.table import Table
+    """A results table on stdout: the first column a name, the others text."""
+    from perfkit.render.model import Column, Kind, Table
 
-    tbl = Table(title=title, caption=caption, show_edge=False, header_style="bold")
-    for i, name in enumerate(columns):
-        just: Any = justify[i] if justify and i < len(justify) else "left"
-        # Names (first column) fold rather than being cut with an ellipsis.
-        tbl.add_column(name, justify=just, overflow="fold" if i == 0 else "ellipsis")
-    for row in rows:
-        tbl.add_row(*[escape(_scrub(str(c))) for c in row])  # data, never markup
-    out().print(tbl)
+    kinds = [Kind.NAME] + [Kind.NUMBER if justify and i < len(justify) and justify[i] == "right"
+                           else Kind.TEXT for i in range(1, len(columns))]
+    _print_table(Table.of(title, [Column(c, k) for c, k in zip(columns, kinds, strict=True)],
+                          [[str(c) for c in row] for row in rows], caption))
 
 
 def bar(value: float, maximum: float, width: int = 20) -> str:
     """A text bar scaled like the seed's Grafana sketch (full width = the largest value)."""
-    if maximum <= 0 or value != value:
-        return ""
-    filled = max(1, round(width * min(value, maximum) / maximum)) if value > 0 else 0
-    return "█" * filled + " " * (width - filled)
+    from perfkit.render.fmt import bar as text_bar
+
+    return text_bar(value, maximum, width)
 
 
 @contextmanager

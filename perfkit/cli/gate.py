@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from perfkit.cli import console
 from perfkit.cli.console import OutputFormat
+
+if TYPE_CHECKING:
+    from perfkit.gate import GateResult
 
 
 def _percent(text: str, flag: str) -> float:
@@ -61,42 +64,37 @@ def gate(
     """
     from perfkit.bench.record import Run
     from perfkit.config import load_config_file
-    from perfkit.errors import UsageError
-    from perfkit.gate import (
-        GateResult,
-        check_thresholds_on_report,
-        load_thresholds,
-        run_gate,
-    )
+    from perfkit.gate import GateOptions, gate_record, load_thresholds
     from perfkit.jsonfile import read_json_object
-    from perfkit.render.gate_markdown import gate_markdown
+    from perfkit.render.gate import gate_document
+    from perfkit.render.markdown import document as markdown_document
+
+    config, found = load_config_file(thresholds or console.state.config_path)
+    rules = load_thresholds(config, str(found or "perfkit.yaml"))
+    options = GateOptions(max_regression_pct=_percent(max_regression, "--max-regression"),
+                          alpha=alpha, min_samples=min_samples,
+                          run_noise_pct=_percent(run_noise, "--run-noise"))
+    base = Run.load(baseline) if baseline is not None else None
+    result = gate_record(read_json_object(record), str(record), rules, base, options)
+    doc = gate_document(result, strict=strict)
+    _write_reports(result, markdown_document(doc), junit=junit, markdown=markdown,
+                   strict=strict)
+    if console.fmt(output_format) is OutputFormat.json:
+        console.print_json(result.to_json())
+    else:
+        console.show(doc, output_format)
+    for check in result.inconclusive:
+        console.warning(f"{check.route} {check.check}: inconclusive ({check.detail})")
+    code = result.exit_code(strict=strict)
+    if code:
+        raise typer.Exit(code)
+
+
+def _write_reports(result: GateResult, summary: str, *, junit: Path | None,
+                   markdown: Path | None, strict: bool) -> None:
+    """JUnit, the markdown summary, and GitHub's step summary when it is set."""
     from perfkit.render.junit import gate_junit
 
-    config_path = thresholds or console.state.config_path
-    config, found = load_config_file(config_path)
-    source = str(found or "perfkit.yaml")
-    data = read_json_object(record)
-    margin = _percent(max_regression, "--max-regression")
-    if data.get("schema") not in ("perfkit.run/1", "perfkit.report/1"):
-        raise UsageError(f"{record}: neither a bench run (perfkit.run/1) nor a report "
-                         "(perfkit.report/1)",
-                         hint="use `perfkit bench --out` or `perfkit report --format json`")
-    if data.get("schema") == "perfkit.report/1":
-        if baseline is not None:
-            raise UsageError("--baseline compares bench runs; a report has no per-request data",
-                             hint="gate the report with thresholds only")
-        rules = load_thresholds(config, source, for_report=True)
-        if not rules:
-            raise UsageError(f"nothing to check in {source}: no `thresholds:`")
-        result = GateResult(check_thresholds_on_report(data, rules))
-    else:
-        run = Run.from_json(data, source=str(record))
-        base = Run.load(baseline) if baseline is not None else None
-        result = run_gate(run, thresholds=load_thresholds(config, source), baseline=base,
-                          max_regression_pct=margin, alpha=alpha, min_samples=min_samples,
-                          run_noise_pct=_percent(run_noise, "--run-noise"))
-
-    summary = gate_markdown(result)
     if junit is not None:
         junit.write_text(gate_junit(result, strict=strict))
     if markdown is not None:
@@ -105,23 +103,3 @@ def gate(
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as out:
             out.write(summary + "\n")
-
-    output = console.fmt(output_format)
-    if output is OutputFormat.json:
-        console.print_json(result.to_json())
-    elif output is OutputFormat.markdown:
-        console.print_text(summary)
-    else:
-        rows = []
-        for c in result.checks:
-            value = "-" if c.value is None else f"{c.value:g}"
-            rows.append([c.route, c.check, c.limit, value, c.status.upper(), c.detail])
-        verdict = "PASSED" if result.passed else f"FAILED ({len(result.failed)} failing)"
-        console.table(f"perfkit gate: {verdict}", ["route", "check", "limit", "value", "result",
-                                                   "why"], rows)
-    for check in result.inconclusive:
-        console.warning(f"{check.route} {check.check}: inconclusive ({check.detail})")
-    if not result.passed:
-        raise typer.Exit(1)
-    if strict and result.inconclusive:
-        raise typer.Exit(4)

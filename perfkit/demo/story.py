@@ -153,6 +153,6 @@ def run_story(options: StoryOptions, progress: Progress) -> StoryResult:
         backend_log=log_file, index_paths=list(options.index_paths), report=report))
     timings["total_s"] = round(time.perf_counter() - t0, 1)
     return StoryResult(before_run=before_path, after_run=after_path, report=report,
-                       compare=compare_runs(before_run, after_run),
+                       compare=compare_runs(before_run, after_run).to_json(),
                        apply=applied.to_json(), cache=cache, doctor=doctor.to_json(),
                        timings_s=timings)

@@ -1,45 +1,44 @@
-"""Markdown for a bench Run and for a compare result (PR comments, CI summaries)."""
+"""Any Document as GitHub-flavoured Markdown (PR comments, $GITHUB_STEP_SUMMARY)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from perfkit.bench.record import Run
-from perfkit.render import (
-    COMPARE_JUSTIFY,
-    RUN_JUSTIFY,
-    compare_notes,
-    compare_table,
-    run_notes,
-    run_table,
-    speedup_line,
-)
+from perfkit.render.model import Document, Kind, Table, Text
 
 
-def table(columns: Sequence[str], rows: Sequence[Sequence[str]],
-          justify: Sequence[str] | None = None) -> str:
-    """A GitHub-flavoured Markdown table; `|` inside cells is escaped."""
-    def cell(text: str) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
+def escape(text: str) -> str:
+    """A cell's text with the characters that would break a Markdown table escaped."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
-    aligns = [("---:" if j == "right" else "---") for j in (justify or ["left"] * len(columns))]
-    lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + "|".join(aligns) + "|"]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+
+def _cell(text: str, kind: Kind) -> str:
+    if kind is Kind.NAME and text and "`" not in text:
+        # Names verbatim (a route's * or _ is not emphasis); GFM still splits a code span
+        # on an unescaped pipe.
+        return "`" + str(text).replace("|", "\\|").replace("\n", " ") + "`"
+    return escape(text)
+
+
+def table(tbl: Table) -> str:
+    head = "| " + " | ".join(escape(c.header) for c in tbl.columns) + " |"
+    aligns = "|" + "|".join("---:" if c.right else "---" for c in tbl.columns) + "|"
+    rows = ["| " + " | ".join(_cell(cell, col.kind) for cell, col in zip(row, tbl.columns,
+                                                                           strict=True)) + " |"
+            for row in tbl.rows]
+    lines = [f"**{escape(tbl.title)}**", ""] if tbl.title else []
+    lines += [head, aligns, *rows]
+    if tbl.caption:
+        lines += ["", f"_{escape(tbl.caption)}_"]
     return "\n".join(lines)
 
 
-def render_run(run: Run) -> str:
-    columns, rows = run_table(run)
-    parts = [f"### perfkit bench: {run.settings.get('scenario', '')} on {run.base_url}", "",
-             table(columns, rows, RUN_JUSTIFY), ""]
-    parts += [f"- {speedup_line(sp)}" for sp in run.speedups()]
-    parts += [f"- {note}" for note in run_notes(run)]
-    return "\n".join(parts).rstrip() + "\n"
+def _text(block: Text) -> str:
+    if block.heading:
+        return "### " + " ".join(block.lines)
+    if block.bullets:
+        return "\n".join(f"- {line}" for line in block.lines)
+    return "\n".join(block.lines)
 
 
-def render_compare(result: dict[str, Any]) -> str:
-    columns, rows = compare_table(result)
-    parts = ["### perfkit compare", "", table(columns, rows, COMPARE_JUSTIFY), ""]
-    parts += [f"- {note}" for note in compare_notes(result)]
-    return "\n".join(parts).rstrip() + "\n"
+def document(doc: Document) -> str:
+    parts = [table(b) if isinstance(b, Table) else _text(b) for b in doc.blocks]
+    return "\n\n".join(p for p in parts if p).rstrip() + "\n"

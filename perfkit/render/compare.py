@@ -1,0 +1,53 @@
+"""A Comparison as a Document: a route's cold, warm and all rows side by side."""
+
+from __future__ import annotations
+
+from perfkit.bench.compare import ComparedRow, Comparison
+from perfkit.render.fmt import arrow, fmt_interval_pct, fmt_ms, fmt_p, fmt_pct
+from perfkit.render.model import Document, Table, name, number, text
+
+COMPARE_COLUMNS = (name("route"), name("phase"), number("n before/after", drop=3),
+                   number("mean ms"), number("p50 ms", drop=1), number("p99 ms", drop=2),
+                   number("change"), number("95% CI"), number("p (Holm)", drop=4),
+                   text("verdict"))
+
+
+def verdict_cell(row: ComparedRow) -> str:
+    if row.mixed_phases:
+        return "not judged (mixed cold+warm)"
+    return row.verdict.value + (" (too few samples)" if row.inconclusive else "")
+
+
+def _cells(row: ComparedRow) -> list[str]:
+    b, a = row.before.latency_ms, row.after.latency_ms
+    return [row.route, row.phase.value, f"{row.before.count}/{row.after.count}",
+            arrow(fmt_ms(b["mean"]), fmt_ms(a["mean"])),
+            arrow(fmt_ms(b["p50"]), fmt_ms(a["p50"])),
+            arrow(fmt_ms(b["p99"]), fmt_ms(a["p99"])),
+            fmt_pct(row.change_pct["mean"]), fmt_interval_pct(row.ci_pct), fmt_p(row.p_value),
+            verdict_cell(row)]
+
+
+def compare_table(result: Comparison) -> Table:
+    ordered = sorted(result.rows, key=lambda r: (r.route, r.phase.order))
+    return Table.of("perfkit compare", COMPARE_COLUMNS, [_cells(r) for r in ordered])
+
+
+def compare_notes(result: Comparison) -> list[str]:
+    family = sum(1 for r in result.rows if r.judged)
+    m = result.method
+    notes = [f"Mann-Whitney U, Holm-corrected over {family} comparison(s), alpha {m.alpha:g}; "
+             f"CI of the mean's change at {m.confidence:.0%}; faster/slower only when the whole "
+             f"interval is beyond ±{m.min_change_pct:g}% (--min-change); fewer than "
+             f"{m.min_samples} samples a side: not judged"]
+    if any(r.mixed_phases for r in result.rows):
+        notes.append("rows marked 'mixed cold+warm' pool cache misses and hits: their mean "
+                     "moves with the share of misses, not with the code, so they are shown but "
+                     "not judged (no-change, outside Holm's family); read their cold and warm "
+                     "rows")
+    notes += [f"only in {u.only_in}: {u.route} ({u.phase.value})" for u in result.unmatched]
+    return notes
+
+
+def compare_document(result: Comparison) -> Document:
+    return Document().table(compare_table(result)).lines(*compare_notes(result), bullets=True)

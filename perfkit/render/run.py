@@ -1,0 +1,113 @@
+"""A bench Run as a Document: one row per route and phase, the cold/warm lines, the notes."""
+
+from __future__ import annotations
+
+from perfkit.bench.meta import LoopMode
+from perfkit.bench.record import Run
+from perfkit.render.fmt import fmt_ms, fmt_rate
+from perfkit.render.model import Document, Table, name, number, text
+from perfkit.stats import Speedup, summary_ms
+
+RUN_COLUMNS = (name("route"), name("phase"), number("count"), number("mean ms"),
+               number("p50 ms"), number("p90 ms", drop=2), number("p99 ms"),
+               number("p99.9 ms", drop=1), number("max ms", drop=3), text("errors"))
+LATENCY_KEYS = ("mean", "p50", "p90", "p99", "p999", "max")
+
+
+def fmt_errors(errors: dict[str, int]) -> str:
+    return ", ".join(f"{kind}: {n}" for kind, n in sorted(errors.items())) or "-"
+
+
+def run_table(run: Run) -> Table:
+    """One row per route and phase (cold, warm, all); one sample shows as one value, no
+    percentiles."""
+    rows: list[list[str]] = []
+    for route in run.routes():
+        for phase in run.phases(route):
+            rec = run.records[(route, phase)]
+            s = summary_ms(rec.corrected)
+            if rec.count == 1:
+                cells = [fmt_ms(s["mean"]), "-", "-", "-", "-", "(1 sample)"]
+            else:
+                cells = [fmt_ms(s[k]) for k in LATENCY_KEYS]
+            rows.append([route, phase.value, str(rec.count), *cells, fmt_errors(rec.errors)])
+    return Table.of(f"perfkit bench: {run.settings.scenario} on {run.base_url}", RUN_COLUMNS,
+                    rows)
+
+
+def speedup_line(sp: Speedup) -> str:
+    """The cold/warm sentence for one route: a ratio with its interval, or why there is none."""
+    if sp.cold_count == 0 or sp.warm_count == 0:
+        return f"{sp.route}: no {'cold' if sp.cold_count == 0 else 'warm'} sample"
+    if sp.cold_count == 1:
+        return (f"{sp.route}: 1 cold sample ({fmt_ms(sp.cold_mean_ms)} ms) vs warm mean "
+                f"{fmt_ms(sp.warm_mean_ms)} ms: one sample, not a measurement (more cold "
+                "samples: --tokens-file or --flush-cmd)")
+    if sp.ci is None or sp.ratio is None:
+        return f"{sp.route}: too few samples for a cold/warm interval"
+    lo, hi = sp.ci
+    verdict = ("warm is faster" if lo > 1 else "warm is slower" if hi < 1
+               else "no significant cold/warm difference")
+    return (f"{sp.route}: cold/warm = {sp.ratio:.2f}x (95% CI {lo:.2f}x-{hi:.2f}x; "
+            f"{sp.cold_count} cold, {sp.warm_count} warm): {verdict}")
+
+
+def _loop_note(run: Run) -> str:
+    settings = run.settings
+    steps = settings.steps_per_iteration
+    rate = settings.iterations_per_s
+    if settings.mode is not LoopMode.OPEN:
+        return (f"closed loop, {settings.concurrency} connection(s): latency is service time; "
+                "a stall shows as few slow samples (use --rate for latency under a fixed load)")
+    if steps == 1:
+        return (f"open loop at {rate:g} req/s: latency from each request's intended start "
+                "(wrk2 method, no coordinated omission)")
+    planned = f", up to {rate * steps:g} requests/s" if rate else ""
+    return (f"open loop at {rate:g} iterations/s ({steps} steps each{planned}): first step of "
+            "each iteration timed from its intended start (wrk2); later steps from their "
+            "actual send")
+
+
+def _count_note(run: Run) -> str | None:
+    gen, steps = run.generator, run.settings.steps_per_iteration
+    if gen.requests is None or not gen.elapsed_s:
+        return None
+    iterations = (f" ({gen.iterations} iterations of {steps} steps)"
+                  if steps > 1 and gen.iterations is not None else "")
+    failed = f" ({gen.errors} failed)" if gen.errors else ""
+    return (f"{gen.requests} requests{failed}{iterations} in {gen.elapsed_s:g} s "
+            f"({fmt_rate(gen.achieved_rate_per_s)} req/s)")
+
+
+def run_notes(run: Run) -> list[str]:
+    """How the run measured (the loop, the counts, a merge)."""
+    notes = [_loop_note(run)]
+    counts = _count_note(run)
+    if counts:
+        notes.append(counts)
+    merged = run.provenance.merged_from
+    if merged:
+        notes.append(f"merged from {len(merged)} runs: counts are sums, elapsed is the longest "
+                     "run (they are assumed to have run at the same time)")
+    return notes
+
+
+def run_warnings(run: Run) -> list[str]:
+    """What makes the run's figures weaker: said on stderr as warnings."""
+    gen, steps = run.generator, run.settings.steps_per_iteration
+    out = []
+    if gen.fell_behind:
+        unit = "req/s" if steps == 1 else "iterations/s"
+        achieved = gen.achieved_rate_per_s if steps == 1 else gen.achieved_iterations_per_s
+        out.append(f"the generator fell behind: {gen.late_sends} sends late, up to "
+                   f"{fmt_ms(gen.max_send_lag_ms)} ms; achieved {achieved} {unit}")
+    out += run.warnings()
+    if run.interrupted:
+        out.append("interrupted: the results are partial")
+    return out
+
+
+def run_document(run: Run) -> Document:
+    doc = Document().table(run_table(run))
+    return doc.lines(*[speedup_line(sp) for sp in run.speedups()], *run_notes(run),
+                     bullets=True)
