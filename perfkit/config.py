@@ -1,10 +1,11 @@
-"""Settings resolved once: flags > environment > perfkit.yaml > the demo stack's state > defaults.
-"""
+"""Settings resolved once: flags > environment > (a scenario's base_url) > perfkit.yaml > the
+demo stack's state > defaults."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,57 @@ class Settings:
         return [s for s in (self.token, self.prometheus_token) if s]
 
 
+# Each setting: its environment variables, in precedence order.
+ENVIRONMENT = {
+    "base_url": ("PERFKIT_BASE_URL",), "dsn": ("PERFKIT_DSN", "DATABASE_URL"),
+    "prometheus_url": ("PROMETHEUS_URL",), "token": ("PERFKIT_TOKEN",),
+    "tokens_file": ("PERFKIT_TOKENS_FILE",), "backend_log": ("PERFKIT_BACKEND_LOG",),
+    "prometheus_token": ("PROMETHEUS_TOKEN",),
+}
+TARGETS = ("base_url", "dsn", "prometheus_url")  # the systems perfkit talks to
+
+
+def demo_defaults(state: dict[str, Any]) -> dict[str, Any]:
+    """What a running demo stack offers as defaults, by setting name."""
+    def part(name: str) -> dict[str, Any]:
+        value = state.get(name)
+        return value if isinstance(value, dict) else {}
+
+    return {"base_url": part("backend").get("url"), "dsn": part("postgres").get("dsn"),
+            "prometheus_url": part("prometheus").get("url"), "token": state.get("token"),
+            "tokens_file": state.get("tokens_file"), "backend_log": state.get("log_file")}
+
+
+@dataclass(frozen=True)
+class _Layers:
+    """flags > environment > the scenario file (its base_url) > perfkit.yaml; the demo's
+    defaults are applied apart."""
+
+    flags: dict[str, Any]
+    env: Mapping[str, str]
+    scenario: dict[str, Any]
+    config: dict[str, Any]
+
+    def explicit(self, name: str) -> Any:
+        if self.flags.get(name) is not None:
+            return self.flags[name]
+        for env_name in ENVIRONMENT.get(name, ()):
+            if self.env.get(env_name):
+                return self.env[env_name]
+        if self.scenario.get(name) is not None:
+            return self.scenario[name]
+        return self.config.get(name)
+
+    def points_elsewhere(self, demo: dict[str, Any]) -> bool:
+        """True when a target is set to another system than the demo's: then the demo fills
+        nothing at all, above all not its tokens sent to another host."""
+        for name in TARGETS:
+            given = self.explicit(name)
+            if given is not None and str(given).rstrip("/") != str(demo[name]).rstrip("/"):
+                return True
+        return False
+
+
 def resolve_settings(
     *,
     config_path: Path | None = None,
@@ -95,59 +147,24 @@ def resolve_settings(
     prometheus_url: str | None = None,
     token: str | None = None,
     tokens_file: Path | None = None,
-    environ: dict[str, str] | None = None,
+    scenario_base_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Merge every source in precedence order; the demo stack fills what nothing else set."""
-    env = os.environ if environ is None else environ
     config, found = load_config_file(config_path)
-    demo = load_demo_state() or {}
-    from_demo: set[str] = set()
-    # The demo stack is a default for the whole target or not at all: with any target set
-    # elsewhere (a real backend, database or Prometheus), nothing of the demo leaks into it,
-    # above all not its tokens sent to another host.
-    demo_targets = {"base_url": (demo.get("backend") or {}).get("url"),
-                    "dsn": (demo.get("postgres") or {}).get("dsn"),
-                    "prometheus_url": (demo.get("prometheus") or {}).get("url")}
-    targets = (("base_url", base_url, ("PERFKIT_BASE_URL",)),
-               ("dsn", dsn, ("PERFKIT_DSN", "DATABASE_URL")),
-               ("prometheus_url", prometheus_url, ("PROMETHEUS_URL",)))
-    for key, flag, names in targets:
-        given = flag if flag is not None else next(
-            (env[n] for n in names if env.get(n)), config.get(key))
-        if given is not None and str(given).rstrip("/") != str(demo_targets[key]).rstrip("/"):
-            demo = {}  # another system: the demo fills nothing
-            break
-
-    def pick(name: str, flag: Any, env_names: tuple[str, ...], demo_value: Any) -> Any:
-        if flag is not None:
-            return flag
-        for env_name in env_names:
-            if env.get(env_name):
-                return env[env_name]
-        if config.get(name) is not None:
-            return config[name]
-        if demo_value is not None:
-            from_demo.add(name)
-        return demo_value
-
-    demo_backend = demo.get("backend", {}) if isinstance(demo.get("backend"), dict) else {}
-    demo_pg = demo.get("postgres", {}) if isinstance(demo.get("postgres"), dict) else {}
-    demo_prom = demo.get("prometheus", {}) if isinstance(demo.get("prometheus"), dict) else {}
-
-    tokens_value = pick("tokens_file", tokens_file, ("PERFKIT_TOKENS_FILE",),
-                        demo.get("tokens_file"))
-    log_value = pick("backend_log", None, ("PERFKIT_BACKEND_LOG",), demo.get("log_file"))
-    return Settings(
-        base_url=pick("base_url", base_url, ("PERFKIT_BASE_URL",), demo_backend.get("url")),
-        token=pick("token", token, ("PERFKIT_TOKEN",), demo.get("token")),
-        tokens_file=Path(tokens_value) if tokens_value else None,
-        dsn=pick("dsn", dsn, ("PERFKIT_DSN", "DATABASE_URL"), demo_pg.get("dsn")),
-        prometheus_url=pick(
-            "prometheus_url", prometheus_url, ("PROMETHEUS_URL",), demo_prom.get("url")
-        ),
-        prometheus_token=pick("prometheus_token", None, ("PROMETHEUS_TOKEN",), None),
-        backend_log=Path(log_value) if log_value else None,
-        config_path=found,
-        config=config,
-        from_demo=frozenset(from_demo),
-    )
+    layers = _Layers({"base_url": base_url, "dsn": dsn, "prometheus_url": prometheus_url,
+                      "token": token, "tokens_file": tokens_file},
+                     os.environ if environ is None else environ,
+                     {"base_url": scenario_base_url}, config)
+    demo = demo_defaults(load_demo_state() or {})
+    if layers.points_elsewhere(demo):
+        demo = dict.fromkeys(demo)
+    values = {name: layers.explicit(name) for name in ENVIRONMENT}
+    from_demo = {name for name, value in values.items()
+                 if value is None and demo.get(name) is not None}
+    for name in from_demo:
+        values[name] = demo[name]
+    paths = {name: Path(values[name]) if values[name] else None
+             for name in ("tokens_file", "backend_log")}
+    return Settings(**{**values, **paths}, config_path=found, config=config,
+                    from_demo=frozenset(from_demo))

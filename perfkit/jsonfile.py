@@ -1,4 +1,5 @@
-"""Reading perfkit's JSON records (runs, reports) with one-line errors that name the file."""
+"""Reading and writing perfkit's JSON records (runs, reports) with one-line errors that name the
+file."""
 
 from __future__ import annotations
 
@@ -28,3 +29,22 @@ def read_json_object(path: Path, *, label: str = "") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"{where}: not a perfkit record (expected a JSON object)")
     return data
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """Fail before a run, not after it: create the directory as saving would, then write and
+    remove the temporary file saving writes first."""
+    hint = f"choose a writable path, e.g. {flag} runs/before.json"
+    if path.is_dir():
+        raise UsageError(f"cannot write {flag} {path}: it is a directory", hint=hint)
+    probe = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with probe.open("x"):
+            pass
+        probe.unlink()
+    except FileExistsError:
+        pass  # a leftover temporary file: the directory is writable, saving replaces it
+    except OSError as exc:
+        raise UsageError(f"cannot write {flag} {path}: {exc.strerror or exc}",
+                         hint=hint) from None

@@ -1,40 +1,45 @@
 """Session fixtures: a real demo stack (PostgreSQL, backend, Prometheus) started once.
 
 Every test runs with PERFKIT_STATE_DIR in a temp dir, so nothing touches a user's own
-demo stack or event journal.
+demo stack or event journal. A test that needs the demo stack (directly or through another
+fixture) is marked `integration`, so `pytest -m "not integration"` starts no PostgreSQL and
+no Prometheus.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
-import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-_STATE_DIR = Path(tempfile.mkdtemp(prefix="perfkit-test-state-"))
-os.environ["PERFKIT_STATE_DIR"] = str(_STATE_DIR)
-for _name in ("PERFKIT_BASE_URL", "PERFKIT_TOKEN", "PERFKIT_TOKENS_FILE", "DATABASE_URL",
-              "PERFKIT_DSN", "PROMETHEUS_URL", "NO_COLOR"):
-    os.environ.pop(_name, None)
-os.environ["COLUMNS"] = "160"
+from tests.support import CliResult
 
 TEST_SCALE = 0.02
+STACK_FIXTURE = "demo_stack"
+_TARGET_VARIABLES = ("PERFKIT_BASE_URL", "PERFKIT_TOKEN", "PERFKIT_TOKENS_FILE", "DATABASE_URL",
+                     "PERFKIT_DSN", "PROMETHEUS_URL", "NO_COLOR", "PERFKIT_SEGMENT",
+                     "JOB_COMPLETION_INDEX")
 
 
-@dataclass
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if STACK_FIXTURE in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
 
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private state dir and no target from the developer's shell, for the whole session."""
+    state = tmp_path_factory.mktemp("perfkit-state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PERFKIT_STATE_DIR", str(state))
+        for name in _TARGET_VARIABLES:
+            patch.delenv(name, raising=False)
+        patch.setenv("COLUMNS", "160")
+        yield state
 
 
 @pytest.fixture
@@ -54,7 +59,7 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
 
 
 @pytest.fixture(scope="session")
-def demo_stack() -> Iterator[dict[str, Any]]:
+def demo_stack(isolated_environment: Path) -> Iterator[dict[str, Any]]:
     """The real demo stack at a small scale, caches on, no secondary indexes."""
     from perfkit.demo import stack
 
@@ -103,7 +108,7 @@ def fresh_db(demo_dsn: str) -> Iterator[Callable[[float], str]]:
 @pytest.fixture(scope="session")
 def ref_server() -> Iterator[Any]:
     """The bench reference server (tests/bench/refserver.py), one process for the session."""
-    from tests.bench.conftest import running_refserver
+    from tests.bench.support import running_refserver
 
     with running_refserver() as server:
         yield server

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
-from perfkit.bench.record import Run
+from perfkit.bench.record import Phase, Run
 from perfkit.errors import UsageError
-from perfkit.gate import compare_with_baseline, load_thresholds, parse_condition, run_gate
-
-
-def make_run(samples_ms: dict[tuple[str, str], list[float]], errors: int = 0) -> Run:
-    run = Run(base_url="http://127.0.0.1:1")
-    for (route, phase), values in samples_ms.items():
-        for value in values:
-            run.record(route, phase).add_latency(value * 1000, value * 1000)
-            if phase != "all":
-                run.record(route, "all").add_latency(value * 1000, value * 1000)
-        for _ in range(errors):
-            run.record(route, phase).add_error("500")
-    return run
-
-
-def lognormal_ms(median_ms: float, n: int, seed: int) -> list[float]:
-    rng = random.Random(seed)
-    return [median_ms * rng.lognormvariate(0, 0.25) for _ in range(n)]
+from perfkit.gate import (
+    Status,
+    check_thresholds_on_report,
+    compare_with_baseline,
+    load_thresholds,
+    parse_condition,
+    run_gate,
+)
+from tests.support import lognormal_ms, make_run
 
 
 def thresholds(spec: dict[str, dict[str, str]]) -> list:  # type: ignore[type-arg]
@@ -61,7 +50,7 @@ def test_thresholds_pass_and_fail_per_route_and_phase() -> None:
 def test_nothing_passes_silently() -> None:
     run = make_run({("GET /auth/me", "all"): [1.0] * 10})
     empty = Run(base_url="x")
-    empty.record("GET /accounts", "all")
+    empty.record("GET /accounts", Phase.ALL)
     result = run_gate(run.merge(empty), thresholds=thresholds({
         "GET /nope": {"p99": "< 1s"}, "GET /accounts": {"p99": "< 1s"},
         "GET /auth/me": {"warm.p99": "< 1s"}}))
@@ -133,7 +122,7 @@ def test_a_margin_that_cannot_fail_is_refused(margin: float) -> None:
 
 
 def test_run_noise_widens_the_interval_so_a_borderline_change_passes() -> None:
-    from perfkit.gate import widen_for_run_noise
+    from perfkit.stats import widen_for_run_noise
 
     assert widen_for_run_noise((8.0, 6.0, 10.0), 0.0) == (8.0, 6.0, 10.0)
     change, low, high = widen_for_run_noise((8.0, 6.0, 10.0), 2.0)
@@ -166,3 +155,27 @@ def test_a_latency_threshold_on_a_handful_of_samples_is_inconclusive() -> None:
     status = {c.check: c.status for c in result.checks}
     assert status == {"cold.p99 < 500ms": "inconclusive", "warm.p99 < 5ms": "pass"}
     assert result.passed and result.inconclusive
+
+
+def test_one_file_holds_thresholds_for_runs_and_reports() -> None:
+    rules = thresholds({"GET /auth/me": {"warm.p99": "< 200ms", "after.mean": "< 200ms",
+                                         "p99": "< 1s"}})
+    run = make_run({("GET /auth/me", "warm"): [1.0] * 40})
+    on_run = run_gate(run, thresholds=rules)
+    assert [c.check for c in on_run.checks] == ["warm.p99 < 200ms", "all.p99 < 1s"]
+    assert on_run.skipped == ["GET /auth/me after.mean < 200ms: applies to reports, not to a "
+                              "bench run"]
+    report = {"schema": "perfkit.report/1", "routes": [
+        {"route": "GET /auth/me", "after": {"mean_ms": 2.0, "p99_ms": 9.0, "count": 40}}]}
+    on_report = check_thresholds_on_report(report, rules)
+    assert [c.check for c in on_report.checks] == ["after.mean < 200ms", "after.p99 < 1s"]
+    assert all(c.status is Status.PASS for c in on_report.checks)
+    assert len(on_report.skipped) == 1 and "warm.p99" in on_report.skipped[0]
+
+
+def test_strict_headline_and_exit_code_say_inconclusive() -> None:
+    run = make_run({("GET /auth/me", "cold"): [150.0] * 3})
+    result = run_gate(run, thresholds=thresholds({"GET /auth/me": {"cold.p99": "< 500ms"}}))
+    assert result.passed and result.exit_code() == 0 and result.headline() == "PASSED"
+    assert result.exit_code(strict=True) == 4
+    assert result.headline(strict=True).startswith("INCONCLUSIVE")

@@ -11,69 +11,12 @@ from perfkit.cli import console
 from perfkit.cli.console import OutputFormat
 
 if TYPE_CHECKING:
+    from perfkit.bench.options import BenchOptions, ProgressInfo
     from perfkit.bench.record import Run
-    from perfkit.bench.runner import ProgressInfo
-    from perfkit.config import Settings
+    from perfkit.bench.scenario import Scenario
 
 FormatOpt = Annotated[OutputFormat | None,
                       typer.Option("--format", help="table, json or markdown.")]
-
-
-def _read_tokens(path: Path) -> list[str]:
-    from perfkit.errors import UsageError
-
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise UsageError(f"cannot read tokens file {path}: {exc.strerror or exc}") from None
-    tokens = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    if not tokens:
-        raise UsageError(f"tokens file {path} has no token")
-    return tokens
-
-
-def _tokens(cfg: Settings, tokens_file: Path | None, users: int | None) -> list[str]:
-    """--tokens-file > PERFKIT_TOKEN > PERFKIT_TOKENS_FILE > the demo's token > its tokens file
-    (environment and perfkit.yaml always beat the demo stack's defaults)."""
-    configured_file = cfg.tokens_file if cfg.tokens_file is not None and (
-        cfg.tokens_file.exists()) else None
-    if tokens_file is not None:
-        tokens = _read_tokens(tokens_file)
-    elif cfg.token and "token" not in cfg.from_demo:
-        tokens = [cfg.token]
-    elif configured_file is not None and "tokens_file" not in cfg.from_demo:
-        tokens = _read_tokens(configured_file)
-    elif cfg.token:
-        tokens = [cfg.token]
-    elif configured_file is not None:
-        tokens = _read_tokens(configured_file)
-    else:
-        tokens = []
-    if len(tokens) > 1:
-        tokens = tokens[: users or 10]
-    console.state.secrets.extend(tokens)
-    return tokens
-
-
-def _check_writable(path: Path, flag: str) -> None:
-    """Fail before a run, not after it: create the directory as saving would, then write and
-    remove the temporary file saving writes first."""
-    from perfkit.errors import UsageError
-
-    hint = "choose a writable path, e.g. --out runs/before.json"
-    if path.is_dir():
-        raise UsageError(f"cannot write {flag} {path}: it is a directory", hint=hint)
-    probe = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with probe.open("x"):
-            pass
-        probe.unlink()
-    except FileExistsError:
-        pass  # a leftover temporary file: the directory is writable, saving replaces it
-    except OSError as exc:
-        raise UsageError(f"cannot write {flag} {path}: {exc.strerror or exc}",
-                         hint=hint) from None
 
 
 def _save(run: Run, path: Path) -> str | None:
@@ -145,43 +88,58 @@ def bench(
 
     Example: `perfkit bench /auth/me --tokens-file tokens.txt --users 20 -n 400 --out run.json`
     """
-    from perfkit.bench.runner import BenchOptions, run_bench_sync
-    from perfkit.bench.scenario import Scenario, find_scenario, load_scenario
+    from perfkit.bench.runner import BenchOptions
+    from perfkit.bench.tokens import choose_tokens
     from perfkit.durations import parse_duration_s
-    from perfkit.errors import CheckFailed, UsageError
+    from perfkit.errors import UsageError
+    from perfkit.jsonfile import check_writable
 
-    if scenario is not None:
-        plan = load_scenario(scenario)
-    elif target is None:
-        raise UsageError("nothing to bench", hint="give a path (/auth/me), a scenario name or "
-                                                  "--scenario FILE")
-    elif target.startswith("/") and not target.endswith((".yaml", ".yml")) and not Path(
-            target).is_file():
-        plan = Scenario.for_path(target, method=method, ttl_s=parse_duration_s(cache_ttl))
-    else:
-        found = find_scenario(target)
-        if found is None:
-            raise UsageError(f"no scenario named {target!r}",
-                             hint="a path starts with /; scenarios live in ./scenarios/*.yaml")
-        plan = load_scenario(found)
-    import os
-
-    cfg = console.settings(base_url=base_url)
-    # flag > PERFKIT_BASE_URL > the scenario's base_url > perfkit.yaml > the demo stack
-    url = base_url or os.environ.get("PERFKIT_BASE_URL") or plan.base_url or cfg.base_url
-    if not url:
+    plan = _plan(target, scenario, method, cache_ttl)
+    cfg = console.settings(base_url=base_url, scenario_base_url=plan.base_url)
+    if not cfg.base_url:
         raise UsageError("no base URL", hint="pass --base-url, set PERFKIT_BASE_URL, or run "
                                              "`perfkit demo up`")
+    tokens = choose_tokens(cfg, tokens_file, users)
+    console.state.secrets.extend(tokens)
     options = BenchOptions(
-        base_url=url, requests=requests,
-        duration_s=parse_duration_s(duration) if duration is not None else None,
-        concurrency=concurrency, rate_per_s=rate, timeout_s=parse_duration_s(timeout),
-        warmup=warmup, tokens=tuple(_tokens(cfg, tokens_file, users)), flush_cmd=flush_cmd,
-        flush_every=flush_every, cache_header=cache_header)
+        base_url=cfg.base_url, requests=requests,
+        duration_s=parse_duration_s(duration, flag="--duration") if duration else None,
+        concurrency=concurrency, rate_per_s=rate,
+        timeout_s=parse_duration_s(timeout, flag="--timeout"), warmup=warmup,
+        tokens=tuple(tokens), flush_cmd=flush_cmd, flush_every=flush_every,
+        cache_header=cache_header)
     options.validate()
-    output = console.fmt(output_format)
     if out is not None:
-        _check_writable(out, "--out")
+        check_writable(out, "--out")
+    run = _run_with_progress(plan, options)
+    _finish(run, out, console.fmt(output_format), max_error_ratio)
+
+
+def _plan(target: str | None, scenario: Path | None, method: str, cache_ttl: str) -> Scenario:
+    """The scenario to run: a file, a name in scenarios/, or one path."""
+    from perfkit.bench.scenario import Scenario, find_scenario, load_scenario
+    from perfkit.durations import parse_duration_s
+    from perfkit.errors import UsageError
+
+    if scenario is not None:
+        return load_scenario(scenario)
+    if target is None:
+        raise UsageError("nothing to bench", hint="give a path (/auth/me), a scenario name or "
+                                                  "--scenario FILE")
+    if target.startswith("/") and not target.endswith((".yaml", ".yml")) and not Path(
+            target).is_file():
+        return Scenario.for_path(target, method=method,
+                                 ttl_s=parse_duration_s(cache_ttl, flag="--cache-ttl"))
+    found = find_scenario(target)
+    if found is None:
+        raise UsageError(f"no scenario named {target!r}",
+                         hint="a path starts with /; scenarios live in ./scenarios/*.yaml")
+    return load_scenario(found)
+
+
+def _run_with_progress(plan: Scenario, options: BenchOptions) -> Run:
+    from perfkit.bench.runner import run_bench_sync
+
     with console.progress() as prog:
         task = prog.add_task("starting", total=None)
 
@@ -191,7 +149,13 @@ def bench(
                         description=f"{info.rate_per_s:.0f} req/s, {info.errors} errors, "
                                     f"p99 {p99}")
 
-        run = run_bench_sync(plan, options, on_progress)
+        return run_bench_sync(plan, options, on_progress)
+
+
+def _finish(run: Run, out: Path | None, output: OutputFormat, max_error_ratio: float) -> None:
+    """Save, print, then the exit code: 130 interrupted, 1 over the error budget."""
+    from perfkit.errors import CheckFailed, UsageError
+
     save_error = _save(run, out) if out is not None else None
     _render_run(run, output)
     if save_error is not None:
@@ -201,9 +165,10 @@ def bench(
     if run.total_count == 0 and run.total_errors == 0:
         raise CheckFailed("no request completed", hint="raise --duration or -n")
     if run.error_ratio > max_error_ratio:
+        total = run.total_errors + run.total_count
         raise CheckFailed(f"error ratio {run.error_ratio:.1%} is above the budget "
-                          f"{max_error_ratio:.1%} ({run.total_errors} failed of "
-                          f"{run.total_errors + run.total_count})",
+                          f"{max_error_ratio:.1%} ({run.total_errors} failed of {total} "
+                          "requests)",
                           hint="see the errors column; --max-error-ratio sets the budget")
 
 
@@ -250,10 +215,11 @@ def merge(
     """
     from perfkit.bench.record import Run
     from perfkit.errors import UsageError
+    from perfkit.jsonfile import check_writable
 
     if len(runs) < 2:
         raise UsageError("merge needs at least two run records")
-    _check_writable(out, "-o/--out")
+    check_writable(out, "-o/--out")
     loaded = [Run.load(path) for path in runs]
     bases = {run.base_url for run in loaded}
     if len(bases) > 1:

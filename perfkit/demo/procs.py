@@ -73,6 +73,9 @@ def is_our_process(pid: int | None, marker: str) -> bool:
     return bool(pid) and pid_alive(pid) and marker in cmdline(pid or 0)
 
 
+_SPAWNED: dict[int, subprocess.Popen[bytes]] = {}  # outlive their caller: never collected
+
+
 def spawn(argv: Sequence[str], log_file: Path, env: dict[str, str] | None = None) -> int:
     """Start a detached process (own session) with output appended to log_file."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +83,7 @@ def spawn(argv: Sequence[str], log_file: Path, env: dict[str, str] | None = None
         proc = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
                                 env={**os.environ, **(env or {})})
+    _SPAWNED[proc.pid] = proc
     return proc.pid
 
 
@@ -104,6 +108,11 @@ def stop_pid(pid: int, marker: str, timeout_s: float = 10.0) -> bool:
 
 
 def _reap(pid: int) -> None:
+    spawned = _SPAWNED.get(pid)
+    if spawned is not None:
+        if spawned.poll() is not None:  # reaped, its return code kept
+            del _SPAWNED[pid]
+        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 

@@ -6,10 +6,11 @@ import random
 
 import pytest
 
-from perfkit.bench.compare import compare_runs
-from perfkit.bench.record import Run
+from perfkit.bench.compare import Method, compare_runs
+from perfkit.bench.record import Phase, Run
 from perfkit.errors import UsageError
-from perfkit.render import compare_notes, compare_table
+from perfkit.render.compare import compare_notes, compare_table
+from perfkit.stats import Verdict
 
 
 def _run(route: str, cold: int, warm: int, *, cold_ms: float = 150.0, warm_ms: float = 1.0,
@@ -17,11 +18,11 @@ def _run(route: str, cold: int, warm: int, *, cold_ms: float = 150.0, warm_ms: f
     """`cold` misses around cold_ms and `warm` hits around warm_ms, each also in `all`."""
     rng = random.Random(seed)
     run = Run(base_url="http://127.0.0.1:8000")
-    for phase, n, ms in (("cold", cold, cold_ms), ("warm", warm, warm_ms)):
+    for phase, n, ms in ((Phase.COLD, cold, cold_ms), (Phase.WARM, warm, warm_ms)):
         for _ in range(n):
             us = rng.gauss(ms * 1000, ms * 50)
             run.record(route, phase).add_latency(us, us)
-            run.record(route, "all").add_latency(us, us)
+            run.record(route, Phase.ALL).add_latency(us, us)
     return run
 
 
@@ -39,38 +40,64 @@ def test_a_change_of_the_cold_share_is_not_a_faster_all_row() -> None:
     # -> 5 of 100). The pooled `all` mean drops ~85%: not a verdict, a mix.
     before = _run("GET /auth/me", 40, 60, seed=1)
     after = _run("GET /auth/me", 5, 95, seed=2)
-    result = compare_runs(before, after)
-    rows = {r["phase"]: r for r in result["routes"]}
-    assert rows["all"]["change_pct"]["mean"] < -70
-    assert rows["all"]["mixed_phases"] is True and rows["all"]["verdict"] == "no-change"
-    assert rows["all"]["p_value"] is None  # outside Holm's family
-    assert rows["all"]["p_value_raw"] is not None  # ... but still shown
-    assert rows["cold"]["verdict"] == rows["warm"]["verdict"] == "no-change"
-    assert not rows["cold"]["mixed_phases"]
+    result = compare_runs(before, after, Method(min_samples=5))
+    rows = {r.phase: r for r in result.rows}
+    assert rows[Phase.ALL].change_pct["mean"] is not None
+    assert rows[Phase.ALL].change_pct["mean"] < -70
+    assert rows[Phase.ALL].mixed_phases and rows[Phase.ALL].verdict is Verdict.NO_CHANGE
+    assert rows[Phase.ALL].p_value is None  # outside Holm's family
+    assert rows[Phase.ALL].p_value_raw is not None  # ... but still shown
+    assert rows[Phase.COLD].verdict is rows[Phase.WARM].verdict is Verdict.NO_CHANGE
+    assert not rows[Phase.COLD].mixed_phases
     notes = compare_notes(result)
     assert "Holm-corrected over 2 comparison(s)" in notes[0]
     assert any("mixed cold+warm" in n and "not judged" in n for n in notes)
-    _, table = compare_table(result)
-    assert any(row[1] == "all" and "mixed cold+warm" in row[-1] for row in table)
+    table = compare_table(result)
+    assert any(row[1] == "all" and "mixed cold+warm" in row[-1] for row in table.rows)
 
 
 def test_a_real_change_still_shows_in_the_phase_rows() -> None:
     before = _run("GET /auth/me", 30, 70, cold_ms=150.0, seed=3)
     after = _run("GET /auth/me", 30, 70, cold_ms=50.0, seed=4)
-    rows = {r["phase"]: r for r in compare_runs(before, after)["routes"]}
-    assert rows["cold"]["verdict"] == "faster"
-    assert rows["warm"]["verdict"] == "no-change"
-    assert rows["all"]["verdict"] == "no-change" and rows["all"]["mixed_phases"]
+    rows = {r.phase: r for r in compare_runs(before, after).rows}
+    assert rows[Phase.COLD].verdict is Verdict.FASTER
+    assert rows[Phase.WARM].verdict is Verdict.NO_CHANGE
+    assert rows[Phase.ALL].verdict is Verdict.NO_CHANGE and rows[Phase.ALL].mixed_phases
 
 
 def test_a_route_without_phases_is_judged_on_all() -> None:
     before, after = Run(base_url="http://x"), Run(base_url="http://x")
     for i in range(50):
-        before.record("GET /accounts", "all").add_latency(20_000 + 10 * i, 20_000 + 10 * i)
-        after.record("GET /accounts", "all").add_latency(10_000 + 10 * i, 10_000 + 10 * i)
-    (row,) = compare_runs(before, after)["routes"]
-    assert row["verdict"] == "faster" and row["mixed_phases"] is False
+        before.record("GET /accounts", Phase.ALL).add_latency(20_000 + 10 * i, 20_000 + 10 * i)
+        after.record("GET /accounts", Phase.ALL).add_latency(10_000 + 10 * i, 10_000 + 10 * i)
+    (row,) = compare_runs(before, after).rows
+    assert row.verdict is Verdict.FASTER and not row.mixed_phases
     # a route warm-only on both sides: `all` equals `warm`, nothing is mixed
     warm_only = compare_runs(_run("GET /m", 0, 30, seed=5), _run("GET /m", 0, 30, seed=6))
-    assert not any(r["mixed_phases"] for r in warm_only["routes"])
+    assert not any(r.mixed_phases for r in warm_only.rows)
     assert "only in before" not in " ".join(compare_notes(warm_only))
+
+
+def test_a_change_inside_the_threshold_is_no_change_and_the_threshold_is_stated() -> None:
+    # A clear, significant +3% on 2000 samples a side: below the 5% default, not "slower".
+    before, after = Run(base_url="http://x"), Run(base_url="http://x")
+    rng = random.Random(9)
+    for _ in range(2000):
+        for run, factor in ((before, 1.0), (after, 1.03)):
+            us = 20_000 * factor * rng.lognormvariate(0, 0.05)
+            run.record("GET /a", Phase.ALL).add_latency(us, us)
+    (row,) = compare_runs(before, after).rows
+    assert row.ci_pct is not None and row.ci_pct[0] > 0  # significant...
+    assert row.verdict is Verdict.NO_CHANGE  # ...but not beyond 5%
+    assert compare_runs(before, after, Method(min_change_pct=1.0)).rows[0].verdict is (
+        Verdict.SLOWER)
+    assert "beyond ±5%" in compare_notes(compare_runs(before, after))[0]
+
+
+def test_too_few_samples_are_shown_but_not_judged() -> None:
+    before = _run("GET /a", 3, 40, cold_ms=150.0, seed=1)
+    after = _run("GET /a", 3, 40, cold_ms=50.0, seed=2)
+    rows = {r.phase: r for r in compare_runs(before, after).rows}
+    assert rows[Phase.COLD].inconclusive and rows[Phase.COLD].p_value is None
+    assert rows[Phase.COLD].verdict is Verdict.NO_CHANGE
+    assert rows[Phase.COLD].change_pct["mean"] is not None  # the figures are still there

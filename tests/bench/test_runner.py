@@ -11,11 +11,12 @@ import pytest
 
 from perfkit import stats
 from perfkit.bench import pacer
+from perfkit.bench.meta import LoopMode
 from perfkit.bench.record import Run
 from perfkit.bench.runner import BenchOptions, ProgressInfo, run_bench, run_bench_sync
 from perfkit.bench.scenario import Scenario, parse_scenario
 from perfkit.errors import Unreachable, UsageError
-from tests.bench.conftest import RefServer
+from tests.bench.support import RefServer
 
 
 def _all(run: Run, route: str) -> dict[str, float | None]:
@@ -30,7 +31,7 @@ def test_p50_of_a_20ms_endpoint_is_20ms(ref: RefServer) -> None:
     p50 = _all(run, "GET /sleep/20")["p50"]
     assert p50 is not None and abs(p50 - 20.0) <= 2.0, p50
     assert run.total_count == 60 and run.total_errors == 0
-    assert run.generator["mode"] == "closed-loop"
+    assert run.generator.mode is LoopMode.CLOSED
 
 
 def test_open_loop_latency_counts_a_stall_from_the_intended_time(ref: RefServer) -> None:
@@ -41,7 +42,7 @@ def test_open_loop_latency_counts_a_stall_from_the_intended_time(ref: RefServer)
                             BenchOptions(base_url=ref.url, rate_per_s=100, duration_s=5))
     p99 = _all(opened, "GET /stall")["p99"]
     assert p99 is not None and abs(p99 - expected) <= 0.10 * expected, (p99, expected)
-    assert opened.generator["mode"] == "open-loop"
+    assert opened.generator.mode is LoopMode.OPEN
     assert 450 <= opened.total_count <= 500
 
     ref.reset()
@@ -141,7 +142,7 @@ def test_unreachable_backend() -> None:
 def test_every_run_is_bounded_in_time(ref: RefServer) -> None:
     run = run_bench_sync(Scenario.for_path("/fast"),
                          BenchOptions(base_url=ref.url, duration_s=0.5, concurrency=2))
-    assert run.generator["elapsed_s"] < 3
+    assert run.generator.elapsed_s < 3
     assert run.total_count > 0
 
 
@@ -154,7 +155,7 @@ def test_open_loop_that_cannot_keep_its_rate_says_so(ref: RefServer) -> None:
     rec = run.get("GET /sleep/50", "all")
     assert rec is not None
     assert rec.count + rec.errors.get("unsent", 0) == 100
-    assert run.generator["fell_behind"] is True
+    assert run.generator.fell_behind is True
     corrected, raw = stats.summary_ms(rec.corrected), stats.summary_ms(rec.raw)
     assert raw["p99"] is not None and raw["p99"] < 200
     assert corrected["p99"] is not None and corrected["p99"] > 1000
@@ -165,7 +166,7 @@ def test_warmup_is_not_recorded_but_warms_the_caches(ref: RefServer) -> None:
                          BenchOptions(base_url=ref.url, requests=5, warmup=3, tokens=("w",)))
     assert run.records[("GET /fast", "all")].count == 5
     assert ("GET /fast", "cold") not in run.records  # the warm-up took the cold request
-    assert run.settings["warmup"] == 3
+    assert run.settings.warmup == 3
 
 
 def test_timeouts_are_errors_of_their_own_kind(ref: RefServer) -> None:
@@ -191,13 +192,13 @@ def test_rate_paces_iterations_and_the_plan_counts_their_steps(ref: RefServer) -
     seen: list[ProgressInfo] = []
     run = run_bench_sync(sc, BenchOptions(base_url=ref.url, rate_per_s=20, duration_s=1),
                          seen.append)
-    assert run.settings["iterations_per_s"] == 20 and run.settings["rate_per_s"] == 20
-    assert run.settings["steps_per_iteration"] == 3
+    assert run.settings.iterations_per_s == 20
+    assert run.settings.steps_per_iteration == 3
     gen = run.generator
-    assert gen["iterations"] == 20 and gen["completed"] == 60 == run.total_count
-    assert gen["target_iterations_per_s"] == 20
-    assert gen["achieved_rate_per_s"] > 2 * gen["achieved_iterations_per_s"]
-    assert "first step of each iteration" in gen["latency_from"]
+    assert gen.iterations == 20 and gen.requests == 60 == run.total_count
+    assert gen.target_iterations_per_s == 20
+    assert gen.achieved_rate_per_s > 2 * gen.achieved_iterations_per_s
+    assert "first step of each iteration" in gen.latency_from
     assert seen[-1].planned == 60 and seen[-1].done == 60
 
 
@@ -206,8 +207,8 @@ def test_single_path_rate_is_still_requests(ref: RefServer) -> None:
     run = run_bench_sync(Scenario.for_path("/fast"),
                          BenchOptions(base_url=ref.url, rate_per_s=20, duration_s=1),
                          seen.append)
-    assert run.generator["latency_from"] == "intended start (wrk2)"
-    assert run.generator["iterations"] == run.generator["completed"] == 20
+    assert run.generator.latency_from == "intended start (wrk2)"
+    assert run.generator.iterations == run.generator.requests == 20
     assert seen[-1].planned == 20
 
 
@@ -216,8 +217,8 @@ def test_open_loop_request_count_ends_the_schedule(ref: RefServer) -> None:
     # 2/s), not 6 iterations scheduled over 2.5 s of which 4 send nothing.
     sc = parse_scenario(THREE_STEPS, file="t.yaml", environ={})
     run = run_bench_sync(sc, BenchOptions(base_url=ref.url, rate_per_s=2, requests=6))
-    assert run.total_count == 6 and run.generator["iterations"] == 2
-    assert run.generator["elapsed_s"] < 1.8
+    assert run.total_count == 6 and run.generator.iterations == 2
+    assert run.generator.elapsed_s < 1.8
 
 
 @pytest.mark.parametrize("field", ["rate_per_s", "duration_s", "timeout_s"])

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CliResult
+from tests.support import CliResult
 
 Cli = Callable[..., CliResult]
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliResult
-from tests.test_gate import lognormal_ms, make_run
+from tests.support import CliResult, lognormal_ms, make_run
 
 Cli = Callable[..., CliResult]
 
@@ -72,7 +71,9 @@ def test_baseline_a_a_passes_regression_fails_strict_inconclusive(cli: Cli,
     assert failed.exit_code == 1 and "beyond the 10% margin" in failed.stdout
     lenient = cli("gate", str(tiny), "--baseline", str(base))
     assert lenient.exit_code == 0 and "inconclusive" in lenient.stderr
-    assert cli("gate", str(tiny), "--baseline", str(base), "--strict").exit_code == 4
+    strict = cli("gate", str(tiny), "--baseline", str(base), "--strict")
+    assert strict.exit_code == 4
+    assert "perfkit gate: INCONCLUSIVE" in strict.stdout and "PASSED" not in strict.stdout
 
 
 def test_usage_errors_are_exit_2(cli: Cli, tmp_path: Path) -> None:

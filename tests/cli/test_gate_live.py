@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CliResult
+from tests.support import CliResult
 
 Cli = Callable[..., CliResult]
 
@@ -46,7 +46,6 @@ def gate_check(result: CliResult) -> dict[str, Any]:
     return dict(check)
 
 
-@pytest.mark.integration
 def test_gate_passes_a_a_and_fails_a_15pct_regression(
         cli: Cli, demo_stack: dict[str, Any], demo_token: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from perfkit import __version__
-from tests.conftest import CliResult
+from tests.support import CliResult
 
 Cli = Callable[..., CliResult]
 

@@ -17,6 +17,8 @@ from tests.conftest import CliResult
 Cli = Callable[..., CliResult]
 
 
+pytestmark = pytest.mark.integration  # starts demo stacks of its own
+
 @pytest.fixture
 def own_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A separate state dir, so this stack is not the session's; always torn down."""

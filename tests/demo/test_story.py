@@ -16,6 +16,8 @@ from tests.conftest import CliResult
 Cli = Callable[..., CliResult]
 
 
+pytestmark = pytest.mark.integration  # starts demo stacks of its own
+
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One story run shared by the module's tests (it takes ~20 s)."""

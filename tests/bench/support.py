@@ -1,4 +1,4 @@
-"""The reference server (tests/bench/refserver.py) in its own process, once per session."""
+"""The reference server (tests/bench/refserver.py) in its own process: start, reset, stop."""
 
 from __future__ import annotations
 
@@ -26,18 +26,19 @@ class RefServer:
 @contextmanager
 def running_refserver() -> Iterator[RefServer]:
     """Start the reference server on a free port; stop it (by its pid) at the end."""
-    proc = subprocess.Popen([sys.executable, str(REFSERVER)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), "reference server did not start"
-        yield RefServer(url)
-    finally:
-        proc.terminate()
+    with subprocess.Popen([sys.executable, str(REFSERVER)], stdout=subprocess.PIPE,
+                          text=True) as proc:  # closes the pipe when done
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            assert proc.stdout is not None
+            url = proc.stdout.readline().strip()
+            assert url.startswith("http://127.0.0.1:"), "reference server did not start"
+            yield RefServer(url)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 

@@ -1,0 +1,43 @@
+"""Which bearer tokens a bench run uses: one virtual user per token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perfkit.config import Settings
+from perfkit.errors import UsageError
+
+DEFAULT_USERS = 10
+
+
+def read_tokens(path: Path) -> list[str]:
+    """Tokens one a line; blank lines and # comments are skipped."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read tokens file {path}: {exc.strerror or exc}") from None
+    tokens = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not tokens:
+        raise UsageError(f"tokens file {path} has no token",
+                         hint="one bearer token a line")
+    return tokens
+
+
+def choose_tokens(settings: Settings, tokens_file: Path | None,
+                  users: int | None) -> list[str]:
+    """--tokens-file > PERFKIT_TOKEN > PERFKIT_TOKENS_FILE > the demo's token > its tokens
+    file (environment and perfkit.yaml always beat the demo stack's defaults); at most
+    `users` of a file's tokens (default 10)."""
+    configured = settings.tokens_file if settings.tokens_file is not None and (
+        settings.tokens_file.exists()) else None
+    own_token = settings.token and "token" not in settings.from_demo
+    own_file = configured is not None and "tokens_file" not in settings.from_demo
+    if tokens_file is not None:
+        tokens = read_tokens(tokens_file)
+    elif own_token or (settings.token and not own_file):
+        tokens = [str(settings.token)]
+    elif configured is not None:
+        tokens = read_tokens(configured)
+    else:
+        tokens = []
+    return tokens[: users or DEFAULT_USERS] if len(tokens) > 1 else tokens

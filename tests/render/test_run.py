@@ -1,0 +1,70 @@
+"""The bench run's Document: rows per route and phase, cold/warm lines, notes, warnings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from perfkit.bench.meta import LoopMode
+from perfkit.render.markdown import document
+from perfkit.render.run import run_document, run_warnings
+from tests.render.support import hand_run
+
+
+def test_run_markdown() -> None:
+    text = document(run_document(hand_run([150.0, 152.0, 149.0], [1.0, 1.1, 0.9, 1.0])))
+    lines = text.splitlines()
+    assert lines[0] == "**perfkit bench: /auth/me on http://127.0.0.1:8000**"
+    assert lines[2].startswith("| route | phase | count | mean ms | p50 ms |")
+    assert lines[4].startswith("| `GET /auth/me` | `cold` | 3 | 150 | 150 |")
+    assert lines[5].startswith("| `GET /auth/me` | `warm` | 4 | 1.00 |")
+    assert lines[6].endswith("| 503: 1 |")
+    assert any("cold/warm = " in line and "warm is faster" in line for line in lines)
+    assert any("closed loop, 2 connection(s)" in line for line in lines)
+
+
+def test_one_count_for_requests_and_errors() -> None:
+    text = document(run_document(hand_run([150.0], [1.0, 1.2])))
+    assert "4 requests (1 failed) in 1 s" in text
+
+
+def test_one_cold_sample_is_shown_as_one_sample() -> None:
+    text = document(run_document(hand_run([150.0], [1.0, 1.2])))
+    assert "| `GET /auth/me` | `cold` | 1 | 150 | - | - | - | - | (1 sample) |" in text
+    assert "1 cold sample (150 ms)" in text and "not a measurement" in text
+
+
+def test_open_loop_is_said_and_falling_behind_is_a_warning() -> None:
+    run = hand_run([150.0, 151.0], [1.0, 1.1], mode=LoopMode.OPEN)
+    run.generator = replace(run.generator, fell_behind=True, late_sends=40,
+                            max_send_lag_ms=80.0)
+    assert "open loop at 100 req/s" in document(run_document(run))
+    assert any("fell behind: 40 sends late" in w for w in run_warnings(run))
+    assert "fell behind" not in document(run_document(run))  # warnings go to stderr
+
+
+def _steps_run(steps: int):  # type: ignore[no-untyped-def]
+    run = hand_run([150.0, 151.0], [1.0, 1.1], mode=LoopMode.OPEN, steps=steps)
+    run.settings = replace(run.settings, iterations_per_s=30.0)
+    run.generator = replace(run.generator, requests=150 * steps, errors=0, iterations=150,
+                            elapsed_s=5.0, fell_behind=True, late_sends=9,
+                            max_send_lag_ms=40.0)
+    return run
+
+
+def test_multi_step_open_loop_speaks_of_iterations() -> None:
+    text = document(run_document(_steps_run(5)))
+    assert ("open loop at 30 iterations/s (5 steps each, up to 150 requests/s): first step "
+            "of each iteration timed from its intended start (wrk2); later steps from their "
+            "actual send") in text
+    assert "750 requests (150 iterations of 5 steps) in 5 s (150 req/s)" in text
+    assert any("achieved 30.0 iterations/s" in w for w in run_warnings(_steps_run(5)))
+    single = document(run_document(_steps_run(1)))
+    assert "open loop at 30 req/s: latency from each request's intended start" in single
+    assert "iterations" not in single
+
+
+def test_record_warnings_and_merges_are_said() -> None:
+    run = hand_run([1.0, 1.1, 0.9, 1.05], [1.0, 1.1, 0.9, 1.0])
+    assert any("cold samples look warm" in w for w in run_warnings(run))
+    merged = run.merge(hand_run([150.0, 152.0], [1.0, 1.1]))
+    assert "merged from 2 runs: counts are sums" in document(run_document(merged))
