@@ -21,7 +21,7 @@ from enum import StrEnum
 from statistics import NormalDist
 from typing import Any
 
-Buckets = Sequence[tuple[int, int]]
+Buckets = Sequence[tuple[float, int]]
 
 ALPHA = 0.05  # significance level of every verdict, after Holm's correction
 CONFIDENCE = 0.95  # of every interval perfkit prints
@@ -220,7 +220,7 @@ def mann_whitney_u(a: Buckets, b: Buckets) -> RankTest | None:
     na, nb = sum(c for _, c in a), sum(c for _, c in b)
     if na == 0 or nb == 0:
         return None
-    merged: dict[int, list[int]] = {}
+    merged: dict[float, list[int]] = {}
     for value, count in a:
         merged.setdefault(value, [0, 0])[0] += count
     for value, count in b:
@@ -247,6 +247,43 @@ def mann_whitney_u(a: Buckets, b: Buckets) -> RankTest | None:
     return RankTest(u=u_a, z=z, p_value=min(1.0, p))
 
 
+def mann_whitney_exact(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Two-sided exact p of Mann-Whitney U for small samples without ties (runs as
+    samples: a handful of values a side), else the normal approximation. None when a side
+    is empty."""
+    if not a or not b:
+        return None
+    if len(set(a) | set(b)) < len(a) + len(b) or len(a) * len(b) > 2500:
+        test = mann_whitney_u([(round(v * 1e6), 1) for v in a], [(round(v * 1e6), 1) for v in b])
+        return None if test is None else test.p_value
+    u = sum(1.0 for x in a for y in b if x > y)
+    counts = _u_distribution(len(a), len(b))
+    total = sum(counts)
+    low = min(u, len(a) * len(b) - u)
+    tail = sum(counts[: int(low) + 1]) / total
+    return min(1.0, 2 * tail)
+
+
+def _u_distribution(n: int, m: int) -> list[int]:
+    """Number of arrangements giving each U, 0..n*m (the recurrence of Mann and Whitney)."""
+    table: dict[tuple[int, int], list[int]] = {}
+
+    def counts(i: int, j: int) -> list[int]:
+        if i == 0 or j == 0:
+            return [1]
+        if (i, j) not in table:
+            with_x, with_y = counts(i - 1, j), counts(i, j - 1)
+            out = [0] * (i * j + 1)
+            for k, c in enumerate(with_x):
+                out[k + j] += c  # the largest value is an x: it beats all j ys
+            for k, c in enumerate(with_y):
+                out[k] += c
+            table[(i, j)] = out
+        return table[(i, j)]
+
+    return counts(n, m)
+
+
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
     """Holm-Bonferroni adjusted p-values, in input order (None stays None)."""
     indexed = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
@@ -271,39 +308,3 @@ def verdict(ci_pct: tuple[float, float] | None, p_value: float | None, *,
     if low > min_effect_pct:
         return Verdict.SLOWER
     return Verdict.NO_CHANGE
-
-
-@dataclass(frozen=True)
-class Speedup:
-    """cold mean / warm mean of one route, with its interval (None below 2 samples a side)."""
-
-    route: str
-    cold_count: int
-    warm_count: int
-    cold_mean_ms: float | None
-    warm_mean_ms: float | None
-    ratio: float | None
-    ci: tuple[float, float] | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"route": self.route, "cold_count": self.cold_count,
-                "warm_count": self.warm_count, "cold_mean_ms": self.cold_mean_ms,
-                "warm_mean_ms": self.warm_mean_ms, "ratio": self.ratio,
-                "ci": list(self.ci) if self.ci else None}
-
-
-def speedup(route: str, cold: Buckets, warm: Buckets, confidence: float = CONFIDENCE
-            ) -> Speedup:
-    """How many times faster a cache hit is than a miss on one route."""
-    mc, mw = Moments.of(cold), Moments.of(warm)
-    ci = ratio_of_means_ci(mc, mw, confidence)
-
-    def ms(m: Moments) -> float | None:
-        return None if m.count == 0 else round(m.mean / 1000.0, 3)
-
-    ratio = None
-    if mc.count and mw.count and mw.mean > 0:
-        ratio = round(mc.mean / mw.mean, 3)
-    return Speedup(route=route, cold_count=mc.count, warm_count=mw.count, cold_mean_ms=ms(mc),
-                   warm_mean_ms=ms(mw), ratio=ratio,
-                   ci=(round(ci[1], 3), round(ci[2], 3)) if ci else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 from perfkit import stats
@@ -11,6 +12,14 @@ from perfkit.errors import UsageError
 
 SCHEMA = "perfkit.compare/1"
 METRICS = ("mean", "p50", "p99")
+MIN_RUNS = 4  # an exact rank test of 3 runs against 3 can never reach p < 0.05
+
+
+class Basis(StrEnum):
+    """What the samples of a comparison are."""
+
+    REQUESTS = "requests"  # one run a side: each request a sample (run-to-run noise unseen)
+    RUNS = "runs"  # --repeat on both sides: each run's mean a sample, as benchstat does
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,8 @@ class ComparedRow:
     mixed_phases: bool
     p_value: float | None = None
     verdict: stats.Verdict = stats.Verdict.NO_CHANGE
+    basis: Basis = Basis.REQUESTS
+    runs: tuple[int, int] | None = None  # runs a side, with the runs basis
 
     @property
     def inconclusive(self) -> bool:
@@ -68,7 +79,8 @@ class ComparedRow:
                 "ci_pct": list(self.ci_pct) if self.ci_pct else None,
                 "p_value_raw": self.p_value_raw, "inconclusive": self.inconclusive,
                 "mixed_phases": self.mixed_phases, "p_value": self.p_value,
-                "verdict": self.verdict.value}
+                "verdict": self.verdict.value, "method": self.basis.value,
+                "runs": list(self.runs) if self.runs else None}
 
 
 @dataclass(frozen=True)
@@ -90,12 +102,16 @@ class Comparison:
     rows: list[ComparedRow]
     unmatched: list[Unmatched] = field(default_factory=list)
     method: Method = field(default_factory=Method)
+    basis: Basis = Basis.REQUESTS
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         m = self.method
         return {"schema": SCHEMA, "alpha": m.alpha, "confidence": m.confidence,
                 "min_change_pct": m.min_change_pct, "min_samples": m.min_samples,
-                "run_noise_pct": m.run_noise_pct, "correction": "holm", "test": "mann-whitney-u",
+                "run_noise_pct": m.run_noise_pct, "threshold_pct": m.min_change_pct,
+                "method": self.basis.value, "notes": self.notes,
+                "correction": "holm", "test": "mann-whitney-u",
                 "before": {"started_at": self.before_started_at,
                            "base_url": self.before_base_url},
                 "after": {"started_at": self.after_started_at, "base_url": self.after_base_url},
@@ -137,6 +153,49 @@ def _row(key: tuple[str, Phase], before: Run, after: Run, method: Method) -> Com
                    p_value_raw=test.p_value if test else None)
 
 
+def _run_means(run: Run, key: tuple[str, Phase]) -> list[float]:
+    means = []
+    for repeat in run.repeats:
+        rec = repeat.records.get(key)
+        mean = stats.summary_ms(rec.corrected)["mean"] if rec is not None else None
+        if mean is not None:
+            means.append(mean)
+    return means
+
+
+def _row_of_runs(row: ComparedRow, before: Run, after: Run, method: Method) -> ComparedRow:
+    """The row judged with runs as samples: each repeat's mean is one observation."""
+    key = (row.route, row.phase)
+    b_means, a_means = _run_means(before, key), _run_means(after, key)
+    row = replace(row, basis=Basis.RUNS, runs=(len(b_means), len(a_means)))
+    if min(len(b_means), len(a_means)) < MIN_RUNS:
+        return row
+    ci = stats.change_pct_ci(stats.Moments.of([(v, 1) for v in b_means]),
+                             stats.Moments.of([(v, 1) for v in a_means]), method.confidence)
+    return replace(row, ci_pct=(ci[1], ci[2]) if ci else None,
+                   p_value_raw=stats.mann_whitney_exact(b_means, a_means))
+
+
+def _basis(before: Run, after: Run) -> tuple[Basis, list[str]]:
+    runs = (len(before.repeats), len(after.repeats))
+    if min(runs) >= MIN_RUNS:
+        return Basis.RUNS, [f"runs as samples ({runs[0]} before, {runs[1]} after): run-to-run "
+                            "noise is in the interval"]
+    why = ("one run a side" if max(runs) == 0 else
+           f"{runs[0] or 1} and {runs[1] or 1} run(s): runs as samples need {MIN_RUNS} a side")
+    return Basis.REQUESTS, [f"requests as samples ({why}): run-to-run noise is not in the "
+                            "interval; --repeat 5 on both sides puts it there"]
+
+
+def _folded(run: Run, other: Run) -> set[str]:
+    """Routes with no cache effect in both runs: compared as one `all` row."""
+    from perfkit.bench.cache import CacheEffect
+
+    none = [{sp.route for sp in r.speedups() if sp.cache_effect is CacheEffect.NONE}
+            for r in (run, other)]
+    return none[0] & none[1]
+
+
 def compare_runs(before: Run, after: Run, method: Method | None = None) -> Comparison:
     """Change in mean/p50/p99 with a CI of the mean's change and a Holm-corrected verdict.
 
@@ -157,7 +216,13 @@ def compare_runs(before: Run, after: Run, method: Method | None = None) -> Compa
                          f"{_pairs(after)}",
                          hint="compare runs of the same scenario or path")
     method = method or Method()
-    rows = [_row(key, before, after, method) for key in common]
+    basis, notes = _basis(before, after)
+    folded = _folded(before, after)
+    rows = [_row(key, before, after, method) for key in common
+            if key[0] not in folded or key[1] is Phase.ALL]
+    rows = [replace(r, mixed_phases=r.mixed_phases and r.route not in folded) for r in rows]
+    if basis is Basis.RUNS:
+        rows = [_row_of_runs(r, before, after, method) for r in rows]
     adjusted = stats.holm([None if r.mixed_phases else r.p_value_raw for r in rows])
     judged = [replace(row, p_value=None if p is None else round(p, 6),
                       verdict=stats.Verdict.NO_CHANGE if row.mixed_phases else stats.verdict(
@@ -168,5 +233,8 @@ def compare_runs(before: Run, after: Run, method: Method | None = None) -> Compa
                  if (r, p) not in after.records]
     unmatched += [Unmatched(r, p, "after") for (r, p) in after.records
                   if (r, p) not in before.records]
+    if folded:
+        notes.append(f"no cache effect on either side: {', '.join(sorted(folded))} compared "
+                     "as one row (all requests)")
     return Comparison(before.started_at, before.base_url, after.started_at, after.base_url,
-                      judged, unmatched, method)
+                      judged, unmatched, method, basis, notes)

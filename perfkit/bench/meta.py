@@ -17,6 +17,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from perfkit.bench.pacer import Segment
+
 
 class LoopMode(StrEnum):
     OPEN = "open-loop"
@@ -42,6 +44,10 @@ class RunSettings:
     cache_header: str | None = None
     flush_cmd: bool = False
     routes: tuple[str, ...] = ()
+    repeat: int = 1
+    workers: int = 1
+    seed: int = 1
+    cache_threshold_pct: float = 20.0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -134,6 +140,15 @@ def merge_generators(gens: list[Generator]) -> Generator:
         sources=sum(g.sources for g in gens))
 
 
+def sequential_generators(gens: list[Generator]) -> Generator:
+    """The generator figures of runs made one after the other (--repeat): counts and times
+    add; rates follow from those."""
+    total = merge_generators(gens)
+    return replace(total, elapsed_s=round(sum(g.elapsed_s for g in gens), 3),
+                   target_iterations_per_s=gens[0].target_iterations_per_s if gens else None,
+                   sources=1)
+
+
 @dataclass(frozen=True)
 class MergedSource:
     """One run that went into a merge, as it was."""
@@ -143,17 +158,21 @@ class MergedSource:
     base_url: str
     settings: RunSettings
     generator: Generator
+    segment: Segment | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"host": self.host, "started_at": self.started_at, "base_url": self.base_url,
-                "settings": self.settings.to_json(), "generator": self.generator.to_json()}
+                "settings": self.settings.to_json(), "generator": self.generator.to_json(),
+                "segment": None if self.segment is None else self.segment.to_json()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MergedSource:
+        segment = data.get("segment")
         return cls(host=data.get("host"), started_at=str(data.get("started_at") or ""),
                    base_url=str(data.get("base_url") or ""),
                    settings=RunSettings.from_json(data.get("settings") or {}),
-                   generator=Generator.from_json(data.get("generator") or {}))
+                   generator=Generator.from_json(data.get("generator") or {}),
+                   segment=Segment.from_json(segment) if segment else None)
 
 
 @dataclass(frozen=True)

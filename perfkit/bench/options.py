@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from perfkit.bench.meta import Generator, LoopMode, RunSettings
+from perfkit.bench.pacer import Segment
 from perfkit.errors import UsageError
 from perfkit.redact import redact_text, redact_url
 
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
 
 DEFAULT_REQUESTS = 200
 MAX_REQUESTS = 10_000_000
+MAX_REPEAT = 1000
+MAX_WORKERS = 256
+DEFAULT_CACHE_THRESHOLD_PCT = 20.0
+START_AT_PAST_LIMIT_S = 60.0  # --start-at this far in the past is a mistake, not a clock skew
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,12 @@ class BenchOptions:
     cache_header: str | None = None
     max_time_s: float = 600.0
     seed: int = 1
+    spare_tokens: tuple[str, ...] = ()  # the tokens file's others: warm-up, fresh repeats
+    repeat: int = 1
+    workers: int = 1
+    segment: Segment = field(default_factory=Segment)
+    start_at_epoch_s: float | None = None
+    cache_threshold_pct: float = DEFAULT_CACHE_THRESHOLD_PCT
 
     @property
     def open_loop(self) -> bool:
@@ -43,6 +54,30 @@ class BenchOptions:
 
     def validate(self) -> None:
         check_base_url(self.base_url)
+        self._validate_numbers()
+        self._validate_spread()
+
+    def _validate_spread(self) -> None:
+        """--repeat, --workers, --segment, --start-at, --cache-threshold."""
+        import time
+
+        if not 1 <= self.repeat <= MAX_REPEAT:
+            raise UsageError(f"--repeat must be between 1 and {MAX_REPEAT}, not {self.repeat}")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise UsageError(f"--workers must be between 1 and {MAX_WORKERS} (or auto), "
+                             f"not {self.workers}")
+        if not math.isfinite(self.cache_threshold_pct) or self.cache_threshold_pct < 0:
+            raise UsageError(f"--cache-threshold must be a finite percentage >= 0, not "
+                             f"{self.cache_threshold_pct:g}", hint="e.g. --cache-threshold 20")
+        if self.start_at_epoch_s is not None and (
+                self.start_at_epoch_s < time.time() - START_AT_PAST_LIMIT_S):
+            raise UsageError("--start-at is more than a minute in the past",
+                             hint="give a time a little ahead of now, shared by every segment")
+        if self.flush_cmd and (self.workers > 1 or self.segment.count > 1):
+            raise UsageError("--flush-cmd needs one process: a flush would empty the caches "
+                             "under the other workers' feet")
+
+    def _validate_numbers(self) -> None:
         # NaN compares False with everything and inf overflows the worker count: both are
         # rejected by name rather than slipping past the `<= 0` checks.
         for flag, value in (("--duration", self.duration_s), ("--rate", self.rate_per_s),
@@ -112,7 +147,9 @@ def settings_record(o: BenchOptions, scenario: Scenario, workers: int,
         iterations_per_s=o.rate_per_s, steps_per_iteration=len(scenario.steps),
         concurrency=workers, requests=limit, duration_s=o.duration_s, timeout_s=o.timeout_s,
         warmup=o.warmup, tokens=len(o.tokens), cache_header=o.cache_header,
-        flush_cmd=bool(o.flush_cmd), routes=tuple(s.route for s in scenario.steps))
+        flush_cmd=bool(o.flush_cmd), routes=tuple(s.route for s in scenario.steps),
+        repeat=o.repeat, workers=o.workers, seed=o.seed,
+        cache_threshold_pct=o.cache_threshold_pct)
 
 
 def latency_origin(open_loop: bool, steps: int) -> str:
@@ -126,12 +163,14 @@ def latency_origin(open_loop: bool, steps: int) -> str:
 
 
 def generator_record(o: BenchOptions, *, steps: int, elapsed_s: float, requests: int,
-                     errors: int, iterations: int, lag: Lag) -> Generator:
+                     errors: int, iterations: int, lag: Lag, share: int = 1) -> Generator:
     """The run record's `generator`: what the load generator achieved (requests and
-    iterations apart: --rate paces iterations)."""
+    iterations apart: --rate paces iterations). A segment's target is its share of the
+    rate, so that the targets of all segments add up to --rate."""
+    target = None if o.rate_per_s is None else round(o.rate_per_s / share, 6)
     return Generator(
         mode=LoopMode.OPEN if o.open_loop else LoopMode.CLOSED, elapsed_s=round(elapsed_s, 3),
         requests=requests, errors=errors, iterations=iterations,
-        target_iterations_per_s=o.rate_per_s, late_sends=lag.late,
+        target_iterations_per_s=target, late_sends=lag.late,
         max_send_lag_ms=round(lag.max_lag_ms, 3), fell_behind=lag.fell_behind,
         latency_from=latency_origin(o.open_loop, steps))

@@ -6,31 +6,127 @@ from that intended time, so a stalled server shows up in the latency of every re
 should have been sent during the stall (no coordinated omission). Closed loop
 (`--concurrency`) sends the next request when the previous one answered: it measures service
 time, and a stall shows up as one slow sample only.
+
+A Segment is the share of one schedule that one process runs (`--workers`, `--segment i/n`):
+intended starts are dealt round-robin, users are partitioned. A UserPlan says which user runs
+each iteration so that each user's first visit (its cold sample) falls at a seeded random
+point of the run, spread over it like the warm samples, never bunched at its start.
 """
 
 from __future__ import annotations
 
 import math
+import random
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from perfkit.errors import UsageError
+
+_SEGMENT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Share `index` (0-based) of `count`: global iteration i belongs to it when
+    i % count == index; users likewise."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str, *, flag: str = "--segment") -> Segment:
+        """`i/n` with 1 <= i <= n, as a user writes it (1-based)."""
+        match = _SEGMENT.match(str(text))
+        hint = "e.g. --segment 1/4 (the first of four segments)"
+        if match is None:
+            raise UsageError(f"{flag} {text!r} is not i/n", hint=hint)
+        i, n = int(match.group(1)), int(match.group(2))
+        if n < 1 or not 1 <= i <= n:
+            raise UsageError(f"{flag} {text!r}: need 1 <= i <= n and n >= 1", hint=hint)
+        return cls(i - 1, n)
+
+    def split(self, parts: int) -> list[Segment]:
+        """This segment dealt round-robin to `parts` workers: still disjoint and complete."""
+        return [Segment(self.index + self.count * k, self.count * parts) for k in range(parts)]
+
+    def owns(self, i: int) -> bool:
+        return i % self.count == self.index
+
+    def users(self, n_users: int) -> list[int]:
+        """The users (indexes of the tokens) this segment runs. With fewer users than
+        segments they are shared (their cold samples then repeat in each segment)."""
+        if n_users <= 0:
+            return []
+        own = [u for u in range(n_users) if u % self.count == self.index]
+        return own or [self.index % n_users]
+
+    @property
+    def label(self) -> str:
+        return f"{self.index + 1}/{self.count}"
+
+    def to_json(self) -> dict[str, int | str]:
+        return {"index": self.index, "count": self.count, "label": self.label}
+
+    @classmethod
+    def from_json(cls, data: dict[str, int | str]) -> Segment:
+        return cls(int(data["index"]), int(data["count"]))
+
+
+@dataclass
+class UserPlan:
+    """Which user runs each iteration: user k of the (seeded) order makes its first visit
+    once the run's progress reaches its activation point, a stratified random point of the
+    run; until then the iterations go round-robin to the users already active."""
+
+    users: list[int]
+    seed: int = 1
+    order: list[int] = field(init=False)
+    activation: list[float] = field(init=False)
+    started: int = 0  # users whose first visit has been handed out
+
+    def __post_init__(self) -> None:
+        rng = random.Random(self.seed * 104729 + len(self.users))
+        self.order = list(self.users)
+        rng.shuffle(self.order)
+        n = max(1, len(self.order))
+        self.activation = [0.0] + [(k + rng.random()) / n for k in range(1, n)]
+
+    def pick(self, progress: float, counter: int) -> tuple[int, bool]:
+        """(user, first visit) for the iteration at `progress` (0..1 of the run)."""
+        if not self.order:
+            return 0, counter == 0
+        if self.started < len(self.order) and (
+                self.started == 0 or self.activation[self.started] <= progress):
+            self.started += 1
+            return self.order[self.started - 1], True
+        return self.order[counter % self.started], False
 
 
 def open_loop_schedule(rate_per_s: float, *, start_s: float = 0.0, limit: int | None = None,
                        duration_s: float | None = None) -> Iterator[float]:
     """Intended start times at a fixed rate, bounded by a count and/or a duration."""
+    for _, at in segment_schedule(rate_per_s, Segment(), start_s=start_s, limit=limit,
+                                  duration_s=duration_s):
+        yield at
+
+
+def segment_schedule(rate_per_s: float, segment: Segment, *, start_s: float = 0.0,
+                     limit: int | None = None, duration_s: float | None = None
+                     ) -> Iterator[tuple[int, float]]:
+    """(global index, intended start) of the iterations a segment owns: the whole schedule's
+    starts dealt round-robin, so that n segments together send each start exactly once."""
     if rate_per_s <= 0:
         raise UsageError("--rate must be > 0")
     if limit is None and duration_s is None:
         raise UsageError("an open-loop schedule needs a request count or a duration")
-    index = 0
+    index = segment.index
     while limit is None or index < limit:
         offset_s = index / rate_per_s
         if duration_s is not None and offset_s >= duration_s:
             return
-        yield start_s + offset_s
-        index += 1
+        yield index, start_s + offset_s
+        index += segment.count
 
 
 def planned_requests(rate_per_s: float, duration_s: float) -> int:

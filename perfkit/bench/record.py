@@ -21,6 +21,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from perfkit import stats
+from perfkit.bench.cache import CacheEffect, Speedup, judge, speedup
 from perfkit.bench.hdr import decode, encode, new_histogram, record_us
 from perfkit.bench.meta import (
     Generator,
@@ -28,7 +29,10 @@ from perfkit.bench.meta import (
     Provenance,
     RunSettings,
     merge_generators,
+    sequential_generators,
 )
+from perfkit.bench.pacer import Segment
+from perfkit.bench.series import Series
 from perfkit.errors import UsageError
 
 SCHEMA = "perfkit.run/2"
@@ -120,6 +124,12 @@ class Run:
     generator: Generator = field(default_factory=Generator)
     interrupted: bool = False
     records: dict[RecordKey, RouteRecord] = field(default_factory=dict)
+    series: Series | None = None
+    segment: Segment | None = None  # the share of the schedule this run measured
+    repeats: list[Run] = field(default_factory=list)  # with --repeat: each run on its own
+    failures: list[str] = field(default_factory=list)  # e.g. a worker that died
+    notes: list[str] = field(default_factory=list)  # what weakens its figures, said once
+    db: dict[str, Any] | None = None  # the database's statements during the run
 
     def record(self, route: str, phase: Phase) -> RouteRecord:
         key = (route, phase)
@@ -153,59 +163,89 @@ class Run:
         total = self.total_count + self.total_errors
         return self.total_errors / total if total else 0.0
 
-    def speedups(self) -> list[stats.Speedup]:
-        """cold/warm speedup per route that has both phases."""
-        out = []
+    def speedups(self) -> list[Speedup]:
+        """cold/warm per route that has both phases, with its cache verdict."""
+        raw = []
         for route in self.routes():
             cold, warm = self.get(route, Phase.COLD), self.get(route, Phase.WARM)
             if cold is not None and warm is not None:
-                out.append(stats.speedup(route, stats.buckets(cold.corrected),
-                                         stats.buckets(warm.corrected)))
-        return out
+                raw.append(speedup(route, stats.buckets(cold.corrected),
+                                   stats.buckets(warm.corrected)))
+        return judge(raw, threshold_pct=self.settings.cache_threshold_pct)
+
+    def cache_effect(self, route: str) -> CacheEffect | None:
+        return next((sp.cache_effect for sp in self.speedups() if sp.route == route), None)
 
     def warnings(self) -> list[str]:
-        """What makes this run's cold/warm figures doubtful, one sentence each.
-
-        Without --cache-header a sample is "cold" when it is the client's first request for
-        its cache key; if the server had the key already (an earlier run, another client),
-        that "cold" sample was a hit. A cold mean not significantly above the warm one is the
-        sign.
-        """
-        if self.settings.cache_header:
-            return []
-        return [f"{sp.route}: cold samples look warm: the server's cache was probably already "
-                "filled (use fresh tokens, --flush-cmd or --cache-header)"
-                for sp in self.speedups() if sp.ci is not None and sp.ci[0] <= 1.0]
+        """What makes this run's figures doubtful, one sentence each."""
+        return list(self.notes)
 
     def finish(self) -> None:
         self.ended_at = now_iso()
 
     def merge(self, *others: Run) -> Run:
-        """A new Run whose histograms and errors are the exact sums of this and `others`."""
+        """A new Run whose histograms, errors and series are the exact sums of this and
+        `others`, run at the same time (segments on many machines, worker processes)."""
         runs = (self, *others)
+        merged = self._sum(runs)
+        if others:
+            merged.provenance = self.provenance.merged(tuple(
+                MergedSource(r.provenance.host, r.started_at, r.base_url, r.settings,
+                             r.generator, r.segment) for r in runs))
+            merged.generator = merge_generators([r.generator for r in runs])
+            merged.segment = None
+            merged.repeats = _merge_repeats(runs)
+        return merged
+
+    def _sum(self, runs: tuple[Run, ...]) -> Run:
         merged = Run(base_url=self.base_url, settings=self.settings,
                      started_at=min(r.started_at for r in runs),
                      ended_at=max((r.ended_at for r in runs if r.ended_at), default=None),
                      provenance=self.provenance, generator=self.generator,
-                     interrupted=any(r.interrupted for r in runs))
-        if others:
-            merged.provenance = self.provenance.merged(tuple(
-                MergedSource(r.provenance.host, r.started_at, r.base_url, r.settings,
-                             r.generator) for r in runs))
-            merged.generator = merge_generators([r.generator for r in runs])
+                     interrupted=any(r.interrupted for r in runs), segment=self.segment,
+                     repeats=list(self.repeats),
+                     failures=[f for r in runs for f in r.failures], db=self.db,
+                     notes=list(dict.fromkeys(n for r in runs for n in r.notes)))
         for run in runs:
             for (route, phase), rec in run.records.items():
                 merged.record(route, phase).add(rec)
+        series = [r.series for r in runs if r.series is not None]
+        merged.series = series[0] if series else None
+        for extra in series[1:]:
+            merged.series = merged.series.merge(extra) if merged.series else extra
+        return merged
+
+    @classmethod
+    def of_repeats(cls, runs: list[Run]) -> Run:
+        """One record of N runs of the same schedule one after the other: the histograms
+        add, and each run stays in `repeats` (compare and gate use them as samples)."""
+        if len(runs) == 1:
+            return runs[0]
+        merged = runs[0]._sum(tuple(runs))
+        merged.generator = sequential_generators([r.generator for r in runs])
+        merged.repeats = list(runs)
         return merged
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "started_at": self.started_at, "ended_at": self.ended_at,
+        data = {"schema": SCHEMA, "started_at": self.started_at, "ended_at": self.ended_at,
                 "base_url": self.base_url, "settings": self.settings.to_json(),
                 "provenance": self.provenance.to_json(),
                 "generator": self.generator.to_json(), "interrupted": self.interrupted,
                 "routes": [rec.to_json() for rec in self.records.values()],
                 "speedups": [s.to_json() for s in self.speedups()],
-                "warnings": self.warnings()}
+                "warnings": self.warnings(), "notes": self.notes, "failures": self.failures,
+                "segment": None if self.segment is None else self.segment.to_json(),
+                "repeats": [r.repeat_json() for r in self.repeats],
+                "series": None if self.series is None else self.series.to_json()}
+        if self.db is not None:
+            data["db"] = self.db
+        return data
+
+    def repeat_json(self) -> dict[str, Any]:
+        """One of the repeats: its times, generator and histograms (no series)."""
+        return {"started_at": self.started_at, "ended_at": self.ended_at,
+                "interrupted": self.interrupted, "generator": self.generator.to_json(),
+                "routes": [rec.to_json() for rec in self.records.values()]}
 
     @classmethod
     def from_json(cls, data: Any, *, source: str = "run") -> Run:
@@ -220,12 +260,30 @@ class Run:
                       provenance=Provenance.from_json(dict(data.get("provenance") or {})),
                       generator=Generator.from_json(dict(data.get("generator") or {})),
                       interrupted=bool(data.get("interrupted", False)))
-            for item in data.get("routes") or []:
-                rec = RouteRecord.from_json(item)
-                run.records[(rec.route, rec.phase)] = rec
+            run.read_parts(data)
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"{source}: malformed run record ({exc})") from None
         return run
+
+    def read_parts(self, data: dict[str, Any]) -> None:
+        for item in data.get("routes") or []:
+            rec = RouteRecord.from_json(item)
+            self.records[(rec.route, rec.phase)] = rec
+        if data.get("series"):
+            self.series = Series.from_json(data["series"])
+        if data.get("segment"):
+            self.segment = Segment.from_json(data["segment"])
+        self.failures = [str(f) for f in data.get("failures") or []]
+        self.notes = [str(n) for n in data.get("notes") or []]
+        self.db = data.get("db")
+        for item in data.get("repeats") or []:
+            repeat = Run(base_url=self.base_url, settings=self.settings,
+                         started_at=str(item.get("started_at") or ""),
+                         ended_at=item.get("ended_at"),
+                         generator=Generator.from_json(dict(item.get("generator") or {})),
+                         interrupted=bool(item.get("interrupted", False)))
+            repeat.read_parts({"routes": item.get("routes") or []})
+            self.repeats.append(repeat)
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2) + "\n"
@@ -241,3 +299,13 @@ class Run:
         from perfkit.jsonfile import read_json_object
 
         return cls.from_json(read_json_object(path), source=str(path))
+
+
+def _merge_repeats(runs: tuple[Run, ...]) -> list[Run]:
+    """Repeat k of a merge is the merge of every source's repeat k (segments of the same
+    repeated run); sources without repeats have none to give."""
+    counts = {len(r.repeats) for r in runs}
+    if len(counts) != 1 or not counts.pop():
+        return []
+    return [runs[0].repeats[k].merge(*(r.repeats[k] for r in runs[1:]))
+            for k in range(len(runs[0].repeats))]

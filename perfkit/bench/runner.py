@@ -1,33 +1,36 @@
 """The request engine: aiohttp (on uvloop where available), keep-alive, bounded in count and time.
 
-Closed loop (`concurrency` workers, each sending its next request when the previous one
-answered) measures service time. Open loop (`rate_per_s`) starts iterations at fixed intended
-times (see pacer.py) and records, per request, the latency from the intended time (corrected)
-and from the actual send (raw); it notes when the generator could not keep its rate.
+One engine runs one segment of a run in one process (`run_segment`); bench/session.py runs
+the repeats and the worker processes. Closed loop (`concurrency` workers, each sending its
+next iteration when the previous one answered) measures service time. Open loop
+(`rate_per_s`) is wrk2's: a fixed pool of senders takes the intended starts in order, sleeps
+until each, and every latency is measured from the intended start (corrected) as well as
+from the actual send (raw); a sender busy past an intended start sends late, and the lateness
+is in the latency, never omitted.
 
-Timestamps are `perf_counter()` right around aiohttp's request (send -> body read): the
-closest the library allows without the cost of a TraceConfig on every request.
+Which user runs an iteration is the UserPlan's (pacer.py): each user's first visit, its cold
+sample, falls at a seeded random point of the run. The hot path does a few dict increments
+per request (recorder.py); histograms are built at the end. Timestamps are `perf_counter()`
+right around aiohttp's request (send -> body read).
 
-Cancelling `run_bench` (Ctrl-C) ends the measurement: in-flight requests are abandoned and the
-partial Run is returned, marked `interrupted`.
+Cancelling (Ctrl-C) ends the measurement: in-flight requests are abandoned and the partial
+Run is returned, marked `interrupted`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from hdrh.histogram import HdrHistogram
 
 from perfkit.bench import pacer
-from perfkit.bench.hdr import copy as copy_histogram
-from perfkit.bench.hdr import record_us
 from perfkit.bench.meta import Provenance
 from perfkit.bench.options import (
     DEFAULT_REQUESTS,
@@ -38,12 +41,29 @@ from perfkit.bench.options import (
     public_url,
     settings_record,
 )
+from perfkit.bench.pacer import Segment, UserPlan
 from perfkit.bench.record import Phase, Run, now_iso
+from perfkit.bench.recorder import Recorder
 from perfkit.bench.scenario import Scenario, Step, placeholders, render, render_body
+from perfkit.bench.series import choose_width_s
 from perfkit.errors import Unreachable, UsageError
-from perfkit.stats import percentile_ms
 
-__all__ = ["BenchOptions", "ProgressInfo", "public_url", "run_bench", "run_bench_sync"]
+__all__ = ["BenchOptions", "ProgressInfo", "public_url", "run_bench", "run_bench_sync",
+           "run_segment"]
+
+TICK_S = 0.5
+DEFAULT_OPEN_LOOP_SENDERS = (16, 1024)  # bounds of 2 x rate when --concurrency is not given
+Progress = Callable[[ProgressInfo], None]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A step's request for one user: what goes on the wire, and its cache key."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+    key: str | None
 
 
 @dataclass
@@ -51,45 +71,21 @@ class _User:
     """A virtual user: its token and the values its steps extracted."""
 
     token: str
+    rng: random.Random
     variables: dict[str, Any] = field(default_factory=dict)
     did_once: set[int] = field(default_factory=set)
-    prepared: dict[int, tuple[str, dict[str, str], Any, str | None]] = field(
-        default_factory=dict)
-    rng: random.Random = field(default_factory=random.Random)
+    prepared: dict[int, _Prepared] = field(default_factory=dict)
 
 
-class _Bench:
-    def __init__(self, scenario: Scenario, options: BenchOptions,
-                 on_progress: Callable[[ProgressInfo], None] | None) -> None:
-        self.scenario = scenario
-        self.opt = options
-        self.on_progress = on_progress
-        self.base = options.base_url.rstrip("/")
-        tokens = options.tokens or ("",)
-        self.users = [_User(t, rng=random.Random(options.seed * 7919 + i))
-                      for i, t in enumerate(tokens)]
-        self.run = Run(base_url=public_url(options.base_url))
-        # Steps whose request depends on the token only: prepared once per user.
-        self.static_steps = {id(s) for s in scenario.steps
-                             if placeholders([s.path, s.headers, s.json_body, s.cache.key])
-                             <= {"token"}}
-        # Coarse (2 digits, up to 60 s): its p99 is read on the event loop every tick.
-        self.live = HdrHistogram(1, 60_000_000, 2)
-        self.filled_at: dict[tuple[str, str], float] = {}
-        self.started = self.done = self.errors = self.iterations = 0
-        self.recorded_iterations = 0  # iterations started while recording (not the warm-up)
-        self.sent_first = self.late = 0
-        self.max_lag_s = 0.0
-        self.limit = options.requests
-        if self.limit is None and options.duration_s is None:
-            self.limit = DEFAULT_REQUESTS
-        self.deadline = 0.0
-        self.t0 = 0.0
-        self.recording = True
-        self.finishing = False
+class _Budget:
+    """The requests and the time a segment may still use."""
 
-    # -- budget -------------------------------------------------------------------------
-    def budget_left(self, *, scheduled: bool = False) -> bool:
+    def __init__(self, limit: int | None, deadline: float) -> None:
+        self.limit = limit
+        self.deadline = deadline
+        self.started = 0
+
+    def left(self, *, scheduled: bool = False) -> bool:
         if self.limit is not None and self.started >= self.limit:
             return False
         if self.started >= MAX_REQUESTS:
@@ -99,152 +95,182 @@ class _Bench:
         return scheduled or time.perf_counter() < self.deadline
 
     def take(self, *, scheduled: bool = False) -> bool:
-        """Reserve one request of the budget; False once the count or the time is used up."""
-        if not self.budget_left(scheduled=scheduled):
+        if not self.left(scheduled=scheduled):
             return False
         self.started += 1
         return True
 
-    # -- one request --------------------------------------------------------------------
+
+def _error_kind(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connect"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "disconnected"
+    return type(exc).__name__
+
+
+def _header_phase(value: str | None) -> Phase | None:
+    if value is None:
+        return None
+    upper = value.upper()
+    return Phase.WARM if "HIT" in upper else Phase.COLD if "MISS" in upper else None
+
+
+def _segment_limit(limit: int | None, segment: Segment) -> int | None:
+    """This segment's share of -n: the whole count dealt round-robin."""
+    if limit is None:
+        return None
+    return pacer.split_closed_loop(limit, segment.count)[segment.index]
+
+
+class _Engine:
+    """One segment of a run, in one process."""
+
+    def __init__(self, scenario: Scenario, options: BenchOptions, segment: Segment,
+                 on_progress: Progress | None) -> None:
+        self.scenario, self.opt, self.segment = scenario, options, segment
+        self.on_progress = on_progress
+        self.base = options.base_url.rstrip("/")
+        tokens = options.tokens or ("",)
+        local = segment.users(len(tokens))
+        self.users = [_User(tokens[u], random.Random(options.seed * 7919 + u)) for u in local]
+        self.plan = UserPlan(list(range(len(self.users))), seed=options.seed)
+        self.run = Run(base_url=public_url(options.base_url))
+        # Steps whose request depends on the token only: prepared once per user.
+        self.static = {i for i, s in enumerate(scenario.steps)
+                       if placeholders([s.path, s.headers, s.json_body, s.cache.key])
+                       <= {"token"}}
+        self.filled_at: dict[tuple[str, str], float] = {}
+        self.limit = options.requests
+        if self.limit is None and options.duration_s is None:
+            self.limit = DEFAULT_REQUESTS
+        self.budget = _Budget(_segment_limit(self.limit, segment), math.inf)
+        self.recorder: Recorder | None = None  # None while warming up
+        self.t0 = 0.0
+        self.iterations = 0
+        self.late = self.sent_first = 0
+        self.max_lag_s = 0.0
+        self.finishing = False
+
+    # -- one request -----------------------------------------------------------------------
+    def _prepare(self, index: int, step: Step, user: _User) -> _Prepared:
+        """URL, headers, body and cache key of a step for a user (KeyError: a missing value)."""
+        variables = {**user.variables, "token": user.token}
+        headers = {k: render(v, variables) for k, v in step.headers.items()}
+        if not user.token:
+            headers = {k: v for k, v in headers.items() if v.strip() != "Bearer"}
+        body = None
+        if step.json_body is not None:
+            body = json.dumps(render_body(step.json_body, variables)).encode()
+            headers.setdefault("Content-Type", "application/json")
+        key = render(step.cache.key, variables) if step.cache.key is not None else None
+        prepared = _Prepared(self.base + render(step.path, variables, url=True), headers, body,
+                             key)
+        if index in self.static:
+            user.prepared[index] = prepared
+        return prepared
+
     def _phase(self, step: Step, key: str | None, now: float) -> Phase | None:
         if self.opt.cache_header or key is None:
             return None
         filled = self.filled_at.get((step.route, key))
-        return Phase.WARM if filled is not None and now - filled < step.cache.ttl_s else Phase.COLD
+        return Phase.WARM if filled is not None and now - filled < step.cache.ttl_s else (
+            Phase.COLD)
 
-    def _count_error(self, route: str, phase: Phase | None, kind: str) -> None:
-        if not self.recording:
-            return
-        self.errors += 1
-        self.run.record(route, Phase.ALL).add_error(kind)
-        if phase:
-            self.run.record(route, phase).add_error(kind)
+    def _error(self, step: Step, phase: Phase | None, at: float, kind: str) -> None:
+        if self.recorder is not None:
+            self.recorder.error(step.route, phase or Phase.ALL, at, kind)
 
-    def _prepare(self, step: Step, user: _User) -> tuple[str, dict[str, str], Any, str | None]:
-        """URL, headers, body and cache key of a step for a user (KeyError: a missing value)."""
-        variables = {**user.variables, "token": user.token}
-        url = self.base + render(step.path, variables, url=True)
-        headers = {k: render(v, variables) for k, v in step.headers.items()}
-        if not user.token:
-            headers = {k: v for k, v in headers.items() if v.strip() != "Bearer"}
-        body = None if step.json_body is None else render_body(step.json_body, variables)
-        key = render(step.cache.key, variables) if step.cache.key is not None else None
-        return url, headers, body, key
+    def _note_lag(self, lag_s: float) -> None:
+        self.sent_first += 1
+        self.max_lag_s = max(self.max_lag_s, lag_s)
+        if lag_s > pacer.late_threshold_s(self.opt.rate_per_s or 1.0):
+            self.late += 1
 
-    async def _request(self, session: aiohttp.ClientSession, step: Step, user: _User,
-                       intended: float | None) -> bool:
-        prepared = user.prepared.get(id(step))
-        if prepared is None:
-            try:
-                prepared = self._prepare(step, user)
-            except KeyError as exc:
-                self._count_error(step.route, None, f"missing {{{exc.args[0]}}}")
-                return False
-            if id(step) in self.static_steps:
-                user.prepared[id(step)] = prepared
-        url, headers, body, key = prepared
-        t_send = time.perf_counter()
-        phase = self._phase(step, key, t_send)
-        if intended is not None and self.recording:
-            self.sent_first += 1
-            lag = t_send - intended
-            self.max_lag_s = max(self.max_lag_s, lag)
-            if lag > pacer.late_threshold_s(self.opt.rate_per_s or 1.0):
-                self.late += 1
+    async def _send(self, session: aiohttp.ClientSession, index: int, step: Step, user: _User,
+                    intended: float | None) -> bool:
+        """One request; True when it succeeded (and its extraction too)."""
         try:
-            async with session.request(step.method, url, headers=headers, json=body) as resp:
+            prepared = user.prepared.get(index) or self._prepare(index, step, user)
+        except KeyError as exc:
+            self._error(step, None, intended or time.perf_counter(), f"missing {{{exc.args[0]}}}")
+            return False
+        t_send = time.perf_counter()
+        phase = self._phase(step, prepared.key, t_send)
+        at = t_send if intended is None else intended
+        if intended is not None and self.recorder is not None:
+            self._note_lag(t_send - intended)
+        try:
+            async with session.request(step.method, prepared.url, headers=prepared.headers,
+                                       data=prepared.body) as resp:
                 data = await resp.read()
                 status = resp.status
                 hit = resp.headers.get(self.opt.cache_header) if self.opt.cache_header else None
-            t_end = time.perf_counter()
-        except TimeoutError:
-            self._count_error(step.route, phase, "timeout")
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            self._error(step, phase, at, _error_kind(exc))
             return False
-        except aiohttp.ClientConnectorError:
-            self._count_error(step.route, phase, "connect")
+        t_end = time.perf_counter()
+        if self.opt.cache_header:
+            phase = _header_phase(hit)
+        if not step.ok(status) or (step.extract and not self._extract(step, user, data)):
+            self._error(step, phase, at, str(status) if not step.ok(status) else "extract")
             return False
-        except aiohttp.ServerDisconnectedError:
-            self._count_error(step.route, phase, "disconnected")
-            return False
-        except aiohttp.ClientError as exc:
-            self._count_error(step.route, phase, type(exc).__name__)
-            return False
-        if hit is not None:
-            upper = hit.upper()
-            phase = Phase.WARM if "HIT" in upper else Phase.COLD if "MISS" in upper else None
-        if not step.ok(status):
-            self._count_error(step.route, phase, str(status))
-            return False
-        if step.extract:
-            try:
-                document = json.loads(data)
-                for name, extractor in step.extract.items():
-                    user.variables[name] = extractor.apply(document, user.rng)
-            except (ValueError, KeyError, IndexError, TypeError):
-                self._count_error(step.route, phase, "extract")
-                return False
-        if key is not None and phase is Phase.COLD:
-            self.filled_at[(step.route, key)] = t_end
-        if self.recording:
+        if prepared.key is not None and phase is Phase.COLD:
+            self.filled_at[(step.route, prepared.key)] = t_end
+        if self.recorder is not None:
             raw_us = (t_end - t_send) * 1e6
-            corrected_us = raw_us if intended is None else max(raw_us, (t_end - intended) * 1e6)
-            self.done += 1
-            record_us(self.live, corrected_us)
-            if intended is None and not self.opt.open_loop:
-                # closed loop: raw == corrected; raw is copied once at the end (_close)
-                record_us(self.run.record(step.route, Phase.ALL).corrected, raw_us)
-                if phase:
-                    record_us(self.run.record(step.route, phase).corrected, raw_us)
-            else:
-                self.run.record(step.route, Phase.ALL).add_latency(corrected_us, raw_us)
-                if phase:
-                    self.run.record(step.route, phase).add_latency(corrected_us, raw_us)
+            self.recorder.ok(step.route, phase or Phase.ALL, at,
+                             raw_us if intended is None else (t_end - intended) * 1e6, raw_us)
+        return True
+
+    @staticmethod
+    def _extract(step: Step, user: _User, data: bytes) -> bool:
+        try:
+            document = json.loads(data)
+            for name, extractor in step.extract.items():
+                user.variables[name] = extractor.apply(document, user.rng)
+        except (ValueError, KeyError, IndexError, TypeError):
+            return False
         return True
 
     async def _iteration(self, session: aiohttp.ClientSession, user: _User,
-                         intended: float | None, gate: asyncio.Semaphore | None) -> bool:
+                         intended: float | None) -> bool:
         """Run the scenario's steps once for a user; False when the budget ran out."""
-        if gate is not None:
-            try:
-                await gate.acquire()
-            except asyncio.CancelledError:
-                if self.finishing:  # due, never sent: the run ended first
-                    self._count_error(self.scenario.steps[0].route, None, "unsent")
-                raise
-        try:
-            first = True
-            for index, step in enumerate(self.scenario.steps):
-                if step.once and index in user.did_once:
-                    continue
-                if not self.take(scheduled=intended is not None):
-                    return False
-                if first and self.recording:
-                    self.recorded_iterations += 1
-                first = False
-                ok = await self._request(session, step, user, intended)
-                intended = None  # later steps depend on earlier ones: no schedule to keep
-                if step.once and ok:
-                    user.did_once.add(index)
-                if not ok:
-                    return True
-                if step.think_s:
-                    await asyncio.sleep(step.think_s)
-            return True
-        finally:
-            if gate is not None:
-                gate.release()
+        first = True
+        for index, step in enumerate(self.scenario.steps):
+            if step.once and index in user.did_once:
+                continue
+            if not self.budget.take(scheduled=intended is not None):
+                return False
+            if first and self.recorder is not None:
+                self.iterations += 1
+                self.recorder.started(time.perf_counter(), intended)
+            first = False
+            ok = await self._send(session, index, step, user, intended)
+            intended = None  # later steps depend on earlier ones: no schedule to keep
+            if step.once and ok:
+                user.did_once.add(index)
+            if not ok:
+                return True
+            if step.think_s:
+                await asyncio.sleep(step.think_s)
+        return True
 
-    def _next_user(self) -> _User:
-        user = self.users[self.iterations % len(self.users)]
-        self.iterations += 1
-        return user
+    # -- loops -----------------------------------------------------------------------------
+    def progress_fraction(self, at: float, index: int) -> float:
+        """How far into the run `at` (or iteration `index`) is, 0..1: where users start."""
+        parts = []
+        if self.opt.duration_s:
+            parts.append((at - self.t0) / self.opt.duration_s)
+        if self.limit:
+            parts.append(index / self.limit)
+        return min(1.0, max(parts, default=0.0))
 
-    def requests_for(self, iterations: int) -> int:
-        """Requests that `iterations` iterations send when every step succeeds (`once`
-        steps: once per user)."""
-        once = sum(1 for s in self.scenario.steps if s.once)
-        every = len(self.scenario.steps) - once
-        return iterations * every + min(iterations, len(self.users)) * once
+    def _next_user(self, at: float, index: int) -> _User:
+        user, _ = self.plan.pick(self.progress_fraction(at, index), index)
+        return self.users[user]
 
     async def _flush(self) -> None:
         assert self.opt.flush_cmd
@@ -260,17 +286,18 @@ class _Bench:
             raise UsageError(f"--flush-cmd failed (exit {code})")
         self.filled_at.clear()
 
-    async def _worker(self, session: aiohttp.ClientSession) -> None:
-        while True:
-            if not self.budget_left():
-                return
-            if self.opt.flush_cmd and self.iterations % max(1, self.opt.flush_every) == 0:
+    async def _closed_worker(self, session: aiohttp.ClientSession, users: Callable[[], _User]
+                             ) -> None:
+        while self.budget.left():
+            if self.opt.flush_cmd and self.budget.started % max(1, self.opt.flush_every) == 0:
                 await self._flush()
-            if not await self._iteration(session, self._next_user(), None, None):
+            if not await self._iteration(session, users(), None):
                 return
 
-    async def _closed_loop(self, session: aiohttp.ClientSession, workers: int) -> None:
-        tasks = [asyncio.create_task(self._worker(session)) for _ in range(workers)]
+    async def _closed_loop(self, session: aiohttp.ClientSession, workers: int,
+                           users: Callable[[], _User]) -> None:
+        tasks = [asyncio.create_task(self._closed_worker(session, users))
+                 for _ in range(workers)]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -278,52 +305,96 @@ class _Bench:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _open_loop(self, session: aiohttp.ClientSession, max_in_flight: int) -> None:
+    def _schedule(self) -> Iterator[tuple[float, _User]]:
+        """This segment's intended starts, each with its user, in order."""
         rate = float(self.opt.rate_per_s or 1.0)
-        gate = asyncio.Semaphore(max_in_flight)
-        tasks: set[asyncio.Task[bool]] = set()
-        schedule = pacer.open_loop_schedule(rate, start_s=self.t0, limit=self.limit,
-                                            duration_s=self.opt.duration_s)
-        try:
-            for intended in schedule:
+        for index, at in pacer.segment_schedule(rate, self.segment, start_s=self.t0,
+                                                limit=self.limit,
+                                                duration_s=self.opt.duration_s):
+            yield at, self._next_user(at, index)
+
+    async def _open_sender(self, session: aiohttp.ClientSession,
+                           schedule: Iterator[tuple[float, _User]], turn: asyncio.Lock) -> None:
+        """Senders take the intended starts in turn: the one holding `turn` waits for the
+        next start, then sends; when all are busy, the next free one sends late (and the
+        lateness is in its latency)."""
+        while True:
+            async with turn:
+                item = next(schedule, None)
+                if item is None or not self.budget.left(scheduled=True):
+                    return
+                intended, user = item
                 # Wake up to 1 ms early (timers are ms-grained); latency is never counted
-                # from before the actual send, see _request.
+                # from before the actual send, see _send.
                 delay = intended - 0.001 - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                if time.perf_counter() >= self.t0 + self.opt.max_time_s:
-                    break
-                if self.limit is not None and self.started >= self.limit:
-                    break  # -n counts requests: no iteration left to send any
-                task = asyncio.create_task(self._iteration(session, self._next_user(),
-                                                           intended, gate))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            if tasks:
-                await asyncio.wait(set(tasks), timeout=self.opt.timeout_s + 1.0)
+            if time.perf_counter() >= self.t0 + self.opt.max_time_s:
+                return
+            await self._iteration(session, user, intended)
+
+    async def _open_loop(self, session: aiohttp.ClientSession, senders: int) -> None:
+        schedule, turn = self._schedule(), asyncio.Lock()
+        tasks = [asyncio.create_task(self._open_sender(session, schedule, turn))
+                 for _ in range(senders)]
+        end = self.t0 + min(self.opt.duration_s or self.opt.max_time_s, self.opt.max_time_s)
+        try:
+            await asyncio.wait(tasks, timeout=max(0.0, end - time.perf_counter())
+                               + self.opt.timeout_s + 1.0)
             self.finishing = True
+            for intended, _ in schedule:  # due, never sent: the run ended first
+                if intended > time.perf_counter():
+                    break
+                self._error(self.scenario.steps[0], None, intended, "unsent")
         finally:
-            for task in list(tasks):
+            for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _ticker(self) -> None:
-        assert self.on_progress is not None
-        while True:
-            await asyncio.sleep(0.5)
-            self.on_progress(self.progress())
+    # -- the run ---------------------------------------------------------------------------
+    def senders(self) -> int:
+        """Connections (closed loop) or concurrent senders (open loop) of this segment."""
+        o = self.opt
+        if o.open_loop:
+            low, high = DEFAULT_OPEN_LOOP_SENDERS
+            total = o.concurrency or min(high, max(low, int(float(o.rate_per_s or 1) * 2)))
+        else:
+            total = o.concurrency or 1
+        return max(1, pacer.split_closed_loop(total, self.segment.count)[self.segment.index])
+
+    def planned_requests(self) -> int | None:
+        planned = self.budget.limit
+        if self.opt.open_loop and self.opt.duration_s is not None:
+            iterations = pacer.planned_requests(float(self.opt.rate_per_s or 1),
+                                                self.opt.duration_s)
+            share = pacer.split_closed_loop(iterations, self.segment.count)[self.segment.index]
+            by_time = self.requests_for(share)
+            planned = by_time if planned is None else min(planned, by_time)
+        return planned
+
+    def requests_for(self, iterations: int) -> int:
+        """Requests that `iterations` iterations send when every step succeeds (`once`
+        steps: once per user)."""
+        once = sum(1 for s in self.scenario.steps if s.once)
+        every = len(self.scenario.steps) - once
+        return iterations * every + min(iterations, len(self.users)) * once
 
     def progress(self) -> ProgressInfo:
         elapsed = max(1e-9, time.perf_counter() - self.t0)
-        p99 = percentile_ms(self.live, 99.0)
-        planned = self.limit
-        if self.opt.open_loop and self.opt.duration_s is not None:
-            # --rate paces iterations; the progress counts requests (steps).
-            by_time = self.requests_for(pacer.planned_requests(float(self.opt.rate_per_s or 1),
-                                                               self.opt.duration_s))
-            planned = by_time if planned is None else min(planned, by_time)
-        return ProgressInfo(done=self.done, errors=self.errors, elapsed_s=elapsed,
-                            rate_per_s=self.done / elapsed, p99_ms=p99, planned=planned)
+        rec = self.recorder
+        done, errors = (rec.done, rec.failed) if rec is not None else (0, 0)
+        return ProgressInfo(done=done, errors=errors, elapsed_s=elapsed,
+                            rate_per_s=(done + errors) / elapsed,
+                            p99_ms=rec.recent_p99_ms() if rec is not None else None,
+                            planned=self.planned_requests())
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            if self.recorder is not None:
+                self.recorder.keep_within_budget()
+            if self.on_progress is not None:
+                self.on_progress(self.progress())
 
     async def _preflight(self, session: aiohttp.ClientSession) -> None:
         try:
@@ -337,83 +408,115 @@ class _Bench:
         except aiohttp.ClientError:
             return
 
-    async def execute(self) -> Run:
-        o = self.opt
-        o.validate()
-        if o.open_loop:
-            rate = float(o.rate_per_s or 1.0)
-            workers = o.concurrency or min(1024, max(16, int(rate * 2)))
+    async def _warm_up(self, session: aiohttp.ClientSession, senders: int) -> None:
+        """Unrecorded iterations by a user of their own (a spare token, else none): they
+        warm connections and the server, not the users' cache keys."""
+        token = self.opt.spare_tokens[0] if self.opt.spare_tokens else ""
+        warm_user = _User(token, random.Random(self.opt.seed))
+        measured, self.budget = self.budget, _Budget(
+            _segment_limit(self.opt.warmup, self.segment),
+            time.perf_counter() + self.opt.max_time_s)
+        try:
+            await self._closed_loop(session, max(1, min(senders, self.opt.warmup)),
+                                    lambda: warm_user)
+        finally:
+            self.budget = measured
+
+    async def _measure(self, session: aiohttp.ClientSession, senders: int) -> None:
+        if self.opt.start_at_epoch_s is not None:
+            await asyncio.sleep(max(0.0, self.opt.start_at_epoch_s - time.time()))
+        self.t0 = time.perf_counter()
+        self.run.started_at = now_iso()
+        rate = self.opt.rate_per_s
+        planned_s = self.opt.duration_s or ((self.limit or 0) / rate if rate else None)
+        self.recorder = Recorder(t0=self.t0, t0_wall=time.time(), open_loop=self.opt.open_loop,
+                                 width_s=choose_width_s(planned_s,
+                                                        2 * len(self.scenario.steps)))
+        bound_s = min(self.opt.duration_s or self.opt.max_time_s, self.opt.max_time_s)
+        self.budget.deadline = self.t0 + bound_s
+        if self.opt.open_loop:
+            await self._open_loop(session, senders)
         else:
-            workers = o.concurrency or 1
-        self.run.settings = settings_record(o, self.scenario, workers, self.limit)
+            await self._closed_loop(session, senders, lambda: self._next_user(
+                time.perf_counter(), self.budget.started))
+
+    async def execute(self) -> Run:
+        self.opt.validate()
+        senders = self.senders()
+        self.run.settings = settings_record(self.opt, self.scenario, senders, self.limit)
         self.run.provenance = Provenance.here()
-        connector = aiohttp.TCPConnector(limit=workers, ttl_dns_cache=300)
-        timeout = aiohttp.ClientTimeout(total=o.timeout_s)
-        ticker: asyncio.Task[None] | None = None
+        connector = aiohttp.TCPConnector(limit=senders, ttl_dns_cache=300)
         # No cookie jar: virtual users must not share cookies through the one session.
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                         cookie_jar=aiohttp.DummyCookieJar(),
-                                         skip_auto_headers=("User-Agent",)) as session:
+        async with aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=self.opt.timeout_s),
+                cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
+                skip_auto_headers=("User-Agent",)) as session:
             await self._preflight(session)
+            ticker = asyncio.create_task(self._ticker())
             try:
-                if o.warmup:
-                    self.recording = False
-                    warm_limit, self.limit = self.limit, o.warmup
-                    self.started, self.deadline = 0, time.perf_counter() + o.max_time_s
-                    await self._closed_loop(session, min(workers, o.warmup))
-                    self.recording, self.limit, self.started = True, warm_limit, 0
-                self.t0 = time.perf_counter()
-                self.run.started_at = now_iso()
-                bound_s = o.duration_s if o.duration_s is not None else o.max_time_s
-                self.deadline = self.t0 + min(bound_s, o.max_time_s)
-                if self.on_progress is not None:
-                    ticker = asyncio.create_task(self._ticker())
-                if o.open_loop:
-                    await self._open_loop(session, workers)
-                else:
-                    await self._closed_loop(session, workers)
+                if self.opt.warmup:
+                    await self._warm_up(session, senders)
+                await self._measure(session, senders)
             except asyncio.CancelledError:
                 self.run.interrupted = True
                 current = asyncio.current_task()
                 if current is not None:
                     current.uncancel()
             finally:
-                if ticker is not None:
-                    ticker.cancel()
-                    await asyncio.gather(ticker, return_exceptions=True)
-        self._close()
-        return self.run
+                ticker.cancel()
+                await asyncio.gather(ticker, return_exceptions=True)
+        return self._close()
 
-    def _close(self) -> None:
-        if not self.opt.open_loop:
-            for rec in self.run.records.values():
-                rec.raw = copy_histogram(rec.corrected)
+    def _close(self) -> Run:
         elapsed = max(1e-9, time.perf_counter() - self.t0) if self.t0 else 0.0
         lag = pacer.Lag(sent=self.sent_first, late=self.late, max_lag_ms=self.max_lag_s * 1e3)
+        rec = self.recorder
+        if rec is not None:
+            self.run.records = rec.records()
+            self.run.series = rec.series()
         self.run.generator = generator_record(
             self.opt, steps=len(self.scenario.steps), elapsed_s=elapsed,
-            requests=self.done + self.errors, errors=self.errors,
-            iterations=self.recorded_iterations, lag=lag)
+            requests=(rec.done + rec.failed) if rec else 0, errors=rec.failed if rec else 0,
+            iterations=self.iterations, lag=lag, share=self.segment.count)
+        self.run.segment = self.segment if self.segment.count > 1 else None
         self.run.finish()
         if self.on_progress is not None and self.t0:
             self.on_progress(self.progress())
+        return self.run
+
+
+async def run_segment(scenario: Scenario, options: BenchOptions, segment: Segment,
+                      on_progress: Progress | None = None) -> Run:
+    """Measure one segment of `scenario` in this process; cancellation returns the partial
+    Run."""
+    return await _Engine(scenario, options, segment, on_progress).execute()
 
 
 async def run_bench(scenario: Scenario, options: BenchOptions,
-                    on_progress: Callable[[ProgressInfo], None] | None = None) -> Run:
-    """Measure `scenario` against `options.base_url`; cancellation returns the partial Run."""
-    return await _Bench(scenario, options, on_progress).execute()
+                    on_progress: Progress | None = None) -> Run:
+    """Measure `scenario` in this process (its --segment if any; no repeats, no workers)."""
+    return await run_segment(scenario, options, options.segment, on_progress)
 
 
 def run_bench_sync(scenario: Scenario, options: BenchOptions,
-                   on_progress: Callable[[ProgressInfo], None] | None = None) -> Run:
-    """`run_bench` on a fresh uvloop (asyncio when uvloop is missing); Ctrl-C keeps results."""
-    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+                   on_progress: Progress | None = None) -> Run:
+    """The whole run: repeats, worker processes, a DSN's statements (bench/session.py)."""
+    from perfkit.bench.session import run_session
+
+    return run_session(scenario, options, on_progress)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where available (the faster loop), else asyncio's."""
     try:
         import uvloop
-
-        factory = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
-        factory = None
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(run_bench(scenario, options, on_progress))
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def run_segment_sync(scenario: Scenario, options: BenchOptions, segment: Segment,
+                     on_progress: Progress | None = None) -> Run:
+    """`run_segment` on a fresh uvloop; Ctrl-C keeps results."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(run_segment(scenario, options, segment, on_progress))

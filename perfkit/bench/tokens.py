@@ -24,10 +24,11 @@ def read_tokens(path: Path) -> list[str]:
 
 
 def choose_tokens(settings: Settings, tokens_file: Path | None,
-                  users: int | None) -> list[str]:
-    """--tokens-file > PERFKIT_TOKEN > PERFKIT_TOKENS_FILE > the demo's token > its tokens
-    file (environment and perfkit.yaml always beat the demo stack's defaults); at most
-    `users` of a file's tokens (default 10)."""
+                  users: int | None) -> tuple[list[str], list[str]]:
+    """(the users' tokens, the spare ones): --tokens-file > PERFKIT_TOKEN >
+    PERFKIT_TOKENS_FILE > the demo's token > its tokens file (environment and perfkit.yaml
+    always beat the demo stack's defaults); `users` of a file's tokens (default 10) are the
+    users, the others are spares (warm-up, fresh users for each --repeat)."""
     configured = settings.tokens_file if settings.tokens_file is not None and (
         settings.tokens_file.exists()) else None
     own_token = settings.token and "token" not in settings.from_demo
@@ -40,4 +41,7 @@ def choose_tokens(settings: Settings, tokens_file: Path | None,
         tokens = read_tokens(configured)
     else:
         tokens = []
-    return tokens[: users or DEFAULT_USERS] if len(tokens) > 1 else tokens
+    if len(tokens) <= 1:
+        return tokens, []
+    count = users or DEFAULT_USERS
+    return tokens[:count], tokens[count:]

@@ -58,7 +58,9 @@ def bench(
     duration: Annotated[str | None, typer.Option(help="Run time, e.g. 30s or 2m.")] = None,
     timeout: Annotated[str, typer.Option(help="Per-request timeout.")] = "10s",
     warmup: Annotated[int, typer.Option(
-        help="Unrecorded requests first (they warm connections AND caches).", min=0)] = 0,
+        help="Unrecorded requests first, by a user of their own (a spare token of the tokens "
+             "file, else none): they warm connections, not the users' cache keys.", min=0)]
+    = 0,
     method: Annotated[str, typer.Option(help="HTTP method for a path TARGET.")] = "GET",
     base_url: Annotated[str | None, typer.Option(
         help="Backend URL (default: PERFKIT_BASE_URL, perfkit.yaml, the demo stack).")] = None,
@@ -80,15 +82,41 @@ def bench(
     max_error_ratio: Annotated[float, typer.Option(
         help="Error budget: above this share of failed requests, exit 1.", min=0, max=1)]
     = 0.01,
+    repeat: Annotated[int, typer.Option(
+        help="Run the same schedule N times; compare and gate then use runs as samples "
+             "(run-to-run noise in the interval). Each repeat takes fresh tokens when the "
+             "file has enough.")] = 1,
+    cache_threshold: Annotated[float, typer.Option(
+        help="Cache verdict: 'detected' when cold is slower than warm beyond this many "
+             "percent, 'none' when the interval stays within it.")] = 20.0,
+    workers: Annotated[str, typer.Option(
+        help="Processes on this machine, each a share of the schedule (N or auto); one "
+             "merged record.")] = "1",
+    segment: Annotated[str | None, typer.Option(
+        help="Run share i/n of the schedule (n machines; PERFKIT_SEGMENT works too); "
+             "`perfkit merge` adds the records.")] = None,
+    segments: Annotated[int | None, typer.Option(
+        help="n, with the segment from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).")]
+    = None,
+    start_at: Annotated[str | None, typer.Option(
+        help="Wall-clock start shared by every segment (ISO time with zone, or unix "
+             "seconds).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the schedule (users, cold samples).")]
+    = 1,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Write the run record (perfkit.run/1 JSON) here.")] = None,
+        "--out", "-o", help="Write the run record (perfkit.run/2 JSON) here.")] = None,
     output_format: FormatOpt = None,
 ) -> None:
     """Measure cold (cache miss) and warm (cache hit) latency per route, with HDR histograms.
 
+    Cold samples are each user's first request (one user per token), placed at seeded
+    random points spread over the whole run, so they come from the same period as the warm
+    ones; each route gets a cache verdict (detected / none / inconclusive) with its interval.
+
     Example: `perfkit bench /auth/me --tokens-file tokens.txt --users 20 -n 400 --out run.json`
     """
     from perfkit.bench.runner import BenchOptions
+    from perfkit.bench.spread import parse_start_at, parse_workers, resolve_segment
     from perfkit.bench.tokens import choose_tokens
     from perfkit.durations import parse_duration_s
     from perfkit.errors import UsageError
@@ -99,15 +127,18 @@ def bench(
     if not cfg.base_url:
         raise UsageError("no base URL", hint="pass --base-url, set PERFKIT_BASE_URL, or run "
                                              "`perfkit demo up`")
-    tokens = choose_tokens(cfg, tokens_file, users)
-    console.state.secrets.extend(tokens)
+    tokens, spare = choose_tokens(cfg, tokens_file, users)
+    console.state.secrets.extend([*tokens, *spare])
     options = BenchOptions(
         base_url=cfg.base_url, requests=requests,
         duration_s=parse_duration_s(duration, flag="--duration") if duration else None,
         concurrency=concurrency, rate_per_s=rate,
         timeout_s=parse_duration_s(timeout, flag="--timeout"), warmup=warmup,
-        tokens=tuple(tokens), flush_cmd=flush_cmd, flush_every=flush_every,
-        cache_header=cache_header)
+        tokens=tuple(tokens), spare_tokens=tuple(spare), flush_cmd=flush_cmd,
+        flush_every=flush_every, cache_header=cache_header, repeat=repeat,
+        cache_threshold_pct=cache_threshold, workers=parse_workers(workers),
+        segment=resolve_segment(segment, segments),
+        start_at_epoch_s=parse_start_at(start_at) if start_at else None, seed=seed)
     options.validate()
     if out is not None:
         check_writable(out, "--out")
@@ -160,8 +191,13 @@ def _finish(run: Run, out: Path | None, output: OutputFormat, max_error_ratio: f
     _render_run(run, output)
     if save_error is not None:
         raise UsageError(save_error + " (results printed above)")
+    for failure in run.failures:
+        console.error_line(failure)
     if run.interrupted:
         raise typer.Exit(130)
+    if run.failures:
+        raise CheckFailed(f"{len(run.failures)} worker(s) died; the record holds the others' "
+                          "results", hint="see the lines above")
     if run.total_count == 0 and run.total_errors == 0:
         raise CheckFailed("no request completed", hint="raise --duration or -n")
     if run.error_ratio > max_error_ratio:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perfkit.bench.compare import ComparedRow, Comparison
+from perfkit.bench.compare import MIN_RUNS, Basis, ComparedRow, Comparison
 from perfkit.render.fmt import arrow, fmt_interval_pct, fmt_ms, fmt_p, fmt_pct
 from perfkit.render.model import Document, Table, name, number, text
 
@@ -36,10 +36,13 @@ def compare_table(result: Comparison) -> Table:
 def compare_notes(result: Comparison) -> list[str]:
     family = sum(1 for r in result.rows if r.judged)
     m = result.method
+    runs = result.basis is Basis.RUNS
+    samples, least = ("runs", MIN_RUNS) if runs else ("samples", m.min_samples)
     notes = [f"Mann-Whitney U, Holm-corrected over {family} comparison(s), alpha {m.alpha:g}; "
              f"CI of the mean's change at {m.confidence:.0%}; faster/slower only when the whole "
              f"interval is beyond ±{m.min_change_pct:g}% (--min-change); fewer than "
-             f"{m.min_samples} samples a side: not judged"]
+             f"{least} {samples} a side: not judged",
+             *result.notes]
     if any(r.mixed_phases for r in result.rows):
         notes.append("rows marked 'mixed cold+warm' pool cache misses and hits: their mean "
                      "moves with the share of misses, not with the code, so they are shown but "

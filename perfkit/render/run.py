@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from perfkit.bench.cache import CacheEffect, Speedup
 from perfkit.bench.meta import LoopMode
-from perfkit.bench.record import Run
+from perfkit.bench.record import Phase, Run
 from perfkit.render.fmt import fmt_ms, fmt_rate
 from perfkit.render.model import Document, Table, name, number, text
-from perfkit.stats import Speedup, summary_ms
+from perfkit.stats import summary_ms
 
 RUN_COLUMNS = (name("route"), name("phase"), number("count"), number("mean ms"),
                number("p50 ms"), number("p90 ms", drop=2), number("p99 ms"),
@@ -19,11 +20,13 @@ def fmt_errors(errors: dict[str, int]) -> str:
 
 
 def run_table(run: Run) -> Table:
-    """One row per route and phase (cold, warm, all); one sample shows as one value, no
-    percentiles."""
+    """One row per route and phase (cold, warm, all); a route without a cache effect is one
+    row (its `all`); one sample shows as one value, no percentiles."""
     rows: list[list[str]] = []
+    folded = {sp.route for sp in run.speedups() if sp.cache_effect is CacheEffect.NONE}
     for route in run.routes():
-        for phase in run.phases(route):
+        phases = [Phase.ALL] if route in folded else run.phases(route)
+        for phase in phases:
             rec = run.records[(route, phase)]
             s = summary_ms(rec.corrected)
             if rec.count == 1:
@@ -36,20 +39,20 @@ def run_table(run: Run) -> Table:
 
 
 def speedup_line(sp: Speedup) -> str:
-    """The cold/warm sentence for one route: a ratio with its interval, or why there is none."""
+    """The cache verdict of one route, with the figures it rests on."""
     if sp.cold_count == 0 or sp.warm_count == 0:
         return f"{sp.route}: no {'cold' if sp.cold_count == 0 else 'warm'} sample"
-    if sp.cold_count == 1:
-        return (f"{sp.route}: 1 cold sample ({fmt_ms(sp.cold_mean_ms)} ms) vs warm mean "
-                f"{fmt_ms(sp.warm_mean_ms)} ms: one sample, not a measurement (more cold "
-                "samples: --tokens-file or --flush-cmd)")
-    if sp.ci is None or sp.ratio is None:
-        return f"{sp.route}: too few samples for a cold/warm interval"
-    lo, hi = sp.ci
-    verdict = ("warm is faster" if lo > 1 else "warm is slower" if hi < 1
-               else "no significant cold/warm difference")
-    return (f"{sp.route}: cold/warm = {sp.ratio:.2f}x (95% CI {lo:.2f}x-{hi:.2f}x; "
-            f"{sp.cold_count} cold, {sp.warm_count} warm): {verdict}")
+    figures = f"cold/warm = {sp.ratio:.2f}x" if sp.ratio is not None else "cold/warm"
+    if sp.ci is not None:
+        figures += f" (95% CI {sp.ci[0]:.2f}x-{sp.ci[1]:.2f}x)"
+    figures += f", {sp.cold_count} cold, {sp.warm_count} warm"
+    threshold = f"±{sp.threshold_pct:g}%"
+    if sp.cache_effect is CacheEffect.DETECTED:
+        return f"{sp.route}: cache detected: {figures}; beyond the {threshold} threshold"
+    if sp.cache_effect is CacheEffect.NONE:
+        return (f"{sp.route}: no cache effect: {figures}; within {threshold} (one row "
+                "shown: cold and warm stay in the record)")
+    return f"{sp.route}: cache effect inconclusive: {figures}; {sp.reason} ({threshold})"
 
 
 def _loop_note(run: Run) -> str:

@@ -5,7 +5,8 @@ Routes: /fast (answers at once), /sleep/{ms} (answers after ms), /status/{code},
 ms: every request arriving during the freeze waits for its end, like a GC pause),
 /items (a JSON list with ids), /items/{id}, /echo (POST: returns the JSON body), /cached
 (X-Cache: MISS and 30 ms the first time an Authorization value is seen, HIT after;
-?cycle_ms=N adds 0, 1, ..., N-1 ms to its answers in turn: a known spread),
+?cycle_ms=N adds 0, 1, ..., N-1 ms to its answers in turn: a known spread; ?hit_ms=H and
+?miss_ms=M set both latencies),
 POST /_reset (forget counters and seen tokens). Prints its URL on stdout once listening.
 
 Usage: python tests/bench/refserver.py [--port 0]
@@ -76,7 +77,9 @@ def make_app(state: State) -> web.Application:
         state.seen_tokens.add(token)
         n = state.counts["cached"] = state.counts.get("cached", 0) + 1
         extra_s = (n - 1) % int(request.query.get("cycle_ms", "1")) / 1000
-        await asyncio.sleep((0.0 if hit else 0.03) + extra_s)
+        hit_s = float(request.query.get("hit_ms", "0")) / 1000
+        miss_s = float(request.query.get("miss_ms", "30")) / 1000
+        await asyncio.sleep((hit_s if hit else miss_s) + extra_s)
         return web.Response(text="ok", headers={"X-Cache": "HIT" if hit else "MISS"})
 
     async def reset(_: web.Request) -> web.Response:

@@ -147,16 +147,15 @@ def test_format_1_records_are_read_with_their_old_names() -> None:
     assert "rate_per_s" not in run.to_json()["settings"]
 
 
-def test_warnings_are_part_of_the_record() -> None:
+def test_the_cache_verdict_and_notes_are_part_of_the_record() -> None:
     run = Run(base_url="http://x")
-    for i in range(10):  # "cold" samples as fast as the warm ones: they were cache hits
-        run.record("GET /auth/me", Phase.COLD).add_latency(1_000 + 37 * i, 1_000 + 37 * i)
+    for i in range(10):  # "cold" samples as fast as the warm ones: no cache effect
+        run.record("GET /auth/me", Phase.COLD).add_latency(20_000 + 37 * i, 20_000 + 37 * i)
     for i in range(40):
-        run.record("GET /auth/me", Phase.WARM).add_latency(1_000 + 11 * i, 1_000 + 11 * i)
+        run.record("GET /auth/me", Phase.WARM).add_latency(20_000 + 11 * i, 20_000 + 11 * i)
+    run.notes.append("repeats 2 reused the first repeat's users")
     data = run.to_json()
-    assert data["warnings"] == [
-        "GET /auth/me: cold samples look warm: the server's cache was probably already "
-        "filled (use fresh tokens, --flush-cmd or --cache-header)"]
+    (speedup,) = data["speedups"]
+    assert speedup["cache_effect"] == "none" and speedup["threshold_pct"] == 20.0
+    assert data["warnings"] == ["repeats 2 reused the first repeat's users"]
     assert Run.from_json(json.loads(json.dumps(data))).to_json() == data
-    run.settings = RunSettings(cache_header="X-Cache")  # the server said MISS: no guessing
-    assert run.warnings() == []

@@ -11,8 +11,9 @@ import pytest
 
 from perfkit import stats
 from perfkit.bench import pacer
+from perfkit.bench.cache import CacheEffect
 from perfkit.bench.meta import LoopMode
-from perfkit.bench.record import Run
+from perfkit.bench.record import Phase, Run
 from perfkit.bench.runner import BenchOptions, ProgressInfo, run_bench, run_bench_sync
 from perfkit.bench.scenario import Scenario, parse_scenario
 from perfkit.errors import Unreachable, UsageError
@@ -29,7 +30,7 @@ def test_p50_of_a_20ms_endpoint_is_20ms(ref: RefServer) -> None:
     run = run_bench_sync(Scenario.for_path("/sleep/20"),
                          BenchOptions(base_url=ref.url, requests=60, concurrency=1))
     p50 = _all(run, "GET /sleep/20")["p50"]
-    assert p50 is not None and abs(p50 - 20.0) <= 2.0, p50
+    assert p50 is not None and abs(p50 - 20.0) <= 3.0, p50  # loaded machines add ~1 ms
     assert run.total_count == 60 and run.total_errors == 0
     assert run.generator.mode is LoopMode.CLOSED
 
@@ -161,11 +162,13 @@ def test_open_loop_that_cannot_keep_its_rate_says_so(ref: RefServer) -> None:
     assert corrected["p99"] is not None and corrected["p99"] > 1000
 
 
-def test_warmup_is_not_recorded_but_warms_the_caches(ref: RefServer) -> None:
-    run = run_bench_sync(Scenario.for_path("/fast"),
-                         BenchOptions(base_url=ref.url, requests=5, warmup=3, tokens=("w",)))
-    assert run.records[("GET /fast", "all")].count == 5
-    assert ("GET /fast", "cold") not in run.records  # the warm-up took the cold request
+def test_warmup_is_not_recorded_and_spares_the_users_cache_keys(ref: RefServer) -> None:
+    run = run_bench_sync(Scenario.for_path("/cached"),
+                         BenchOptions(base_url=ref.url, requests=5, warmup=3, tokens=("w",),
+                                      spare_tokens=("spare",), cache_header="X-Cache"))
+    assert run.records[("GET /cached", Phase.ALL)].count == 5
+    # the warm-up used the spare token: the user's first request is still a server miss
+    assert run.records[("GET /cached", Phase.COLD)].count == 1
     assert run.settings.warmup == 3
 
 
@@ -244,18 +247,15 @@ def test_good_base_urls_pass() -> None:
         BenchOptions(base_url=url, requests=1).validate()
 
 
-def test_cold_samples_that_were_cache_hits_raise_a_warning(ref: RefServer) -> None:
-    # First run: each token's first request misses the server's cache (30 ms): real colds.
-    # Second run, same tokens: the server has them all, so the client's "cold" samples
-    # (first request per token) are hits; only a warning can say. cycle_ms=8 with 8 tokens:
-    # the 8 "cold" samples take 0..7 ms once each, the 32 warm ones four times each, the
-    # same spread by construction (random jitter would exclude 1 now and then).
+def test_cold_samples_that_were_cache_hits_are_no_cache_effect(ref: RefServer) -> None:
+    # First run: each token's first request misses the server's cache (50 ms vs 20 ms): a
+    # cache detected. Second run, same tokens: the server has them all, so the client's
+    # "cold" samples (first request per token) are hits: no cache effect, said as such.
     tokens = tuple(f"prefilled-{i}" for i in range(8))
     options = BenchOptions(base_url=ref.url, requests=40, tokens=tokens)
-    scenario = Scenario.for_path("/cached?cycle_ms=8")
-    first = run_bench_sync(scenario, options)
-    assert first.warnings() == [] and first.to_json()["warnings"] == []
-    second = run_bench_sync(scenario, options)
-    (warning,) = second.warnings()
-    assert warning.startswith("GET /cached: cold samples look warm")
-    assert "--flush-cmd" in warning and second.to_json()["warnings"] == [warning]
+    scenario = Scenario.for_path("/cached?hit_ms=20&miss_ms=50")
+    (first,) = run_bench_sync(scenario, options).speedups()
+    assert first.cache_effect is CacheEffect.DETECTED
+    (second,) = run_bench_sync(scenario, options).speedups()
+    assert second.cache_effect is CacheEffect.NONE
+    assert second.ci is not None and 0.8 <= second.ci[0] <= second.ci[1] <= 1.2

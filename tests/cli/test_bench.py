@@ -290,20 +290,22 @@ def test_rate_of_a_scenario_is_iterations(cli: Cli, ref: RefServer, tmp_path: Pa
     assert data["generator"]["iterations"] == 20 and data["generator"]["requests"] == 60
 
 
-def test_cold_samples_that_look_warm_are_flagged(cli: Cli, ref: RefServer,
-                                                 tmp_path: Path) -> None:
+def test_the_cache_verdict_is_said_per_route(cli: Cli, ref: RefServer, tmp_path: Path) -> None:
     tokens = tmp_path / "tokens.txt"
     tokens.write_text("\n".join(f"cli-prefilled-{i}" for i in range(8)) + "\n")
-    args = ["bench", "/cached?cycle_ms=8", "--base-url", ref.url, "--tokens-file",
+    args = ["bench", "/cached?hit_ms=20&miss_ms=50", "--base-url", ref.url, "--tokens-file",
             str(tokens), "-n", "40"]
     first = cli(*args)  # the server's cache is empty: the cold samples are misses
-    assert first.exit_code == 0 and "look warm" not in first.stdout
+    assert first.exit_code == 0 and "GET /cached: cache detected: cold/warm = " in first.stdout
     out = tmp_path / "again.json"
     again = cli(*args, "--out", str(out))  # same tokens: the server knows them all
     assert again.exit_code == 0, again.output
-    assert ("warning: GET /cached: cold samples look warm: the server's cache was probably "
-            "already filled (use fresh tokens, --flush-cmd or --cache-header)") in again.stderr
-    assert len(json.loads(out.read_text())["warnings"]) == 1
+    assert "GET /cached: no cache effect: cold/warm = " in again.stdout
+    assert "within ±20%" in again.stdout
+    (speedup,) = json.loads(out.read_text())["speedups"]
+    assert speedup["cache_effect"] == "none" and speedup["threshold_pct"] == 20
+    rows = [line for line in again.stdout.splitlines() if line.startswith(" GET /cached")]
+    assert len(rows) == 1 and " all " in rows[0]  # one row: no cache effect to split by
 
 
 def test_tokens_file_from_the_environment_beats_the_demo_token(

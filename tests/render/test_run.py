@@ -10,16 +10,26 @@ from perfkit.render.run import run_document, run_warnings
 from tests.render.support import hand_run
 
 
+COLD_MS = [150.0, 152.0, 149.0, 151.0, 150.0]
+
+
 def test_run_markdown() -> None:
-    text = document(run_document(hand_run([150.0, 152.0, 149.0], [1.0, 1.1, 0.9, 1.0])))
+    text = document(run_document(hand_run(COLD_MS, [1.0, 1.1, 0.9, 1.0])))
     lines = text.splitlines()
     assert lines[0] == "**perfkit bench: /auth/me on http://127.0.0.1:8000**"
     assert lines[2].startswith("| route | phase | count | mean ms | p50 ms |")
-    assert lines[4].startswith("| `GET /auth/me` | `cold` | 3 | 150 | 150 |")
+    assert lines[4].startswith("| `GET /auth/me` | `cold` | 5 | 150 | 150 |")
     assert lines[5].startswith("| `GET /auth/me` | `warm` | 4 | 1.00 |")
     assert lines[6].endswith("| 503: 1 |")
-    assert any("cold/warm = " in line and "warm is faster" in line for line in lines)
+    assert any("GET /auth/me: cache detected: cold/warm = " in line for line in lines)
     assert any("closed loop, 2 connection(s)" in line for line in lines)
+
+
+def test_no_cache_effect_is_one_row() -> None:
+    text = document(run_document(hand_run([1.0, 1.01, 0.99, 1.0, 1.0, 1.02],
+                                          [1.0, 1.01, 0.99, 1.0] * 10)))
+    assert "GET /auth/me: no cache effect: cold/warm = 1.00x" in text
+    assert "| `cold` |" not in text and "| `all` |" in text
 
 
 def test_one_count_for_requests_and_errors() -> None:
@@ -30,7 +40,7 @@ def test_one_count_for_requests_and_errors() -> None:
 def test_one_cold_sample_is_shown_as_one_sample() -> None:
     text = document(run_document(hand_run([150.0], [1.0, 1.2])))
     assert "| `GET /auth/me` | `cold` | 1 | 150 | - | - | - | - | (1 sample) |" in text
-    assert "1 cold sample (150 ms)" in text and "not a measurement" in text
+    assert "cache effect inconclusive" in text and "1 cold sample(s): need 5" in text
 
 
 def test_open_loop_is_said_and_falling_behind_is_a_warning() -> None:
@@ -63,8 +73,9 @@ def test_multi_step_open_loop_speaks_of_iterations() -> None:
     assert "iterations" not in single
 
 
-def test_record_warnings_and_merges_are_said() -> None:
+def test_record_notes_and_merges_are_said() -> None:
     run = hand_run([1.0, 1.1, 0.9, 1.05], [1.0, 1.1, 0.9, 1.0])
-    assert any("cold samples look warm" in w for w in run_warnings(run))
+    run.notes.append("a note")
+    assert "a note" in run_warnings(run)
     merged = run.merge(hand_run([150.0, 152.0], [1.0, 1.1]))
     assert "merged from 2 runs: counts are sums" in document(run_document(merged))
