@@ -34,7 +34,8 @@ class QueryLog:
     """What was asked and what Prometheus said about it besides the data."""
 
     queries: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the answer may be incomplete
+    infos: list[str] = field(default_factory=list)  # something to know about the query
 
 
 def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
@@ -108,10 +109,10 @@ class PromClient:
                 f"{path}: {redact_text(detail, self._secrets)}",
                 hint="check the URL points at the Prometheus HTTP API (…/api/v1 is added) "
                      "and the credentials")
-        for key in ("warnings", "infos"):
+        for key, kept in (("warnings", self.log.warnings), ("infos", self.log.infos)):
             for text in body.get(key) or []:
-                if text not in self.log.warnings:
-                    self.log.warnings.append(str(text))
+                if str(text) not in kept:
+                    kept.append(str(text))
         return body.get("data")
 
     @property

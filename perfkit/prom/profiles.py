@@ -8,7 +8,7 @@ from the metric names the server has, or takes `--profile`, or a custom one from
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from perfkit.errors import UsageError
@@ -17,6 +17,16 @@ from perfkit.errors import UsageError
 DEFAULT_EXCLUDED_ROUTES = (
     "/metrics", "/health", "/healthz", "/health/.*", "/livez", "/readyz", "/ready", "/ping",
 )
+
+#: The name perfkit gives series that have no route label at all (OpenTelemetry leaves
+#: http_route unset on requests no route matched).
+NO_ROUTE_LABEL = "(no route label)"
+#: How exporters label requests the server matched to no route (404s for unknown paths):
+#: prometheus-fastapi-instrumentator `none` (should_group_untemplated, its default),
+#: starlette-exporter `__unknown__` (group_unhandled_paths), `<unmatched>` (some custom
+#: middlewares), no label at all (OpenTelemetry). fastapi-observability and
+#: starlette-exporter's default (filter_unhandled_paths) do not record them.
+UNMATCHED_ROUTES = ("none", "<unmatched>", "__unknown__", NO_ROUTE_LABEL)
 
 
 @dataclass(frozen=True)
@@ -31,10 +41,15 @@ class Profile:
     status_5xx: str = "5.."
     filters: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    unmatched_routes: tuple[str, ...] = UNMATCHED_ROUTES
 
     @property
     def detection_names(self) -> tuple[str, ...]:
         return (f"{self.histogram}_bucket", self.requests_total)
+
+    def is_unmatched(self, route: str) -> bool:
+        """True for the label of requests no route matched: a mix of paths, not a route."""
+        return route in self.unmatched_routes
 
 
 BUILTIN_PROFILES: dict[str, Profile] = {
@@ -53,7 +68,7 @@ BUILTIN_PROFILES: dict[str, Profile] = {
 }
 
 _CUSTOM_KEYS = {"histogram", "requests_total", "route_label", "status_label", "status_5xx",
-                "filters", "description"}
+                "filters", "description", "unmatched_routes"}
 
 
 def custom_profiles(config: Mapping[str, Any]) -> dict[str, Profile]:
@@ -77,6 +92,10 @@ def custom_profiles(config: Mapping[str, Any]) -> dict[str, Profile]:
         filters = spec.get("filters") or {}
         if not isinstance(filters, Mapping):
             raise UsageError(f"perfkit.yaml: profile {name!r}: `filters` must be a mapping")
+        unmatched = spec.get("unmatched_routes", UNMATCHED_ROUTES)
+        if not isinstance(unmatched, list | tuple):
+            raise UsageError(f"perfkit.yaml: profile {name!r}: `unmatched_routes` must be a list",
+                             hint='e.g. unmatched_routes: ["none", "__unknown__"]')
         found[str(name)] = Profile(
             name=str(name), histogram=str(spec["histogram"]),
             requests_total=str(spec["requests_total"]), route_label=str(spec["route_label"]),
@@ -84,6 +103,7 @@ def custom_profiles(config: Mapping[str, Any]) -> dict[str, Profile]:
             status_5xx=str(spec.get("status_5xx", "5..")),
             filters={str(k): str(v) for k, v in filters.items()},
             description=str(spec.get("description", "custom profile from perfkit.yaml")),
+            unmatched_routes=(*(str(r) for r in unmatched), NO_ROUTE_LABEL),
         )
     return found
 
@@ -97,9 +117,7 @@ def with_filters(profile: Profile, extra: Mapping[str, str]) -> Profile:
     """The profile with more label filters (`--filter app_name=api`, `job=...`)."""
     if not extra:
         return profile
-    return Profile(profile.name, profile.histogram, profile.requests_total, profile.route_label,
-                   profile.status_label, profile.status_5xx, {**profile.filters, **extra},
-                   profile.description)
+    return replace(profile, filters={**profile.filters, **extra})
 
 
 def detect_profile(metric_names: Iterable[str],

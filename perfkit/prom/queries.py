@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from perfkit.prom.profiles import Profile
+from perfkit.prom.profiles import NO_ROUTE_LABEL, Profile
 
 P99 = 0.99
 
@@ -55,17 +55,22 @@ def window_queries(profile: Profile, window_s: int,
     def inc(metric: str, extra: Mapping[str, str] | None = None) -> str:
         return f"increase({selector(metric, profile, excluded_routes, extra)}{w})"
 
+    def named(expr: str) -> str:
+        """Series without the route label (an exporter's unmatched requests) get a name of
+        their own, else they would share the global series' empty label set and hide it."""
+        return f'label_replace({expr}, "{route}", {_quote(NO_ROUTE_LABEL)}, "{route}", "")'
+
     h_sum, h_count, h_bucket = inc(f"{h}_sum"), inc(f"{h}_count"), inc(f"{h}_bucket")
     err = inc(profile.requests_total, {profile.status_label: profile.status_5xx})
     total = inc(profile.requests_total)
     by = f"sum by ({route})"
+    by_le = f"sum by ({route}, le) ({h_bucket})"
     return WindowQueries(
-        mean_s=f"({by} ({h_sum}) / {by} ({h_count})) or (sum({h_sum}) / sum({h_count}))",
-        count=f"{by} ({h_count}) or sum({h_count})",
-        p99_s=(f"histogram_quantile({P99}, sum by ({route}, le) ({h_bucket}) "
-               f"or sum by (le) ({h_bucket}))"),
-        buckets=f"sum by ({route}, le) ({h_bucket}) or sum by (le) ({h_bucket})",
-        ratio_5xx=(f"(({by} ({err}) or 0 * {by} ({total})) / {by} ({total})) "
+        mean_s=f"{named(f'{by} ({h_sum}) / {by} ({h_count})')} or (sum({h_sum}) / sum({h_count}))",
+        count=f"{named(f'{by} ({h_count})')} or sum({h_count})",
+        p99_s=f"histogram_quantile({P99}, {named(by_le)} or sum by (le) ({h_bucket}))",
+        buckets=f"{named(by_le)} or sum by (le) ({h_bucket})",
+        ratio_5xx=(f"{named(f'({by} ({err}) or 0 * {by} ({total})) / {by} ({total})')} "
                    f"or ((sum({err}) or 0 * sum({total})) / sum({total}))"),
     )
 

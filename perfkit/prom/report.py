@@ -1,22 +1,33 @@
-"""The perfkit.report/1 record: per-route before/after figures from two real windows.
+"""The report (`perfkit.report/1`): per-route before/after figures from two real windows.
 
-Prometheus does every estimate (increase, histogram_quantile); this module only asks, puts
-the answers side by side, and says where they cannot be trusted: too few samples, buckets
-too coarse for the change claimed, a P99 clamped at the last bucket, a route seen in one
-window only, no data at all, and whatever Prometheus itself warned about.
+Prometheus does every estimate (increase, histogram_quantile); this module asks, puts the
+answers side by side, judges each route by the rule of compare and the gate (judge.py), and
+says where the figures cannot be trusted (caveats.py). `collect_report` returns the typed
+`Report`; JSON only at the edge (`Report.to_json`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from perfkit import stats
 from perfkit.errors import UsageError
-from perfkit.prom.client import PromClient, Sample
+from perfkit.prom.caveats import (
+    GLOBAL_SCOPE,
+    ReportWarning,
+    Severity,
+    ordered,
+    p99_warnings,
+    sample_warnings,
+)
+from perfkit.prom.client import PromClient
+from perfkit.prom.clientside import CLEAN_RUN_SHARE, BenchComparison, compare_bench
+from perfkit.prom.figures import WindowFigures, WindowPair, window_figures
+from perfkit.prom.judge import Judgement, Rule, judge
 from perfkit.prom.profiles import (
     DEFAULT_EXCLUDED_ROUTES,
     Profile,
@@ -25,13 +36,10 @@ from perfkit.prom.profiles import (
     latency_histograms,
     with_filters,
 )
-from perfkit.prom.queries import locate_quantile_bucket, window_queries
-from perfkit.prom.windows import Window, WindowPlan, plan_windows
+from perfkit.prom.windows import WindowPlan, plan_windows
 
 SCHEMA = "perfkit.report/1"
-MIN_SAMPLES = 30
-
-Figures = dict[str, Any]
+Figures = dict[str | None, WindowFigures]  # per route; None = all routes together
 
 
 @dataclass(frozen=True)
@@ -44,137 +52,116 @@ class ReportOptions:
     bench: Path | None = None
     now: datetime | None = None
     journal: Path | None = None
+    rule: Rule = field(default_factory=Rule)
 
 
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
+@dataclass(frozen=True)
+class RouteReport:
+    """One route: both windows, and its verdict (None = not judged; `judgement.reason`)."""
+
+    route: str
+    figures: WindowPair
+    judgement: Judgement
+    unmatched: bool = False
+
+    @property
+    def before(self) -> WindowFigures | None:
+        return self.figures.before
+
+    @property
+    def after(self) -> WindowFigures | None:
+        return self.figures.after
+
+    @property
+    def verdict(self) -> stats.Verdict | None:
+        return self.judgement.verdict
+
+    @property
+    def change_pct(self) -> dict[str, float | None]:
+        return self.figures.change_pct()
+
+    def to_json(self, rule: Rule) -> dict[str, Any]:
+        return {"route": self.route, **self.figures.to_json(), "unmatched": self.unmatched,
+                **self.judgement.to_json(rule)}
 
 
-def _ms(value_s: float | None) -> float | None:
-    value = _finite(value_s)
-    return None if value is None else round(value * 1000, 3)
+@dataclass(frozen=True)
+class Report:
+    """What Prometheus said about two windows, route by route, and what it cannot say."""
+
+    prometheus_url: str
+    profile: str | None
+    profile_source: str  # "flag" | "auto"
+    scrape_interval_s: float | None
+    plan: WindowPlan
+    excluded_routes: tuple[str, ...]
+    routes: tuple[RouteReport, ...]
+    overall: WindowPair
+    warnings: tuple[ReportWarning, ...]
+    queries: int
+    rule: Rule = field(default_factory=Rule)
+    bench: BenchComparison | None = None
+
+    def route(self, name: str) -> RouteReport | None:
+        return next((r for r in self.routes if r.route == name), None)
+
+    @property
+    def judged(self) -> list[RouteReport]:
+        """The routes with a verdict: Holm's family."""
+        return [r for r in self.routes if r.judgement.judged]
+
+    def with_verdict(self, verdict: stats.Verdict) -> list[RouteReport]:
+        """E.g. `report.with_verdict(Verdict.SLOWER)`: no route slower beyond noise."""
+        return [r for r in self.routes if r.verdict is verdict]
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "schema": SCHEMA, "prometheus_url": self.prometheus_url, "profile": self.profile,
+            "profile_source": self.profile_source, "scrape_interval_s": self.scrape_interval_s,
+            "before": self.plan.before.to_json(), "after": self.plan.after.to_json(),
+            "split": self.plan.split_json(), "excluded_routes": list(self.excluded_routes),
+            "verdicts": self.rule.to_json(),
+            "routes": [r.to_json(self.rule) for r in self.routes],
+            "global": self.overall.to_json(),
+            "warnings": [w.to_json() for w in self.warnings]}
+        if self.bench is not None:
+            record["client_vs_server"] = [row.to_json() for row in self.bench.rows]
+            record["bench"] = self.bench.to_json()
+        record["queries"] = self.queries
+        return record
 
 
-def window_figures(client: PromClient, profile: Profile, window: Window,
-                   excluded: tuple[str, ...]) -> dict[str | None, Figures]:
-    """Figures per route (key None = all routes together) for one window, five queries."""
-    queries = window_queries(profile, max(1, round(window.seconds)), excluded)
-    answers = {name: client.instant(q, window.end) for name, q in queries.items()}
-
-    def by_route(samples: list[Sample]) -> dict[str | None, float]:
-        return {s.labels.get(profile.route_label): s.value for s in samples}
-
-    count, mean, p99 = (by_route(answers[k]) for k in ("count", "mean_s", "p99_s"))
-    ratio = by_route(answers["ratio_5xx"])
-    buckets: dict[str | None, dict[float, float]] = {}
-    for s in answers["buckets"]:
-        try:
-            le = float(s.labels["le"])
-        except (KeyError, ValueError):
-            continue
-        per_route = buckets.setdefault(s.labels.get(profile.route_label), {})
-        per_route[le] = per_route.get(le, 0.0) + s.value
-    figures: dict[str | None, Figures] = {}
-    for route, n in count.items():
-        if not (_finite(n) or 0) > 0:
-            continue  # a series with no request in this window is not "present" in it
-        bounds = locate_quantile_bucket(buckets.get(route, {}))
-        figures[route] = {
-            "mean_ms": _ms(mean.get(route)),
-            "p99_ms": _ms(p99.get(route)),
-            "p99_bucket_ms": None if bounds is None else [
-                round(bounds.lo_s * 1000, 3),
-                None if bounds.hi_s is None else round(bounds.hi_s * 1000, 3)],
-            "p99_clamped": bool(bounds and bounds.clamped),
-            "rps": round(n / window.seconds, 3),
-            "ratio_5xx": _finite(ratio.get(route)),
-            "count": round(n),
-            "count_exact": n,
-        }
-    return figures
+@dataclass(frozen=True)
+class ProfileChoice:
+    profile: Profile | None
+    source: str  # "flag" | "auto"
+    metric_names: list[str]
+    warnings: list[ReportWarning] = field(default_factory=list)
 
 
-def _change_pct(before: Figures | None, after: Figures | None, key: str) -> float | None:
-    if not before or not after or before.get(key) in (None, 0) or after.get(key) is None:
-        return None
-    return round((float(after[key]) - float(before[key])) / float(before[key]) * 100, 1)
-
-
-def _fmt_ms(value_ms: float) -> str:
-    return f"{value_ms / 1000:g} s" if value_ms >= 1000 else f"{value_ms:g} ms"
-
-
-def _warn(warnings: list[dict[str, Any]], kind: str, message: str,
-          route: str | None = None) -> None:
-    warnings.append({"kind": kind, "route": route, "message": message})
-
-
-def _entry_warnings(name: str, route: str | None, before: Figures | None,
-                    after: Figures | None, warnings: list[dict[str, Any]]) -> None:
-    for label, figs in (("before", before), ("after", after)):
-        if figs is None:
-            continue
-        if figs["count_exact"] < MIN_SAMPLES:
-            _warn(warnings, "low-samples", f"{name}: only {figs['count_exact']:.0f} requests in "
-                  f"the {label} window (< {MIN_SAMPLES}): its mean and P99 are not reliable",
-                  route)
-        if figs["p99_clamped"]:
-            last = figs["p99_bucket_ms"][0]
-            _warn(warnings, "clamped-p99", f"{name} ({label}): P99 >= {_fmt_ms(last)}, clamped "
-                  f"at the last bucket; the histogram needs finer buckets above "
-                  f"{_fmt_ms(last)} to say more", route)
-        bucket = figs["p99_bucket_ms"]
-        if bucket and bucket[0] == 0 and bucket[1] is not None and figs["p99_ms"] is not None:
-            _warn(warnings, "first-bucket", f"{name} ({label}): P99 lies in the first bucket "
-                  f"(0, {bucket[1]:g} ms]; Prometheus interpolates inside it, so read "
-                  f"{figs['p99_ms']:.3g} ms as <= {bucket[1]:g} ms (the true P99 may be far "
-                  "lower)", route)
-    if route is not None and (before is None) != (after is None):
-        only = "after" if before is None else "before"
-        _warn(warnings, "one-window", f"{name}: only in the {only} window (no requests in the "
-              f"other), nothing to compare", route)
-    if not before or not after or before["p99_ms"] is None or after["p99_ms"] is None:
-        return
-    b_lo, b_hi = before["p99_bucket_ms"] or [None, None]
-    a_lo, a_hi = after["p99_bucket_ms"] or [None, None]
-    if None in (b_lo, b_hi, a_lo, a_hi):
-        return
-    change = after["p99_ms"] - before["p99_ms"]
-    widest = max(b_hi - b_lo, a_hi - a_lo)
-    claimed = abs(change) >= 0.01 * max(before["p99_ms"], 1e-9)
-    if claimed and widest > abs(change):
-        _warn(warnings, "coarse-buckets", f"{name}: the P99 change ({change:+.1f} ms) is "
-              f"smaller than the bucket it is read from ({widest:g} ms wide): the true change "
-              f"lies between {a_lo - b_hi:+g} and {a_hi - b_lo:+g} ms", route)
-
-
-def _public(figs: Figures | None) -> Figures | None:
-    return None if figs is None else {k: v for k, v in figs.items() if k != "count_exact"}
-
-
-def choose_profile(client: PromClient, options: ReportOptions, config: Mapping[str, Any],
-                   plan: WindowPlan, warnings: list[dict[str, Any]]
-                   ) -> tuple[Profile | None, str, list[str]]:
+def choose_profile(client: PromClient, options: ReportOptions,
+                   profiles: Mapping[str, Profile], plan: WindowPlan) -> ProfileChoice:
     """The profile named by --profile, else the one whose metric names the server has."""
-    profiles = all_profiles(config)
     names = client.metric_names(plan.before.start, plan.after.end)
     if options.profile:
-        return with_filters(profiles[options.profile], options.filters), "flag", names
+        return ProfileChoice(with_filters(profiles[options.profile], options.filters), "flag",
+                             names)
     found, others = detect_profile(names, profiles)
     if found is None:
-        return None, "auto", names
-    if others:
-        # Several exporters over time (a redeploy switched libraries): prefer the one whose
-        # histogram is live at the after window's end, in one query.
-        matching = [found, *(profiles[o] for o in others)]
-        pattern = "|".join(f"{p.histogram}_count" for p in matching)
-        live = {s.labels.get("__name__") for s in client.instant(
-            f'count by (__name__) ({{__name__=~"{pattern}"}})', plan.after.end)}
-        found = next((p for p in matching if f"{p.histogram}_count" in live), found)
-        _warn(warnings, "profile", f"metrics of several profiles exist "
-              f"({', '.join(p.name for p in matching)}); using {found.name}, live at the after "
-              "window's end (pass --profile to choose)")
-    return with_filters(found, options.filters), "auto", names
+        return ProfileChoice(None, "auto", names)
+    if not others:
+        return ProfileChoice(with_filters(found, options.filters), "auto", names)
+    # Several exporters over time (a redeploy switched libraries): prefer the one whose
+    # histogram is live at the after window's end, in one query.
+    matching = [found, *(profiles[o] for o in others)]
+    pattern = "|".join(f"{p.histogram}_count" for p in matching)
+    live = {s.labels.get("__name__") for s in client.instant(
+        f'count by (__name__) ({{__name__=~"{pattern}"}})', plan.after.end)}
+    found = next((p for p in matching if f"{p.histogram}_count" in live), found)
+    note = ReportWarning("profile", f"metrics of several profiles exist "
+                         f"({', '.join(p.name for p in matching)}); using {found.name}, live "
+                         "at the after window's end (pass --profile to choose)")
+    return ProfileChoice(with_filters(found, options.filters), "auto", names, [note])
 
 
 def _no_data_message(profile: Profile | None, names: list[str],
@@ -193,70 +180,128 @@ def _no_data_message(profile: Profile | None, names: list[str],
             f"{have}")
 
 
-def build_report(client: PromClient, options: ReportOptions,
-                 config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Ask Prometheus about both windows and assemble perfkit.report/1."""
-    config = config or {}
-    profiles = all_profiles(config)
+def _empty_window_message(side: str, plan: WindowPlan) -> str:
+    window = plan.before if side == "before" else plan.after
+    if side == "after" and plan.split_source != "none":
+        return (f"no requests in the after window ({window.seconds:.3g} s since the split at "
+                f"{plan.split_at:%H:%M:%S} UTC): send traffic after the change, then report "
+                "again (a report needs load in both windows)")
+    return (f"no requests in the {side} window ({window.start:%H:%M:%S} → "
+            f"{window.end:%H:%M:%S} UTC): was traffic flowing then? (a report needs load in "
+            "both windows)")
+
+
+def _route_reports(before: Figures, after: Figures, profile: Profile | None,
+                   rule: Rule) -> list[RouteReport]:
+    """Every route seen in a window, judged, slowest first."""
+    names = sorted({r for r in (*before, *after) if r is not None})
+    pairs = [(WindowPair(before.get(n), after.get(n)),
+              profile is not None and profile.is_unmatched(n)) for n in names]
+    judgements = judge(pairs, rule)
+    routes = [RouteReport(name, pair, judgement, unmatched)
+              for name, (pair, unmatched), judgement in zip(names, pairs, judgements,
+                                                            strict=True)]
+    return sorted(routes, key=lambda r: -max(
+        (f.mean_ms or 0.0) for f in (r.before, r.after) if f is not None))
+
+
+def _figure_warnings(routes: list[RouteReport], overall: WindowPair,
+                     rule: Rule) -> list[ReportWarning]:
+    out: list[ReportWarning] = []
+    for r in routes:
+        if r.unmatched:
+            out.append(ReportWarning("unmatched", "requests the server matched to no route "
+                                     "(e.g. 404s for unknown paths): shown, never judged",
+                                     Severity.NOTE, r.route))
+            continue
+        out += sample_warnings(r.route, r.figures, rule.min_samples, judged_route=True)
+        out += p99_warnings(r.route, r.figures)
+    out += sample_warnings(GLOBAL_SCOPE, overall, rule.min_samples, judged_route=False)
+    return out + p99_warnings(GLOBAL_SCOPE, overall)
+
+
+def _data_warnings(routes: list[RouteReport], before: Figures, after: Figures,
+                   choice: ProfileChoice, profiles: Mapping[str, Profile],
+                   plan: WindowPlan) -> list[ReportWarning]:
+    if not routes:
+        return [ReportWarning("no-data", _no_data_message(choice.profile, choice.metric_names,
+                                                          profiles), Severity.DECISION)]
+    return [ReportWarning("no-data", _empty_window_message(side, plan), Severity.DECISION)
+            for side, figures in (("before", before), ("after", after)) if not figures]
+
+
+def _bench_warnings(bench: BenchComparison) -> list[ReportWarning]:
+    match, name = bench.match, f"--bench {bench.source}"
+    if not bench.matched:
+        return [ReportWarning("bench", f"{name}: {match.describe()}: too little of the run "
+                              "lies in a window, no client-vs-server comparison (choose "
+                              "--since and --split so a window covers the run)")]
+    if not bench.rows:
+        return [ReportWarning("bench", f"{name}: none of its routes has server figures in "
+                              f"the {match.window_name} window")]
+    if match.run_share >= CLEAN_RUN_SHARE:
+        return [ReportWarning("bench", f"{name}: {match.describe()}", Severity.NOTE)]
+    return [ReportWarning("bench", f"{name}: {match.describe()}: the server did not see "
+                          "the run's requests outside the window, read the gaps loosely")]
+
+
+def _plan(client: PromClient, options: ReportOptions
+          ) -> tuple[WindowPlan, float | None, list[ReportWarning]]:
+    interval_s = client.scrape_interval_s()
+    plan = plan_windows(options.since_s, now=options.now, split=options.split,
+                        scrape_interval_s=interval_s, journal=options.journal)
+    notes = [ReportWarning("window", note, Severity.NOTE) for note in plan.notes]
+    if interval_s is None:
+        notes.append(ReportWarning("scrape-interval", "the scrape interval is unknown (no "
+                                   "/api/v1/targets): windows were not checked against it"))
+    return plan, interval_s, notes
+
+
+def _bench(options: ReportOptions, plan: WindowPlan, before: Figures, after: Figures,
+           routes: list[RouteReport]) -> BenchComparison | None:
+    if options.bench is None:
+        return None
+    from perfkit.bench.record import Run
+
+    server_routes = [r.route for r in routes if not r.unmatched]
+    return compare_bench(Run.load(options.bench), options.bench.name, plan, before, after,
+                         server_routes)
+
+
+def collect_report(client: PromClient, options: ReportOptions,
+                   config: Mapping[str, Any] | None = None) -> Report:
+    """Ask Prometheus about both windows (about ten queries whatever the routes) and judge
+    each route."""
+    profiles = all_profiles(config or {})
     if options.profile and options.profile not in profiles:
         raise UsageError(f"unknown profile {options.profile!r}",
                          hint=f"choose from {', '.join(profiles)} or declare it under "
                               "`profiles:` in perfkit.yaml")
-    warnings: list[dict[str, Any]] = []
-    interval_s = client.scrape_interval_s()
-    plan = plan_windows(options.since_s, now=options.now, split=options.split,
-                        scrape_interval_s=interval_s, journal=options.journal)
-    for note in plan.notes:
-        _warn(warnings, "window", note)
-    if interval_s is None:
-        _warn(warnings, "scrape-interval", "the scrape interval is unknown (no /api/v1/targets)"
-              ": windows were not checked against it")
-    profile, how, names = choose_profile(client, options, config, plan, warnings)
+    plan, interval_s, warnings = _plan(client, options)
+    choice = choose_profile(client, options, profiles, plan)
     excluded = () if options.include_all_routes else DEFAULT_EXCLUDED_ROUTES
-    before: dict[str | None, Figures] = {}
-    after: dict[str | None, Figures] = {}
-    if profile is not None:
-        before = window_figures(client, profile, plan.before, excluded)
-        after = window_figures(client, profile, plan.after, excluded)
-    routes: list[dict[str, Any]] = []
-    for route in sorted({r for r in (*before, *after) if r is not None}):
-        b, a = before.get(route), after.get(route)
-        _entry_warnings(route, route, b, a, warnings)
-        routes.append({"route": route, "before": _public(b), "after": _public(a),
-                       "change_pct": {"mean": _change_pct(b, a, "mean_ms"),
-                                      "p99": _change_pct(b, a, "p99_ms")}})
-    routes.sort(key=lambda r: -max((r[w] or {}).get("mean_ms") or 0 for w in ("before", "after")))
-    gb, ga = before.get(None), after.get(None)
-    _entry_warnings("all routes", None, gb, ga, warnings)
-    if not routes:
-        _warn(warnings, "no-data", _no_data_message(profile, names, profiles))
-    for side, figures in (("before", before), ("after", after)):
-        if routes and not figures:
-            _warn(warnings, "no-data", f"no requests at all in the {side} window: was traffic "
-                  "flowing then? (a report needs load in both windows)")
-    record: dict[str, Any] = {
-        "schema": SCHEMA,
-        "prometheus_url": client.display_url,
-        "profile": None if profile is None else profile.name,
-        "profile_source": how,
-        "scrape_interval_s": interval_s,
-        "before": plan.before.to_json(),
-        "after": plan.after.to_json(),
-        "split": plan.split_json(),
-        "excluded_routes": list(excluded),
-        "routes": routes,
-        "global": {"before": _public(gb), "after": _public(ga),
-                   "change_pct": {"mean": _change_pct(gb, ga, "mean_ms"),
-                                  "p99": _change_pct(gb, ga, "p99_ms")}},
-        "warnings": warnings,
-    }
-    if options.bench is not None:
-        from perfkit.prom.clientside import compare_bench
+    before: Figures = {}
+    after: Figures = {}
+    if choice.profile is not None:
+        before = window_figures(client, choice.profile, plan.before, excluded)
+        after = window_figures(client, choice.profile, plan.after, excluded)
+    routes = _route_reports(before, after, choice.profile, options.rule)
+    overall = WindowPair(before.get(None), after.get(None))
+    bench = _bench(options, plan, before, after, routes)
+    warnings += choice.warnings + _figure_warnings(routes, overall, options.rule)
+    warnings += _data_warnings(routes, before, after, choice, profiles, plan)
+    warnings += [] if bench is None else _bench_warnings(bench)
+    warnings += [ReportWarning("prometheus", f"Prometheus: {text}", Severity.DECISION)
+                 for text in client.log.warnings]
+    warnings += [ReportWarning("prometheus", f"Prometheus: {text}", Severity.CAVEAT)
+                 for text in client.log.infos]
+    return Report(client.display_url, None if choice.profile is None else choice.profile.name,
+                  choice.source, interval_s, plan, excluded, tuple(routes), overall,
+                  tuple(ordered(warnings)), client.queries_sent, options.rule, bench)
 
-        rows, bench_warnings = compare_bench(options.bench, plan, before, after)
-        record["client_vs_server"] = rows
-        warnings.extend(bench_warnings)
-    for text in client.log.warnings:
-        _warn(warnings, "prometheus", f"Prometheus: {text}")
-    record["queries"] = client.queries_sent
-    return record
+
+def build_report(client: PromClient, options: ReportOptions,
+                 config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The report as its JSON record, for callers that read `perfkit.report/1` (doctor, the
+    demo story); new code reads the typed `collect_report`."""
+    return collect_report(client, options, config).to_json()

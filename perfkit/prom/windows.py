@@ -98,12 +98,39 @@ def _resolve_split(split: str | None, now: datetime, since_s: float,
     return None, "none", None
 
 
+def _split_name(at: datetime, event: ChangeEvent | None) -> str:
+    if event is not None:
+        return f"the change event {event.id} ({event.kind}: {event.text})"
+    return f"the split at {at:%H:%M:%S} UTC"
+
+
+def _check_lengths(plan: WindowPlan, since_s: float, scrape_interval_s: float,
+                   now: datetime) -> None:
+    """increase() needs two samples per series in a window: refuse a window shorter than two
+    scrape intervals, saying why this one is short and what would make it long enough."""
+    minimum = 2 * scrape_interval_s
+    need = (f"shorter than two scrape intervals (2 x {scrape_interval_s:g} s): increase() "
+            "needs at least two samples per series to see any change")
+    after = plan.after
+    if after.seconds < minimum and after.seconds < since_s:
+        ago = (now - plan.split_at).total_seconds()
+        raise UsageError(
+            f"the after window starts at {_split_name(plan.split_at, plan.event)}, "
+            f"{ago:.3g} s ago: it holds {after.seconds:.3g} s, {need}",
+            hint=f"send traffic after the change for at least {minimum:g} s, then run the "
+                 "report; or --split an earlier event or time")
+    for name, window in (("after", after), ("before", plan.before)):
+        if window.seconds < minimum:
+            raise UsageError(f"the {name} window is {window.seconds:g} s long, {need}",
+                             hint=f"use a longer --since (at least {minimum:g}s)")
+
+
 def plan_windows(since_s: float, *, now: datetime | None = None, split: str | None = None,
                  scrape_interval_s: float | None = None,
                  journal: Path | None = None) -> WindowPlan:
     """Both windows, refusing any shorter than two scrape intervals (increase() needs two
     samples in the range to see anything)."""
-    now = now.astimezone(UTC) if now else datetime.now(UTC).replace(microsecond=0)
+    now = now.astimezone(UTC) if now else datetime.now(UTC)
     width = timedelta(seconds=since_s)
     split_at, source, event = _resolve_split(split, now, since_s, journal)
     notes: list[str] = []
@@ -114,20 +141,12 @@ def plan_windows(since_s: float, *, now: datetime | None = None, split: str | No
         if split_at >= now:
             raise UsageError(f"the split {split_at.isoformat()} is not in the past",
                              hint="pick an earlier event or time")
-        start = max(now - width, split_at)
-        after = Window(start, now)
-        if start > now - width:
+        after = Window(max(now - width, split_at), now)
+        if after.start > now - width:
             notes.append(f"the after window starts at the split ({split_at:%H:%M:%S} UTC), "
                          f"so it is {after.seconds:.0f} s long, not {since_s:.0f} s: "
                          "wait for a full window for steadier figures")
-    before = Window(split_at - width, split_at)
+    plan = WindowPlan(Window(split_at - width, split_at), after, split_at, source, event, notes)
     if scrape_interval_s:
-        minimum = 2 * scrape_interval_s
-        for name, window in (("after", after), ("before", before)):
-            if window.seconds < minimum:
-                raise UsageError(
-                    f"the {name} window is {window.seconds:g} s long, shorter than two scrape "
-                    f"intervals (2 x {scrape_interval_s:g} s): increase() needs at least two "
-                    "samples per series to see any change",
-                    hint=f"use a longer --since (at least {minimum:g}s) or wait after the split")
-    return WindowPlan(before, after, split_at, source, event, notes)
+        _check_lengths(plan, since_s, scrape_interval_s, now)
+    return plan

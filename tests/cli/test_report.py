@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -88,3 +89,33 @@ def test_help_has_an_example(cli: Callable[..., Any]) -> None:
     for command in ("report", "mark"):
         result = cli(command, "--help")
         assert result.exit_code == 0 and "Example:" in result.stdout
+
+
+def test_bad_min_change_exits_2(cli: Callable[..., Any]) -> None:
+    for value in ("nan", "-1", "inf"):
+        result = cli("report", "--min-change", value, "--prometheus",
+                     f"http://127.0.0.1:{_closed_port()}")
+        assert result.exit_code == 2, (value, result.output)
+        assert "--min-change" in result.stderr and "finite percentage >= 0" in result.stderr
+
+
+@pytest.mark.integration
+def test_the_readme_mark_then_report(cli: Callable[..., Any],
+                                     demo_stack: dict[str, Any]) -> None:
+    """README: `perfkit mark …`, traffic, then `perfkit report --since 20s`; a report right
+    after the mark says what is missing (traffic after it), not to lengthen --since."""
+    assert cli("mark", "auth provider latency fixed").exit_code == 0
+    early = cli("report", "--since", "20s")
+    assert early.exit_code == 2
+    assert "the after window starts at the change event" in early.stderr
+    assert "send traffic after the change" in early.stderr
+    assert "longer --since" not in early.stderr
+    traffic = cli("bench", "/auth/me", "--duration", "3s", "--rate", "20")
+    assert traffic.exit_code == 0, traffic.output
+    time.sleep(2.5)  # the last scrape lands
+    result = cli("report", "--since", "20s")
+    assert result.exit_code == 0, result.output
+    assert "auth provider latency fixed" in result.stdout and "/auth/me" in result.stdout
+    record = json.loads(cli("report", "--since", "20s", "--format", "json").stdout)
+    auth = next(r for r in record["routes"] if r["route"] == "/auth/me")
+    assert 45 <= auth["after"]["count"] <= 75  # the 60 requests sent after the mark

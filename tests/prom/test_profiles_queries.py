@@ -7,7 +7,13 @@ import math
 import pytest
 
 from perfkit.errors import UsageError
-from perfkit.prom.profiles import BUILTIN_PROFILES, all_profiles, custom_profiles, detect_profile
+from perfkit.prom.profiles import (
+    BUILTIN_PROFILES,
+    NO_ROUTE_LABEL,
+    all_profiles,
+    custom_profiles,
+    detect_profile,
+)
 from perfkit.prom.queries import locate_quantile_bucket, selector, window_queries
 
 
@@ -36,11 +42,22 @@ def test_custom_profile_from_yaml_and_its_errors() -> None:
 def test_queries_group_by_route_and_keep_the_global_series() -> None:
     profile = BUILTIN_PROFILES["instrumentator"]
     queries = window_queries(profile, 600, ["/metrics"])
-    assert queries.p99_s.startswith("histogram_quantile(0.99, sum by (handler, le) (increase(")
+    assert queries.p99_s.startswith(
+        "histogram_quantile(0.99, label_replace(sum by (handler, le) (increase(")
     assert "http_request_duration_seconds_bucket{handler!~\"/metrics\"}[600s]" in queries.p99_s
     assert " or sum by (le) (" in queries.p99_s
     assert 'status=~"5.."' in queries.ratio_5xx  # instrumentator's "5xx" matches 5..
     assert selector("m", profile, [], {"a": 'x"y'}) == 'm{a=~"x\\"y"}'
+
+
+def test_series_without_a_route_label_are_named_apart_from_the_global_one() -> None:
+    queries = window_queries(BUILTIN_PROFILES["fastapi-observability"], 60, [])
+    for query in (queries.count, queries.mean_s, queries.p99_s, queries.buckets,
+                  queries.ratio_5xx):
+        assert f'"path", "{NO_ROUTE_LABEL}", "path", "")' in query
+    assert BUILTIN_PROFILES["instrumentator"].is_unmatched("none")
+    assert BUILTIN_PROFILES["starlette-exporter"].is_unmatched("__unknown__")
+    assert not BUILTIN_PROFILES["instrumentator"].is_unmatched("/auth/me")
 
 
 def test_bucket_location_follows_prometheus() -> None:
@@ -54,15 +71,13 @@ def test_bucket_location_follows_prometheus() -> None:
     assert locate_quantile_bucket({0.1: 0.0, math.inf: 0.0}) is None
 
 
-def test_a_p99_in_the_first_bucket_is_read_as_an_upper_bound() -> None:
-    from perfkit.prom.report import _entry_warnings
-
-    def figs(p99_ms: float, bucket: list[float]) -> dict[str, object]:
-        return {"count_exact": 500.0, "p99_clamped": False, "p99_bucket_ms": bucket,
-                "p99_ms": p99_ms}
-
-    warnings: list[dict[str, object]] = []
-    _entry_warnings("/auth/me", "/auth/me", figs(250.0, [100.0, 500.0]), figs(99.0, [0.0, 100.0]),
-                    warnings)
-    first = [w for w in warnings if w["kind"] == "first-bucket"]
-    assert len(first) == 1 and "read 99 ms as <= 100 ms" in str(first[0]["message"])
+def test_unmatched_routes_from_perfkit_yaml() -> None:
+    config = {"profiles": {"otel": {"histogram": "h", "requests_total": "r",
+                                    "route_label": "http_route",
+                                    "unmatched_routes": ["UNKNOWN"]}}}
+    profile = all_profiles(config)["otel"]
+    assert profile.is_unmatched("UNKNOWN") and profile.is_unmatched(NO_ROUTE_LABEL)
+    assert not profile.is_unmatched("none")
+    with pytest.raises(UsageError, match="must be a list"):
+        custom_profiles({"profiles": {"bad": {"histogram": "x", "requests_total": "y",
+                                              "route_label": "z", "unmatched_routes": "none"}}})

@@ -20,6 +20,8 @@ from perfkit.prom import PromClient, ReportOptions, build_report
 
 pytestmark = pytest.mark.integration
 
+UNKNOWN = "/no-such-route"
+
 
 @pytest.fixture(scope="module")
 def instrumentator_record(lab: Any) -> Iterator[dict[str, Any]]:
@@ -30,8 +32,8 @@ def instrumentator_record(lab: Any) -> Iterator[dict[str, Any]]:
         restart = list_events()[-1]
         assert restart.kind == "demo-restart"
         lab.faults(latency_ms={"/auth/me": 1100})
-        lab.drive({"/auth/me": ("/auth/me", 12, 0.0), "/accounts": ("/accounts", 1, 0.05)},
-                  4.5)
+        lab.drive({"/auth/me": ("/auth/me", 12, 0.0), "/accounts": ("/accounts", 1, 0.05),
+                   UNKNOWN: (UNKNOWN, 1, 0.3)}, 4.5)
         lab.faults()
         time.sleep(2.5)
         window_s = math.floor((datetime.now(UTC) - restart.at).total_seconds())
@@ -59,4 +61,16 @@ def test_p99_above_the_last_bucket_is_flagged_as_clamped(
     assert after["p99_bucket_ms"] == [1000.0, None] and after["p99_clamped"]
     messages = [w["message"] for w in instrumentator_record["warnings"]
                 if w["kind"] == "clamped-p99" and w["route"] == "/auth/me"]
-    assert messages and "P99 >= 1 s, clamped at the last bucket" in messages[0]
+    assert messages and "P99 >= 1 s in the after window, clamped at the last bucket" in messages[0]
+
+
+def test_requests_no_route_matched_are_labelled_and_never_judged(
+        instrumentator_record: dict[str, Any]) -> None:
+    # prometheus-fastapi-instrumentator groups 404s for unknown paths as handler="none"
+    routes = {r["route"]: r for r in instrumentator_record["routes"]}
+    assert UNKNOWN not in routes
+    none = routes["none"]
+    assert none["unmatched"] and none["verdict"] == "not-judged"
+    assert "no route matched" in none["verdict_reason"]
+    assert none["after"]["count"] >= 5
+    assert not routes["/auth/me"]["unmatched"]

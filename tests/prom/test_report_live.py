@@ -21,8 +21,12 @@ from typing import Any
 
 import pytest
 
+from perfkit.bench.record import Phase, Run
 from perfkit.events import ChangeEvent, record_event
 from perfkit.prom import PromClient, ReportOptions, build_report
+from perfkit.prom.judge import Rule
+from perfkit.prom.report import Report, collect_report
+from perfkit.stats import MIN_SAMPLES, Verdict
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +36,7 @@ RARE = "/conversations/{conversation_id}"
 
 @dataclass
 class Phases:
+    report: Report
     record: dict[str, Any]
     window_s: int
     mark: ChangeEvent
@@ -44,18 +49,15 @@ def _route(record: dict[str, Any], route: str) -> dict[str, Any]:
     return next(r for r in record["routes"] if r["route"] == route)
 
 
-def _bench_run(sent: list[Any], started: datetime, finished: datetime) -> dict[str, Any]:
-    """A perfkit.run/1 record from the test's own client-side measurements."""
-    routes = []
-    for route in ROUTES:
-        latencies = sorted(s.latency_ms for s in sent if s.route == route and s.status)
-        routes.append({"route": f"GET {route}", "phase": "all", "count": len(latencies),
-                       "errors": {}, "latency_ms": {
-                           "mean": sum(latencies) / len(latencies),
-                           "p99": latencies[min(len(latencies) - 1,
-                                                math.ceil(0.99 * len(latencies)) - 1)]}})
-    return {"schema": "perfkit.run/1", "started_at": started.isoformat(),
-            "finished_at": finished.isoformat(), "base_url": "http://127.0.0.1", "routes": routes}
+def _bench_run(sent: list[Any], started: datetime, finished: datetime) -> Run:
+    """A bench run record from the test's own client-side measurements."""
+    run = Run(base_url="http://127.0.0.1", started_at=started.isoformat(),
+              ended_at=finished.isoformat())
+    for s in sent:
+        if s.route in ROUTES and s.status:
+            run.record(f"GET {s.route}", Phase.ALL).add_latency(s.latency_ms * 1000,
+                                                               s.latency_ms * 1000)
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +83,12 @@ def phases(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phase
         window_s = math.floor((datetime.now(UTC) - mark.at).total_seconds())
         now = mark.at + timedelta(seconds=window_s)
         bench_path = tmp_path_factory.mktemp("report") / "run.json"
-        bench_path.write_text(json.dumps(_bench_run(sent_b, b_start, b_end)))
+        # the run starts 0.4 s before the after window, as a real one started by hand does
+        _bench_run(sent_b, b_start - timedelta(seconds=0.4), b_end).save(bench_path)
         client = PromClient(lab.prometheus_url)
-        record = build_report(client, ReportOptions(since_s=window_s, split=mark.id, now=now,
-                                                    bench=bench_path))
-        yield Phases(record, window_s, mark, now, restart_at, bench_path)
+        report = collect_report(client, ReportOptions(since_s=window_s, split=mark.id, now=now,
+                                                      bench=bench_path))
+        yield Phases(report, report.to_json(), window_s, mark, now, restart_at, bench_path)
     finally:
         lab.faults()
 
@@ -154,12 +157,16 @@ def test_p99_is_prometheus_own_histogram_quantile(phases: Phases, lab: Any) -> N
 
 
 def test_low_samples_and_one_window_routes_are_flagged(phases: Phases) -> None:
-    kinds = {(w["kind"], w["route"]) for w in phases.record["warnings"]}
-    assert ("low-samples", RARE) in kinds
-    assert ("one-window", RARE) in kinds
-    assert ("low-samples", "/auth/me") not in kinds
     rare = _route(phases.record, RARE)
-    assert rare["before"] is None and rare["after"]["count"] < 30
+    assert rare["before"] is None and rare["after"]["count"] < MIN_SAMPLES
+    (one,) = [w for w in phases.record["warnings"] if w["route"] == RARE
+              and w["kind"] == "one-window"]
+    assert one["severity"] == "caveat"
+    assert f"only in the after window ({rare['after']['count']} requests" in one["message"]
+    kinds = {(w["kind"], w["route"]) for w in phases.record["warnings"]}
+    assert ("low-samples", "/auth/me") not in kinds
+    severities = [w["severity"] for w in phases.record["warnings"]]
+    assert severities == sorted(severities, key=["decision", "caveat", "note"].index)
 
 
 def test_no_data_says_which_metrics_the_server_has(phases: Phases, lab: Any) -> None:
@@ -202,12 +209,79 @@ def test_client_vs_server_from_a_bench_run(phases: Phases) -> None:
     rows = {r["route"]: r for r in phases.record["client_vs_server"]}
     auth = rows["GET /auth/me"]
     assert auth["window"] == "after" and auth["server_route"] == "/auth/me"
+    assert auth["phase"] == "all" and auth["client"]["count"] > 100
     # the client sees the server's time plus the network and the queue: never much less
     assert auth["client"]["mean_ms"] >= auth["server"]["mean_ms"] - 0.5
     assert auth["diff_ms"]["mean"] == pytest.approx(
         auth["client"]["mean_ms"] - auth["server"]["mean_ms"], abs=1e-2)
     assert auth["note"]
     assert "GET /accounts" in rows
+
+
+def test_a_run_started_just_before_the_window_is_matched_to_it(phases: Phases) -> None:
+    bench = phases.record["bench"]
+    assert bench["matched"] and bench["window"] == "after"
+    assert 0.9 <= bench["run_share"] < 1.0  # 0.4 s of ~8.4 s lies before the window
+    said = [w["message"] for w in phases.record["warnings"] if w["kind"] == "bench"]
+    assert len(said) == 1 and "of the after window" in said[0]
+    assert "started 0.4 s before it" in said[0]
+
+
+def test_each_route_gets_a_verdict_by_the_one_rule(phases: Phases) -> None:
+    auth = _route(phases.record, "/auth/me")
+    assert auth["verdict"] == "faster" and auth["method"] == "prometheus-buckets"
+    assert auth["threshold_pct"] == 5.0
+    low, high = auth["ci_pct"]
+    assert low <= auth["change_pct"]["mean"] <= high < -5.0
+    assert auth["p_value_raw"] <= auth["p_value"] < 0.05  # Holm-adjusted, never smaller
+    rare = _route(phases.record, RARE)
+    assert rare["verdict"] == "not-judged" and rare["ci_pct"] is None
+    assert "no requests in the before window" in rare["verdict_reason"]
+    judged = [r for r in phases.record["routes"] if r["verdict"] != "not-judged"]
+    assert all(min(r["before"]["count"], r["after"]["count"]) >= MIN_SAMPLES for r in judged)
+    assert phases.record["verdicts"]["min_change_pct"] == 5.0
+
+
+def test_the_typed_report_exposes_verdicts(phases: Phases) -> None:
+    auth = phases.report.route("/auth/me")
+    assert auth is not None and auth.verdict is Verdict.FASTER
+    assert auth in phases.report.with_verdict(Verdict.FASTER)
+    assert auth not in phases.report.with_verdict(Verdict.SLOWER)
+    rare = phases.report.route(RARE)
+    assert rare is not None and rare.verdict is None and rare not in phases.report.judged
+
+
+def test_the_samples_are_prometheus_bucket_counts(phases: Phases) -> None:
+    auth = phases.report.route("/auth/me")
+    assert auth is not None and auth.before is not None
+    buckets = auth.before.buckets
+    # the per-bucket counts add up to the window's count, and the +100 ms fault puts the
+    # bulk of the before window above 100 ms
+    assert sum(b.count for b in buckets) == pytest.approx(auth.before.count_exact, rel=0.01)
+    slow = sum(b.count for b in buckets if b.lo_s >= 0.1)
+    assert slow >= 0.9 * auth.before.count_exact
+
+
+def test_a_stricter_threshold_turns_faster_into_no_change(phases: Phases, lab: Any) -> None:
+    report = collect_report(PromClient(lab.prometheus_url), ReportOptions(
+        since_s=phases.window_s, split=phases.mark.id, now=phases.now,
+        rule=Rule(min_change_pct=99.9)))
+    auth = report.route("/auth/me")
+    assert auth is not None and auth.verdict is Verdict.NO_CHANGE  # -99% is not beyond 99.9
+
+
+def test_series_without_a_route_label_keep_the_global_line(phases: Phases, lab: Any) -> None:
+    config = {"profiles": {"unlabelled": {
+        "histogram": "fastapi_requests_duration_seconds", "requests_total":
+        "fastapi_responses_total", "route_label": "no_such_label"}}}
+    record = build_report(PromClient(lab.prometheus_url), ReportOptions(
+        since_s=phases.window_s, split=phases.mark.id, now=phases.now, profile="unlabelled"),
+        config)
+    assert [r["route"] for r in record["routes"]] == ["(no route label)"]
+    only = record["routes"][0]
+    assert only["unmatched"] and only["verdict"] == "not-judged"
+    # the global series is not hidden by the unlabelled one: both count every request
+    assert record["global"]["after"]["count"] == only["after"]["count"] > 0
 
 
 def test_cli_prints_both_windows_bars_and_warnings(phases: Phases,
@@ -219,8 +293,35 @@ def test_cli_prints_both_windows_bars_and_warnings(phases: Phases,
     assert "/auth/me" in out and "█" in out and "all routes" in out
     table = out[out.index("slowest first"):]
     assert table.index("/auth/me") < table.index("/accounts")
-    assert "Client (bench run) vs server" in out
+    auth_line = next(line for line in table.splitlines() if "/auth/me" in line)
+    assert "faster" in auth_line  # the verdict column
+    assert "Client (bench run) → server (Prometheus)" in out
+    assert "beyond ±5%" in out  # the method and its threshold are stated
     assert "only in the after window" in result.stderr
+    # one line per route: the rare route's warnings are grouped, not repeated
+    rare_lines = [line for line in result.stderr.splitlines() if line.startswith(
+        f"warning: {RARE}:")]
+    assert len(rare_lines) == 1
+
+
+@pytest.mark.parametrize("columns", [80, 100, 120])
+def test_tables_keep_route_names_whole(phases: Phases, cli: Callable[..., Any],
+                                       monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = cli("report", "--since", "60s", "--bench", str(phases.bench_path))
+    assert result.exit_code == 0, result.output
+    record = json.loads(cli("report", "--since", "60s", "--bench", str(phases.bench_path),
+                            "--format", "json").stdout)
+    server = [r["route"] for r in record["routes"]]
+    client = [r["route"] for r in record["client_vs_server"]]
+    assert RARE in server and "GET /auth/me" in client
+    lines = result.stdout.splitlines()
+    # whole on one line in each table that shows it: the two server panels, the client one
+    for name, tables in [*((n, 2) for n in server), *((n, 1) for n in client)]:
+        assert sum(name in line for line in lines) >= tables, (columns, name, result.stdout)
+    if columns >= 100:
+        widest = max(len(line.rstrip()) for line in lines if "│" in line)
+        assert widest <= columns, (columns, result.stdout)
 
 
 def test_cli_json_and_markdown(phases: Phases, cli: Callable[..., Any]) -> None:
@@ -256,3 +357,4 @@ def test_prometheus_own_warnings_and_infos_are_kept(phases: Phases, counting_pro
     said = [w["message"] for w in record["warnings"] if w["kind"] == "prometheus"]
     assert said == ["Prometheus: partial response: store 2 of 3 unreachable",
                     "Prometheus: PromQL info: metric might not be a counter"]
+

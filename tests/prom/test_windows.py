@@ -78,3 +78,19 @@ def test_windows_shorter_than_two_scrapes_are_refused(tmp_path: Path) -> None:
 def test_split_in_the_future_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         plan_windows(60, now=NOW, split="2026-02-01T00:00:00Z", journal=tmp_path / "e.jsonl")
+
+
+def test_a_split_just_made_says_to_send_traffic_not_to_lengthen_since(tmp_path: Path) -> None:
+    journal = tmp_path / "events.jsonl"
+    event = record_event("mark", "auth provider latency fixed",
+                         at=NOW - timedelta(seconds=0.05), journal=journal)
+    with pytest.raises(UsageError) as err:
+        plan_windows(20, now=NOW, scrape_interval_s=1, journal=journal)
+    said = str(err.value)
+    assert f"starts at the change event {event.id}" in said and "holds 0.05 s" in said
+    assert "send traffic after the change" in said and "--split an earlier" in said
+    assert "longer --since" not in said
+    # with traffic after the mark, the same report works: the after window has grown
+    plan = plan_windows(20, now=NOW + timedelta(seconds=5), scrape_interval_s=1,
+                        journal=journal)
+    assert plan.event == event and plan.after.seconds == pytest.approx(5.05)
