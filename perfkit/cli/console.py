@@ -199,6 +199,13 @@ def fit_columns(tbl: Table, width: int | None) -> tuple[list[int], list[str]]:
     return keep, dropped
 
 
+def _wide_console(width: int) -> Console:
+    from rich.console import Console
+
+    return Console(file=sys.stdout, no_color=_color_off(), highlight=False, width=width,
+                   soft_wrap=False)
+
+
 def _print_table(tbl: Table) -> None:
     from rich.table import Table as RichTable
 
@@ -218,8 +225,10 @@ def _print_table(tbl: Table) -> None:
     for row in tbl.rows:
         rich.add_row(*[escape_markup(_known_secrets_out(_scrub(row[i]))) for i in keep])
     natural = sum(needed[i] for i in keep) + 3 * len(keep) - 1
-    # A table that cannot fit is printed wider than the terminal rather than break a name.
-    out().print(rich, width=None if width is None or natural <= width else natural + 2)
+    if width is None or natural <= width:
+        out().print(rich)
+    else:  # it cannot fit: printed wider than the terminal rather than break a name
+        _wide_console(natural + 2).print(rich)
     if dropped:
         note(f"(narrow output: {', '.join(dropped)} hidden; `perfkit --wide` or a wider "
              "COLUMNS shows them)")

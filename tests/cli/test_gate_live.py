@@ -36,13 +36,16 @@ def set_faults(backend_url: str, body: dict[str, Any]) -> None:
 
 
 def gate_check(result: CliResult) -> dict[str, Any]:
-    """The one latency check against the baseline in the gate's JSON output (every other
-    check, e.g. the error ratio's, must pass: no request failed)."""
+    """The warm latency check against the baseline in the gate's JSON output. The one cold
+    sample (the token's first request: the warm-up spares the users' cache keys) is
+    inconclusive; every other check, e.g. the error ratio's, must pass."""
     data = json.loads(result.stdout)
     assert data["schema"] == "perfkit.gate/1"
-    (check,) = [c for c in data["checks"] if c["check"].endswith("mean vs baseline")]
+    (check,) = [c for c in data["checks"] if c["check"] == "warm.mean vs baseline"]
     assert check["route"] == "GET /auth/me"
-    assert all(c["passed"] for c in data["checks"] if c is not check), data
+    (cold,) = [c for c in data["checks"] if c["check"] == "cold.mean vs baseline"]
+    assert cold["status"] == "inconclusive"
+    assert all(c["passed"] for c in data["checks"] if c not in (check, cold)), data
     return dict(check)
 
 
@@ -56,8 +59,8 @@ def test_gate_passes_a_a_and_fails_a_15pct_regression(
 
     def bench(name: str) -> Path:
         out = tmp_path / f"{name}.json"
-        # 250 requests, 10 connections: ~2.7 s a run; the warm-up fills the auth cache and
-        # opens the connections, so every recorded request is a warm one.
+        # 250 requests, 10 connections: ~2.7 s a run; the warm-up opens the connections
+        # (without the token: it spares the user's cache key).
         result = cli("bench", "/auth/me", "--base-url", backend, "--tokens-file", str(tokens),
                      "-n", "250", "-c", "10", "--warmup", "10", "--out", str(out))
         assert result.exit_code == 0, result.output
