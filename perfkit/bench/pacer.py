@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from perfkit.errors import UsageError
 
+COVERAGE = 0.95  # every user's first visit within the first 95% of the run, so none is missed
 _SEGMENT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
@@ -43,7 +44,7 @@ class Segment:
             raise UsageError(f"{flag} {text!r} is not i/n", hint=hint)
         i, n = int(match.group(1)), int(match.group(2))
         if n < 1 or not 1 <= i <= n:
-            raise UsageError(f"{flag} {text!r}: need 1 <= i <= n and n >= 1", hint=hint)
+            raise UsageError(f"{flag} {text!r} is not a share i/n: i must be 1 to n", hint=hint)
         return cls(i - 1, n)
 
     def split(self, parts: int) -> list[Segment]:
@@ -90,7 +91,7 @@ class UserPlan:
         self.order = list(self.users)
         rng.shuffle(self.order)
         n = max(1, len(self.order))
-        self.activation = [0.0] + [(k + rng.random()) / n for k in range(1, n)]
+        self.activation = [0.0] + [COVERAGE * (k + rng.random()) / n for k in range(1, n)]
 
     def pick(self, progress: float, counter: int) -> tuple[int, bool]:
         """(user, first visit) for the iteration at `progress` (0..1 of the run)."""

@@ -265,7 +265,7 @@ class _Engine:
         if self.opt.duration_s:
             parts.append((at - self.t0) / self.opt.duration_s)
         if self.limit:
-            parts.append(index / self.limit)
+            parts.append(index / max(1, self.limit - 1))
         return min(1.0, max(parts, default=0.0))
 
     def _next_user(self, at: float, index: int) -> _User:

@@ -83,6 +83,14 @@ def _register() -> None:
 _register()
 
 
+def _usage_line(exc: Exception) -> str:
+    """A click usage error as one line that names the command's --help."""
+    context = getattr(exc, "ctx", None)
+    where = context.command_path if context is not None else "perfkit"
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    return f"{message} (see `{where} --help`)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turn every error into one line and its exit code."""
     from typer.main import get_command
@@ -102,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         console.error_line("interrupted")
         return 130
-    except ClickException as exc:  # usage errors: the usage line, the message, exit 2
-        exc.show()
+    except ClickException as exc:  # usage errors: one line, the help to read, exit 2
+        console.error_line(_usage_line(exc))
         return int(exc.exit_code)
     except (Exception, KeyboardInterrupt) as exc:
         return console.abort(exc)

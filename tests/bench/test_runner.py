@@ -259,3 +259,58 @@ def test_cold_samples_that_were_cache_hits_are_no_cache_effect(ref: RefServer) -
     (second,) = run_bench_sync(scenario, options).speedups()
     assert second.cache_effect is CacheEffect.NONE
     assert second.ci is not None and 0.8 <= second.ci[0] <= second.ci[1] <= 1.2
+
+
+def test_cold_samples_are_spread_over_the_run_not_bunched_at_its_start(ref: RefServer) -> None:
+    # 20 users, 4 s: each user's first request (its cold sample) falls in its own twentieth
+    # of the run, so every second holds about a quarter of them, like the warm samples.
+    tokens = tuple(f"spread-{i}" for i in range(20))
+    run = run_bench_sync(Scenario.for_path("/fast"),
+                         BenchOptions(base_url=ref.url, rate_per_s=50, duration_s=4,
+                                      tokens=tokens))
+    assert run.series is not None and run.series.width_s == 1
+    cold = run.series.line("GET /fast", "cold")
+    assert cold is not None and sum(cold.counts()) == 20
+    by_second = cold.counts()
+    assert max(by_second) <= 7, by_second  # bunched at the start would be 20 in one second
+    assert sum(1 for n in by_second if n) >= 4
+
+
+def test_workers_keep_the_rate_and_give_one_record(ref: RefServer) -> None:
+    run = run_bench_sync(Scenario.for_path("/fast"),
+                         BenchOptions(base_url=ref.url, rate_per_s=200, duration_s=2,
+                                      workers=2))
+    assert run.total_count == 400 and run.total_errors == 0  # every intended start, once
+    assert run.generator.sources == 2 and run.generator.target_iterations_per_s == 200
+    assert run.generator.achieved_rate_per_s is not None
+    assert 180 <= run.generator.achieved_rate_per_s <= 220
+    segments = sorted(s.segment.label for s in run.provenance.merged_from if s.segment)
+    assert segments == ["1/2", "2/2"] and not run.failures
+    assert run.settings.workers == 2
+
+
+def test_merged_segments_count_what_one_process_sends(ref: RefServer) -> None:
+    options = BenchOptions(base_url=ref.url, rate_per_s=100, duration_s=1)
+    whole = run_bench_sync(Scenario.for_path("/fast"), options)
+    parts = [run_bench_sync(Scenario.for_path("/fast"),
+                            BenchOptions(base_url=ref.url, rate_per_s=100, duration_s=1,
+                                         segment=pacer.Segment(k, 2))) for k in range(2)]
+    merged = parts[0].merge(parts[1])
+    assert [p.total_count for p in parts] == [50, 50]
+    assert merged.total_count == whole.total_count == 100
+    assert merged.series is not None and sum(merged.series.sent) == 100
+
+
+def test_repeats_keep_each_run_and_take_fresh_users(ref: RefServer) -> None:
+    users = tuple(f"rep-{i}" for i in range(3))
+    spare = tuple(f"rep-{i}" for i in range(3, 9))
+    run = run_bench_sync(Scenario.for_path("/cached?hit_ms=1&miss_ms=20"),
+                         BenchOptions(base_url=ref.url, requests=30, tokens=users,
+                                      spare_tokens=spare, repeat=3, cache_header="X-Cache"))
+    assert len(run.repeats) == 3 and run.total_count == 90
+    # fresh tokens each repeat: each repeat's first visits are real server misses
+    assert [r.records[("GET /cached", Phase.COLD)].count for r in run.repeats] == [3, 3, 3]
+    assert not run.warnings()
+    stale = run_bench_sync(Scenario.for_path("/fast"),
+                           BenchOptions(base_url=ref.url, requests=10, tokens=users, repeat=2))
+    assert any("repeats 2 reused the first repeat's users" in w for w in stale.warnings())

@@ -320,3 +320,67 @@ def test_tokens_file_from_the_environment_beats_the_demo_token(
     assert result.exit_code == 0, result.stderr
     cold = next(r for r in json.loads(out.read_text())["routes"] if r["phase"] == "cold")
     assert cold["count"] == 3  # one cold sample per token of the file, not the demo's one
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--repeat", "0"], "--repeat must be between 1"),
+    (["--cache-threshold", "-1"], "--cache-threshold must be a finite percentage"),
+    (["--cache-threshold", "nan"], "--cache-threshold must be a finite percentage"),
+    (["--segment", "3/2"], "--segment '3/2' is not a share i/n"),
+    (["--segment", "0/0"], "--segment '0/0' is not a share i/n"),
+    (["--workers", "0"], "--workers must be >= 1"),
+    (["--start-at", "2020-01-01T00:00:00Z"], "--start-at is more than a minute in the past"),
+])
+def test_bad_spread_and_verdict_flags_exit_2_in_one_line(cli: Cli, ref: RefServer,
+                                                         args: list[str], message: str) -> None:
+    result = cli("bench", "/fast", "--base-url", ref.url, "-n", "5", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_compare_min_change_must_be_finite(cli: Cli, tmp_path: Path) -> None:
+    from tests.support import make_run
+
+    run = tmp_path / "run.json"
+    make_run({("GET /a", "all"): [20.0] * 30}).save(run)
+    result = cli("compare", str(run), str(run), "--min-change", "nan")
+    assert result.exit_code == 2 and "--min-change" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_killed_worker_is_named_and_the_others_results_kept(ref: RefServer,
+                                                             tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "workers.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfkit", "bench", "/fast", "--base-url", ref.url,
+         "--rate", "50", "--duration", "5s", "--workers", "2", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        workers: list[int] = []
+        deadline = time.monotonic() + 15
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                      text=True, check=False).stdout.split()
+            workers = [int(pid) for pid in children]
+        assert len(workers) == 2, "the two workers did not start"
+        time.sleep(2.5)  # both measure; then the second one dies mid-run
+        victim = sorted(workers)[1]
+        subprocess.run(["kill", "-9", str(victim)], check=True)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, stderr
+    assert f"worker 2 (segment 2/2, pid {victim}) died (killed by signal 9)" in stderr
+    data = json.loads(out.read_text())
+    assert data["failures"] and "worker 2" in data["failures"][0]
+    kept = next(r for r in data["routes"] if r["phase"] == "all")["count"]
+    assert 100 <= kept <= 130  # worker 1's 125 (its half of 250), not the dead one's

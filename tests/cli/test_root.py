@@ -17,7 +17,8 @@ Cli = Callable[..., CliResult]
 def test_usage_errors_exit_2_with_a_message(cli: Cli, args: list[str]) -> None:
     result = cli(*args)
     assert result.exit_code == 2
-    assert "Error:" in result.stderr
+    (line,) = result.stderr.strip().splitlines()  # one line, the help to read
+    assert line.startswith("error: ") and "--help`)" in line
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
 
 
