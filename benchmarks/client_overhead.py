@@ -10,7 +10,12 @@
     server of tests/bench, exact 20 ms); the excess over 20 ms is client + server overhead;
 (c) the 1 s stall: 10 s at 100 req/s, the server freezes once for 1 s; the true p99 of the
     latency users saw is ~900 ms (pacer.stall_corrected_p99_ms); closed-loop tools hide it;
-(d) `perfkit --help` wall time vs `python -c "import typer, rich"`.
+(d) `perfkit --help` wall time vs `python -c "import typer, rich"`;
+(e) client CPU per request of `--workers 1` and `--workers 2` (both on the client core): the
+    cost of splitting a run into processes.
+
+(a) includes a bare aiohttp + uvloop loop (benchmarks/bare_aiohttp.py): the library's limit,
+what perfkit's own path is measured against.
 
 Tools come from Debian (wrk, hey, nginx-light) and PyPI (locust, into its own venv so that
 perfkit's .venv stays clean). Missing tools are skipped and said so. Every step is bounded in
@@ -145,9 +150,10 @@ def reset(url: str) -> None:
 
 # -- clients: each returns {"rps", "p50_ms", "p99_ms"} or {"skipped": why} -----------------------
 def run_perfkit(url: str, path: str, *, seconds: float, conns: int | None = None,
-                rate: float | None = None) -> dict[str, Any]:
+                rate: float | None = None, workers: int = 1) -> dict[str, Any]:
     args = [str(PERFKIT), "bench", path, "--base-url", url, "--duration", f"{seconds}s",
-            "--format", "json", "--max-error-ratio", "1", "--timeout", "5s"]
+            "--format", "json", "--max-error-ratio", "1", "--timeout", "5s",
+            "--workers", str(workers)]
     args += ["-c", str(conns)] if conns else []
     args += ["--rate", str(rate)] if rate else []
     out = sh(pinned(CLIENT_CPU, args), seconds + 60)
@@ -157,6 +163,14 @@ def run_perfkit(url: str, path: str, *, seconds: float, conns: int | None = None
     route = next(r for r in data["routes"] if r["phase"] == "all")
     return {"rps": data["generator"]["achieved_rate_per_s"], "p50_ms": route["latency_ms"]["p50"],
             "p99_ms": route["latency_ms"]["p99"], "errors": sum(route["errors"].values())}
+
+
+def run_bare(url: str, *, seconds: float, conns: int) -> dict[str, Any]:
+    out = sh(pinned(CLIENT_CPU, [str(PY), str(ROOT / "benchmarks" / "bare_aiohttp.py"), url,
+                                 str(seconds), str(conns)]), seconds + 60)
+    if out.returncode != 0:
+        return {"skipped": f"bare loop failed: {out.stderr.strip()[-200:]}"}
+    return {"rps": json.loads(out.stdout)["rps"]}
 
 
 def _wrk_ms(text: str, pct: str) -> float | None:
@@ -277,6 +291,8 @@ def main() -> int:
             return max(runs, key=lambda r: r.get("rps") or 0)
 
         thr = {"perfkit": best(lambda: run_perfkit(static, "/", seconds=secs, conns=16)),
+               "bare aiohttp+uvloop": best(lambda: run_bare(static + "/", seconds=secs,
+                                                            conns=16)),
                "wrk": best(lambda: run_wrk(static + "/", seconds=secs, conns=16)),
                "hey": best(lambda: run_hey(static + "/", seconds=secs, conns=16)),
                "locust FastHttpUser": best(lambda: run_locust(static, "/", seconds=secs,
@@ -321,25 +337,36 @@ def main() -> int:
             print(f"  {tool:22} p99 {fmt(r.get('p99_ms')):>8} ms  {r.get('skipped', '')}")
         results["stall"] = {"true_p99_ms": truth, **stall}
 
+        print("\n(e) client CPU per request, --workers 1 vs 2, both on the client core")
+        spread = {f"perfkit --workers {n}": with_cpu(run_perfkit(
+            static, "/", seconds=secs, conns=16, workers=n), secs) for n in (1, 2)}
+        for tool, r in spread.items():
+            print(f"  {tool:22} {fmt(r.get('rps')):>10} req/s  "
+                  f"{fmt(r.get('cpu_us_per_req')):>7} client CPU µs/req  {r.get('skipped', '')}")
+        results["workers"] = spread
+
     print("\n(d) start-up (median of 5)")
     results["startup"] = help_times(5)
     for name, value in results["startup"].items():
         print(f"  {name:22} {value:.3f}")
 
-    pk, lo, hy = (thr["perfkit"].get("rps"), thr["locust FastHttpUser"].get("rps"),
-                  thr["hey"].get("rps"))
+    pk, lo, hy, bare = (thr["perfkit"].get("rps"), thr["locust FastHttpUser"].get("rps"),
+                        thr["hey"].get("rps"), thr["bare aiohttp+uvloop"].get("rps"))
+    cpu_1, cpu_2 = (spread[f"perfkit --workers {n}"].get("cpu_us_per_req") for n in (1, 2))
     wrk_excess = fixed["wrk -c1 delay 5ms"].get("excess_p50_ms")
     pk_excess = fixed["perfkit --rate 40"].get("excess_p50_ms")
     pk_stall = stall["perfkit --rate 100"].get("p99_ms")
     st = results["startup"]
     cpu = {t: thr[t].get("cpu_us_per_req") for t in thr}
     goals = {
-        "throughput perfkit/locust >= 1.3": pk / lo if pk and lo else None,
-        "CPU/req locust/perfkit >= 1.3": cpu["locust FastHttpUser"] / cpu["perfkit"]
+        "throughput perfkit/bare aiohttp >= 0.8": pk / bare if pk and bare else None,
+        "throughput perfkit/locust >= 2": pk / lo if pk and lo else None,
+        "CPU/req locust/perfkit >= 2": cpu["locust FastHttpUser"] / cpu["perfkit"]
         if cpu["locust FastHttpUser"] and cpu["perfkit"] else None,
         "throughput perfkit/hey >= 0.3": pk / hy if pk and hy else None,
-        "excess p50 perfkit/wrk <= 2": pk_excess / wrk_excess if pk_excess and wrk_excess
+        "excess p50 perfkit/wrk <= 1.5": pk_excess / wrk_excess if pk_excess and wrk_excess
         and wrk_excess > 0 else None,
+        "CPU/req workers 2/1 <= 1.15": cpu_2 / cpu_1 if cpu_1 and cpu_2 else None,
         "stall p99 perfkit/true within 10%": pk_stall / truth if pk_stall else None,
         "--help / import typer,rich <= 1.6": st["perfkit --help s"] / st["import typer, rich s"],
     }

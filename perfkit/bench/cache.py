@@ -8,6 +8,7 @@ the interval lies within ±threshold (no cache, or one that saves less than the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -40,6 +41,7 @@ class Speedup:
     cache_effect: CacheEffect = CacheEffect.INCONCLUSIVE
     threshold_pct: float = DEFAULT_THRESHOLD_PCT
     reason: str = ""
+    time_matched: bool = False  # each cold sample against the warm ones of its own moment
 
     def to_json(self) -> dict[str, Any]:
         return {"route": self.route, "cold_count": self.cold_count,
@@ -47,24 +49,60 @@ class Speedup:
                 "warm_mean_ms": self.warm_mean_ms, "ratio": self.ratio,
                 "ci": list(self.ci) if self.ci else None, "p_value": self.p_value,
                 "cache_effect": self.cache_effect.value, "threshold_pct": self.threshold_pct,
-                "reason": self.reason}
+                "reason": self.reason, "time_matched": self.time_matched}
 
 
 def speedup(route: str, cold: stats.Buckets, warm: stats.Buckets,
-            confidence: float = stats.CONFIDENCE) -> Speedup:
-    """How many times slower a cache miss is than a hit on one route (not yet judged)."""
+            confidence: float = stats.CONFIDENCE,
+            matched: tuple[float, tuple[float, float]] | None = None) -> Speedup:
+    """How many times slower a cache miss is than a hit on one route (not yet judged): the
+    time-matched ratio when the run has a time series (`matched`), else the ratio of means."""
     mc, mw = stats.Moments.of(cold), stats.Moments.of(warm)
-    ci = stats.ratio_of_means_ci(mc, mw, confidence)
     test = stats.mann_whitney_u(cold, warm)
 
     def ms(m: stats.Moments) -> float | None:
         return None if m.count == 0 else round(m.mean / 1000.0, 3)
 
-    ratio = round(mc.mean / mw.mean, 3) if mc.count and mw.count and mw.mean > 0 else None
+    ratio: float | None
+    ci: tuple[float, float] | None
+    if matched is not None:
+        ratio, ci = matched
+    else:
+        plain = stats.ratio_of_means_ci(mc, mw, confidence)
+        ratio = round(mc.mean / mw.mean, 3) if mc.count and mw.count and mw.mean > 0 else None
+        ci = (round(plain[1], 3), round(plain[2], 3)) if plain else None
     return Speedup(route=route, cold_count=mc.count, warm_count=mw.count, cold_mean_ms=ms(mc),
-                   warm_mean_ms=ms(mw), ratio=ratio,
-                   ci=(round(ci[1], 3), round(ci[2], 3)) if ci else None,
-                   p_value_raw=test.p_value if test else None)
+                   warm_mean_ms=ms(mw), ratio=ratio, ci=ci,
+                   p_value_raw=test.p_value if test else None, time_matched=matched is not None)
+
+
+def _bucket_means(warm: list[tuple[int, float]], buckets: int) -> list[float | None]:
+    """Each bucket's warm mean, or the nearest bucket's when it has none."""
+    known = dict(warm)
+    means: list[float | None] = []
+    for b in range(buckets):
+        nearest = min(known, key=lambda k: (abs(k - b), k), default=None)
+        means.append(None if nearest is None else known[nearest])
+    return means
+
+
+def matched_ratio(cold: Sequence[stats.Buckets], warm: Sequence[stats.Buckets],
+                  confidence: float = stats.CONFIDENCE
+                  ) -> tuple[float, tuple[float, float]] | None:
+    """cold/warm from time-matched pairs: each cold sample over the warm mean of its own
+    time bucket (`cold[b]`, `warm[b]`: one bucket's (value, count) list). A server slow at
+    some moment (its start-up, a GC) slows both sides of the pair alike, so it neither fakes
+    a cache effect nor widens the interval of its absence. (ratio, (low, high)), or None."""
+    warm_means = [(b, stats.Moments.of(v).mean) for b, v in enumerate(warm)
+                  if sum(c for _, c in v) > 0]
+    means = _bucket_means(warm_means, len(cold))
+    ratios = [(value / mean, count) for b, values in enumerate(cold)
+              if (mean := means[b]) for value, count in values]
+    m = stats.Moments.of(ratios)
+    if m.count < 2 or not m.mean > 0:
+        return None
+    half = stats.t_quantile(0.5 + confidence / 2, m.count - 1) * (m.variance / m.count) ** 0.5
+    return round(m.mean, 3), (round(m.mean - half, 3), round(m.mean + half, 3))
 
 
 def _verdict(sp: Speedup, p_value: float | None, threshold: float,

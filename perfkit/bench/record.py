@@ -21,7 +21,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from perfkit import stats
-from perfkit.bench.cache import CacheEffect, Speedup, judge, speedup
+from perfkit.bench.cache import CacheEffect, Speedup, judge, matched_ratio, speedup
 from perfkit.bench.hdr import decode, encode, new_histogram, record_us
 from perfkit.bench.meta import (
     Generator,
@@ -170,8 +170,20 @@ class Run:
             cold, warm = self.get(route, Phase.COLD), self.get(route, Phase.WARM)
             if cold is not None and warm is not None:
                 raw.append(speedup(route, stats.buckets(cold.corrected),
-                                   stats.buckets(warm.corrected)))
+                                   stats.buckets(warm.corrected),
+                                   matched=self._matched_ratio(route)))
         return judge(raw, threshold_pct=self.settings.cache_threshold_pct)
+
+    def _matched_ratio(self, route: str) -> tuple[float, tuple[float, float]] | None:
+        """cold/warm from the time series: each cold sample against its own second."""
+        if self.series is None:
+            return None
+        cold = self.series.line(route, Phase.COLD.value)
+        warm = self.series.line(route, Phase.WARM.value)
+        if cold is None or warm is None:
+            return None
+        return matched_ratio([stats.buckets(h) if h else [] for h in cold.corrected],
+                             [stats.buckets(h) if h else [] for h in warm.corrected])
 
     def cache_effect(self, route: str) -> CacheEffect | None:
         return next((sp.cache_effect for sp in self.speedups() if sp.route == route), None)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from perfkit.bench import pacer
 from perfkit.bench.meta import Provenance
@@ -58,9 +59,10 @@ Progress = Callable[[ProgressInfo], None]
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A step's request for one user: what goes on the wire, and its cache key."""
+    """A step's request for one user: what goes on the wire, and its cache key. The URL is
+    parsed once (yarl), not on every request."""
 
-    url: str
+    url: URL
     headers: dict[str, str]
     body: bytes | None
     key: str | None
@@ -166,8 +168,8 @@ class _Engine:
             body = json.dumps(render_body(step.json_body, variables)).encode()
             headers.setdefault("Content-Type", "application/json")
         key = render(step.cache.key, variables) if step.cache.key is not None else None
-        prepared = _Prepared(self.base + render(step.path, variables, url=True), headers, body,
-                             key)
+        prepared = _Prepared(URL(self.base + render(step.path, variables, url=True)), headers,
+                             body, key)
         if index in self.static:
             user.prepared[index] = prepared
         return prepared
