@@ -1,10 +1,18 @@
-"""Root Typer app and global flags. The only package that imports typer or rich."""
+"""Root Typer app and global flags. The only package that imports typer or rich.
+
+Commands are registered lazily: an invocation builds only the command it names (Typer reads
+every option of every command it registers, and `perfkit --help` must stay quick); the list
+of `perfkit --help` is built from one-line stand-ins. Shell completion builds them all.
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,18 +20,32 @@ from perfkit import __version__
 from perfkit.cli import console
 from perfkit.cli.console import OutputFormat
 
-app = typer.Typer(
-    name="perfkit",
-    help="Performance tuning for PostgreSQL-backed web backends: safe index builds, honest "
-    "latency benchmarks, Prometheus before/after reports and CI gates.\n\n"
-    "Start with `perfkit demo up` (a real PostgreSQL, demo backend and Prometheus on this "
-    "machine); every command then targets it with no setup.",
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+HELP = ("Performance tuning for PostgreSQL-backed web backends: safe index builds, honest "
+        "latency benchmarks, Prometheus before/after reports and CI gates.\n\n"
+        "Start with `perfkit demo up` (a real PostgreSQL, demo backend and Prometheus on this "
+        "machine); every command then targets it with no setup.")
+COMPLETE_VAR = "_PERFKIT_COMPLETE"
+SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+# name, module in perfkit.cli, function (None: a Typer group), one line for `perfkit --help`;
+# in the order a user meets them.
+COMMANDS: tuple[tuple[str, str, str | None, str], ...] = (
+    ("demo", "demo", None, "The embedded demo stack: PostgreSQL, backend, Prometheus."),
+    ("apply-indexes", "indexes", "apply_indexes",
+     "Build SQL indexes CONCURRENTLY, repair, verify."),
+    ("verify-indexes", "indexes", "verify_indexes",
+     "Expected indexes vs the catalog; --explain proves use."),
+    ("bench", "bench", "bench",
+     "Measure cold vs warm latency per route (HDR, no coordinated omission)."),
+    ("compare", "bench", "compare", "Before/after of two bench runs with a verdict."),
+    ("merge", "bench", "merge", "Add bench runs from many machines exactly."),
+    ("report", "report", "report", "Before/after per route from Prometheus windows."),
+    ("mark", "report", "mark", "Record a change event for `report` to split on."),
+    ("gate", "gate", "gate", "CI regression gate: thresholds and a baseline."),
+    ("doctor", "doctor", "doctor", "A checklist of the system, each line checked for real."),
+    ("cache-stats", "cache_stats", "cache_stats", "Cache hit ratio per key family from logs."),
 )
+_GLOBAL_WITH_VALUE = ("--format", "--config", "--show-completion", "--install-completion")
 
 
 def _version(value: bool) -> None:
@@ -32,7 +54,34 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+def _show_completion(value: str | None) -> None:
+    if value:
+        from typer._completion_shared import get_completion_script
+
+        typer.echo(get_completion_script(prog_name="perfkit", complete_var=COMPLETE_VAR,
+                                         shell=_shell(value)))
+        raise typer.Exit()
+
+
+def _install_completion(value: str | None) -> None:
+    if value:
+        from typer._completion_shared import install
+
+        shell, path = install(shell=_shell(value), prog_name="perfkit",
+                              complete_var=COMPLETE_VAR)
+        console.success(f"{shell} completion installed in {path}; it takes effect in a new "
+                        "shell")
+        raise typer.Exit()
+
+
+def _shell(value: str) -> str:
+    from perfkit.errors import UsageError
+
+    if value not in SHELLS:
+        raise UsageError(f"unknown shell {value!r}", hint=f"one of {', '.join(SHELLS)}")
+    return value
+
+
 def root(
     output_format: Annotated[OutputFormat, typer.Option(
         "--format", help="Default output format for results.")] = OutputFormat.table,
@@ -46,6 +95,12 @@ def root(
     = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
+    show_completion: Annotated[str | None, typer.Option(
+        "--show-completion", callback=_show_completion, is_eager=True, metavar="SHELL",
+        help="Print the completion script for SHELL (bash, zsh, fish, powershell).")] = None,
+    install_completion: Annotated[str | None, typer.Option(
+        "--install-completion", callback=_install_completion, is_eager=True, metavar="SHELL",
+        help="Install completion for SHELL.")] = None,
 ) -> None:
     console.state.output_format = output_format
     console.state.config_path = config
@@ -54,33 +109,42 @@ def root(
     console.state.wide = wide
 
 
-def _register() -> None:
-    """Commands in the order a user meets them; short_help keeps `perfkit --help` one line each."""
-    from perfkit.cli import bench, cache_stats, demo, doctor, gate, indexes, report
-
-    app.add_typer(demo.app, name="demo", short_help="The embedded demo stack: PostgreSQL, "
-                  "backend, Prometheus.")
-    app.command("apply-indexes", short_help="Build SQL indexes CONCURRENTLY, repair, verify.")(
-        indexes.apply_indexes)
-    app.command("verify-indexes", short_help="Expected indexes vs the catalog; --explain proves "
-                "use.")(indexes.verify_indexes)
-    app.command("bench", short_help="Measure cold vs warm latency per route (HDR, no "
-                "coordinated omission).")(bench.bench)
-    app.command("compare", short_help="Before/after of two bench runs with a verdict.")(
-        bench.compare)
-    app.command("merge", short_help="Add bench runs from many machines exactly.")(bench.merge)
-    app.command("report", short_help="Before/after per route from Prometheus windows.")(
-        report.report)
-    app.command("mark", short_help="Record a change event for `report` to split on.")(
-        report.mark)
-    app.command("gate", short_help="CI regression gate: thresholds and a baseline.")(gate.gate)
-    app.command("doctor", short_help="The seed's checklist, each line checked for real.")(
-        doctor.doctor)
-    app.command("cache-stats", short_help="Cache hit ratio per key family from logs.")(
-        cache_stats.cache_stats)
+def named_command(args: list[str]) -> str | None:
+    """The command an invocation names (skipping the global options and their values)."""
+    names = {name for name, *_ in COMMANDS}
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _GLOBAL_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in names else None
+    return None
 
 
-_register()
+def _stand_in() -> None:
+    """A command listed by `perfkit --help`; never run (the real one is built when named)."""
+
+
+def build_app(only: str | None, *, everything: bool = False) -> typer.Typer:
+    """The Typer app with the real command `only` (every real one with `everything`) and
+    stand-ins for the others."""
+    app = typer.Typer(name="perfkit", help=HELP, no_args_is_help=True, add_completion=False,
+                      context_settings={"help_option_names": ["-h", "--help"]},
+                      pretty_exceptions_enable=False, rich_markup_mode=None)
+    app.callback()(root)
+    for name, module, function, short in COMMANDS:
+        if not (everything or name == only):
+            app.command(name, short_help=short, help=short)(_stand_in)
+            continue
+        target: Any = importlib.import_module(f"perfkit.cli.{module}")
+        if function is None:
+            app.add_typer(target.app, name=name, short_help=short)
+        else:
+            command: Callable[..., None] = getattr(target, function)
+            app.command(name, short_help=short)(command)
+    return app
 
 
 def _usage_line(exc: Exception) -> str:
@@ -102,9 +166,14 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     console.state.debug = "--debug" in args
-    command = get_command(app)
+    completing = COMPLETE_VAR in os.environ
+    if completing:  # the shell asks for completions: every command, Typer's completers
+        from typer.completion import completion_init
+
+        completion_init()
     try:
-        result = command.main(args=args, prog_name="perfkit", standalone_mode=False)
+        app = build_app(named_command(args), everything=completing)
+        result = get_command(app).main(args=args, prog_name="perfkit", standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:

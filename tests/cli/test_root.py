@@ -28,3 +28,31 @@ def test_version_and_help_list_every_command(cli: Cli) -> None:
     for command in ("apply-indexes", "verify-indexes", "bench", "compare", "merge", "report",
                     "mark", "gate", "doctor", "cache-stats", "demo"):
         assert f"  {command} " in help_text
+
+
+def test_shell_completion_script_and_completions() -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = subprocess.run([sys.executable, "-m", "perfkit", "--show-completion", "bash"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "_PERFKIT_COMPLETE" in script and "complete -o default" in script
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_PERFKIT_COMPLETE": "complete_bash", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split()) - 1)}
+        out = subprocess.run([sys.executable, "-m", "perfkit"], env=env, capture_output=True,
+                             text=True, check=False)
+        return out.stdout.split()
+
+    assert complete("perfkit be") == ["bench"]
+    assert "--workers" in complete("perfkit bench --wo")
+    assert complete("perfkit demo sto") == ["story"]
+
+
+def test_a_command_s_help_is_its_own_and_an_unknown_shell_is_refused(cli: Cli) -> None:
+    bench_help = cli("bench", "--help")
+    assert bench_help.exit_code == 0 and "--repeat" in bench_help.stdout
+    refused = cli("--show-completion", "tcsh")
+    assert refused.exit_code == 2 and "unknown shell 'tcsh'" in refused.stderr
