@@ -35,6 +35,7 @@ def test_p50_of_a_20ms_endpoint_is_20ms(ref: RefServer) -> None:
     assert run.generator.mode is LoopMode.CLOSED
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_open_loop_latency_counts_a_stall_from_the_intended_time(ref: RefServer) -> None:
     # 5 s at 100 req/s; request 150 freezes the server for 1 s: 100 requests are intended
     # during the freeze, each waits for its end. Analytic p99 = 1000 - 0.01 * 5000 = 950 ms.
@@ -116,6 +117,7 @@ def test_failed_extraction_is_an_error_not_a_crash(ref: RefServer) -> None:
     assert run.records[("GET /fast", "all")].errors == {"extract": 4}
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_cancel_keeps_what_was_measured(ref: RefServer) -> None:
     seen: list[ProgressInfo] = []
 
@@ -147,6 +149,7 @@ def test_every_run_is_bounded_in_time(ref: RefServer) -> None:
     assert run.total_count > 0
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_open_loop_that_cannot_keep_its_rate_says_so(ref: RefServer) -> None:
     # 2 requests in flight at most, 50 ms each: capacity 40/s for a schedule of 100/s. Every
     # due request is still sent and counted; the queueing shows in the corrected latency.
@@ -247,6 +250,7 @@ def test_good_base_urls_pass() -> None:
         BenchOptions(base_url=url, requests=1).validate()
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_cold_samples_that_were_cache_hits_are_no_cache_effect(ref: RefServer) -> None:
     # First run: each token's first request misses the server's cache (50 ms vs 20 ms): a
     # cache detected. Second run, same tokens: the server has them all, so the client's
@@ -261,6 +265,7 @@ def test_cold_samples_that_were_cache_hits_are_no_cache_effect(ref: RefServer) -
     assert second.ci is not None and 0.8 <= second.ci[0] <= second.ci[1] <= 1.2
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_cold_samples_are_spread_over_the_run_not_bunched_at_its_start(ref: RefServer) -> None:
     # 20 users, 4 s: each user's first request (its cold sample) falls in its own twentieth
     # of the run, so every second holds about a quarter of them, like the warm samples.
@@ -276,6 +281,7 @@ def test_cold_samples_are_spread_over_the_run_not_bunched_at_its_start(ref: RefS
     assert sum(1 for n in by_second if n) >= 4
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_workers_keep_the_rate_and_give_one_record(ref: RefServer) -> None:
     run = run_bench_sync(Scenario.for_path("/fast"),
                          BenchOptions(base_url=ref.url, rate_per_s=200, duration_s=2,
@@ -289,6 +295,7 @@ def test_workers_keep_the_rate_and_give_one_record(ref: RefServer) -> None:
     assert run.settings.workers == 2
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_merged_segments_count_what_one_process_sends(ref: RefServer) -> None:
     options = BenchOptions(base_url=ref.url, rate_per_s=100, duration_s=1)
     whole = run_bench_sync(Scenario.for_path("/fast"), options)

@@ -78,6 +78,7 @@ def _bench(cli: Cli, url: str, path: str, out: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_compare_says_faster_and_no_change(cli: Cli, ref: RefServer, tmp_path: Path) -> None:
     slow, fast, fast2 = tmp_path / "slow.json", tmp_path / "fast.json", tmp_path / "fast2.json"
     _bench(cli, ref.url, "/sleep/10", slow)
@@ -184,6 +185,7 @@ def test_runbook_scenario_on_the_demo_backend(cli: Cli, demo_stack: dict[str, An
     assert all(not r["errors"] for r in data["routes"])
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_ctrl_c_prints_and_saves_what_was_measured(ref: RefServer, tmp_path: Path) -> None:
     import signal
     import subprocess
@@ -239,6 +241,7 @@ def test_unwritable_out_fails_before_the_run(cli: Cli, ref: RefServer, tmp_path:
     assert merged.exit_code == 2 and "cannot write -o/--out" in merged.stderr
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_a_failed_save_still_prints_the_results(cli: Cli, ref: RefServer,
                                                 tmp_path: Path) -> None:
     import shutil
@@ -290,6 +293,7 @@ def test_rate_of_a_scenario_is_iterations(cli: Cli, ref: RefServer, tmp_path: Pa
     assert data["generator"]["iterations"] == 20 and data["generator"]["requests"] == 60
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_the_cache_verdict_is_said_per_route(cli: Cli, ref: RefServer, tmp_path: Path) -> None:
     tokens = tmp_path / "tokens.txt"
     tokens.write_text("\n".join(f"cli-prefilled-{i}" for i in range(8)) + "\n")
@@ -349,6 +353,7 @@ def test_compare_min_change_must_be_finite(cli: Cli, tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_a_killed_worker_is_named_and_the_others_results_kept(ref: RefServer,
                                                              tmp_path: Path) -> None:
     import signal

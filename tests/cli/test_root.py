@@ -30,6 +30,7 @@ def test_version_and_help_list_every_command(cli: Cli) -> None:
         assert f"  {command} " in help_text
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_shell_completion_script_and_completions() -> None:
     import os
     import subprocess
