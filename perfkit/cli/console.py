@@ -266,6 +266,7 @@ def progress(transient: bool = True) -> Iterator[Progress]:
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=err(),
+                  disable=not err().is_terminal,  # no stray blank line on a pipe
                   transient=transient) as prog:
         yield prog
 

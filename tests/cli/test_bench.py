@@ -24,7 +24,10 @@ def test_bench_path_table_and_record(cli: Cli, ref: RefServer, tmp_path: Path,
     assert result.exit_code == 0, result.output
     assert "GET /sleep/5" in result.stdout and "p99.9 ms" in result.stdout
     assert "closed loop" in result.stdout
-    assert "1 cold sample" in result.stdout or "cold/warm" in result.stdout
+    assert not result.stderr.startswith("\n")  # no stray blank line from the progress bar
+    # one token, two connections: at most 2 cold samples, too few for a cache verdict
+    assert "GET /sleep/5: cache effect inconclusive" in result.stdout
+    assert "cold sample(s): need 5" in result.stdout
     saved = out.read_text()
     assert json.loads(saved)["schema"] == "perfkit.run/2"
     assert "secret-token-never-printed" not in result.output + saved
@@ -39,7 +42,7 @@ def test_bench_json_and_open_loop(cli: Cli, ref: RefServer) -> None:
     assert data["settings"]["mode"] == "open-loop" and data["settings"]["iterations_per_s"] == 50
     assert {r["phase"] for r in data["routes"]} == {"cold", "warm", "all"}
     assert data["generator"]["latency_from"] == "intended start (wrk2)"
-    assert isinstance(data["generator"]["fell_behind"], bool)
+    assert data["generator"]["fell_behind"] is False  # 50/s is easy on loopback
 
 
 def test_bench_markdown(cli: Cli, ref: RefServer) -> None:
