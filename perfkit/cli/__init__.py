@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     console.state.debug = "--debug" in args
     completing = COMPLETE_VAR in os.environ
     if completing:  # the shell asks for completions: every command, Typer's completers
-        from typer.completion import completion_init
+        from typer._completion_classes import completion_init
 
         completion_init()
     try:

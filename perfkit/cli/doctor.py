@@ -1,37 +1,44 @@
-"""`perfkit doctor`: the seed's checklist against the configured (or demo) system."""
+"""`perfkit doctor`: the checklist against the configured (or demo) system."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from perfkit.cli import console
 from perfkit.cli.console import OutputFormat
 
-_MARK = {"pass": "[x]", "fail": "[ ]", "skip": "[-]"}
+if TYPE_CHECKING:
+    from perfkit.config import Settings
+    from perfkit.doctor import Rule
 
 
-def render_checklist(result: dict[str, Any], output: OutputFormat) -> None:
-    if output is OutputFormat.json:
-        console.print_json(result)
-        return
-    if output is OutputFormat.markdown:
-        lines = [f"- {_MARK[c['status']]} **{c['check']}**: {c['detail']}"
-                 for c in result["checks"]]
-        console.print_text("\n".join(lines))
-        return
-    rows = [[_MARK[c["status"]], c["check"], c["status"].upper(), c["detail"]]
-            for c in result["checks"]]
-    verdict = ("all pass" if result["passed"] else "SOME FAIL" if result.get("checked", True)
-               else "NOTHING CHECKED (nothing configured)")
-    console.table(f"perfkit doctor: {verdict}", ["", "check", "result", "detail"], rows)
+def _index_paths(given: list[Path] | None, settings: Settings) -> list[Path]:
+    """The migrations named, else ./indexes/, else (the demo only) the shipped ones."""
+    from perfkit.db.parse import SHIPPED_INDEXES
+
+    if given:
+        return given
+    if Path("indexes").is_dir():
+        return [Path("indexes")]
+    return [SHIPPED_INDEXES] if "dsn" in settings.from_demo else []
+
+
+def _rules(settings: Settings) -> list[Rule]:
+    """`checks:` of perfkit.yaml, else the demo's default list (on the demo stack only)."""
+    from perfkit.doctor import DEMO_RULES, load_rules
+
+    rules = load_rules(settings.config, str(settings.config_path or "perfkit.yaml"))
+    if not rules and "base_url" in settings.from_demo:
+        return list(DEMO_RULES)
+    return rules
 
 
 def doctor(
     indexes: Annotated[list[Path] | None, typer.Argument(
-        help="Index files or folders whose indexes must exist (default: indexes/).")] = None,
+        help="Index migrations whose indexes must exist (default: ./indexes/).")] = None,
     since: Annotated[str, typer.Option(
         help="Prometheus window length for the before/after checks.")] = "5m",
     split: Annotated[str | None, typer.Option(
@@ -48,20 +55,22 @@ def doctor(
     output_format: Annotated[OutputFormat | None, typer.Option(
         "--format", help="table, json or markdown.")] = None,
 ) -> None:
-    """The seed's checklist, each line checked for real.
+    """A checklist of the system, each line checked for real.
 
-    Backend up, cache hits in the logs, indexes present, valid and used, Prometheus shows the
-    improvement, /auth/me under 200 ms, 5xx near 0. Exit 1 if any line fails; lines whose
-    system is not configured are skipped with the reason.
+    On any backend: it answers, the indexes of your migrations are present, valid and used,
+    Prometheus has request metrics, 5xx near 0%, no route slower than before beyond noise,
+    and the cache hits when the log shows one. `checks:` in perfkit.yaml adds limits per
+    route (e.g. {route: /auth/me, mean: "< 200ms"}). Exit 1 if any line fails; a line whose
+    system is not configured, or with too few requests to judge, is skipped with the reason.
 
-    Example: `perfkit doctor --since 10m`
+    Example: `perfkit doctor migrations/ --since 10m`
     """
     from datetime import datetime
 
-    from perfkit.db.parse import default_index_paths
     from perfkit.doctor import DoctorTarget, run_doctor
+    from perfkit.durations import parse_duration_s
     from perfkit.errors import UsageError
-    from perfkit.prom.windows import parse_duration_s
+    from perfkit.render.doctor import doctor_document
 
     try:
         until_at = datetime.fromisoformat(until) if until else None
@@ -72,10 +81,14 @@ def doctor(
     target = DoctorTarget(
         base_url=settings.base_url, token=settings.token, dsn=settings.dsn,
         prometheus_url=settings.prometheus_url, prometheus_token=settings.prometheus_token,
-        backend_log=log or settings.backend_log, index_paths=indexes or default_index_paths(),
-        since_s=parse_duration_s(since), split=split, until=until_at, config=settings.config)
+        backend_log=log or settings.backend_log, index_paths=_index_paths(indexes, settings),
+        since_s=parse_duration_s(since, flag="--since"), split=split, until=until_at,
+        config=settings.config, rules=_rules(settings))
     with console.status("checking"):
         result = run_doctor(target)
-    render_checklist(result.to_json(), console.fmt(output_format))
+    if console.fmt(output_format) is OutputFormat.json:
+        console.print_json(result.to_json())
+    else:
+        console.show(doctor_document(result), output_format)
     if not result.passed:
         raise typer.Exit(1)

@@ -98,9 +98,9 @@ def run_story(options: StoryOptions, progress: Progress) -> StoryResult:
     from perfkit.bench.compare import compare_runs
     from perfkit.db.apply import ApplyOptions, apply_indexes
     from perfkit.db.parse import load_statements
-    from perfkit.doctor import DoctorTarget, run_doctor
+    from perfkit.doctor import DEMO_RULES, DoctorTarget, run_doctor
     from perfkit.logs import count_cache_lines
-    from perfkit.prom import PromClient, ReportOptions, build_report
+    from perfkit.prom import PromClient, ReportOptions, collect_report
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -140,7 +140,7 @@ def run_story(options: StoryOptions, progress: Progress) -> StoryResult:
     progress("step 3: Prometheus report over the two bench windows")
     time.sleep(PROMETHEUS_SETTLE_S)
     client = PromClient(state["prometheus"]["url"])
-    report = build_report(client, ReportOptions(
+    report = collect_report(client, ReportOptions(
         since_s=options.duration_s, split=before_end.isoformat(), now=after_end))
 
     with log_file.open(encoding="utf-8", errors="replace") as stream:
@@ -150,9 +150,10 @@ def run_story(options: StoryOptions, progress: Progress) -> StoryResult:
     progress("step 4: doctor, the seed's checklist")
     doctor = run_doctor(DoctorTarget(
         base_url=base_url, token=tokens[0], dsn=dsn, prometheus_url=state["prometheus"]["url"],
-        backend_log=log_file, index_paths=list(options.index_paths), report=report))
+        backend_log=log_file, index_paths=list(options.index_paths), report=report,
+        rules=list(DEMO_RULES)))
     timings["total_s"] = round(time.perf_counter() - t0, 1)
-    return StoryResult(before_run=before_path, after_run=after_path, report=report,
+    return StoryResult(before_run=before_path, after_run=after_path, report=report.to_json(),
                        compare=compare_runs(before_run, after_run).to_json(),
                        apply=applied.to_json(), cache=cache, doctor=doctor.to_json(),
                        timings_s=timings)

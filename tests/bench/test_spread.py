@@ -37,7 +37,7 @@ def test_first_visits_are_spread_over_the_run() -> None:
     plan = UserPlan(list(range(20)), seed=3)
     firsts = []
     for i in range(1000):
-        user, first = plan.pick(i / 1000, i)
+        _, first = plan.pick(i / 1000, i)
         if first:
             firsts.append(i / 1000)
     assert len(firsts) == 20 and firsts[0] == 0.0

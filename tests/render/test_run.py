@@ -9,7 +9,6 @@ from perfkit.render.markdown import document
 from perfkit.render.run import run_document, run_warnings
 from tests.render.support import hand_run
 
-
 COLD_MS = [150.0, 152.0, 149.0, 151.0, 150.0]
 
 
