@@ -50,10 +50,7 @@ def _statements(dsn: str | None, from_run: Path | None, since: str | None
         return run_statements(from_run), Source(SourceKind.RUN, str(from_run)), None
     if since is not None:
         return _observe(dsn, since)
-    from perfkit.db.connect import connect
-
-    connect(dsn).close()  # no database: the usual one-line error before anything else
-    stats, reset = cumulative(dsn or "")
+    stats, reset = cumulative(dsn)
     return stats, Source(SourceKind.CUMULATIVE, "pg_stat_statements", since=reset), None
 
 

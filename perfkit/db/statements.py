@@ -342,7 +342,7 @@ def observe(dsn: str, seconds: float, tick: Callable[[float], None] | None = Non
         return window.result()
 
 
-def cumulative(dsn: str) -> tuple[DbStats, datetime | None]:
+def cumulative(dsn: str | None) -> tuple[DbStats, datetime | None]:
     """Everything pg_stat_statements holds for this database, and since when (its last reset,
     None when the server does not say)."""
     with connect(dsn, application_name="perfkit-statements") as conn:

@@ -13,6 +13,7 @@ import pytest
 
 from tests.db import support
 from tests.db.support import Cli, run_sql, runbook_traffic
+from tests.support import CliResult
 
 pytestmark = pytest.mark.integration
 ADVISED = ("idx_conversations_account_id_updated_at", "idx_messages_conversation_id_timestamp",
@@ -30,7 +31,7 @@ def advice_db(advice_server: support.Server) -> Iterator[Callable[[], str]]:
         yield make
 
 
-def one_error_line(result: support.CliOutput) -> str:
+def one_error_line(result: CliResult) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert "Traceback" not in result.output
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
@@ -149,3 +150,26 @@ def test_without_hypopg_candidates_are_unproven_and_no_migration_is_written(
     assert "candidate indexes (unproven: no HypoPG)" in result.stdout
     assert "CREATE EXTENSION hypopg" in result.stdout and "postgresql-NN-hypopg" in result.stdout
     assert not out.exists() and "not written" in result.stderr
+
+
+def test_from_a_run_record_skipped_statements_say_why_in_one_line(
+        cli: Cli, advice_db: Callable[[], str], tmp_path: Path) -> None:
+    dsn = advice_db()
+    runbook_traffic(dsn, 10)
+    traffic = cli("advise-indexes", "--dsn", dsn, "--format", "json")
+    statements = [{k: s[k] for k in ("queryid", "query", "calls", "total_ms")}
+                  for s in json.loads(traffic.stdout)["statements"]]
+    bad = [{"queryid": 1, "query": "SELEC id FROM messages", "calls": 1, "total_ms": 9e9},
+           {"queryid": 2, "query": "SELECT id FROM gone WHERE k = $1", "calls": 1,
+            "total_ms": 8e9}]
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps({"schema": "perfkit.run/1", "db": {"statements": [
+        *bad, *statements]}}))
+    result = cli("advise-indexes", "--from", str(run), "--dsn", dsn)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert '#1: does not parse: syntax error at or near "SELEC"' in result.stdout
+    assert "#2: names table gone, which does not exist (dropped or renamed?)" in result.stdout
+    assert f"source: statements of the run {run}" in result.stdout
+    for name in ADVISED:
+        assert name in result.stdout

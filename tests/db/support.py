@@ -13,10 +13,11 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import psycopg
 import pytest
+
+from tests.support import CliResult
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "indexes"
 SEED_FILE = SEED_DIR / "010_performance_indexes.sql"
@@ -36,16 +37,7 @@ REAL_APP_INDEXES = (
 )
 
 
-class CliOutput(Protocol):
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str: ...
-
-
-Cli = Callable[..., CliOutput]
+Cli = Callable[..., CliResult]
 
 
 def run_sql(dsn: str, *statements: str) -> None:
