@@ -2,26 +2,28 @@
 
 For each table a query block reads: equality columns first, then the ORDER BY columns with
 their direction when a LIMIT makes the order matter, or the first range column; each join
-key on its own and after the equality columns. Which candidate is worth building is for
-HypoPG to say (perfkit/db/advise.py); this module only reads the SQL and the column names.
+key on its own and after the equality columns (perfkit/db/sqlreader.py reads the tree).
+Which candidate is worth building is for HypoPG to say (perfkit/db/advise.py).
 The roles of the parameters ($1: an equality on messages.conversation_id, $2: the LIMIT)
 tell the prover which values to plan with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pglast import ast, enums, parse_sql
+from pglast import ast, parse_sql
 from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from pglast.parser import ParseError
 
+if TYPE_CHECKING:
+    from perfkit.db.sqlreader import Wants
+
 #: An index wider than this serves few statements better than a narrower one.
 MAX_COLUMNS = 5
-_RANGE_OPERATORS = frozenset({"<", ">", "<=", ">="})
 
 
 class Unadvisable(Exception):
@@ -138,305 +140,10 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-# --- scopes: which table a column belongs to ------------------------------------------
-
-
-@dataclass
-class _Scope:
-    """The relations of one query block, by the name the block uses for them."""
-
-    parent: _Scope | None = None
-    relations: dict[str, TableInfo | None] = field(default_factory=dict)
-    ctes: set[str] = field(default_factory=set)
-
-    def is_cte(self, name: str) -> bool:
-        return name in self.ctes or (self.parent is not None and self.parent.is_cte(name))
-
-
-@dataclass(frozen=True)
-class _Ref:
-    table: TableInfo
-    column: str
-    outer: bool  # from an enclosing block: a value for this block
-
-
-def _lookup(scope: _Scope | None, fields: list[str], outer: bool = False) -> _Ref | None:
-    if scope is None:
-        return None
-    column = fields[-1]
-    if len(fields) == 1:
-        owners = [t for t in scope.relations.values() if t is not None and column in t.columns]
-        if len(owners) == 1:
-            return _Ref(owners[0], column, outer)
-        if owners or any(t is None for t in scope.relations.values()):
-            return None  # ambiguous, or maybe a column of a subquery
-    else:
-        qualifier = fields[-2]
-        if qualifier in scope.relations:
-            found = scope.relations[qualifier]
-            return _Ref(found, column, outer) if found and column in found.columns else None
-    return _lookup(scope.parent, fields, outer=True)
-
-
-def _unwrap(node: Any) -> Any:
-    while isinstance(node, ast.TypeCast):
-        node = node.arg
-    return node
-
-
-def _column(node: Any, scope: _Scope) -> _Ref | None:
-    node = _unwrap(node)
-    if not isinstance(node, ast.ColumnRef):
-        return None
-    parts = tuple(node.fields or ())
-    fields = [str(f.sval) for f in parts if isinstance(f, ast.String)]
-    if not fields or len(fields) != len(parts):
-        return None  # t.*
-    return _lookup(scope, fields)
-
-
-def _children(node: Any) -> Iterator[Any]:
-    if isinstance(node, (list, tuple)):
-        yield from node
-    elif isinstance(node, ast.Node):
-        for name in getattr(type(node), "__slots__", ()):
-            value = getattr(node, name, None)
-            if isinstance(value, (ast.Node, list, tuple)):
-                yield value
-
-
-def _walk(node: Any, *, into_selects: bool = False) -> Iterator[Any]:
-    """Every node under `node` (nested SELECTs are blocks of their own unless asked)."""
-    for child in _children(node):
-        if isinstance(child, ast.Node):
-            yield child
-            if isinstance(child, ast.SelectStmt) and not into_selects:
-                continue
-        yield from _walk(child, into_selects=into_selects)
-
-
-def _params_in(node: Any) -> set[int]:
-    nodes = [node, *_walk(node, into_selects=True)]
-    return {int(n.number) for n in nodes if isinstance(n, ast.ParamRef) and n.number}
-
-
-# --- the collector: what every block asks of each table --------------------------------
-
-
-@dataclass
-class _Wants:
-    equality: list[str] = field(default_factory=list)
-    ranges: list[str] = field(default_factory=list)
-    joins: list[str] = field(default_factory=list)
-    orders: list[tuple[IndexColumn, ...]] = field(default_factory=list)
-
-    def add(self, bucket: list[str], column: str) -> None:
-        if column not in bucket:
-            bucket.append(column)
-
-
-@dataclass
-class _Collector:
-    resolve: Resolver
-    wants: dict[TableName, _Wants] = field(default_factory=dict)
-    infos: dict[TableName, TableInfo] = field(default_factory=dict)
-    params: dict[int, Param] = field(default_factory=dict)
-    in_conditions: set[int] = field(default_factory=set)
-    missing: list[str] = field(default_factory=list)
-
-    def table_wants(self, info: TableInfo) -> _Wants:
-        self.infos[info.table] = info
-        return self.wants.setdefault(info.table, _Wants())
-
-    def param(self, node: Any, role: ParamRole, ref: _Ref | None = None) -> None:
-        node = _unwrap(node)
-        if isinstance(node, ast.ParamRef) and node.number and node.number not in self.params:
-            self.params[node.number] = Param(int(node.number), role,
-                                             ref.table.table if ref else None,
-                                             ref.column if ref else None)
-
-
-def _and_terms(node: Any) -> list[Any]:
-    if node is None:
-        return []
-    if isinstance(node, ast.BoolExpr) and node.boolop == enums.BoolExprType.AND_EXPR:
-        return [term for arg in node.args or () for term in _and_terms(arg)]
-    return [node]
-
-
-def _local_columns(node: Any, scope: _Scope) -> bool:
-    """True when an expression reads a column of this block (so it is not a plain value)."""
-    nodes = [node, *_walk(node)]
-    return any(isinstance(n, ast.ColumnRef) and (ref := _column(n, scope)) is not None
-               and not ref.outer for n in nodes) or any(
-        isinstance(n, ast.ColumnRef) and _column(n, scope) is None for n in nodes)
-
-
-def _comparison(term: Any, scope: _Scope, out: _Collector) -> None:
-    operator = term.name[-1].sval if term.name else ""
-    kind = term.kind
-    if kind == enums.A_Expr_Kind.AEXPR_IN and operator == "=":
-        ref = _column(term.lexpr, scope)
-        if ref is not None and not ref.outer:
-            out.table_wants(ref.table).add(out.table_wants(ref.table).equality, ref.column)
-            for value in term.rexpr or ():
-                out.param(value, ParamRole.EQUALITY, ref)
-        return
-    if kind == enums.A_Expr_Kind.AEXPR_BETWEEN:
-        ref = _column(term.lexpr, scope)
-        if ref is not None and not ref.outer:
-            out.table_wants(ref.table).add(out.table_wants(ref.table).ranges, ref.column)
-            for value in term.rexpr or ():
-                out.param(value, ParamRole.RANGE, ref)
-        return
-    if kind == enums.A_Expr_Kind.AEXPR_OP_ANY and operator == "=":
-        ref = _column(term.lexpr, scope)
-        if ref is not None and not ref.outer:
-            out.table_wants(ref.table).add(out.table_wants(ref.table).equality, ref.column)
-            out.param(term.rexpr, ParamRole.ANY, ref)
-        return
-    if kind == enums.A_Expr_Kind.AEXPR_OP and (operator == "=" or operator in _RANGE_OPERATORS):
-        _binary(term.lexpr, term.rexpr, operator, scope, out)
-
-
-def _binary(left: Any, right: Any, operator: str, scope: _Scope, out: _Collector) -> None:
-    refs = (_column(left, scope), _column(right, scope))
-    local = [r for r in refs if r is not None and not r.outer]
-    unknown = [side for side, ref in zip((left, right), refs, strict=True)
-               if ref is None and isinstance(_unwrap(side), ast.ColumnRef)]
-    if operator == "=" and (len(local) == 2 or (local and unknown)):
-        for key in local:  # a join key (with a subquery's or a CTE's column, perhaps)
-            out.table_wants(key.table).add(out.table_wants(key.table).joins, key.column)
-        return
-    for ref, value in ((refs[0], right), (refs[1], left)):
-        if ref is None or ref.outer or _local_columns(value, scope):
-            continue
-        wants = out.table_wants(ref.table)
-        role = ParamRole.EQUALITY if operator == "=" else ParamRole.RANGE
-        wants.add(wants.equality if operator == "=" else wants.ranges, ref.column)
-        out.param(value, role, ref)
-        return
-
-
-def _condition(term: Any, scope: _Scope, out: _Collector) -> None:
-    out.in_conditions.update(_params_in(term))
-    if isinstance(term, ast.A_Expr):
-        _comparison(term, scope, out)
-    elif isinstance(term, ast.SubLink) and term.subLinkType == enums.SubLinkType.ANY_SUBLINK:
-        ref = _column(term.testexpr, scope) if term.testexpr is not None else None
-        if ref is not None and not ref.outer:
-            out.table_wants(ref.table).add(out.table_wants(ref.table).joins, ref.column)
-    for node in [term, *_walk(term)]:
-        if isinstance(node, ast.SubLink) and isinstance(node.subselect, ast.SelectStmt):
-            _select(node.subselect, scope, out)
-
-
-# --- FROM items and query blocks --------------------------------------------------------
-
-
-def _relation(item: Any, scope: _Scope, out: _Collector, quals: list[Any]) -> None:
-    if isinstance(item, ast.RangeVar):
-        relname = str(item.relname)
-        alias = str(item.alias.aliasname) if item.alias else relname
-        if item.schemaname is None and scope.is_cte(relname):
-            scope.relations[alias] = None
-            return
-        info = out.resolve(item.schemaname, relname)
-        if info is None:
-            out.missing.append(f"{item.schemaname}.{relname}" if item.schemaname else relname)
-        else:
-            out.infos[info.table] = info
-        scope.relations[alias] = info
-    elif isinstance(item, ast.JoinExpr):
-        _relation(item.larg, scope, out, quals)
-        _relation(item.rarg, scope, out, quals)
-        quals.extend(_and_terms(item.quals))
-    elif isinstance(item, ast.RangeSubselect):
-        if isinstance(item.subquery, ast.SelectStmt):
-            _select(item.subquery, scope if item.lateral else scope.parent, out)
-        if item.alias:
-            scope.relations[str(item.alias.aliasname)] = None
-    elif isinstance(item, ast.RangeFunction) and item.alias:
-        scope.relations[str(item.alias.aliasname)] = None
-
-
-def _with(clause: Any, scope: _Scope, out: _Collector) -> None:
-    if clause is None:
-        return
-    for cte in clause.ctes or ():
-        scope.ctes.add(cte.ctename)
-        _statement(cte.ctequery, scope, out)
-
-
-def _order(node: Any, scope: _Scope, out: _Collector) -> None:
-    """ORDER BY columns of one table, when a LIMIT makes the order worth an index."""
-    limit = node.limitCount
-    if limit is None or (isinstance(limit, ast.A_Const) and limit.isnull):
-        return
-    out.param(limit, ParamRole.LIMIT)
-    if node.limitOffset is not None:
-        out.param(node.limitOffset, ParamRole.OFFSET)
-    columns: list[IndexColumn] = []
-    owner: TableInfo | None = None
-    for sort in node.sortClause or ():
-        ref = _column(sort.node, scope)
-        descending = sort.sortby_dir == enums.SortByDir.SORTBY_DESC
-        nulls = sort.sortby_nulls
-        default_nulls = (enums.SortByNulls.SORTBY_NULLS_DEFAULT,
-                         enums.SortByNulls.SORTBY_NULLS_FIRST if descending
-                         else enums.SortByNulls.SORTBY_NULLS_LAST)
-        if (ref is None or ref.outer or (owner is not None and ref.table != owner)
-                or sort.sortby_dir == enums.SortByDir.SORTBY_USING or nulls not in default_nulls):
-            return
-        owner = ref.table
-        columns.append(IndexColumn(ref.column, descending))
-    if owner is not None:
-        out.table_wants(owner).orders.append(tuple(columns))
-
-
-def _select(node: Any, parent: _Scope | None, out: _Collector) -> None:
-    if node.op != enums.SetOperation.SETOP_NONE:
-        outer = _Scope(parent=parent)
-        _with(node.withClause, outer, out)
-        for branch in (node.larg, node.rarg):
-            if branch is not None:
-                _select(branch, outer, out)
-        return
-    scope = _Scope(parent=parent)
-    _with(node.withClause, scope, out)
-    _block(scope, out, node.fromClause or (), node.whereClause, node.havingClause)
-    for target in node.targetList or ():
-        for sub in _walk(target):
-            if isinstance(sub, ast.SubLink) and isinstance(sub.subselect, ast.SelectStmt):
-                _select(sub.subselect, scope, out)
-    _order(node, scope, out)
-
-
-def _block(scope: _Scope, out: _Collector, from_items: Any, where: Any,
-           having: Any = None) -> None:
-    quals: list[Any] = []
-    for item in from_items:
-        _relation(item, scope, out, quals)
-    for term in [*quals, *_and_terms(where), *_and_terms(having)]:
-        _condition(term, scope, out)
-
-
-def _statement(node: Any, parent: _Scope | None, out: _Collector) -> None:
-    if isinstance(node, ast.SelectStmt):
-        _select(node, parent, out)
-    elif isinstance(node, (ast.UpdateStmt, ast.DeleteStmt)):
-        scope = _Scope(parent=parent)
-        _with(node.withClause, scope, out)
-        extra = node.fromClause if isinstance(node, ast.UpdateStmt) else node.usingClause
-        _block(scope, out, [node.relation, *(extra or ())], node.whereClause)
-    elif isinstance(node, ast.InsertStmt) and isinstance(node.selectStmt, ast.SelectStmt):
-        _select(node.selectStmt, parent, out)
-
-
 # --- candidates ---------------------------------------------------------------------------
 
 
-def _candidates(table: TableName, wants: _Wants) -> list[Candidate]:
+def _candidates(table: TableName, wants: Wants) -> list[Candidate]:
     equality = [IndexColumn(c) for c in wants.equality]
     shapes: list[list[IndexColumn]] = [equality] if equality else []
     for order in wants.orders:
@@ -473,11 +180,12 @@ def _parse(text: str) -> Any:
 def analyze(text: str, resolve: Resolver) -> Analysis:
     """What a statement reads and which indexes could serve it; Unadvisable when it is not
     a query perfkit can advise on (the reason says why)."""
+    from perfkit.db.sqlreader import collect, params_in
+
     node = _parse(text)
     if not isinstance(node, (ast.SelectStmt, ast.UpdateStmt, ast.DeleteStmt, ast.InsertStmt)):
         raise Unadvisable(f"{type(node).__name__} reads no table rows", quiet=True)
-    out = _Collector(resolve)
-    _statement(node, None, out)
+    out = collect(node, resolve)
     if out.missing:
         names = ", ".join(sorted(set(out.missing)))
         raise Unadvisable(f"names table {names}, which does not exist (dropped or renamed?)")
@@ -490,7 +198,7 @@ def analyze(text: str, resolve: Resolver) -> Analysis:
         raise Unadvisable("reads no table", quiet=True)
     candidates = [c for table in tables if table in out.wants
                   for c in _candidates(table, out.wants[table])]
-    count = max(_params_in(node), default=0)
+    count = max(params_in(node), default=0)
     return Analysis(tables=tables, candidates=tuple(candidates),
                     params=tuple(sorted(out.params.values(), key=lambda p: p.number)),
                     param_count=count, in_conditions=frozenset(out.in_conditions),
