@@ -13,6 +13,7 @@ from perfkit.cli.console import OutputFormat
 if TYPE_CHECKING:
     from perfkit.db.apply import ApplyResult
     from perfkit.db.catalog import BuildProgress
+    from perfkit.db.parse import IndexStatement
     from perfkit.db.verify import VerifyReport
 
 PathsArg = Annotated[list[Path] | None, typer.Argument(
@@ -48,7 +49,7 @@ _APPLY_HINT = ("an index file holds CREATE INDEX or DROP INDEX statements (COMME
                "ANALYZE may go with them); nothing was applied")
 
 
-def _statements(paths: list[Path] | None, *, verify: bool) -> list[Any]:
+def _statements(paths: list[Path] | None, *, verify: bool) -> list[IndexStatement]:
     """The files' statements; exit 2 when they hold nothing to verify or apply."""
     from perfkit.db.parse import (
         StatementKind,

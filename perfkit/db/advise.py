@@ -32,7 +32,7 @@ from perfkit.db.candidates import (
     Unadvisable,
     analyze,
 )
-from perfkit.db.connect import connect
+from perfkit.db.connect import connect, failed
 from perfkit.db.hypo import HYPOPG_HINT, Costs, Planner, hypopg_schema, read_only_session
 from perfkit.db.statements import DbStats, StatementStats
 
@@ -364,16 +364,19 @@ def advise(dsn: str | None, stats: DbStats, source: Source, *, top: int = DEFAUL
     started = time.perf_counter()
     tell: Say = say or (lambda _msg: None)
     with connect(dsn, application_name="perfkit-advise") as conn:
-        read_only_session(conn)
-        session = _Session(conn)
-        targets, ordered = _targets(session, stats, top)
-        tell(f"costing {len(targets)} statement(s)")
-        if session.planner.hypopg is not None:
-            chosen = _settle(session, _choose(session, targets), targets)
-        else:
-            chosen = _unproven(session, targets)
-        writes, basis = _rates(session, writes_per_s)
-        indexes = _index_advice(session, chosen, targets, writes)
+        try:
+            read_only_session(conn)
+            session = _Session(conn)
+            targets, ordered = _targets(session, stats, top)
+            tell(f"costing {len(targets)} statement(s)")
+            if session.planner.hypopg is not None:
+                chosen = _settle(session, _choose(session, targets), targets)
+            else:
+                chosen = _unproven(session, targets)
+            writes, basis = _rates(session, writes_per_s)
+            indexes = _index_advice(session, chosen, targets, writes)
+        except psycopg.Error as exc:
+            raise failed(exc, "advising") from None
     notes = [f"source: {source.describe()}", basis, *stats.notes()]
     if session.planner.hypopg is None:
         notes.append(f"HypoPG is not installed in this database: candidates are unproven; "

@@ -77,3 +77,10 @@ def connect(dsn: str | None, *, application_name: str = "perfkit") -> psycopg.Co
                           hint="is the database up and the DSN right?") from None
     conn.execute("SET statement_timeout = 0")
     return conn
+
+
+def failed(exc: psycopg.Error, doing: str) -> Unreachable:
+    """A database error in the middle of perfkit's work, as one line (exit 3)."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return Unreachable(f"the database failed while {doing}: {redact_text(first)}")

@@ -23,6 +23,7 @@ from perfkit.db.candidates import Candidate, Unadvisable
 from perfkit.db.connect import sql_text
 from perfkit.db.explain import summarize
 from perfkit.db.statements import MARK
+from perfkit.errors import UsageError
 
 HYPOPG_HINT = ("to prove them, install HypoPG: CREATE EXTENSION hypopg (Debian/Ubuntu: "
                "apt-get install postgresql-NN-hypopg, NN the server's major version)")
@@ -128,7 +129,12 @@ class Planner:
             sql.Identifier(self.hypopg, "hypopg_drop_index"))
         try:
             for candidate in candidates:
-                row = self.conn.execute(create, (candidate.definition(),)).fetchone()
+                try:
+                    row = self.conn.execute(create, (candidate.definition(),)).fetchone()
+                except psycopg.Error as exc:
+                    raise UsageError(f"HypoPG could not create a hypothetical index on "
+                                     f"{candidate}: {_first_line(exc)}",
+                                     hint="the role needs EXECUTE on HypoPG's functions") from None
                 assert row is not None
                 made[candidate] = Hypothetical(int(row[0]), str(row[1]))
             yield dict(made)

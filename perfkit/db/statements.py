@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from perfkit.db.connect import connect
+from perfkit.db.connect import connect, failed
 from perfkit.errors import UsageError
 
 #: A comment in every query perfkit runs for statistics or advice, so they can be left out.
@@ -240,6 +240,8 @@ def take_snapshot(conn: psycopg.Connection[Any], schema: str | None = None) -> S
     except psycopg.errors.InsufficientPrivilege as exc:
         raise StatementsUnavailable(f"cannot read pg_stat_statements: {exc}".strip(),
                                     hint="grant the role pg_read_all_stats") from None
+    except psycopg.Error as exc:
+        raise failed(exc, "reading pg_stat_statements") from None
     assert now is not None
     texts: dict[int, str] = {}
     counters: dict[int, Counters] = {}

@@ -188,3 +188,19 @@ def test_top_limits_the_statements_advised_on(advice_db: Callable[[], str]) -> N
     advice = advise(dsn, stats, CUMULATIVE, top=1)
     assert len(advice.statements) == 1 and len(advice.indexes) <= 1
     assert advise(dsn, DbStats(()), CUMULATIVE).statements == []
+
+
+def test_values_of_a_secret_looking_column_never_reach_the_migration(
+        advice_db: Callable[[], str]) -> None:
+    dsn = advice_db()
+    run_sql(dsn, "DROP INDEX users_token_key", "ANALYZE users")
+    advice = advice_after_runbook(dsn)
+    users = [i for i in advice.indexes if i.candidate.table.name == "users"]
+    assert [str(i.candidate) for i in users] == ["users (token)"]
+    text = migration_text(advice, written_at="now")
+    assert text is not None
+    with psycopg.connect(dsn) as conn:
+        tokens = [str(r[0]) for r in conn.execute("SELECT token FROM users")]
+    assert not any(token in text for token in tokens)
+    block = text.split("users (token)")[1].split("CREATE INDEX")[0]
+    assert "-- perfkit:query" not in block and "secret-looking column" in block
