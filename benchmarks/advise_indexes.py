@@ -44,35 +44,13 @@ from perfkit.db.explain import explain_query  # noqa: E402
 from perfkit.db.migration import migration_text  # noqa: E402
 from perfkit.db.parse import StatementKind, load_statements  # noqa: E402
 from perfkit.db.statements import cumulative  # noqa: E402
-from tests.db.support import faithful_schema, runbook_traffic  # noqa: E402
+from tests.db.support import (  # noqa: E402
+    faithful_schema,
+    runbook_traffic,
+    statements_server,
+)
 
 RERUN = "    .venv/bin/python benchmarks/advise_indexes.py"
-
-
-@contextlib.contextmanager
-def own_server() -> Iterator[str]:
-    """A private PostgreSQL with pg_stat_statements preloaded; yields its admin DSN."""
-    from perfkit.demo import postgres, procs
-
-    base = Path(tempfile.mkdtemp(prefix="perfkit-bench-advise-"))
-    if procs.running_as_root():
-        import os
-        import pwd
-
-        entry = pwd.getpwnam(procs.UNPRIVILEGED_USER)
-        os.chown(base, entry.pw_uid, entry.pw_gid)
-    server = postgres.PostgresServer(base / "pgdata", procs.free_port(), base / "pg.log")
-    postgres.init_cluster(server.data_dir)
-    with (server.data_dir / "postgresql.auto.conf").open("a") as conf:
-        conf.write("shared_preload_libraries = 'pg_stat_statements'\n")
-    try:
-        postgres.start(server)
-        yield server.admin_dsn
-    finally:
-        postgres.stop(server)
-        import shutil
-
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -190,7 +168,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
-        admin = args.dsn or stack.enter_context(own_server())
+        admin = args.dsn or stack.enter_context(statements_server()).dsn
         dsn = stack.enter_context(private_database(admin))
         figures = measure(dsn, args.scale, args.iterations, args.repeat)
     print(json.dumps(figures, indent=2) if args.json else render(figures))

@@ -146,38 +146,39 @@ def _and_terms(node: Any) -> list[Any]:
 
 
 def _local_columns(node: Any, scope: _Scope) -> bool:
-    """True when an expression reads a column of this block (so it is not a plain value)."""
-    nodes = [node, *_walk(node)]
-    return any(isinstance(n, ast.ColumnRef) and (ref := _column(n, scope)) is not None
-               and not ref.outer for n in nodes) or any(
-        isinstance(n, ast.ColumnRef) and _column(n, scope) is None for n in nodes)
+    """True when an expression reads a column of this block, or one it cannot place (so it
+    is not a plain value)."""
+    return any(isinstance(n, ast.ColumnRef) and ((ref := _column(n, scope)) is None
+                                                 or not ref.outer)
+               for n in [node, *_walk(node)])
+
+
+#: Comparisons of a column with a list or an array: the bucket of wants and the role of $n.
+_LIST_COMPARISONS = {
+    enums.A_Expr_Kind.AEXPR_IN: ("equality", ParamRole.EQUALITY),
+    enums.A_Expr_Kind.AEXPR_OP_ANY: ("equality", ParamRole.ANY),
+    enums.A_Expr_Kind.AEXPR_BETWEEN: ("ranges", ParamRole.RANGE),
+}
 
 
 def _comparison(term: Any, scope: _Scope, out: Collected) -> None:
     operator = term.name[-1].sval if term.name else ""
     kind = term.kind
-    if kind == enums.A_Expr_Kind.AEXPR_IN and operator == "=":
-        ref = _column(term.lexpr, scope)
-        if ref is not None and not ref.outer:
-            out.table_wants(ref.table).add(out.table_wants(ref.table).equality, ref.column)
-            for value in term.rexpr or ():
-                out.param(value, ParamRole.EQUALITY, ref)
-        return
-    if kind == enums.A_Expr_Kind.AEXPR_BETWEEN:
-        ref = _column(term.lexpr, scope)
-        if ref is not None and not ref.outer:
-            out.table_wants(ref.table).add(out.table_wants(ref.table).ranges, ref.column)
-            for value in term.rexpr or ():
-                out.param(value, ParamRole.RANGE, ref)
-        return
-    if kind == enums.A_Expr_Kind.AEXPR_OP_ANY and operator == "=":
-        ref = _column(term.lexpr, scope)
-        if ref is not None and not ref.outer:
-            out.table_wants(ref.table).add(out.table_wants(ref.table).equality, ref.column)
-            out.param(term.rexpr, ParamRole.ANY, ref)
-        return
     if kind == enums.A_Expr_Kind.AEXPR_OP and (operator == "=" or operator in _RANGE_OPERATORS):
         _binary(term.lexpr, term.rexpr, operator, scope, out)
+        return
+    if kind not in _LIST_COMPARISONS or (
+            kind != enums.A_Expr_Kind.AEXPR_BETWEEN and operator != "="):
+        return  # NOT IN, <> ANY, LIKE...: nothing a btree seeks on
+    ref = _column(term.lexpr, scope)
+    if ref is None or ref.outer:
+        return
+    bucket, role = _LIST_COMPARISONS[kind]
+    wants = out.table_wants(ref.table)
+    wants.add(getattr(wants, bucket), ref.column)
+    values = term.rexpr if isinstance(term.rexpr, (list, tuple)) else [term.rexpr]
+    for value in values:
+        out.param(value, role, ref)
 
 
 def _binary(left: Any, right: Any, operator: str, scope: _Scope, out: Collected) -> None:
