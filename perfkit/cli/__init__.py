@@ -35,6 +35,8 @@ COMMANDS: tuple[tuple[str, str, str | None, str], ...] = (
      "Build SQL indexes CONCURRENTLY, repair, verify."),
     ("verify-indexes", "indexes", "verify_indexes",
      "Expected indexes vs the catalog; --explain proves use."),
+    ("advise-indexes", "advise", "advise_indexes",
+     "Indexes the traffic needs, proven with HypoPG."),
     ("bench", "bench", "bench",
      "Measure cold vs warm latency per route (HDR, no coordinated omission)."),
     ("compare", "bench", "compare", "Before/after of two bench runs with a verdict."),

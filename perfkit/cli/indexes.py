@@ -13,6 +13,7 @@ from perfkit.cli.console import OutputFormat
 if TYPE_CHECKING:
     from perfkit.db.apply import ApplyResult
     from perfkit.db.catalog import BuildProgress
+    from perfkit.db.parse import IndexStatement
     from perfkit.db.verify import VerifyReport
 
 PathsArg = Annotated[list[Path] | None, typer.Argument(
@@ -48,7 +49,7 @@ _APPLY_HINT = ("an index file holds CREATE INDEX or DROP INDEX statements (COMME
                "ANALYZE may go with them); nothing was applied")
 
 
-def _statements(paths: list[Path] | None, *, verify: bool) -> list[Any]:
+def _statements(paths: list[Path] | None, *, verify: bool) -> list[IndexStatement]:
     """The files' statements; exit 2 when they hold nothing to verify or apply."""
     from perfkit.db.parse import (
         StatementKind,
@@ -66,55 +67,7 @@ def _statements(paths: list[Path] | None, *, verify: bool) -> list[Any]:
     return statements
 
 
-def _size(size_bytes: int | None) -> str:
-    if size_bytes is None:
-        return "-"
-    value = float(size_bytes)
-    for unit in ("B", "kB", "MB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
-
-
-def _plan_cell(check: Any) -> str:
-    if check.plan is None:
-        return "-"
-    text = str(check.plan.describe())
-    if check.plan.actual_ms is not None:
-        text += f" ({check.plan.actual_ms:.2f} ms, cost {check.plan.total_cost:.0f})"
-    if check.plan_before is not None:
-        before = check.plan_before
-        ms = f"{before.actual_ms:.2f} ms, " if before.actual_ms is not None else ""
-        text = f"before: {before.describe()} ({ms}cost {before.total_cost:.0f}) -> {text}"
-    return text
-
-
-def _render_verify(report: VerifyReport, output: OutputFormat, explain: bool) -> None:
-    if not report.indexes:
-        console.note("no CREATE INDEX left to verify in these files")
-        return
-    columns = ["index", "table", "state", "idx_scan", "size"]
-    if explain:
-        columns += ["used by its query", "query ms"]
-    rows = []
-    for check in report.indexes:
-        row = [check.name, check.table, check.state.value,
-               "-" if check.idx_scan is None else str(check.idx_scan), _size(check.size_bytes)]
-        if explain:
-            used = {True: "yes", False: "NO", None: "-"}[check.used_by_query]
-            ms = check.plan.actual_ms if check.plan else None
-            row += [used, "-" if ms is None else f"{ms:.2f}"]
-        rows.append(row)
-    if output is OutputFormat.markdown:
-        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-        console.print_text("\n".join(lines))
-    else:
-        console.table("indexes: expected vs database", columns, rows)
-    plans = [f"  {c.name}: {_plan_cell(c)}" for c in report.indexes if c.plan is not None]
-    if plans:
-        console.print_text("plans of the declared queries:\n" + "\n".join(plans))
+def _warn_failing(report: VerifyReport) -> None:
     for check in report.failing():
         console.warning(f"{check.name} ({check.source}): {check.state.value}: {check.detail}")
 
@@ -152,7 +105,10 @@ def verify_indexes(
     if output is OutputFormat.json:
         console.print_json(report.to_json())
     else:
-        _render_verify(report, output, explain)
+        from perfkit.render.indexes import verify_document
+
+        console.show(verify_document(report, explain), output)
+        _warn_failing(report)
     _fail_if_not_ok(report)
 
 
@@ -160,28 +116,34 @@ def _render_apply(result: ApplyResult, output: OutputFormat, explain: bool) -> N
     if output is OutputFormat.json:
         console.print_json(result.to_json())
         return
-    columns = ["statement", "table", "action", "time", "source"]
-    rows = []
-    for step in result.steps:
-        took = "-" if step.duration_s is None else f"{step.duration_s:.1f} s"
-        action = step.action.value + ("" if step.done or result.dry_run or step.action.value in (
-            "unchanged", "already-absent", "conflict") else " (skipped)")
-        if result.dry_run and step.action.value == "analyze":
-            action = "analyze (if anything changes)"
-        rows.append([step.name, step.table or "-", action, took, str(step.statement.source)])
-    title = "apply-indexes: plan (dry run, nothing changed)" if result.dry_run else "apply-indexes"
-    if output is OutputFormat.markdown:
-        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-        console.print_text(f"**{title}**\n\n" + "\n".join(lines) + "\n")
-    else:
-        console.table(title, columns, rows)
+    from perfkit.render.indexes import apply_document
+
+    console.show(apply_document(result, explain), output)
+    if result.verify is not None:
+        _warn_failing(result.verify)
+
+
+def _after_apply(result: ApplyResult) -> None:
+    """What apply-indexes says on stderr once the results are printed, and its exit code."""
+    from perfkit.errors import CheckFailed
+
     if result.dry_run:
         for step in result.steps:
-            for statement in step.sql:
-                console.print_text(f"  {statement};")
+            if step.builds and step.statement.rewritten:
+                console.note(f"{step.statement.source}: {step.name} will be built CONCURRENTLY "
+                             "(added: a plain CREATE INDEX blocks every write for the whole "
+                             "build)")
+    if result.conflicts:
+        names = ", ".join(s.name for s in result.conflicts)
+        raise CheckFailed(f"conflict: {names} exists with another definition; nothing was "
+                          "applied", hint="rerun with --replace to rebuild it")
+    if result.analyzed:
+        console.note(f"analyzed: {', '.join(result.analyzed)}")
+    if result.event_id:
+        console.success(f"change event {result.event_id} recorded (`perfkit report --split "
+                        f"{result.event_id}`)")
     if result.verify is not None:
-        _render_verify(result.verify, output, explain)
+        _fail_if_not_ok(result.verify)
 
 
 def _progress_sink(prog: Any) -> Any:
@@ -225,15 +187,13 @@ def apply_indexes(
     """
     from perfkit.db.apply import ApplyOptions
     from perfkit.db.apply import apply_indexes as apply
-    from perfkit.errors import CheckFailed
+    from perfkit.db.connect import pooler_warning
 
     statements = _statements(paths, verify=False)
     settings = console.settings(dsn=dsn)
     options = ApplyOptions(dry_run=dry_run, lock_timeout_s=parse_duration_s(lock_timeout),
                            lock_retries=retries, analyze=not no_analyze, replace=replace,
                            explain=explain)
-    from perfkit.db.connect import pooler_warning
-
     warning = pooler_warning(settings.dsn or "")
     if warning:
         console.warning(warning)
@@ -241,20 +201,4 @@ def apply_indexes(
         result = apply(settings.dsn, statements, options, progress=_progress_sink(prog),
                        notify=console.note)
     _render_apply(result, console.fmt(output_format), explain)
-    if result.dry_run:
-        for step in result.steps:
-            if step.builds and step.statement.rewritten:
-                console.note(f"{step.statement.source}: {step.name} will be built CONCURRENTLY "
-                             "(added: a plain CREATE INDEX blocks every write for the whole "
-                             "build)")
-    if result.conflicts:
-        names = ", ".join(s.name for s in result.conflicts)
-        raise CheckFailed(f"conflict: {names} exists with another definition; nothing was "
-                          "applied", hint="rerun with --replace to rebuild it")
-    if result.analyzed:
-        console.note(f"analyzed: {', '.join(result.analyzed)}")
-    if result.event_id:
-        console.success(f"change event {result.event_id} recorded (`perfkit report --split "
-                        f"{result.event_id}`)")
-    if result.verify is not None:
-        _fail_if_not_ok(result.verify)
+    _after_apply(result)

@@ -228,33 +228,41 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
         runner = Runner(conn, dsn or "", lock_timeout_s=options.lock_timeout_s,
                         lock_retries=options.lock_retries,
                         watch=Watch(dsn or "", progress, say), notify=say)
-        plans_before: dict[str, PlanSummary] = {}
-        for step in steps:
-            if step.action in (Action.ANALYZE, Action.UNCHANGED, Action.ABSENT):
-                continue
-            stmt = step.statement
-            if options.explain and stmt.query and step.action is not Action.COMMENT:
-                plans_before[step.name] = explain_query(conn, stmt.query)
-            started = time.perf_counter()
-            try:
-                for statement in step.sql:
-                    built = step.builds.get(statement)
-                    added = " (CONCURRENTLY added: a plain CREATE INDEX blocks every write)" if (
-                        built and stmt.rewritten) else ""
-                    say(f"{stmt.source}: {statement}{added}")
-                    # the DROP of an INVALID index: if it fails, that index is what is left
-                    leftover = built or (stmt.index_name if step.action is Action.REBUILD
-                                         else None)
-                    runner.run(statement, _target(conn, step, leftover))
-            except PerfkitError as exc:
-                raise _stopped(exc, step, result) from None
-            step.done, step.duration_s = True, time.perf_counter() - started
+        plans_before = _run_steps(runner, result, options, say)
         result.analyzed = _analyze(runner, steps, options)
         result.verify = verify_indexes(conn, statements, explain=options.explain,
                                        plans_before=plans_before)
     if result.changed:
         result.event_id = record_event("apply-indexes", _event_text(result)).id
     return result
+
+
+def _run_steps(runner: Runner, result: ApplyResult, options: ApplyOptions,
+               say: Notify) -> dict[str, PlanSummary]:
+    """Each step's statements in order; with `explain`, each declared query's plan before its
+    index is built (returned by index name)."""
+    plans_before: dict[str, PlanSummary] = {}
+    for step in result.steps:
+        if step.action in (Action.ANALYZE, Action.UNCHANGED, Action.ABSENT):
+            continue
+        stmt = step.statement
+        if options.explain and stmt.query and step.action is not Action.COMMENT:
+            plans_before[step.name] = explain_query(runner.conn, stmt.query)
+        started = time.perf_counter()
+        try:
+            for statement in step.sql:
+                built = step.builds.get(statement)
+                added = " (CONCURRENTLY added: a plain CREATE INDEX blocks every write)" if (
+                    built and stmt.rewritten) else ""
+                say(f"{stmt.source}: {statement}{added}")
+                # the DROP of an INVALID index: if it fails, that index is what is left
+                leftover = built or (stmt.index_name if step.action is Action.REBUILD
+                                     else None)
+                runner.run(statement, _target(runner.conn, step, leftover))
+        except PerfkitError as exc:
+            raise _stopped(exc, step, result) from None
+        step.done, step.duration_s = True, time.perf_counter() - started
+    return plans_before
 
 
 def _stopped(error: PerfkitError, step: Step, result: ApplyResult) -> PerfkitError:

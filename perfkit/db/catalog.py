@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 from pglast import parse_sql
 
+from perfkit.db.candidates import IndexColumn, TableInfo, TableName
+from perfkit.db.connect import sql_text
 from perfkit.db.parse import IndexStatement
 
 # default NULLS placement per direction: written or not, they mean the same index
@@ -271,3 +273,120 @@ def comment_of(conn: psycopg.Connection[Any], names: list[str]) -> tuple[bool, s
     if row is None:
         return False, None
     return bool(row[0]), None if row[1] is None else str(row[1])
+
+
+# --- what index advice reads: tables, their columns, indexes, statistics, write rates ----
+
+_TABLE_SQL = """
+SELECT /* perfkit */ n.nspname, c.relname, c.relkind,
+       n.nspname IN ('pg_catalog', 'information_schema') OR n.nspname LIKE 'pg_toast%%'
+       OR EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = c.oid AND d.deptype = 'e'),
+       array(SELECT a.attname FROM pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = {target}
+"""
+
+
+def table_info(conn: psycopg.Connection[Any], schema: str | None,
+               name: str) -> TableInfo | None:
+    """A table, view or catalog a statement names, as the search_path resolves it (an
+    extension's views, like pg_stat_statements, count as catalogs)."""
+    if schema is None:
+        query = _TABLE_SQL.format(target="to_regclass(quote_ident(%s))")
+        row = conn.execute(sql_text(query), (name,)).fetchone()
+    else:
+        query = _TABLE_SQL.format(target="to_regclass(quote_ident(%s) || '.' || quote_ident(%s))")
+        row = conn.execute(sql_text(query), (schema, name)).fetchone()
+    if row is None:
+        return None
+    indexable = str(row[2]) in ("r", "p", "m") and not row[3]
+    return TableInfo(TableName(str(row[0]), str(row[1])), frozenset(str(c) for c in row[4]),
+                     indexable=indexable, catalog=bool(row[3]))
+
+
+@dataclass(frozen=True)
+class PresentIndex:
+    """A valid plain btree index of a table (no expression, no predicate)."""
+
+    name: str
+    columns: tuple[IndexColumn, ...]
+    unique: bool
+    primary: bool
+
+
+_PRESENT_SQL = """
+SELECT /* perfkit */ c.relname, i.indisunique, i.indisprimary,
+       array(SELECT a.attname FROM unnest((i.indkey::int2[])[0:i.indnkeyatts - 1])
+                 WITH ORDINALITY AS k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             ORDER BY k.ord),
+       (i.indoption::int2[])[0:i.indnkeyatts - 1]
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_am am ON am.oid = c.relam
+WHERE i.indrelid = to_regclass(quote_ident(%s) || '.' || quote_ident(%s))
+  AND i.indisvalid AND am.amname = 'btree' AND i.indexprs IS NULL AND i.indpred IS NULL
+ORDER BY c.relname
+"""
+_INDOPTION_DESC = 1
+
+
+def present_indexes(conn: psycopg.Connection[Any], table: TableName) -> list[PresentIndex]:
+    rows = conn.execute(sql_text(_PRESENT_SQL), (table.schema, table.name)).fetchall()
+    found = []
+    for name, unique, primary, columns, options in rows:
+        flags = list(options or [])
+        found.append(PresentIndex(str(name), tuple(
+            IndexColumn(str(col), bool(flags[i] & _INDOPTION_DESC) if i < len(flags) else False)
+            for i, col in enumerate(columns)), bool(unique), bool(primary)))
+    return found
+
+
+@dataclass(frozen=True)
+class ColumnValues:
+    """Values of a column from pg_stats (as text): its most common one, a middle one."""
+
+    most_common: str | None
+    middle: str | None
+
+    @property
+    def heaviest(self) -> str | None:
+        """The value most rows share (any value when none repeats)."""
+        return self.most_common if self.most_common is not None else self.middle
+
+
+def column_values(conn: psycopg.Connection[Any], table: TableName,
+                  column: str) -> ColumnValues | None:
+    """None when the column has no statistics (the table was never analyzed)."""
+    row = conn.execute(
+        "SELECT /* perfkit */ (most_common_vals::text::text[])[1], "
+        "(histogram_bounds::text::text[])[(array_length(histogram_bounds::text::text[], 1) + 1) "
+        "/ 2] FROM pg_stats WHERE schemaname = %s AND tablename = %s AND attname = %s "
+        "ORDER BY inherited DESC LIMIT 1", (table.schema, table.name, column)).fetchone()
+    if row is None:
+        return None
+    return ColumnValues(None if row[0] is None else str(row[0]),
+                        None if row[1] is None else str(row[1]))
+
+
+def table_writes(conn: psycopg.Connection[Any]) -> dict[TableName, int]:
+    """Rows inserted and updated per table since the statistics began (for a window's rate)."""
+    rows = conn.execute("SELECT /* perfkit */ schemaname, relname, n_tup_ins + n_tup_upd "
+                        "FROM pg_stat_user_tables").fetchall()
+    return {TableName(str(s), str(t)): int(n or 0) for s, t, n in rows}
+
+
+def writes_since_analyze(conn: psycopg.Connection[Any],
+                         table: TableName) -> tuple[float | None, Any]:
+    """(rows written per second since the table's last ANALYZE, that time): a rate that
+    leaves out the bulk load an ANALYZE usually follows."""
+    row = conn.execute(
+        "SELECT /* perfkit */ n_mod_since_analyze, greatest(last_analyze, last_autoanalyze), "
+        "extract(epoch FROM clock_timestamp() - greatest(last_analyze, last_autoanalyze)) "
+        "FROM pg_stat_user_tables WHERE schemaname = %s AND relname = %s",
+        (table.schema, table.name)).fetchone()
+    if row is None or row[1] is None or not row[2]:
+        return None, None
+    return int(row[0] or 0) / float(row[2]), row[1]

@@ -12,6 +12,8 @@ from perfkit.redact import redact_dsn, redact_text
 
 #: Supabase's transaction pooler: sessions are not kept, so CONCURRENTLY builds break there.
 POOLER_PORT = 6543
+#: libpq's words for a DSN whose option values are wrong (a port that is not a number...).
+_BAD_OPTION = "for connection option"
 
 
 def sql_text(text: str) -> LiteralString:
@@ -68,7 +70,17 @@ def connect(dsn: str | None, *, application_name: str = "perfkit") -> psycopg.Co
     except psycopg.Error as exc:
         detail = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else
                        type(exc).__name__, dsn)
+        if _BAD_OPTION in detail:  # libpq refuses the DSN itself: nothing was reached
+            raise UsageError(f"invalid DSN {safe_dsn(dsn)}: {detail.split(': ', 1)[-1]}",
+                             hint="fix the DSN") from None
         raise Unreachable(f"cannot connect to {safe_dsn(dsn)}: {detail}",
                           hint="is the database up and the DSN right?") from None
     conn.execute("SET statement_timeout = 0")
     return conn
+
+
+def failed(exc: psycopg.Error, doing: str) -> Unreachable:
+    """A database error in the middle of perfkit's work, as one line (exit 3)."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return Unreachable(f"the database failed while {doing}: {redact_text(first)}")

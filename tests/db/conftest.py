@@ -1,21 +1,20 @@
-"""Helpers for the index tests: the seed's index file and catalog look-ups on a private database."""
+"""Fixtures for the database tests: the shipped index files, catalog look-ups, and a cluster
+with pg_stat_statements and HypoPG for advice (helpers live in tests/db/support.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-SEED_DIR = Path(__file__).resolve().parents[2] / "indexes"
-SEED_INDEXES = ("idx_conversations_account_updated", "idx_messages_conversation_timestamp",
-                "idx_accounts_phone_number_id")
+from tests.db import support
 
 
 @pytest.fixture
 def seed_dir() -> Path:
-    return SEED_DIR
+    return support.SEED_DIR
 
 
 @pytest.fixture
@@ -34,7 +33,15 @@ def index_states() -> Callable[[str], dict[str, bool]]:
     return states
 
 
-def run_sql(dsn: str, *statements: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
+@pytest.fixture(scope="session")
+def advice_server(pytestconfig: pytest.Config) -> support.Server:
+    """A PostgreSQL with pg_stat_statements preloaded and HypoPG (the demo's may lack them)."""
+    return support.shared_server(pytestconfig)
+
+
+@pytest.fixture
+def advice_db(advice_server: support.Server) -> Iterator[Callable[[], str]]:
+    """Private databases in the runbook's 'before' state: demo data, a real app's indexes,
+    none of the three of indexes/, pg_stat_statements and HypoPG created."""
+    with support.databases(advice_server) as make:
+        yield make

@@ -15,7 +15,7 @@ from perfkit.db.catalog import BuildProgress
 from perfkit.db.parse import load_statements
 from perfkit.errors import Unreachable
 from perfkit.events import list_events
-from tests.db.conftest import SEED_INDEXES, run_sql
+from tests.db.support import SEED_INDEXES, run_sql
 
 States = Callable[[str], dict[str, bool]]
 

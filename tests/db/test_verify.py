@@ -12,7 +12,7 @@ from perfkit.db.apply import apply_indexes
 from perfkit.db.catalog import same_definition
 from perfkit.db.parse import load_statements, parse_text
 from perfkit.db.verify import IndexState, verify_indexes
-from tests.db.conftest import run_sql
+from tests.db.support import run_sql
 
 
 def states(dsn: str, seed_dir: Path, explain: bool = False) -> dict[str, IndexState]:

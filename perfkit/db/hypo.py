@@ -1,0 +1,154 @@
+"""Plan costs with and without hypothetical indexes (HypoPG), in perfkit's own session.
+
+HypoPG's indexes live in the memory of one backend: nothing is written, other sessions see
+nothing. The session is READ ONLY besides. A prepared statement keeps the plan it made, and
+a generic plan made before a hypothetical index exists never sees it, so every costing
+PREPAREs afresh. Each statement is costed twice: its generic plan (parameters unknown, as a
+busy prepared statement runs) and a custom plan with the heaviest values (the most common
+value of each equality column), where skew shows: a generic plan averages it away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from perfkit.db.candidates import Candidate, Unadvisable
+from perfkit.db.connect import sql_text
+from perfkit.db.explain import summarize
+from perfkit.db.statements import MARK
+from perfkit.errors import UsageError
+
+HYPOPG_HINT = ("to prove them, install HypoPG: CREATE EXTENSION hypopg (Debian/Ubuntu: "
+               "apt-get install postgresql-NN-hypopg, NN the server's major version)")
+#: Planning is quick; a statement that takes longer to plan than this is skipped.
+PLAN_TIMEOUT_MS = 30_000
+_names = itertools.count()
+
+
+@dataclass(frozen=True)
+class Costs:
+    """A statement's plan costs: generic, and with its heaviest values (None when some
+    parameter has no value to plan with); the indexes either plan reads."""
+
+    generic: float
+    heaviest: float | None
+    indexes: frozenset[str] = frozenset()
+
+    def cut(self, after: Costs) -> float:
+        """The larger relative cut (0..1) of the two plans; < 0 when both got dearer."""
+        cuts = [_cut(self.generic, after.generic)]
+        if self.heaviest is not None and after.heaviest is not None:
+            cuts.append(_cut(self.heaviest, after.heaviest))
+        return max(cuts)
+
+    def to_json(self) -> dict[str, float | None]:
+        return {"generic": self.generic, "heaviest": self.heaviest}
+
+
+@dataclass(frozen=True)
+class Hypothetical:
+    """A hypothetical index: its oid, and the name plans show it by."""
+
+    oid: int
+    name: str
+
+
+def _cut(before: float, after: float) -> float:
+    return (before - after) / before if before > 0 else 0.0
+
+
+def hypopg_schema(conn: psycopg.Connection[Any]) -> str | None:
+    """The schema HypoPG is installed in, None when this database does not have it."""
+    row = conn.execute(
+        "SELECT " + MARK + " n.nspname FROM pg_extension e "
+        "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'").fetchone()
+    return None if row is None else str(row[0])
+
+
+def read_only_session(conn: psycopg.Connection[Any]) -> None:
+    """Nothing this session runs can write: advice only plans."""
+    conn.execute("SET default_transaction_read_only = on")
+    conn.execute(sql_text(f"SET statement_timeout = {PLAN_TIMEOUT_MS}"))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Planner:
+    """EXPLAIN costs of prepared statements, and hypothetical indexes to cost them with."""
+
+    def __init__(self, conn: psycopg.Connection[Any], hypopg: str | None) -> None:
+        self.conn, self.hypopg = conn, hypopg
+
+    def costs(self, query: str, param_count: int, heaviest: Sequence[str] | None) -> Costs:
+        """Generic plan cost (NULL parameters) and, with `heaviest` (SQL literals, one per
+        parameter), the custom plan's; Unadvisable when the statement cannot be planned."""
+        name = f"perfkit_advise_{next(_names)}"
+        try:
+            self.conn.execute(sql_text(f"PREPARE {name} AS {query}"))
+        except psycopg.Error as exc:
+            raise Unadvisable(f"cannot be planned here: {_first_line(exc)}") from None
+        try:
+            generic = self._explain(name, ["NULL"] * param_count, "force_generic_plan")
+            heavy = None if heaviest is None else self._explain(name, list(heaviest),
+                                                                 "force_custom_plan")
+        except psycopg.Error as exc:
+            raise Unadvisable(f"cannot be planned here: {_first_line(exc)}") from None
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                self.conn.execute(sql_text(f"DEALLOCATE {name}"))
+        indexes = generic.index_names | (heavy.index_names if heavy else frozenset())
+        return Costs(generic.total_cost, heavy.total_cost if heavy else None, indexes)
+
+    def _explain(self, name: str, params: list[str], mode: str) -> Any:
+        self.conn.execute(sql_text(f"SET plan_cache_mode = {mode}"))
+        args = f"({', '.join(params)})" if params else ""
+        row = self.conn.execute(sql_text(
+            f"EXPLAIN {MARK} (FORMAT JSON) EXECUTE {name}{args}")).fetchone()
+        assert row is not None
+        return summarize(row[0])
+
+    @contextlib.contextmanager
+    def hypothetical(self, candidates: Sequence[Candidate]
+                     ) -> Iterator[dict[Candidate, Hypothetical]]:
+        """The candidates as hypothetical indexes, dropped on exit."""
+        assert self.hypopg is not None
+        made: dict[Candidate, Hypothetical] = {}
+        create = sql.SQL("SELECT " + MARK + " indexrelid, indexname FROM {}(%s)").format(
+            sql.Identifier(self.hypopg, "hypopg_create_index"))
+        drop = sql.SQL("SELECT " + MARK + " {}(%s)").format(
+            sql.Identifier(self.hypopg, "hypopg_drop_index"))
+        try:
+            for candidate in candidates:
+                try:
+                    row = self.conn.execute(create, (candidate.definition(),)).fetchone()
+                except psycopg.Error as exc:
+                    raise UsageError(f"HypoPG could not create a hypothetical index on "
+                                     f"{candidate}: {_first_line(exc)}",
+                                     hint="the role needs EXECUTE on HypoPG's functions") from None
+                assert row is not None
+                made[candidate] = Hypothetical(int(row[0]), str(row[1]))
+            yield dict(made)
+        finally:
+            for index in made.values():
+                with contextlib.suppress(psycopg.Error):
+                    self.conn.execute(drop, (index.oid,))
+
+    def size_bytes(self, candidate: Candidate) -> int | None:
+        """HypoPG's estimate of the index's size once built."""
+        if self.hypopg is None:
+            return None
+        size = sql.SQL("SELECT " + MARK + " {}(%s)").format(
+            sql.Identifier(self.hypopg, "hypopg_relation_size"))
+        with self.hypothetical([candidate]) as made:
+            row = self.conn.execute(size, (made[candidate].oid,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])

@@ -1,0 +1,370 @@
+"""The SQL a run executed, from pg_stat_statements: snapshots of one database, and deltas.
+
+pg_stat_statements counts since its last reset, for every database of the server. perfkit
+never resets it (the user's statistics are theirs): it reads the counters of the current
+database before and after a window and keeps the statements whose counters moved.
+
+    with StatementWindow(dsn) as window:
+        ...  # the run
+    db = window.result(requests=n, mean_latency_ms=m)
+
+perfkit's own queries carry MARK and are left out; other clients of the same database
+during the window are counted (the run should be alone on it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from perfkit.db.connect import connect, failed
+from perfkit.errors import UsageError
+
+#: A comment in every query perfkit runs for statistics or advice, so they can be left out.
+MARK = "/* perfkit */"
+EXTENSION = "pg_stat_statements"
+ENABLE_HINT = ("add shared_preload_libraries = 'pg_stat_statements' to postgresql.conf, restart "
+               "the server, then run CREATE EXTENSION pg_stat_statements in this database; on "
+               "Supabase it is already on, in schema extensions")
+#: What pg_stat_statements shows for other roles' statements without pg_read_all_stats.
+HIDDEN_TEXT = "<insufficient privilege>"
+
+
+class StatementsUnavailable(UsageError):
+    """pg_stat_statements cannot be read in this database (not installed, not preloaded)."""
+
+
+@dataclass(frozen=True)
+class Counters:
+    """The counters of one statement (summed over roles) at one moment, or their change."""
+
+    calls: int = 0
+    total_ms: float = 0.0
+    rows: int = 0
+    shared_blks_hit: int = 0
+    shared_blks_read: int = 0
+
+    def minus(self, before: Counters) -> Counters:
+        """The change since `before`; counters that went back (a reset, an eviction) restarted
+        from zero, so their current value is the change."""
+        if self.calls < before.calls:
+            return self
+        return Counters(self.calls - before.calls, self.total_ms - before.total_ms,
+                        self.rows - before.rows, self.shared_blks_hit - before.shared_blks_hit,
+                        self.shared_blks_read - before.shared_blks_read)
+
+    def plus(self, other: Counters) -> Counters:
+        return Counters(self.calls + other.calls, self.total_ms + other.total_ms,
+                        self.rows + other.rows, self.shared_blks_hit + other.shared_blks_hit,
+                        self.shared_blks_read + other.shared_blks_read)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """pg_stat_statements of the current database at `taken_at` (the server's clock)."""
+
+    taken_at: datetime
+    stats_reset: datetime | None
+    texts: Mapping[int, str]
+    counters: Mapping[int, Counters]
+    hidden: int = 0  # statements of other roles whose text this role may not read
+
+
+@dataclass(frozen=True)
+class StatementStats:
+    """One statement's share of a window: what `db.statements[]` holds in a run record."""
+
+    queryid: int
+    query: str
+    calls: int
+    calls_per_request: float | None
+    total_ms: float
+    mean_ms: float
+    rows: int
+    shared_blks_hit: int
+    shared_blks_read: int
+
+    @classmethod
+    def of(cls, queryid: int, query: str, counters: Counters,
+           requests: int | None) -> StatementStats:
+        per_request = counters.calls / requests if requests else None
+        mean = counters.total_ms / counters.calls if counters.calls else 0.0
+        return cls(queryid, query, counters.calls, per_request, counters.total_ms, mean,
+                   counters.rows, counters.shared_blks_hit, counters.shared_blks_read)
+
+    @property
+    def rows_per_call(self) -> float:
+        return self.rows / self.calls if self.calls else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"queryid": self.queryid, "query": self.query, "calls": self.calls,
+                "calls_per_request": self.calls_per_request, "total_ms": self.total_ms,
+                "mean_ms": self.mean_ms, "rows": self.rows,
+                "shared_blks_hit": self.shared_blks_hit,
+                "shared_blks_read": self.shared_blks_read}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StatementStats:
+        """A statement of a run record; ValueError/KeyError/TypeError when malformed."""
+        per_request = data.get("calls_per_request")
+        calls = int(data["calls"])
+        total = float(data["total_ms"])
+        return cls(queryid=int(data["queryid"]), query=str(data["query"]), calls=calls,
+                   calls_per_request=None if per_request is None else float(per_request),
+                   total_ms=total,
+                   mean_ms=float(data.get("mean_ms", total / calls if calls else 0.0)),
+                   rows=int(data.get("rows", 0)),
+                   shared_blks_hit=int(data.get("shared_blks_hit", 0)),
+                   shared_blks_read=int(data.get("shared_blks_read", 0)))
+
+
+def share_of_latency(db_ms_per_request: float | None,
+                     mean_latency_ms: float | None) -> float | None:
+    """Database time per request over the mean request latency (0..1, more when requests
+    overlap their queries or other clients used the database)."""
+    if db_ms_per_request is None or not mean_latency_ms or mean_latency_ms <= 0:
+        return None
+    return db_ms_per_request / mean_latency_ms
+
+
+@dataclass(frozen=True)
+class DbStats:
+    """A window's statements, costliest first: the run record's `db` object."""
+
+    statements: tuple[StatementStats, ...]
+    share_of_latency: float | None = None
+    db_ms_per_request: float | None = None
+    seconds: float | None = None
+    hidden_statements: int = 0
+    reset_during: bool = False
+
+    @property
+    def total_ms(self) -> float:
+        return sum(s.total_ms for s in self.statements)
+
+    def notes(self) -> list[str]:
+        """What limits these figures, in a sentence each."""
+        out = []
+        if self.hidden_statements:
+            out.append(f"{self.hidden_statements} statement(s) of other roles are hidden from "
+                       "this role (grant it pg_read_all_stats to see them)")
+        if self.reset_during:
+            out.append("pg_stat_statements was reset during the window: counts start at the "
+                       "reset")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"statements": [s.to_json() for s in self.statements],
+                "share_of_latency": self.share_of_latency,
+                "db_ms_per_request": self.db_ms_per_request, "seconds": self.seconds,
+                "hidden_statements": self.hidden_statements, "reset_during": self.reset_during}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DbStats:
+        share, per_request = data.get("share_of_latency"), data.get("db_ms_per_request")
+        seconds = data.get("seconds")
+        return cls(statements=tuple(StatementStats.from_json(s) for s in data["statements"]),
+                   share_of_latency=None if share is None else float(share),
+                   db_ms_per_request=None if per_request is None else float(per_request),
+                   seconds=None if seconds is None else float(seconds),
+                   hidden_statements=int(data.get("hidden_statements", 0)),
+                   reset_during=bool(data.get("reset_during", False)))
+
+
+def extension_schema(conn: psycopg.Connection[Any]) -> str:
+    """The schema pg_stat_statements lives in (public, extensions on Supabase...)."""
+    row = conn.execute(
+        "SELECT " + MARK + " n.nspname FROM pg_extension e "
+        "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = %s",
+        (EXTENSION,)).fetchone()
+    if row is None:
+        database = conn.info.dbname
+        raise StatementsUnavailable(
+            f"pg_stat_statements is not installed in database {database}", hint=ENABLE_HINT)
+    return str(row[0])
+
+
+def _columns(conn: psycopg.Connection[Any], schema: str) -> tuple[str, bool]:
+    """(the execution time column, whether rows say `toplevel`): they moved across versions."""
+    rows = conn.execute(
+        "SELECT " + MARK + " a.attname FROM pg_attribute a WHERE a.attrelid = "
+        "to_regclass(quote_ident(%s) || '.pg_stat_statements') AND a.attnum > 0",
+        (schema,)).fetchall()
+    names = {str(r[0]) for r in rows}
+    return ("total_exec_time" if "total_exec_time" in names else "total_time",
+            "toplevel" in names)
+
+
+def _snapshot_query(schema: str, time_column: str, toplevel: bool) -> sql.Composed:
+    view = sql.Identifier(schema, "pg_stat_statements")
+    top = sql.SQL("AND s.toplevel ") if toplevel else sql.SQL("")
+    return sql.SQL(
+        "SELECT " + MARK + " s.queryid, min(s.query), sum(s.calls), sum(s.{time}), "
+        "sum(s.rows), sum(s.shared_blks_hit), sum(s.shared_blks_read) "
+        "FROM {view} s WHERE s.dbid = (SELECT oid FROM pg_database "
+        "WHERE datname = current_database()) {top}GROUP BY s.queryid"
+    ).format(time=sql.Identifier(time_column), view=view, top=top)
+
+
+def _stats_reset(conn: psycopg.Connection[Any], schema: str) -> datetime | None:
+    """When pg_stat_statements was last reset (None before version 1.9)."""
+    info = conn.execute("SELECT " + MARK + " to_regclass(quote_ident(%s) || "
+                        "'.pg_stat_statements_info')", (schema,)).fetchone()
+    if info is None or info[0] is None:
+        return None
+    row = conn.execute(sql.SQL("SELECT " + MARK + " stats_reset FROM {}").format(
+        sql.Identifier(schema, "pg_stat_statements_info"))).fetchone()
+    return None if row is None else row[0]
+
+
+def take_snapshot(conn: psycopg.Connection[Any], schema: str | None = None) -> Snapshot:
+    """The current database's statements, perfkit's own left out."""
+    schema = schema or extension_schema(conn)
+    time_column, toplevel = _columns(conn, schema)
+    try:
+        rows = conn.execute(_snapshot_query(schema, time_column, toplevel)).fetchall()
+        reset = _stats_reset(conn, schema)
+        now = conn.execute("SELECT " + MARK + " clock_timestamp()").fetchone()
+    except psycopg.errors.ObjectNotInPrerequisiteState:
+        raise StatementsUnavailable(
+            "pg_stat_statements is installed but not loaded by the server",
+            hint=ENABLE_HINT) from None
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise StatementsUnavailable(f"cannot read pg_stat_statements: {exc}".strip(),
+                                    hint="grant the role pg_read_all_stats") from None
+    except psycopg.Error as exc:
+        raise failed(exc, "reading pg_stat_statements") from None
+    assert now is not None
+    texts: dict[int, str] = {}
+    counters: dict[int, Counters] = {}
+    hidden = 0
+    for queryid, text, calls, total, nrows, hit, read in rows:
+        if queryid is None or text == HIDDEN_TEXT:
+            hidden += 1
+            continue
+        if MARK in str(text):
+            continue
+        texts[int(queryid)] = str(text)
+        counters[int(queryid)] = Counters(int(calls or 0), float(total or 0.0), int(nrows or 0),
+                                          int(hit or 0), int(read or 0))
+    return Snapshot(now[0], reset, texts, counters, hidden)
+
+
+def delta(before: Snapshot | None, after: Snapshot, *, requests: int | None = None,
+          mean_latency_ms: float | None = None) -> DbStats:
+    """The statements whose counters moved between two snapshots, costliest first (with no
+    `before`, everything since the statistics' last reset)."""
+    reset_during = before is not None and before.stats_reset != after.stats_reset
+    stats = []
+    for queryid, now in after.counters.items():
+        was = None if before is None or reset_during else before.counters.get(queryid)
+        moved = now.minus(was) if was is not None else now
+        if moved.calls > 0:
+            stats.append(StatementStats.of(queryid, after.texts[queryid], moved, requests))
+    stats.sort(key=lambda s: (-s.total_ms, s.queryid))
+    total_ms = sum(s.total_ms for s in stats)
+    per_request = total_ms / requests if requests else None
+    seconds = (after.taken_at - before.taken_at).total_seconds() if before else None
+    return DbStats(tuple(stats), share_of_latency(per_request, mean_latency_ms), per_request,
+                   seconds, after.hidden, reset_during)
+
+
+@dataclass
+class StatementWindow:
+    """Snapshots of pg_stat_statements around a run, on one connection of its own.
+
+    Raises StatementsUnavailable on entry when the extension cannot be read (the caller
+    says so and runs without SQL figures) and Unreachable when the database is down.
+    """
+
+    dsn: str
+    before: Snapshot | None = None
+    after: Snapshot | None = None
+    _conn: psycopg.Connection[Any] | None = field(default=None, repr=False)
+    _schema: str = ""
+
+    def __enter__(self) -> StatementWindow:
+        self._conn = connect(self.dsn, application_name="perfkit-statements")
+        try:
+            self._schema = extension_schema(self._conn)
+            self.before = take_snapshot(self._conn, self._schema)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        try:
+            if kind is None:
+                self.stop()
+        finally:
+            self.close()
+
+    def stop(self) -> Snapshot:
+        """The snapshot that ends the window (taken once)."""
+        if self.after is None:
+            if self._conn is None:
+                raise RuntimeError("the statement window is not open")
+            self.after = take_snapshot(self._conn, self._schema)
+        return self.after
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def result(self, *, requests: int | None = None,
+               mean_latency_ms: float | None = None) -> DbStats:
+        """The window's statements; `requests` gives calls per request and the database time
+        per request, `mean_latency_ms` its share of the latency."""
+        after = self.stop()
+        return delta(self.before, after, requests=requests, mean_latency_ms=mean_latency_ms)
+
+
+def observe(dsn: str, seconds: float, tick: Callable[[float], None] | None = None,
+            *, step_s: float = 0.25) -> DbStats:
+    """The statements of the live traffic over `seconds`; `tick(elapsed_s)` for progress."""
+    with StatementWindow(dsn) as window:
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < seconds:
+            if tick is not None:
+                tick(elapsed)
+            time.sleep(min(step_s, seconds - elapsed))
+        if tick is not None:
+            tick(seconds)
+        return window.result()
+
+
+def cumulative(dsn: str | None) -> tuple[DbStats, datetime | None]:
+    """Everything pg_stat_statements holds for this database, and since when (its last reset,
+    None when the server does not say)."""
+    with connect(dsn, application_name="perfkit-statements") as conn:
+        snap = take_snapshot(conn)
+    return delta(None, snap), snap.stats_reset
+
+
+def run_statements(path: Path) -> DbStats:
+    """The `db` object of a bench run record; UsageError when it has none or is malformed."""
+    from perfkit.jsonfile import read_json_object
+
+    data = read_json_object(path, label="--from")
+    db = data.get("db")
+    if not isinstance(db, dict) or not isinstance(db.get("statements"), list):
+        raise UsageError(f"--from {path}: no db.statements in this record",
+                         hint="bench with a DSN (--dsn, DATABASE_URL) on a database with "
+                              "pg_stat_statements, or use --since / no flag to read the "
+                              "database's own statistics")
+    try:
+        return DbStats.from_json(db)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"--from {path}: malformed db.statements ({type(exc).__name__}: "
+                         f"{exc})") from None

@@ -1,0 +1,104 @@
+"""Index advice as a Document: the proposed indexes, then each statement's cost before and
+after (generic plan and heaviest value), then why statements were left out."""
+
+from __future__ import annotations
+
+from perfkit.db.advice import Advice, IndexAdvice, StatementAdvice, StatementStatus
+from perfkit.db.candidates import one_line
+from perfkit.db.hypo import Costs
+from perfkit.render.fmt import MISSING, arrow, fmt_ms, fmt_pct, fmt_rate, fmt_size
+from perfkit.render.model import Column, Document, Kind, Table, name, number, text
+
+#: A statement is shown by its first characters (the JSON has it whole).
+QUERY_CHARS = 64
+
+INDEX_COLUMNS = (name("index"), Column("table", Kind.NAME, drop=3), text("columns"), text("serves"),
+                 number("size", drop=2), number("writes/s", drop=1))
+STATEMENT_COLUMNS = (number("#"), text("statement"), number("calls", drop=2),
+                     number("total ms", drop=3), number("cost (generic)"),
+                     number("cost (heaviest)"), number("cut"), Column("index", Kind.NAME, drop=1))
+_STATUS = {StatementStatus.COVERED: "(none better)",
+           StatementStatus.NO_CANDIDATE: "(no candidate)",
+           StatementStatus.UNPROVEN: "(unproven)", StatementStatus.SKIPPED: "(skipped)"}
+
+
+def fmt_cost(value: float | None) -> str:
+    """A planner cost: no unit, the significant digits of a duration."""
+    return fmt_ms(value)
+
+
+def short_query(query: str) -> str:
+    line = " ".join(one_line(query)) or " ".join(query.split())
+    return line if len(line) <= QUERY_CHARS else line[:QUERY_CHARS - 1] + "…"
+
+
+def _costs(before: Costs | None, after: Costs | None, heaviest: bool) -> str:
+    if before is None:
+        return MISSING
+    first = before.heaviest if heaviest else before.generic
+    if first is None:
+        return MISSING
+    if after is None or after == before:
+        return fmt_cost(first)
+    second = after.heaviest if heaviest else after.generic
+    return arrow(fmt_cost(first), fmt_cost(second))
+
+
+def _cut(stmt: StatementAdvice) -> str:
+    cut = stmt.cut
+    if cut is None or stmt.status is not StatementStatus.SERVED:
+        return MISSING
+    return fmt_pct(-cut * 100)
+
+
+def index_table(advice: Advice) -> Table:
+    """One row per index; `serves` names the statements by their # in the next table."""
+    title = "proposed indexes" if advice.hypopg else "candidate indexes (unproven: no HypoPG)"
+    rank = {id(stmt): n for n, stmt in enumerate(advice.statements, 1)}
+    rows = [[i.name, str(i.candidate.table), ", ".join(str(c) for c in i.candidate.columns),
+             ", ".join(f"#{rank[id(s)]}" for s in i.statements if id(s) in rank),
+             fmt_size(i.size_bytes), fmt_rate(i.writes_per_s)] for i in advice.indexes]
+    return Table.of(title, INDEX_COLUMNS, rows)
+
+
+def statement_table(advice: Advice) -> Table:
+    rows = []
+    for rank, stmt in enumerate(advice.statements, 1):
+        where = ", ".join(stmt.indexes) or _STATUS.get(stmt.status, MISSING)
+        rows.append([str(rank), short_query(stmt.stats.query), str(stmt.stats.calls),
+                     fmt_ms(stmt.stats.total_ms), _costs(stmt.before, stmt.after, False),
+                     _costs(stmt.before, stmt.after, True), _cut(stmt), where])
+    return Table.of("statements, costliest first: plan cost before → after", STATEMENT_COLUMNS,
+                    rows)
+
+
+def _index_lines(index: IndexAdvice) -> list[str]:
+    lines = [index.create_sql + ";"]
+    if index.makes_redundant:
+        lines.append(f"  makes {', '.join(index.makes_redundant)} redundant: drop it once "
+                     "this one is built and verified")
+    return lines
+
+
+def _statement_notes(advice: Advice) -> list[str]:
+    notes = []
+    for rank, stmt in enumerate(advice.statements, 1):
+        if stmt.reason:
+            notes.append(f"#{rank}: {stmt.reason}")
+    return notes
+
+
+def advice_document(advice: Advice) -> Document:
+    doc = Document()
+    if advice.indexes:
+        doc.table(index_table(advice))
+    else:
+        doc.lines("nothing to propose: no candidate index cuts a statement's plan cost by "
+                  f"{advice.min_cut:.0%} or more over the existing indexes")
+    if advice.statements:
+        doc.table(statement_table(advice))
+    else:
+        doc.lines("no statement reads table rows in this source")
+    doc.lines(*[line for index in advice.indexes for line in _index_lines(index)])
+    doc.lines(*_statement_notes(advice), *advice.notes, bullets=True)
+    return doc

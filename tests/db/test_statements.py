@@ -1,0 +1,150 @@
+"""pg_stat_statements windows on a real PostgreSQL: what a run executed, never a reset."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+from perfkit.db.statements import (
+    ENABLE_HINT,
+    DbStats,
+    StatementStats,
+    StatementsUnavailable,
+    StatementWindow,
+    cumulative,
+    share_of_latency,
+    take_snapshot,
+)
+from perfkit.demo.app import MESSAGES_SQL
+from tests.db.support import preloaded, run_sql
+
+pytestmark = pytest.mark.integration
+
+
+def conversation_ids(dsn: str, n: int) -> list[object]:
+    with psycopg.connect(dsn) as conn:
+        return [r[0] for r in conn.execute("SELECT id FROM conversations ORDER BY id LIMIT %s",
+                                           (n,))]
+
+
+def the_messages_statement(db: DbStats) -> StatementStats:
+    found = [s for s in db.statements if s.query.startswith("SELECT id, conversation_id")]
+    assert len(found) == 1, [s.query for s in db.statements]
+    return found[0]
+
+
+def test_a_window_holds_what_ran_in_it_once_per_request(advice_db: Callable[[], str]) -> None:
+    dsn = advice_db()
+    ids = conversation_ids(dsn, 12)
+    run_sql(dsn, "SELECT count(*) FROM users")  # before the window: not the run's
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        reset_before = conn.execute("SELECT stats_reset FROM pg_stat_statements_info").fetchone()
+    with StatementWindow(dsn) as window, psycopg.connect(dsn, autocommit=True) as conn:
+        for conversation in ids:
+            conn.execute(MESSAGES_SQL, (conversation,)).fetchall()
+    db = window.result(requests=len(ids), mean_latency_ms=100.0)
+    messages = the_messages_statement(db)
+    assert messages.calls == len(ids) and messages.calls_per_request == 1.0
+    assert messages.query.endswith("LIMIT $2") and messages.mean_ms > 0
+    assert messages.shared_blks_hit + messages.shared_blks_read > 0
+    assert not any("count(*)" in s.query or "perfkit" in s.query for s in db.statements)
+    assert db.db_ms_per_request == pytest.approx(db.total_ms / len(ids))
+    assert db.share_of_latency == pytest.approx(db.db_ms_per_request / 100.0)
+    with psycopg.connect(dsn, autocommit=True) as conn:  # the user's statistics stay theirs
+        assert conn.execute("SELECT stats_reset FROM pg_stat_statements_info").fetchone() == (
+            reset_before)
+    everything, since = cumulative(dsn)
+    assert since == reset_before[0] if reset_before else since is None
+    assert any("count(*)" in s.query for s in everything.statements)
+    assert the_messages_statement(everything).calls == len(ids)
+
+
+def test_share_of_latency_matches_explain_analyze_time_over_client_latency(
+        advice_db: Callable[[], str]) -> None:
+    """Each query is timed by the client, then EXPLAIN ANALYZEd right after (same cache, same
+    load on the machine): database time x calls / client latency is the share."""
+    dsn = advice_db()
+    ids = conversation_ids(dsn, 20)
+    explain = "EXPLAIN (ANALYZE, FORMAT JSON) " + MESSAGES_SQL
+    client_ms = explain_ms = 0.0
+    with StatementWindow(dsn) as window, psycopg.connect(dsn, autocommit=True) as conn:
+        for conversation in ids:
+            started = time.perf_counter()
+            conn.execute(MESSAGES_SQL, (conversation,)).fetchall()
+            client_ms += (time.perf_counter() - started) * 1000
+            row = conn.execute(explain, (conversation,)).fetchone()  # type: ignore[call-overload]
+            explain_ms += row[0][0]["Execution Time"]
+    messages = the_messages_statement(window.result(requests=len(ids)))
+    assert messages.calls_per_request == 1.0
+    # the EXPLAINs are statements of the window too: the messages query's share alone
+    share = share_of_latency(messages.total_ms / len(ids), client_ms / len(ids))
+    assert share == pytest.approx(explain_ms / client_ms, rel=0.10)
+    assert share is not None and 0.5 < share <= 1.0  # a seq scan: most of the latency
+
+
+def test_another_schema_is_found_and_hidden_statements_are_counted(
+        advice_db: Callable[[], str]) -> None:
+    dsn = advice_db()
+    run_sql(dsn, "DROP EXTENSION pg_stat_statements", "CREATE SCHEMA extensions",
+            "CREATE EXTENSION pg_stat_statements SCHEMA extensions")
+    role, password = f"pk_ro_{secrets.token_hex(3)}", f"pw-{secrets.token_hex(8)}"
+    database = urlsplit(dsn).path.lstrip("/")
+    run_sql(dsn, f"CREATE ROLE {role} LOGIN PASSWORD '{password}'",
+            f"GRANT CONNECT ON DATABASE {database} TO {role}",
+            f"GRANT USAGE ON SCHEMA extensions TO {role}")
+    reader = dsn.replace(urlsplit(dsn).netloc.split("@")[0], f"{role}:{password}")
+    try:
+        run_sql(dsn, "SELECT count(*) FROM messages")  # the owner's: hidden from the reader
+        with psycopg.connect(reader, autocommit=True) as conn:
+            snapshot = take_snapshot(conn)
+        assert snapshot.hidden > 0
+        db, _since = cumulative(reader)
+        assert db.hidden_statements > 0 and "pg_read_all_stats" in db.notes()[0]
+    finally:
+        run_sql(dsn, f"DROP OWNED BY {role}", f"DROP ROLE {role}")
+
+
+def test_without_the_extension_the_error_says_how_to_enable_it(
+        advice_db: Callable[[], str]) -> None:
+    dsn = advice_db()
+    run_sql(dsn, "DROP EXTENSION pg_stat_statements")
+    with pytest.raises(StatementsUnavailable, match="not installed in database") as missing:
+        StatementWindow(dsn).__enter__()
+    assert missing.value.hint == ENABLE_HINT and missing.value.exit_code == 2
+    assert "shared_preload_libraries" in str(missing.value)
+    assert "CREATE EXTENSION pg_stat_statements" in str(missing.value)
+
+
+def test_installed_but_not_preloaded_says_so(fresh_db: Callable[[float], str],
+                                             demo_dsn: str) -> None:
+    if preloaded(demo_dsn):
+        pytest.skip("the demo server preloads pg_stat_statements")
+    dsn = fresh_db(0.01)
+    run_sql(dsn, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    with pytest.raises(StatementsUnavailable, match="not loaded by the server"):
+        cumulative(dsn)
+
+
+def test_a_reset_during_the_window_is_flagged(advice_db: Callable[[], str]) -> None:
+    dsn = advice_db()
+    with StatementWindow(dsn) as window:
+        run_sql(dsn, "SELECT pg_stat_statements_reset()", "SELECT count(*) FROM users")
+    db = window.result()
+    assert db.reset_during and "reset during the window" in " ".join(db.notes())
+    assert any("count(*)" in s.query for s in db.statements)
+
+
+def test_records_round_trip_and_share_of_latency_needs_both_figures() -> None:
+    stats = StatementStats(1, "SELECT 1", 4, 2.0, 8.0, 2.0, 4, 10, 1)
+    db = DbStats((stats,), 0.25, 4.0, 20.0, 3, False)
+    assert DbStats.from_json(db.to_json()) == db
+    assert set(stats.to_json()) == {"queryid", "query", "calls", "calls_per_request",
+                                    "total_ms", "mean_ms", "rows", "shared_blks_hit",
+                                    "shared_blks_read"}
+    assert share_of_latency(4.0, 16.0) == 0.25
+    assert share_of_latency(None, 16.0) is None and share_of_latency(4.0, 0.0) is None
