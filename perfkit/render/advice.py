@@ -6,25 +6,20 @@ from __future__ import annotations
 from perfkit.db.advice import Advice, IndexAdvice, StatementAdvice, StatementStatus
 from perfkit.db.candidates import one_line
 from perfkit.db.hypo import Costs
-from perfkit.render.fmt import MISSING, arrow, fmt_ms, fmt_pct, fmt_rate, fmt_size
-from perfkit.render.model import Column, Document, Kind, Table, name, number, text
+from perfkit.render.fmt import MISSING, arrow, fmt_cost, fmt_ms, fmt_pct, fmt_rate, fmt_size
+from perfkit.render.model import Document, Table, name, number, text
 
 #: A statement is shown by its first characters (the JSON has it whole).
 QUERY_CHARS = 64
 
-INDEX_COLUMNS = (name("index"), Column("table", Kind.NAME, drop=3), text("columns"), text("serves"),
+INDEX_COLUMNS = (name("index"), name("table", drop=3), text("columns"), text("serves"),
                  number("size", drop=2), number("writes/s", drop=1))
 STATEMENT_COLUMNS = (number("#"), text("statement"), number("calls", drop=2),
                      number("total ms", drop=3), number("cost (generic)"),
-                     number("cost (heaviest)"), number("cut"), Column("index", Kind.NAME, drop=1))
+                     number("cost (heaviest)"), number("cut"), name("index", drop=1))
 _STATUS = {StatementStatus.COVERED: "(none better)",
            StatementStatus.NO_CANDIDATE: "(no candidate)",
            StatementStatus.UNPROVEN: "(unproven)", StatementStatus.SKIPPED: "(skipped)"}
-
-
-def fmt_cost(value: float | None) -> str:
-    """A planner cost: no unit, the significant digits of a duration."""
-    return fmt_ms(value)
 
 
 def short_query(query: str) -> str:

@@ -25,6 +25,16 @@ def fmt_ms(value_ms: float | None, *, unit: bool = False) -> str:
     return f"{number} ms" if unit else number
 
 
+def fmt_cost(cost: float | None) -> str:
+    """A planner cost (PostgreSQL's arbitrary units): 3 significant figures, thousands
+    separated (`55.2`, `4,904`, `1.2e+06` past a million)."""
+    if cost is None or not _finite(cost):
+        return MISSING
+    if cost >= 1e6:
+        return f"{cost:.2g}"
+    return f"{cost:,.0f}" if cost >= 100 else f"{cost:.3g}"
+
+
 def fmt_pct(value_pct: float | None, *, digits: int = 1) -> str:
     """A signed change in percent: `+4.2%`, `-99.1%`."""
     if value_pct is None or not _finite(value_pct):

@@ -7,13 +7,13 @@ from perfkit.db.apply import Action, ApplyResult, Step
 from perfkit.db.explain import PlanSummary
 from perfkit.db.verify import IndexCheck, VerifyReport
 from perfkit.render.fmt import MISSING, fmt_ms, fmt_size
-from perfkit.render.model import Column, Document, Kind, Table, name, number, text
+from perfkit.render.model import Document, Table, name, number, text
 
-VERIFY_COLUMNS = (name("index"), Column("table", Kind.NAME, drop=3), name("state"),
+VERIFY_COLUMNS = (name("index"), name("table", drop=3), name("state"),
                   number("idx_scan", drop=1), number("size", drop=2))
 EXPLAIN_COLUMNS = (*VERIFY_COLUMNS, name("used by its query"), number("query ms"))
-APPLY_COLUMNS = (name("statement"), Column("table", Kind.NAME, drop=2), text("action"),
-                 number("time", drop=3), Column("source", Kind.NAME, drop=1))
+APPLY_COLUMNS = (name("statement"), name("table", drop=2), text("action"),
+                 number("time", drop=3), name("source", drop=1))
 _USED = {True: "yes", False: "NO", None: MISSING}
 #: Actions that are complete when planned: nothing was skipped when they did not run.
 _NOTHING_TO_DO = (Action.UNCHANGED, Action.ABSENT, Action.CONFLICT)

@@ -29,8 +29,8 @@ class Column:
         return self.kind is Kind.NUMBER
 
 
-def name(header: str) -> Column:
-    return Column(header, Kind.NAME)
+def name(header: str, drop: int | None = None) -> Column:
+    return Column(header, Kind.NAME, drop)
 
 
 def number(header: str, drop: int | None = None) -> Column:

@@ -1,0 +1,151 @@
+"""What the database did during a run, as pure records (no driver): the run record's `db`.
+
+perfkit/db/statements.py reads them from pg_stat_statements; the bench record, renderers and
+the advisor only need these shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Counters:
+    """The counters of one statement (summed over roles) at one moment, or their change."""
+
+    calls: int = 0
+    total_ms: float = 0.0
+    rows: int = 0
+    shared_blks_hit: int = 0
+    shared_blks_read: int = 0
+
+    def minus(self, before: Counters) -> Counters:
+        """The change since `before`; counters that went back (a reset, an eviction) restarted
+        from zero, so their current value is the change."""
+        if self.calls < before.calls:
+            return self
+        return Counters(self.calls - before.calls, self.total_ms - before.total_ms,
+                        self.rows - before.rows, self.shared_blks_hit - before.shared_blks_hit,
+                        self.shared_blks_read - before.shared_blks_read)
+
+    def plus(self, other: Counters) -> Counters:
+        return Counters(self.calls + other.calls, self.total_ms + other.total_ms,
+                        self.rows + other.rows, self.shared_blks_hit + other.shared_blks_hit,
+                        self.shared_blks_read + other.shared_blks_read)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """pg_stat_statements of the current database at `taken_at` (the server's clock)."""
+
+    taken_at: datetime
+    stats_reset: datetime | None
+    texts: Mapping[int, str]
+    counters: Mapping[int, Counters]
+    hidden: int = 0  # statements of other roles whose text this role may not read
+
+
+@dataclass(frozen=True)
+class StatementStats:
+    """One statement's share of a window: what `db.statements[]` holds in a run record."""
+
+    queryid: int
+    query: str
+    calls: int
+    calls_per_request: float | None
+    total_ms: float
+    mean_ms: float
+    rows: int
+    shared_blks_hit: int
+    shared_blks_read: int
+
+    @classmethod
+    def of(cls, queryid: int, query: str, counters: Counters,
+           requests: int | None) -> StatementStats:
+        per_request = counters.calls / requests if requests else None
+        mean = counters.total_ms / counters.calls if counters.calls else 0.0
+        return cls(queryid, query, counters.calls, per_request, counters.total_ms, mean,
+                   counters.rows, counters.shared_blks_hit, counters.shared_blks_read)
+
+    @property
+    def rows_per_call(self) -> float:
+        return self.rows / self.calls if self.calls else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"queryid": self.queryid, "query": self.query, "calls": self.calls,
+                "calls_per_request": self.calls_per_request, "total_ms": self.total_ms,
+                "mean_ms": self.mean_ms, "rows": self.rows,
+                "shared_blks_hit": self.shared_blks_hit,
+                "shared_blks_read": self.shared_blks_read}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StatementStats:
+        """A statement of a run record; ValueError/KeyError/TypeError when malformed."""
+        per_request = data.get("calls_per_request")
+        calls = int(data["calls"])
+        total = float(data["total_ms"])
+        return cls(queryid=int(data["queryid"]), query=str(data["query"]), calls=calls,
+                   calls_per_request=None if per_request is None else float(per_request),
+                   total_ms=total,
+                   mean_ms=float(data.get("mean_ms", total / calls if calls else 0.0)),
+                   rows=int(data.get("rows", 0)),
+                   shared_blks_hit=int(data.get("shared_blks_hit", 0)),
+                   shared_blks_read=int(data.get("shared_blks_read", 0)))
+
+
+def share_of_latency(db_ms_per_request: float | None,
+                     mean_latency_ms: float | None) -> float | None:
+    """Database time per request over the mean request latency (0..1, more when requests
+    overlap their queries or other clients used the database)."""
+    if db_ms_per_request is None or not mean_latency_ms or mean_latency_ms <= 0:
+        return None
+    return db_ms_per_request / mean_latency_ms
+
+
+@dataclass(frozen=True)
+class DbStats:
+    """A window's statements, costliest first: the run record's `db` object."""
+
+    statements: tuple[StatementStats, ...]
+    share_of_latency: float | None = None
+    db_ms_per_request: float | None = None
+    seconds: float | None = None
+    hidden_statements: int = 0
+    reset_during: bool = False
+
+    @property
+    def total_ms(self) -> float:
+        return sum(s.total_ms for s in self.statements)
+
+    def notes(self) -> list[str]:
+        """What limits these figures, in a sentence each."""
+        out = []
+        if self.hidden_statements:
+            out.append(f"{self.hidden_statements} statement(s) of other roles are hidden from "
+                       "this role (grant it pg_read_all_stats to see them)")
+        if self.reset_during:
+            out.append("pg_stat_statements was reset during the window: counts start at the "
+                       "reset")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"statements": [s.to_json() for s in self.statements],
+                "share_of_latency": self.share_of_latency,
+                "db_ms_per_request": self.db_ms_per_request, "seconds": self.seconds,
+                "hidden_statements": self.hidden_statements, "reset_during": self.reset_during}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DbStats:
+        share, per_request = data.get("share_of_latency"), data.get("db_ms_per_request")
+        seconds = data.get("seconds")
+        return cls(statements=tuple(StatementStats.from_json(s) for s in data["statements"]),
+                   share_of_latency=None if share is None else float(share),
+                   db_ms_per_request=None if per_request is None else float(per_request),
+                   seconds=None if seconds is None else float(seconds),
+                   hidden_statements=int(data.get("hidden_statements", 0)),
+                   reset_during=bool(data.get("reset_during", False)))
+
+
