@@ -19,6 +19,7 @@ from perfkit.errors import StackError, UsageError
 
 UNPRIVILEGED_USER = "postgres"
 PS_TIMEOUT_S = 5.0
+KILL_WAIT_S = 2.0
 
 
 def free_port() -> int:
@@ -92,7 +93,10 @@ def _live_process(pid: int | None) -> ProcessInfo | None:
     if not pid or not _signalable(pid):
         return None
     info = process_info(pid)
-    return None if info is None or info.zombie else info
+    if info is not None and info.zombie:
+        _reap(pid)  # a child of ours that died (killed, crashed): collect it
+        return None
+    return info
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -127,15 +131,20 @@ def stop_pid(pid: int, marker: str, timeout_s: float = 10.0) -> bool:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return True
+    if not _exited_within(pid, timeout_s):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _exited_within(pid, KILL_WAIT_S)
+    _reap(pid)  # our own child is a zombie until collected
+    return True
+
+
+def _exited_within(pid: int, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not pid_alive(pid):
-            return True
+    while pid_alive(pid):
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    _reap(pid)
     return True
 
 

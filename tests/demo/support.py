@@ -8,18 +8,11 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from tests.support import CliResult
 
-class CliRun(Protocol):
-    """What the session's `cli` fixture returns for one `perfkit ...` run."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-Cli = Callable[..., CliRun]
+Cli = Callable[..., CliResult]  # the session's `cli` fixture
 
 
 def get(url: str, token: str | None = None) -> tuple[int, float, Any]:

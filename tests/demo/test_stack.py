@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from perfkit import config
 from perfkit.demo import procs, stack
 from tests.demo.support import Cli
 
-
 pytestmark = pytest.mark.integration  # starts demo stacks of its own
+
 
 @pytest.fixture
 def own_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
@@ -24,12 +23,6 @@ def own_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setenv("PERFKIT_STATE_DIR", str(tmp_path / "state"))
     yield tmp_path / "state"
     stack.down(purge=True)
-
-
-def test_the_state_file_has_one_definition(own_state: Path) -> None:
-    paths = stack.StackPaths.default()
-    assert paths.root == config.demo_dir() == own_state / "demo"
-    assert paths.state_file == config.demo_state_file()
 
 
 def _pids(status: dict[str, object]) -> list[int]:
