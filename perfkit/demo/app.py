@@ -1,7 +1,7 @@
 """The demo backend: the seed's FastAPI routes over PostgreSQL, with its TTL caches and metrics.
 
-`get_current_user` calls a simulated remote auth provider (the seed's Supabase call, ~150 ms)
-unless the auth cache has the user; `--no-cache` is the seed's "before". A fault knob
+`Backend.current_user` calls a simulated remote auth provider (the seed's Supabase call,
+~150 ms) unless the auth cache has the user; `--no-cache` is the seed's "before". A fault knob
 (`/_demo/faults`) adds latency or 5xx per route at run time, for tests. The `/_demo/*` control
 routes, `/healthz` and the API schema are perfkit's own traffic: never in the metrics.
 """
