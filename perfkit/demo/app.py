@@ -1,64 +1,83 @@
 """The demo backend: the seed's FastAPI routes over PostgreSQL, with its TTL caches and metrics.
 
-`get_current_user` calls a simulated remote auth provider (the seed's Supabase call, ~150 ms)
-unless the auth cache has the user; `--no-cache` is the seed's "before". A fault knob
-(`/_demo/faults`) adds latency or 5xx per route at run time, for tests.
+`Backend.current_user` calls a simulated remote auth provider (the seed's Supabase call,
+~150 ms) unless the auth cache has the user; `--no-cache` is the seed's "before". A fault knob
+(`/_demo/faults`) adds latency or 5xx per route at run time, for tests. The `/_demo/*` control
+routes, `/healthz` and the API schema are perfkit's own traffic: never in the metrics.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import logging
 import os
 import random
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
-from psycopg.rows import dict_row
+from fastapi.routing import APIRoute
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from perfkit.demo import auth
 from perfkit.demo.cache import TTLCache
-from perfkit.demo.metrics import install_metrics, route_template
+from perfkit.demo.control import CACHE_CLEAR_PATH, FAULTS_PATH, ROUTES_PATH, Faults, FaultState
+from perfkit.demo.metrics import (
+    DEFAULT_PROFILE,
+    METRICS_PATH,
+    MetricsProfile,
+    install_metrics,
+    is_control_path,
+    route_template,
+)
 
 log = logging.getLogger("app")
 
-MESSAGES_SQL = """SELECT id, conversation_id, "timestamp", direction, body, status
-FROM messages WHERE conversation_id = %s ORDER BY "timestamp" DESC LIMIT 50"""
+Row = dict[str, Any]
+#: The seed's other cache TTLs: conversation 1 min, bot profile 5 min (auth: see auth.py).
+CONVERSATION_TTL_S, BOT_PROFILE_TTL_S = 60.0, 300.0
+
+ACCOUNTS_OF_USER_SQL = """SELECT id, phone_number_id, display_name FROM whatsapp_accounts
+WHERE user_id = %s ORDER BY id"""
+CONVERSATION_BY_ID_SQL = """SELECT id, account_id, contact_wa_id, contact_name, status, updated_at
+FROM conversations WHERE id = %s"""
 CONVERSATIONS_SQL = """SELECT id, account_id, contact_wa_id, contact_name, status, updated_at
 FROM conversations WHERE account_id = %s ORDER BY updated_at DESC LIMIT 50"""
-User = dict[str, Any]
-
+MESSAGES_SQL = """SELECT id, conversation_id, "timestamp", direction, body, status
+FROM messages WHERE conversation_id = %s ORDER BY "timestamp" DESC LIMIT 50"""
 ACCOUNT_BY_PHONE_SQL = """SELECT id, user_id, phone_number_id, display_name
 FROM whatsapp_accounts WHERE phone_number_id = %s"""
+BOT_PROFILE_SQL = "SELECT account_id, name, enabled FROM bot_profiles WHERE account_id = %s"
+CONTACT_CONVERSATION_SQL = """SELECT id FROM conversations
+WHERE account_id = %s AND contact_wa_id = %s ORDER BY updated_at DESC LIMIT 1"""
+# Two first messages of one contact at once: the unique (account_id, contact_wa_id) keeps one
+# conversation, and the second insert becomes an update instead of a 500.
+NEW_CONVERSATION_SQL = """INSERT INTO conversations
+(id, account_id, contact_wa_id, contact_name, created_at, updated_at)
+VALUES (gen_random_uuid(), %s, %s, %s, now(), now())
+ON CONFLICT (account_id, contact_wa_id) DO UPDATE SET updated_at = excluded.updated_at
+RETURNING id"""
+TOUCH_CONVERSATION_SQL = "UPDATE conversations SET updated_at = now() WHERE id = %s"
+INBOUND_MESSAGE_SQL = """INSERT INTO messages (conversation_id, "timestamp", direction, body)
+VALUES (%s, now(), 'inbound', %s)"""
 
 
 @dataclass
 class DemoConfig:
     dsn: str
     cache: bool = True
-    metrics_profile: str = "fastapi-observability"
-    auth_latency_ms: float = 145.0
+    metrics_profile: MetricsProfile = DEFAULT_PROFILE
+    auth_latency_ms: float = auth.DEFAULT_AUTH_LATENCY_MS
     app_name: str = "perfkit-demo"
     pool_size: int = 10
-
-
-@dataclass
-class Faults:
-    """Injected per-route latency and 5xx ratio; route templates or "*" for every route."""
-
-    latency_ms: dict[str, float] = field(default_factory=dict)
-    error_ratio: dict[str, float] = field(default_factory=dict)
-
-    def for_route(self, route: str) -> tuple[float, float]:
-        return (self.latency_ms.get(route, self.latency_ms.get("*", 0.0)),
-                self.error_ratio.get(route, self.error_ratio.get("*", 0.0)))
 
 
 class FaultMiddleware:
@@ -72,7 +91,7 @@ class FaultMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and (self.faults.latency_ms or self.faults.error_ratio):
             route = route_template(self.starlette_app, scope)
-            if route is not None and not route.startswith(("/_demo", "/metrics")):
+            if route is not None and route != METRICS_PATH and not is_control_path(route):
                 delay_ms, ratio = self.faults.for_route(route)
                 if delay_ms > 0:
                     await asyncio.sleep(delay_ms / 1000)
@@ -83,154 +102,185 @@ class FaultMiddleware:
         await self.app(scope, receive, send)
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+@dataclass
+class Caches:
+    """The seed's three TTL caches; disabled, they are its "before" (no lookups, no logs)."""
+
+    auth_user: TTLCache[Row]
+    conversation: TTLCache[Row]
+    bot_profile: TTLCache[Row]
+
+    @classmethod
+    def of(cls, enabled: bool) -> Caches:
+        return cls(TTLCache(auth.AUTH_TTL_S, enabled=enabled),
+                   TTLCache(CONVERSATION_TTL_S, enabled=enabled),
+                   TTLCache(BOT_PROFILE_TTL_S, enabled=enabled))
+
+    def clear(self) -> None:
+        for cache in (self.auth_user, self.conversation, self.bot_profile):
+            cache.clear()
 
 
-def create_app(config: DemoConfig) -> FastAPI:
-    pool = AsyncConnectionPool(config.dsn, min_size=2, max_size=config.pool_size, open=False,
-                               kwargs={"row_factory": dict_row, "autocommit": True})
-    auth_cache: TTLCache[dict[str, Any]] = TTLCache(120, enabled=config.cache)
-    conversation_cache: TTLCache[dict[str, Any]] = TTLCache(60, enabled=config.cache)
-    bot_cache: TTLCache[dict[str, Any]] = TTLCache(300, enabled=config.cache)
-    faults = Faults()
+class Backend:
+    """The seed's service layer: the pool, the auth dependency, the cached lookups, the write."""
+
+    def __init__(self, config: DemoConfig) -> None:
+        self.config = config
+        self.pool = AsyncConnectionPool(
+            config.dsn, connection_class=AsyncConnection[DictRow], min_size=2,
+            max_size=config.pool_size, open=False,
+            kwargs={"row_factory": dict_row, "autocommit": True})
+        self.caches = Caches.of(config.cache)
+        self.faults = Faults()
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> Any:
-        await pool.open(wait=True, timeout=30)
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await self.pool.open(wait=True, timeout=30)
         log.info("demo backend ready (cache %s, metrics %s)",
-                 "on" if config.cache else "off", config.metrics_profile)
+                 "on" if self.config.cache else "off", self.config.metrics_profile)
         yield
-        await pool.close()
+        await self.pool.close()
 
-    app = FastAPI(title="perfkit demo backend", lifespan=lifespan)
-
-    async def fetch_all(sql: str, *params: Any) -> list[dict[str, Any]]:
-        async with pool.connection() as conn:
+    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
+        async with self.pool.connection() as conn:
             cur = await conn.execute(sql, params)
-            return await cur.fetchall()  # type: ignore[return-value]
+            return await cur.fetchall()
 
-    async def fetch_one(sql: str, *params: Any) -> dict[str, Any] | None:
-        rows = await fetch_all(sql, *params)
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
+        rows = await self.fetch_all(sql, *params)
         return rows[0] if rows else None
 
-    async def remote_auth_provider(token: str) -> dict[str, Any] | None:
+    async def remote_auth_provider(self, token: str) -> Row | None:
         """The seed's Supabase `auth.get_user(token)`: a network round trip, then the row."""
-        await asyncio.sleep(config.auth_latency_ms / 1000)
-        return await fetch_one("SELECT id, email, full_name FROM users WHERE token = %s", token)
+        await asyncio.sleep(self.config.auth_latency_ms / 1000)
+        return await self.fetch_one(auth.USER_BY_TOKEN_SQL, token)
 
-    async def get_current_user(authorization: str | None = Header(default=None)) -> dict[str, Any]:
+    async def current_user(self, authorization: str | None = Header(default=None)) -> Row:
         if not authorization or not authorization.lower().startswith("bearer "):
             raise HTTPException(401, "missing bearer token")
         token = authorization.split(" ", 1)[1].strip()
-        digest = token_digest(token)
-        key = f"auth_user:{digest}"
-        user = auth_cache.get(key, shown=f"auth_user:{digest[:12]}...")
+        key, shown = auth.cache_key(token)
+        user = self.caches.auth_user.get(key, shown=shown)
         if user is None:
-            user = await remote_auth_provider(token)
+            user = await self.remote_auth_provider(token)
             if user is None:
                 raise HTTPException(401, "invalid token")
-            auth_cache.put(key, user)
+            self.caches.auth_user.put(key, user)
         return user
 
-    async def get_conversation_by_id(conversation_id: UUID) -> dict[str, Any]:
+    async def conversation_by_id(self, conversation_id: UUID) -> Row:
         key = f"conversation:{conversation_id}"
-        conversation = conversation_cache.get(key)
+        conversation = self.caches.conversation.get(key)
         if conversation is None:
-            conversation = await fetch_one(
-                "SELECT id, account_id, contact_wa_id, contact_name, status, updated_at "
-                "FROM conversations WHERE id = %s", conversation_id)
+            conversation = await self.fetch_one(CONVERSATION_BY_ID_SQL, conversation_id)
             if conversation is None:
                 raise HTTPException(404, "conversation not found")
-            conversation_cache.put(key, conversation)
+            self.caches.conversation.put(key, conversation)
         return conversation
 
-    async def get_bot_profile(account_id: int) -> dict[str, Any] | None:
+    async def bot_profile(self, account_id: int) -> Row | None:
         key = f"bot_profile:account_{account_id}"
-        profile = bot_cache.get(key)
+        profile = self.caches.bot_profile.get(key)
         if profile is None:
-            profile = await fetch_one("SELECT account_id, name, enabled FROM bot_profiles "
-                                      "WHERE account_id = %s", account_id)
+            profile = await self.fetch_one(BOT_PROFILE_SQL, account_id)
             if profile is not None:
-                bot_cache.put(key, profile)
+                self.caches.bot_profile.put(key, profile)
         return profile
+
+    async def receive_message(self, account_id: int, sender: str, text: str) -> Any:
+        """The webhook's write: find or open the contact's conversation, add the message."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(CONTACT_CONVERSATION_SQL, (account_id, sender))
+            row = await cur.fetchone()
+            if row is None:
+                cur = await conn.execute(NEW_CONVERSATION_SQL, (account_id, sender, sender))
+                row = await cur.fetchone()
+            else:
+                await conn.execute(TOUCH_CONVERSATION_SQL, (row["id"],))
+            if row is None:
+                raise HTTPException(500, "the conversation insert returned no row")
+            await conn.execute(INBOUND_MESSAGE_SQL, (row["id"], text))
+        return row["id"]
+
+
+def add_api_routes(app: FastAPI, backend: Backend) -> None:
+    """The seed's read routes, each behind the auth dependency."""
+    user_dep = Depends(backend.current_user)
+
+    @app.get("/auth/me")
+    async def auth_me(user: Row = user_dep) -> Row:
+        return user
+
+    @app.get("/accounts")
+    async def accounts(user: Row = user_dep) -> list[Row]:
+        return await backend.fetch_all(ACCOUNTS_OF_USER_SQL, user["id"])
+
+    @app.get("/conversations")
+    async def conversations(account_id: int, user: Row = user_dep) -> list[Row]:
+        return await backend.fetch_all(CONVERSATIONS_SQL, account_id)
+
+    @app.get("/conversations/{conversation_id}")
+    async def conversation(conversation_id: UUID, user: Row = user_dep) -> Row:
+        return await backend.conversation_by_id(conversation_id)
+
+    @app.get("/messages/{conversation_id}")
+    async def messages(conversation_id: UUID, user: Row = user_dep) -> list[Row]:
+        await backend.conversation_by_id(conversation_id)
+        return await backend.fetch_all(MESSAGES_SQL, conversation_id)
+
+
+def add_webhook_route(app: FastAPI, backend: Backend) -> None:
+    @app.post("/webhooks/whatsapp")
+    async def whatsapp_webhook(request: Request) -> Row:
+        phone_number_id, sender, text = parse_webhook(await request.json())
+        account = await backend.fetch_one(ACCOUNT_BY_PHONE_SQL, phone_number_id)
+        if account is None:
+            raise HTTPException(404, "unknown phone_number_id")
+        await backend.bot_profile(account["id"])
+        conversation_id = await backend.receive_message(account["id"], sender, text)
+        return {"status": "ok", "conversation_id": str(conversation_id)}
+
+
+def api_routes(app: FastAPI) -> list[str]:
+    """The route templates of the API (what a fault can target), without the control routes."""
+    return sorted({r.path for r in app.routes
+                   if isinstance(r, APIRoute) and r.include_in_schema})
+
+
+def add_control_routes(app: FastAPI, backend: Backend) -> None:
+    """perfkit's own routes: health, the fault knob, the cache reset and the route list."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/auth/me")
-    async def auth_me(user: User = Depends(get_current_user)) -> User:
-        return user
+    @app.get(FAULTS_PATH, include_in_schema=False)
+    async def get_faults() -> Row:
+        return FaultState(backend.faults, backend.config.cache,
+                          backend.config.metrics_profile.value).to_json()
 
-    @app.get("/accounts")
-    async def accounts(user: User = Depends(get_current_user)) -> list[dict[str, Any]]:
-        return await fetch_all("SELECT id, phone_number_id, display_name FROM whatsapp_accounts "
-                               "WHERE user_id = %s ORDER BY id", user["id"])
-
-    @app.get("/conversations")
-    async def conversations(account_id: int,
-                            user: User = Depends(get_current_user)) -> list[dict[str, Any]]:
-        return await fetch_all(CONVERSATIONS_SQL, account_id)
-
-    @app.get("/conversations/{conversation_id}")
-    async def conversation(conversation_id: UUID,
-                           user: User = Depends(get_current_user)) -> dict[str, Any]:
-        return await get_conversation_by_id(conversation_id)
-
-    @app.get("/messages/{conversation_id}")
-    async def messages(conversation_id: UUID,
-                       user: User = Depends(get_current_user)) -> list[dict[str, Any]]:
-        await get_conversation_by_id(conversation_id)
-        return await fetch_all(MESSAGES_SQL, conversation_id)
-
-    @app.post("/webhooks/whatsapp")
-    async def whatsapp_webhook(request: Request) -> dict[str, Any]:
-        payload = await request.json()
-        phone_number_id, sender, text = parse_webhook(payload)
-        account = await fetch_one(ACCOUNT_BY_PHONE_SQL, phone_number_id)
-        if account is None:
-            raise HTTPException(404, "unknown phone_number_id")
-        await get_bot_profile(account["id"])
-        async with pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(
-                "SELECT id FROM conversations WHERE account_id = %s AND contact_wa_id = %s "
-                "ORDER BY updated_at DESC LIMIT 1", (account["id"], sender))
-            row = await cur.fetchone()
-            if row is None:
-                cur = await conn.execute(
-                    "INSERT INTO conversations (id, account_id, contact_wa_id, contact_name, "
-                    "created_at, updated_at) VALUES (gen_random_uuid(), %s, %s, %s, now(), now()) "
-                    "RETURNING id", (account["id"], sender, sender))
-                row = await cur.fetchone()
-            else:
-                await conn.execute("UPDATE conversations SET updated_at = now() WHERE id = %s",
-                                   (row["id"],))  # type: ignore[call-overload]
-            assert row is not None
-            await conn.execute(
-                'INSERT INTO messages (conversation_id, "timestamp", direction, body) '
-                "VALUES (%s, now(), 'inbound', %s)", (row["id"], text))  # type: ignore[call-overload]
-        return {"status": "ok", "conversation_id": str(row["id"])}  # type: ignore[call-overload]
-
-    @app.get("/_demo/faults", include_in_schema=False)
-    async def get_faults() -> dict[str, Any]:
-        return {"latency_ms": faults.latency_ms, "error_ratio": faults.error_ratio,
-                "cache": config.cache, "metrics_profile": config.metrics_profile}
-
-    @app.put("/_demo/faults", include_in_schema=False)
-    async def put_faults(request: Request) -> dict[str, Any]:
-        body = await request.json()
-        faults.latency_ms = {str(k): float(v) for k, v in (body.get("latency_ms") or {}).items()}
-        faults.error_ratio = {str(k): float(v) for k, v in (body.get("error_ratio") or {}).items()}
+    @app.put(FAULTS_PATH, include_in_schema=False)
+    async def put_faults(request: Request) -> Row:
+        backend.faults.set_from(Faults.from_json(await request.json()))
         return await get_faults()
 
-    @app.post("/_demo/cache/clear", include_in_schema=False)
+    @app.post(CACHE_CLEAR_PATH, include_in_schema=False)
     async def clear_caches() -> dict[str, str]:
-        for cache in (auth_cache, conversation_cache, bot_cache):
-            cache.clear()
+        backend.caches.clear()
         return {"status": "cleared"}
 
-    app.add_middleware(FaultMiddleware, starlette_app=app, faults=faults)
+    @app.get(ROUTES_PATH, include_in_schema=False)
+    async def routes() -> list[str]:
+        return api_routes(app)
+
+
+def create_app(config: DemoConfig) -> FastAPI:
+    backend = Backend(config)
+    app = FastAPI(title="perfkit demo backend", lifespan=backend.lifespan)
+    add_api_routes(app, backend)
+    add_webhook_route(app, backend)
+    add_control_routes(app, backend)
+    app.add_middleware(FaultMiddleware, starlette_app=app, faults=backend.faults)
     install_metrics(app, config.metrics_profile, config.app_name)
     return app
 
@@ -254,10 +304,10 @@ def main(argv: list[str] | None = None) -> None:
                                                  "PERFKIT_DEMO_DSN)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--no-cache", action="store_true", help="the seed's 'before': no caches")
-    parser.add_argument("--metrics-profile", default="fastapi-observability",
-                        choices=["fastapi-observability", "instrumentator"])
-    parser.add_argument("--auth-latency-ms", type=float, default=145.0)
+    parser.add_argument("--no-cache", action="store_true", help="the 'before': no caches")
+    parser.add_argument("--metrics-profile", type=MetricsProfile, default=DEFAULT_PROFILE,
+                        choices=list(MetricsProfile))
+    parser.add_argument("--auth-latency-ms", type=float, default=auth.DEFAULT_AUTH_LATENCY_MS)
     args = parser.parse_args(argv)
     dsn = os.environ.get("PERFKIT_DEMO_DSN")
     if not dsn:

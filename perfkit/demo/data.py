@@ -46,10 +46,11 @@ def demo_token_sql(expr: str) -> str:
 
 
 def load_steps(scale: DemoScale) -> list[tuple[str, str]]:
-    """(label, SQL) for each step; every insert is one set-based statement."""
+    """(label, SQL) for each step; every insert is one set-based statement. Contacts are
+    numbered per conversation, so (account_id, contact_wa_id) is unique as the schema wants."""
     u, a, c, m = scale.users, scale.accounts, scale.conversations, scale.messages
     return [
-        ("schema", schema.DROP + schema.DDL),
+        ("schema", schema.DROP + schema.EXTENSIONS_SQL + schema.DDL),
         ("users", f"""
             INSERT INTO users (id, email, full_name, token)
             SELECT i, 'user' || i || '@example.com', 'Demo User ' || i, {demo_token_sql('i')}
@@ -78,6 +79,7 @@ def load_steps(scale: DemoScale) -> list[tuple[str, str]]:
                    CASE WHEN random() < 0.5 THEN 'inbound' ELSE 'outbound' END,
                    'Message ' || i || ': ' || md5(i::text) || md5((i * 7)::text)
             FROM generate_series(1, {m}) AS i"""),
+        ("indexes", schema.APP_INDEXES),
         ("analyze", "ANALYZE"),
     ]
 
@@ -99,20 +101,50 @@ def load_demo_data(dsn: str, scale: float,
             "CREATE TABLE IF NOT EXISTS perfkit_demo_meta (key text PRIMARY KEY, value text)"
         )
         conn.execute(
-            "INSERT INTO perfkit_demo_meta VALUES ('scale', %s) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(scale),)
+            "INSERT INTO perfkit_demo_meta VALUES ('scale', %s), ('schema', %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(scale), schema.VERSION)
         )
     return time.perf_counter() - started
 
 
-def loaded_scale(dsn: str) -> float | None:
-    """The scale the database was loaded at, or None when it holds no demo data."""
+def ensure_extensions(dsn: str) -> list[str]:
+    """Create the demo's extensions when missing; one note for each that cannot work."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(schema.EXTENSIONS_SQL)
+        preloaded = conn.execute("SHOW shared_preload_libraries").fetchone()
+        hypopg = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'hypopg'").fetchone()
+    notes = []
+    if not preloaded or "pg_stat_statements" not in str(preloaded[0]):
+        notes.append("pg_stat_statements is not preloaded by this PostgreSQL (started before "
+                     "perfkit set it): `perfkit demo down` then `perfkit demo up` restarts it")
+    if hypopg is None:
+        notes.append("HypoPG is not installed on this PostgreSQL: index advice will be "
+                     "unproven (Debian: apt-get install postgresql-<major>-hypopg)")
+    return notes
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    scale: float
+    schema_version: str | None
+
+    @property
+    def current(self) -> bool:
+        """Made with this perfkit's schema (an older one lacks its indexes or columns)."""
+        return self.schema_version == schema.VERSION
+
+
+def loaded_data(dsn: str) -> LoadedData | None:
+    """What the database was loaded with, or None when it holds no demo data."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         exists = conn.execute("SELECT to_regclass('perfkit_demo_meta') IS NOT NULL").fetchone()
         if not exists or not exists[0]:
             return None
-        row = conn.execute("SELECT value FROM perfkit_demo_meta WHERE key = 'scale'").fetchone()
-        return float(row[0]) if row else None
+        rows = conn.execute("SELECT key, value FROM perfkit_demo_meta").fetchall()
+    meta = {str(key): str(value) for key, value in rows}
+    if "scale" not in meta:
+        return None
+    return LoadedData(float(meta["scale"]), meta.get("schema"))
 
 
 def demo_tokens(dsn: str, limit: int = 1000) -> list[str]:

@@ -3,34 +3,49 @@
 `fastapi-observability`: the middleware of the dashboard the seed reads (Grafana 16110,
 blueswen/fastapi-observability), prometheus_client's default buckets.
 `instrumentator`: prometheus-fastapi-instrumentator itself (per-route buckets 0.1/0.5/1 s).
+The CLI reads the profile names at start-up: the metric libraries are imported when used.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
-PROFILES = ("fastapi-observability", "instrumentator")
-UNINSTRUMENTED_PREFIXES = ("/_demo",)
+
+class MetricsProfile(StrEnum):
+    """The metric naming of the library the backend runs (the names `report` detects)."""
+
+    OBSERVABILITY = "fastapi-observability"
+    INSTRUMENTATOR = "instrumentator"
+
+
+DEFAULT_PROFILE = MetricsProfile.OBSERVABILITY
+METRICS_PATH = "/metrics"
+#: perfkit's own control traffic (the fault knob, health polls, the API schema): never
+#: counted, so it never shows up in a user's report. Anchored regexes over the route template.
+CONTROL_PATH_PATTERNS = (r"/_demo(/.*)?", r"/healthz", r"/openapi\.json", r"/docs(/.*)?",
+                         r"/redoc")
+_CONTROL_PATH = re.compile("|".join(f"(?:{p})" for p in CONTROL_PATH_PATTERNS))
+
+
+def is_control_path(path: str) -> bool:
+    return _CONTROL_PATH.fullmatch(path) is not None
 
 
 def route_template(app: Starlette, scope: Scope) -> str | None:
     """The matched route's path template (`/messages/{conversation_id}`), as the dashboards use."""
+    from starlette.routing import Match
+
     for route in app.routes:
         match, _ = route.matches(scope)
         if match == Match.FULL:
@@ -43,6 +58,8 @@ class ObservabilityMiddleware:
 
     def __init__(self, app: ASGIApp, *, starlette_app: Starlette, app_name: str,
                  registry: CollectorRegistry) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
         self.app = app
         self.starlette_app = starlette_app
         self.app_name = app_name
@@ -64,11 +81,8 @@ class ObservabilityMiddleware:
                                  "path currently being processed", labels, registry=registry)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(UNINSTRUMENTED_PREFIXES):
-            await self.app(scope, receive, send)
-            return
-        path = route_template(self.starlette_app, scope)
-        if path is None:
+        path = route_template(self.starlette_app, scope) if scope["type"] == "http" else None
+        if path is None or is_control_path(path):
             await self.app(scope, receive, send)
             return
         method = scope["method"]
@@ -96,17 +110,19 @@ class ObservabilityMiddleware:
             self.in_progress.labels(**labels).dec()
 
 
-def install_metrics(app: Starlette, profile: str, app_name: str) -> None:
+def install_metrics(app: Starlette, profile: MetricsProfile, app_name: str) -> None:
     """Wire one profile's metrics and the /metrics endpoint into the app."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    from starlette.responses import Response
+
     registry = CollectorRegistry()
-    if profile == "instrumentator":
+    if profile is MetricsProfile.INSTRUMENTATOR:
         from prometheus_fastapi_instrumentator import Instrumentator
 
-        Instrumentator(registry=registry, excluded_handlers=["/_demo.*"]).instrument(app).expose(
-            app, include_in_schema=False)
+        excluded = [f"^(?:{p})$" for p in CONTROL_PATH_PATTERNS]
+        Instrumentator(registry=registry, excluded_handlers=excluded).instrument(app).expose(
+            app, endpoint=METRICS_PATH, include_in_schema=False)
         return
-    if profile != "fastapi-observability":
-        raise ValueError(f"unknown metrics profile {profile!r}; choose from {PROFILES}")
     app.add_middleware(ObservabilityMiddleware, starlette_app=app, app_name=app_name,
                        registry=registry)
 
@@ -114,4 +130,4 @@ def install_metrics(app: Starlette, profile: str, app_name: str) -> None:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     handler: Callable[[Request], Awaitable[Response]] = metrics
-    app.add_route("/metrics", handler, methods=["GET"], include_in_schema=False)
+    app.add_route(METRICS_PATH, handler, methods=["GET"], include_in_schema=False)

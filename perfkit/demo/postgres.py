@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -32,6 +31,8 @@ SERVER_SETTINGS = {
     "checkpoint_timeout": "30min",
     "max_connections": "100",
     "log_min_messages": "warning",
+    # Per-statement figures for `bench` and `advise-indexes`, as a tuned production server has.
+    "shared_preload_libraries": "pg_stat_statements",
 }
 
 
@@ -90,11 +91,7 @@ def _run(argv: list[str], what: str) -> None:
 
 def _prepare_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    if procs.running_as_root():
-        import pwd
-
-        entry = pwd.getpwnam(procs.UNPRIVILEGED_USER)
-        os.chown(path, entry.pw_uid, entry.pw_gid)
+    procs.hand_over(path)
     path.chmod(0o700)
 
 
@@ -115,11 +112,7 @@ def init_cluster(data_dir: Path) -> None:
     pwfile = data_dir.parent / f".{data_dir.name}.pw"
     pwfile.write_text(DEMO_PASSWORD + "\n")
     try:
-        if procs.running_as_root():
-            import pwd
-
-            entry = pwd.getpwnam(procs.UNPRIVILEGED_USER)
-            os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+        procs.hand_over(pwfile)
         pwfile.chmod(0o600)
         _run([initdb, "-D", str(data_dir), "-U", DEMO_USER, f"--pwfile={pwfile}",
               "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8",
@@ -135,11 +128,7 @@ def start(server: PostgresServer) -> int:
     options += f" -c port={server.port} -c unix_socket_directories={server.data_dir}"
     server.log_file.parent.mkdir(parents=True, exist_ok=True)
     server.log_file.touch()
-    if procs.running_as_root():
-        import pwd
-
-        entry = pwd.getpwnam(procs.UNPRIVILEGED_USER)
-        os.chown(server.log_file, entry.pw_uid, entry.pw_gid)
+    procs.hand_over(server.log_file)
     result = subprocess.run(
         procs.as_unprivileged([pg_ctl, "-D", str(server.data_dir), "-l", str(server.log_file),
                                "-w", "-t", "60", "-o", options, "start"]),

@@ -12,11 +12,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from perfkit.errors import StackError, UsageError
 
 UNPRIVILEGED_USER = "postgres"
+PS_TIMEOUT_S = 5.0
+KILL_WAIT_S = 2.0
 
 
 def free_port() -> int:
@@ -45,32 +48,65 @@ def choose_port(requested: int | None, flag: str) -> int:
     return requested
 
 
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
+@dataclass(frozen=True)
+class ProcessInfo:
+    """What `ps` says about a pid: its state letters (`Ss`, `Z`...) and its command line."""
+
+    state: str
+    command: str
+
+    @property
+    def zombie(self) -> bool:
+        return self.state.startswith("Z")
+
+
+def process_info(pid: int) -> ProcessInfo | None:
+    """`ps -o stat=,command= -p PID` (POSIX, so Linux and macOS alike); None when no such pid."""
+    ps = shutil.which("ps")
+    if ps is None:
+        raise StackError("the `ps` command is missing: perfkit needs it to tell the processes "
+                         "it started from others", hint="install it: apt-get install -y procps")
+    try:
+        result = subprocess.run([ps, "-o", "stat=,command=", "-p", str(pid)],
+                                capture_output=True, text=True, timeout=PS_TIMEOUT_S,
+                                check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    fields = result.stdout.strip().split(None, 1)
+    if result.returncode != 0 or not fields:
+        return None
+    return ProcessInfo(fields[0], fields[1] if len(fields) > 1 else "")
+
+
+def _signalable(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+        pass  # it exists, owned by another user
+    return True
 
 
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
+def _live_process(pid: int | None) -> ProcessInfo | None:
+    """The pid's ps entry when it exists and is not a zombie (exited, not yet reaped)."""
+    if not pid or not _signalable(pid):
+        return None
+    info = process_info(pid)
+    if info is not None and info.zombie:
+        _reap(pid)  # a child of ours that died (killed, crashed): collect it
+        return None
+    return info
+
+
+def pid_alive(pid: int | None) -> bool:
+    return _live_process(pid) is not None
 
 
 def is_our_process(pid: int | None, marker: str) -> bool:
     """The pid is alive and still the program we started (pids get recycled)."""
-    return bool(pid) and pid_alive(pid) and marker in cmdline(pid or 0)
+    info = _live_process(pid)
+    return info is not None and marker in info.command
 
 
 _SPAWNED: dict[int, subprocess.Popen[bytes]] = {}  # outlive their caller: never collected
@@ -95,15 +131,20 @@ def stop_pid(pid: int, marker: str, timeout_s: float = 10.0) -> bool:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return True
+    if not _exited_within(pid, timeout_s):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _exited_within(pid, KILL_WAIT_S)
+    _reap(pid)  # our own child is a zombie until collected
+    return True
+
+
+def _exited_within(pid: int, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not pid_alive(pid):
-            return True
+    while pid_alive(pid):
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    _reap(pid)
     return True
 
 
@@ -154,6 +195,25 @@ def running_as_root() -> bool:
     return os.geteuid() == 0
 
 
+def unprivileged_ids() -> tuple[int, int]:
+    """(uid, gid) of the user PostgreSQL runs as when perfkit is root."""
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(UNPRIVILEGED_USER)
+    except KeyError:
+        raise StackError(f"running as root, and there is no `{UNPRIVILEGED_USER}` user to run "
+                         "PostgreSQL as", hint="install PostgreSQL's package (it creates the "
+                         "user) or run perfkit as a normal user") from None
+    return entry.pw_uid, entry.pw_gid
+
+
+def hand_over(path: Path) -> None:
+    """As root, give a file or folder to the unprivileged user PostgreSQL runs as."""
+    if running_as_root():
+        os.chown(path, *unprivileged_ids())
+
+
 def as_unprivileged(argv: Sequence[str]) -> list[str]:
     """PostgreSQL refuses root: run its binaries as the `postgres` user when we are root."""
     if not running_as_root():
@@ -163,11 +223,8 @@ def as_unprivileged(argv: Sequence[str]) -> list[str]:
         return [runuser, "-u", UNPRIVILEGED_USER, "--", *argv]
     setpriv = shutil.which("setpriv")
     if setpriv:
-        import pwd
-
-        entry = pwd.getpwnam(UNPRIVILEGED_USER)
-        return [setpriv, f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups",
-                *argv]
+        uid, gid = unprivileged_ids()
+        return [setpriv, f"--reuid={uid}", f"--regid={gid}", "--init-groups", *argv]
     raise StackError("running as root, and neither runuser nor setpriv is available to start "
                      "PostgreSQL as an unprivileged user",
                      hint="install util-linux or run perfkit as a normal user")

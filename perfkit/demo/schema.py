@@ -1,15 +1,31 @@
-"""The seed's schema: users with bearer tokens, WhatsApp accounts, conversations, messages, bots.
+"""The demo's schema: users with bearer tokens, WhatsApp accounts, conversations, messages, bots.
 
-Primary keys only, no secondary index: this is the seed's "before" state, the one its
-three `CREATE INDEX` statements fix.
+The "before" of the runbook: what a real app has (primary keys, a unique login token, the
+foreign key's index, one conversation per contact of an account) and nothing more, so the
+three indexes of indexes/010_performance_indexes.sql are exactly what is missing.
 """
 
 from __future__ import annotations
 
+#: Bumped when the schema changes, so `demo up` reloads data made by an older perfkit.
+VERSION = "2"
 TABLES = ("messages", "conversations", "bot_profiles", "whatsapp_accounts", "users")
 
-DDL = """
+#: Per-statement figures (needs `shared_preload_libraries`, set by the demo server) and, when
+#: the server has it, HypoPG's hypothetical indexes: never a failure without it.
+EXTENSIONS_SQL = """
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg') THEN
+        CREATE EXTENSION IF NOT EXISTS hypopg;
+    END IF;
+END
+$$;
+"""
+
+DDL = """
 
 CREATE TABLE users (
     id          bigint PRIMARY KEY,
@@ -55,3 +71,13 @@ CREATE TABLE messages (
 """
 
 DROP = "DROP TABLE IF EXISTS " + ", ".join(TABLES) + " CASCADE;"
+
+#: The secondary indexes the app has before the runbook, built after the bulk load (faster).
+SCHEMA_INDEXES = ("users_token_key", "whatsapp_accounts_user_id_idx",
+                  "conversations_account_id_contact_wa_id_key")
+APP_INDEXES = """
+ALTER TABLE users ADD CONSTRAINT users_token_key UNIQUE (token);
+CREATE INDEX whatsapp_accounts_user_id_idx ON whatsapp_accounts (user_id);
+ALTER TABLE conversations ADD CONSTRAINT conversations_account_id_contact_wa_id_key
+    UNIQUE (account_id, contact_wa_id);
+"""

@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from perfkit.config import state_dir
+from perfkit.config import DEMO_STATE_FILE_NAME, demo_dir
 from perfkit.demo import postgres, procs, prometheus
+from perfkit.demo.auth import DEFAULT_AUTH_LATENCY_MS
+from perfkit.demo.metrics import DEFAULT_PROFILE, MetricsProfile
 from perfkit.errors import StackError, UsageError
 
 BACKEND_MARKER = "perfkit.demo.app"
@@ -34,11 +36,11 @@ class StackPaths:
 
     @classmethod
     def default(cls) -> StackPaths:
-        return cls(state_dir() / "demo")
+        return cls(demo_dir())
 
     @property
     def state_file(self) -> Path:
-        return self.root / "state.json"
+        return self.root / DEMO_STATE_FILE_NAME
 
     @property
     def pg_data(self) -> Path:
@@ -76,8 +78,8 @@ class StackPaths:
 class UpOptions:
     scale: float | None = None
     cache: bool = True
-    metrics_profile: str = "fastapi-observability"
-    auth_latency_ms: float = 145.0
+    metrics_profile: MetricsProfile = DEFAULT_PROFILE
+    auth_latency_ms: float = DEFAULT_AUTH_LATENCY_MS
     pg_port: int | None = None
     backend_port: int | None = None
     prometheus_port: int | None = None
@@ -147,42 +149,60 @@ def _up_postgres(state: dict[str, Any], options: UpOptions, paths: StackPaths,
                  progress: Progress) -> None:
     from perfkit.demo import data
 
-    pg = state.get("postgres") or {}
-    server: postgres.PostgresServer | None = None
-    if pg.get("port") and postgres.answers(pg.get("dsn", "")):
-        server = postgres.PostgresServer(paths.pg_data, int(pg["port"]), paths.pg_log)
-    else:
-        if pg.get("pid"):
-            state["notes"].append(f"recovered a stale state: PostgreSQL (pid {pg['pid']}) was "
-                                  "not running")
-        postgres.find_binary("initdb")
-        if not postgres.check_data_dir(paths.pg_data):
-            progress("initdb: creating the demo PostgreSQL cluster")
-            postgres.init_cluster(paths.pg_data)
-        _clear_stale_pidfile(paths.pg_data)
-        server = postgres.PostgresServer(
-            paths.pg_data, procs.choose_port(options.pg_port, "--pg-port"), paths.pg_log)
-        progress(f"starting PostgreSQL on 127.0.0.1:{server.port}")
-        postgres.start(server)
-        postgres.ensure_database(server)
+    server = _running_postgres(state, paths) or _start_postgres(state, options, paths, progress)
     state["postgres"] = {"dsn": server.dsn, "pid": server.pid(), "port": server.port,
                          "data_dir": str(server.data_dir), "log_file": str(server.log_file)}
-    loaded = data.loaded_scale(server.dsn)
-    wanted = options.scale if options.scale is not None else (loaded or DEFAULT_SCALE)
-    if loaded is None or loaded != wanted:
-        rows = data.DemoScale.of(wanted)
-        progress(f"loading demo data at scale {wanted:g} ({rows.messages:,} messages, "
-                 f"{rows.conversations:,} conversations, {rows.accounts:,} accounts)")
-        seconds = data.load_demo_data(server.dsn, wanted,
-                                      lambda label, i, n: progress(f"  {label} ({i + 1}/{n})"))
-        state["load_seconds"] = round(seconds, 1)
-        state["notes"].append(f"loaded demo data at scale {wanted:g} in {seconds:.1f} s")
-    state["scale"] = wanted
+    _load_data(state, options, server.dsn, progress)
+    state["notes"] += data.ensure_extensions(server.dsn)
     tokens = data.demo_tokens(server.dsn, TOKENS_IN_FILE)
     paths.tokens_file.write_text("\n".join(tokens) + "\n")
     paths.tokens_file.chmod(0o600)
     state["tokens_file"] = str(paths.tokens_file)
     state["token"] = tokens[0]
+
+
+def _running_postgres(state: dict[str, Any], paths: StackPaths) -> postgres.PostgresServer | None:
+    pg = state.get("postgres") or {}
+    if pg.get("port") and postgres.answers(pg.get("dsn", "")):
+        return postgres.PostgresServer(paths.pg_data, int(pg["port"]), paths.pg_log)
+    if pg.get("pid"):
+        state["notes"].append(f"recovered a stale state: PostgreSQL (pid {pg['pid']}) was "
+                              "not running")
+    return None
+
+
+def _start_postgres(state: dict[str, Any], options: UpOptions, paths: StackPaths,
+                    progress: Progress) -> postgres.PostgresServer:
+    postgres.find_binary("initdb")
+    if not postgres.check_data_dir(paths.pg_data):
+        progress("initdb: creating the demo PostgreSQL cluster")
+        postgres.init_cluster(paths.pg_data)
+    _clear_stale_pidfile(paths.pg_data)
+    server = postgres.PostgresServer(
+        paths.pg_data, procs.choose_port(options.pg_port, "--pg-port"), paths.pg_log)
+    progress(f"starting PostgreSQL on 127.0.0.1:{server.port}")
+    postgres.start(server)
+    postgres.ensure_database(server)
+    return server
+
+
+def _load_data(state: dict[str, Any], options: UpOptions, dsn: str,
+               progress: Progress) -> None:
+    """Load the data when absent, at another scale, or made by an older schema."""
+    from perfkit.demo import data
+
+    loaded = data.loaded_data(dsn)
+    wanted = options.scale if options.scale is not None else (
+        loaded.scale if loaded else DEFAULT_SCALE)
+    if loaded is None or not loaded.current or loaded.scale != wanted:
+        rows = data.DemoScale.of(wanted)
+        progress(f"loading demo data at scale {wanted:g} ({rows.messages:,} messages, "
+                 f"{rows.conversations:,} conversations, {rows.accounts:,} accounts)")
+        seconds = data.load_demo_data(dsn, wanted,
+                                      lambda label, i, n: progress(f"  {label} ({i + 1}/{n})"))
+        state["load_seconds"] = round(seconds, 1)
+        state["notes"].append(f"loaded demo data at scale {wanted:g} in {seconds:.1f} s")
+    state["scale"] = wanted
 
 
 def _clear_stale_pidfile(data_dir: Path) -> None:
@@ -283,9 +303,10 @@ def restart_backend(cache: bool | None = None, metrics_profile: str | None = Non
     if not be or not state.get("postgres"):
         raise StackError("the demo stack is not up", hint="run `perfkit demo up` first")
     options = UpOptions(cache=be.get("cache", True) if cache is None else cache,
-                        metrics_profile=metrics_profile or be.get("metrics_profile",
-                                                                  "fastapi-observability"),
-                        auth_latency_ms=float(be.get("auth_latency_ms", 145.0)))
+                        metrics_profile=MetricsProfile(
+                            metrics_profile or be.get("metrics_profile", DEFAULT_PROFILE)),
+                        auth_latency_ms=float(be.get("auth_latency_ms",
+                                                     DEFAULT_AUTH_LATENCY_MS)))
     if be.get("pid"):
         procs.stop_pid(int(be["pid"]), BACKEND_MARKER)
     start_backend(state, int(be["port"]), options, paths, progress)
@@ -293,25 +314,78 @@ def restart_backend(cache: bool | None = None, metrics_profile: str | None = Non
     return state
 
 
-def status(paths: StackPaths | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Service:
+    """One part of the stack: where it is, its pid, and whether it answers now."""
+
+    name: str
+    address: str | None
+    pid: int | None
+    up: bool
+
+
+@dataclass(frozen=True)
+class StackStatus:
     """DESIGN's perfkit.demo/1: each service's address, pid and whether it answers now."""
+
+    postgres: Service
+    backend: Service
+    prometheus: Service
+    cache: bool | None = None
+    metrics_profile: str | None = None
+    tokens_file: str | None = None
+    log_file: str | None = None
+    scale: float | None = None
+
+    @property
+    def services(self) -> tuple[Service, Service, Service]:
+        return self.postgres, self.backend, self.prometheus
+
+    @property
+    def all_up(self) -> bool:
+        return all(s.up for s in self.services)
+
+    def to_json(self) -> dict[str, Any]:
+        pg, be, pr = self.services
+        return {
+            "schema": "perfkit.demo/1",
+            "postgres": {"dsn": pg.address, "pid": pg.pid, "up": pg.up},
+            "backend": {"url": be.address, "pid": be.pid, "up": be.up, "cache": self.cache,
+                        "metrics_profile": self.metrics_profile},
+            "prometheus": {"url": pr.address, "pid": pr.pid, "up": pr.up},
+            "tokens_file": self.tokens_file, "log_file": self.log_file, "scale": self.scale,
+        }
+
+
+def check(paths: StackPaths | None = None) -> StackStatus:
+    """Each service of the recorded stack, checked for real."""
     paths = paths or StackPaths.default()
     state = read_state(paths)
     pg, be, pr = (state.get(k) or {} for k in ("postgres", "backend", "prometheus"))
     pg_pid = postgres.PostgresServer(paths.pg_data, 0, paths.pg_log).pid() if pg else None
-    return {
-        "schema": "perfkit.demo/1",
-        "postgres": {"dsn": pg.get("dsn"), "pid": pg_pid,
-                     "up": bool(pg.get("dsn")) and postgres.answers(pg["dsn"])},
-        "backend": {"url": be.get("url"), "pid": be.get("pid"),
-                    "up": bool(be.get("url")) and procs.http_ok(f"{be['url']}/healthz"),
-                    "cache": be.get("cache"), "metrics_profile": be.get("metrics_profile")},
-        "prometheus": {"url": pr.get("url"), "pid": pr.get("pid"),
-                       "up": bool(pr.get("url")) and procs.http_ok(f"{pr['url']}/-/ready")},
-        "tokens_file": state.get("tokens_file"),
-        "log_file": state.get("log_file"),
-        "scale": state.get("scale"),
-    }
+    return StackStatus(
+        postgres=Service("postgres", pg.get("dsn"), pg_pid,
+                         bool(pg.get("dsn")) and postgres.answers(pg["dsn"])),
+        backend=Service("backend", be.get("url"), be.get("pid"),
+                        bool(be.get("url")) and procs.http_ok(f"{be['url']}/healthz")),
+        prometheus=Service("prometheus", pr.get("url"), pr.get("pid"),
+                           bool(pr.get("url")) and procs.http_ok(f"{pr['url']}/-/ready")),
+        cache=be.get("cache"), metrics_profile=be.get("metrics_profile"),
+        tokens_file=state.get("tokens_file"), log_file=state.get("log_file"),
+        scale=state.get("scale"))
+
+
+def status(paths: StackPaths | None = None) -> dict[str, Any]:
+    """check() as perfkit.demo/1 JSON."""
+    return check(paths).to_json()
+
+
+def backend_url(paths: StackPaths | None = None) -> str:
+    """The running stack's backend, or a StackError saying how to start one."""
+    be = read_state(paths or StackPaths.default()).get("backend") or {}
+    if not be.get("url"):
+        raise StackError("the demo stack is not up", hint="run `perfkit demo up` first")
+    return str(be["url"])
 
 
 def down(purge: bool = False, paths: StackPaths | None = None,

@@ -6,18 +6,16 @@ import json
 import os
 import signal
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from perfkit.demo import procs, stack
-from tests.conftest import CliResult
-
-Cli = Callable[..., CliResult]
-
+from tests.demo.support import Cli
 
 pytestmark = pytest.mark.integration  # starts demo stacks of its own
+
 
 @pytest.fixture
 def own_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
@@ -118,12 +116,17 @@ def test_fault_flags_leave_the_other_fault_alone_and_clear_resets(
         data = json.loads(both.stdout)
         assert data["latency_ms"] == {"/auth/me": 30.0}  # not reset by the second call
         assert data["error_ratio"] == {"/auth/me": 0.5}
+        table = cli("demo", "fault", "--route", "/accounts", "--latency-ms", "12.5")
+        assert table.exit_code == 0
+        rows = [line.split() for line in table.stdout.splitlines() if "/" in line]
+        assert rows == [["/accounts", "│", "12.5", "│", "0.0%"],
+                        ["/auth/me", "│", "30.0", "│", "50.0%"]]
         typo = cli("demo", "fault", "--route", "/nope", "--latency-ms", "5")
         assert typo.exit_code == 2 and "/messages/{conversation_id}" in typo.stderr
     finally:
-        cleared = cli("demo", "fault", "--clear", "--format", "json")
-    assert json.loads(cleared.stdout) == {**json.loads(cleared.stdout), "latency_ms": {},
-                                          "error_ratio": {}}
+        cleared = cli("demo", "fault", "--clear", "--format", "markdown")
+    assert cleared.exit_code == 0
+    assert "| `(none)` | 0.00 | 0.0% |" in cleared.stdout
 
 
 def test_a_taken_backend_port_starts_nothing(cli: Cli, own_state: Path) -> None:

@@ -1,89 +1,126 @@
-"""`perfkit demo story` end to end on a stack of its own (small scale), then `perfkit doctor`
-on the system it leaves, and on the same system without indexes or caches."""
+"""`perfkit demo story` end to end on a stack of its own (small scale), its three renderings,
+then `perfkit doctor` on the system it leaves, and on the same system without indexes or
+caches."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from perfkit.cli import console
+from perfkit.cli.console import OutputFormat
+from perfkit.cli.demo import show_story
+from perfkit.db.parse import SHIPPED_INDEXES, expected_indexes, load_statements
 from perfkit.demo import stack
-from tests.conftest import CliResult
+from perfkit.demo.story import StoryOptions, StoryResult, _reset_indexes, run_story
+from perfkit.render.story import prometheus_table
+from tests.demo.support import Cli
 
-Cli = Callable[..., CliResult]
+RUNBOOK_INDEXES = {s.index_name for s in expected_indexes(load_statements([SHIPPED_INDEXES]))
+                   if s.index_name}
 
 
 pytestmark = pytest.mark.integration  # starts demo stacks of its own
 
 @pytest.fixture(scope="module")
-def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One story run shared by the module's tests (it takes ~20 s)."""
-    import os
-
-    from perfkit.cli import console, main
-
+def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StoryResult, Path]]:
+    """One story run shared by the module's tests (it takes ~30 s), on its own state dir."""
     state = tmp_path_factory.mktemp("story-state")
-    previous = os.environ["PERFKIT_STATE_DIR"]
-    os.environ["PERFKIT_STATE_DIR"] = str(state)
-    out = state / "story.json"
-    try:
-        console.reset()
-        import contextlib
-        import io
-
-        buffer = io.StringIO()
-        with contextlib.redirect_stdout(buffer):
-            code = main(["demo", "story", "--scale", "0.01", "--duration", "5s",
-                         "--format", "json"])
-        console.reset()
-        out.write_text(buffer.getvalue())
-        yield {"exit_code": code, "data": json.loads(buffer.getvalue()), "state": state}
-    finally:
-        stack.down(purge=True)
-        os.environ["PERFKIT_STATE_DIR"] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PERFKIT_STATE_DIR", str(state))
+        try:
+            yield run_story(StoryOptions(scale=0.01, duration_s=5.0), lambda _: None), state
+        finally:
+            stack.down(purge=True)
 
 
-def _route(data: dict[str, Any], route: str) -> dict[str, Any]:
-    return next(r for r in data["report"]["routes"] if r["route"] == route)
+def _route(data: dict[str, object], route: str) -> dict[str, object]:
+    routes = data["report"]["routes"]  # type: ignore[index]
+    return next(r for r in routes if r["route"] == route)
 
 
-def test_story_shows_the_cache_and_index_effects(story: dict[str, Any]) -> None:
-    assert story["exit_code"] == 0, story["data"]["doctor"]
-    data = story["data"]
+def test_story_shows_the_cache_and_index_effects(story: tuple[StoryResult, Path]) -> None:
+    result, _ = story
+    data = result.to_json()
+    assert result.doctor.passed, data["doctor"]
     assert data["schema"] == "perfkit.story/1"
     messages = _route(data, "/messages/{conversation_id}")
-    assert messages["change_pct"]["mean"] < -50  # index + conversation cache + auth cache
+    assert messages["change_pct"]["mean"] < -50  # type: ignore[index]
     auth = _route(data, "/auth/me")
-    assert auth["after"]["mean_ms"] < auth["before"]["mean_ms"] / 2  # the auth cache
+    assert auth["after"]["mean_ms"] < auth["before"]["mean_ms"] / 2  # type: ignore[index]
     assert data["overall"]["change_pct"] < -50
-    built = [s["name"] for s in data["apply"]["steps"] if s["action"] == "create"]
-    assert "idx_messages_conversation_timestamp" in built
-    auth_family = next(f for f in data["cache_stats"]["families"] if f["family"] == "auth_user")
-    assert auth_family["hits"] > auth_family["misses"]
-    assert data["doctor"]["passed"]
-    assert Path(data["before_run"]).is_file() and Path(data["after_run"]).is_file()
+    assert {s.name for s in result.applied.changed} == RUNBOOK_INDEXES  # exactly the change
+    auth_user = result.cache.families["auth_user"]
+    assert auth_user.hits > auth_user.misses
+    assert result.before_run.is_file() and result.after_run.is_file()
+    assert data["compare"]["schema"] == "perfkit.compare/1"
 
 
-def test_story_table_renders(story: dict[str, Any], cli: Cli, monkeypatch: pytest.MonkeyPatch
-                             ) -> None:
-    from perfkit.cli.console import OutputFormat
-    from perfkit.cli.demo import _render_story
+def _shown(result: StoryResult, output: OutputFormat, capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    console.reset()
+    show_story(result, output)
+    console.reset()
+    return capsys.readouterr().out
 
-    _render_story(story["data"], OutputFormat.table)
-    import sys
 
-    sys.stdout.flush()
+def test_story_table_speaks_english_and_keeps_names_whole_at_100_columns(
+        story: tuple[StoryResult, Path], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    out = _shown(story[0], OutputFormat.table, capsys)
+    assert "Requests Average Duration (Prometheus), before → after" in out
+    assert re.search(r"Mean over all requests: -\d+% \([\d.]+ ms → [\d.]+ ms; the runbook "
+                     r"promises -70%\)", out)
+    for route in ("/messages/{conversation_id}", "/conversations", "/auth/me", "/accounts",
+                  "/webhooks/whatsapp", *RUNBOOK_INDEXES):
+        assert route in out, route
+    for title in ("Indexes built CONCURRENTLY (the change)",
+                  "Client side (perfkit bench), before → after",
+                  "Cache lookups since the restart", "perfkit doctor: all pass"):
+        assert title in out
+    for foreign in ("avant", "après", "gain moyen", "seed"):
+        assert foreign not in out.lower()
+
+
+def test_story_markdown(story: tuple[StoryResult, Path],
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    out = _shown(story[0], OutputFormat.markdown, capsys)
+    lines = out.splitlines()
+    assert "**Requests Average Duration (Prometheus), before → after**" in lines
+    assert "| route | before ms | before | after ms | after | change |" in lines
+    assert any(re.fullmatch(r"\| `/messages/\{conversation_id\}` \| [\d.]+ \| █+ +\| [\d.]+ "
+                            r"\| █+ +\| -\d+% \|", line) for line in lines)
+    assert any(line.startswith("| `idx_messages_conversation_timestamp` | `messages` | "
+                               "`create` |") for line in lines)
+    checklist = [i for i, line in enumerate(lines) if line.startswith("- [x] ")]
+    assert lines[checklist[0] - 1] == "" and lines[checklist[-1] + 1] == ""  # list kept apart
+    assert "avant" not in out and "Gain moyen" not in out
+
+
+def test_story_json_is_the_record(story: tuple[StoryResult, Path],
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert json.loads(_shown(story[0], OutputFormat.json, capsys)) == json.loads(
+        json.dumps(story[0].to_json(), default=str))
+
+
+def test_prometheus_table_lists_the_slowest_route_first(story: tuple[StoryResult, Path]) -> None:
+    report = story[0].report
+    both = [r for r in report["routes"] if r["before"] and r["after"]]
+    expected = [r["route"] for r in sorted(both, key=lambda r: -r["before"]["mean_ms"])]
+    assert prometheus_table(report).column("route") == expected
 
 
 def test_doctor_passes_on_the_story_system_and_fails_without_indexes_or_caches(
-        story: dict[str, Any], cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PERFKIT_STATE_DIR", str(story["state"]))
-    data = story["data"]
-    before_end = json.loads(Path(data["before_run"]).read_text())["ended_at"]
-    after_end = json.loads(Path(data["after_run"]).read_text())["ended_at"]
+        story: tuple[StoryResult, Path], cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    result, state_dir = story
+    monkeypatch.setenv("PERFKIT_STATE_DIR", str(state_dir))
+    before_end = json.loads(result.before_run.read_text())["ended_at"]
+    after_end = json.loads(result.after_run.read_text())["ended_at"]
     indexes = str(Path(__file__).resolve().parents[2] / "indexes")
     window = ["--since", "5s", "--split", before_end, "--until", after_end]
     ok = cli("doctor", indexes, *window, "--format", "json")
@@ -92,8 +129,6 @@ def test_doctor_passes_on_the_story_system_and_fails_without_indexes_or_caches(
 
     # The same system without its indexes and caches: the right boxes fail.
     state = stack.read_state(stack.StackPaths.default())
-    from perfkit.demo.story import _reset_indexes
-
     _reset_indexes(state["postgres"]["dsn"], (Path(indexes),))
     Path(state["log_file"]).write_text("")
     stack.restart_backend(cache=False)

@@ -1,0 +1,103 @@
+"""`perfkit demo story` as a Document: the runbook's "Requests Average Duration" table from
+Prometheus, the headline, the indexes built, the client-side comparison and the cache lookups.
+(The doctor checklist after it is doctor's own rendering.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from perfkit.bench.compare import ComparedRow, Comparison
+from perfkit.bench.record import Phase
+from perfkit.db.apply import ApplyResult
+from perfkit.demo.story import PROMISED_CHANGE_PCT, StoryResult, overall_change
+from perfkit.logs import CacheStats
+from perfkit.render.compare import compare_table
+from perfkit.render.fmt import MISSING, arrow, bar, fmt_ms, fmt_pct, fmt_share
+from perfkit.render.model import Document, Table, name, number, text
+
+BAR_WIDTH = 12
+PROMETHEUS_TITLE = "Requests Average Duration (Prometheus), before → after"
+PROMETHEUS_COLUMNS = (name("route"), number("before ms"), text("before", drop=2),
+                      number("after ms"), text("after", drop=1), number("change"))
+CLIENT_TITLE = "Client side (perfkit bench), before → after"
+INDEX_COLUMNS = (name("index"), name("table"), name("action"), number("build time"))
+CACHE_COLUMNS = (name("family"), number("hits"), number("misses"), number("hit ratio"))
+
+
+def _mean_ms(figures: dict[str, Any] | None) -> float | None:
+    return None if figures is None else figures.get("mean_ms")
+
+
+def prometheus_table(report: dict[str, Any]) -> Table:
+    """Routes with traffic in both windows, slowest 'before' first, bars scaled to it."""
+    routes = [r for r in report["routes"] if r.get("before") and r.get("after")]
+    routes.sort(key=lambda r: -(_mean_ms(r["before"]) or 0.0))
+    top = max([_mean_ms(r["before"]) or 0.0 for r in routes] or [0.0])
+    rows = []
+    for r in routes:
+        before, after = _mean_ms(r["before"]), _mean_ms(r["after"])
+        change = fmt_pct(r["change_pct"].get("mean"), digits=0)
+        rows.append([r["route"], fmt_ms(before), bar(before, top, BAR_WIDTH), fmt_ms(after),
+                     bar(after, top, BAR_WIDTH), change])
+    return Table.of(PROMETHEUS_TITLE, PROMETHEUS_COLUMNS, rows)
+
+
+def headline_lines(report: dict[str, Any]) -> list[str]:
+    """The mean and P99 over all requests, before → after."""
+    overall = overall_change(report)
+    lines = []
+    if overall["before_mean_ms"] is not None and overall["after_mean_ms"] is not None:
+        lines.append(f"Mean over all requests: {fmt_pct(overall['change_pct'], digits=0)} ("
+                     + arrow(fmt_ms(overall["before_mean_ms"], unit=True),
+                             fmt_ms(overall["after_mean_ms"], unit=True))
+                     + f"; the runbook promises {fmt_pct(PROMISED_CHANGE_PCT, digits=0)})")
+    glob = report.get("global") or {}
+    p99 = [(glob.get(w) or {}).get("p99_ms") for w in ("before", "after")]
+    if p99[0] is not None and p99[1] is not None:
+        lines.append("P99 over all requests: "
+                     + arrow(fmt_ms(p99[0], unit=True), fmt_ms(p99[1], unit=True))
+                     + " (histogram_quantile over each window)")
+    return lines
+
+
+def index_table(applied: ApplyResult) -> Table:
+    """The change itself: the indexes the story built."""
+    rows = [[s.name, s.table or MISSING, s.action.value,
+             fmt_ms(None if s.duration_s is None else s.duration_s * 1000, unit=True)]
+            for s in applied.changed]
+    return Table.of("Indexes built CONCURRENTLY (the change)", INDEX_COLUMNS, rows)
+
+
+def _shown(row: ComparedRow, rows: list[ComparedRow]) -> bool:
+    """cold and warm rows where a route has them, its `all` row otherwise."""
+    if row.before.latency_ms["mean"] is None or row.after.latency_ms["mean"] is None:
+        return False
+    if row.phase is not Phase.ALL:
+        return True
+    return not any(r.route == row.route and r.phase is not Phase.ALL for r in rows)
+
+
+def client_table(comparison: Comparison) -> Table:
+    rows = [r for r in comparison.rows if _shown(r, comparison.rows)]
+    return replace(compare_table(replace(comparison, rows=rows)), title=CLIENT_TITLE)
+
+
+def cache_table(cache: CacheStats) -> Table:
+    rows = [[family, str(stats.hits), str(stats.misses), fmt_share(stats.hit_ratio, digits=0)]
+            for family, stats in sorted(cache.families.items())]
+    return Table.of("Cache lookups since the restart", CACHE_COLUMNS, rows)
+
+
+def story_document(story: StoryResult) -> Document:
+    doc = Document().table(prometheus_table(story.report))
+    doc.lines(*headline_lines(story.report))
+    return (doc.table(index_table(story.applied)).table(client_table(story.comparison))
+            .table(cache_table(story.cache)))
+
+
+def closing_document(story: StoryResult) -> Document:
+    total_ms = story.timings_s.get("total_s", 0.0) * 1000
+    return Document().lines(f"runs: {story.before_run} and {story.after_run} (perfkit compare "
+                            f"/ gate them); total {fmt_ms(total_ms, unit=True)}")

@@ -1,0 +1,52 @@
+"""Helpers for the demo tests (a plain module: tests never import a conftest)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.support import CliResult
+
+Cli = Callable[..., CliResult]  # the session's `cli` fixture
+
+
+def get(url: str, token: str | None = None) -> tuple[int, float, Any]:
+    """(status, seconds, JSON body) of a GET, with a bearer token when given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        body = json.loads(resp.read())
+        return int(resp.status), time.perf_counter() - started, body
+
+
+def post_json(url: str, body: Any, method: str = "POST") -> Any:
+    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def tokens(demo_stack: dict[str, Any]) -> list[str]:
+    return Path(demo_stack["tokens_file"]).read_text().split()
+
+
+def prometheus_series(prometheus_url: str, selector: str) -> list[dict[str, Any]]:
+    """Every series matching the selector in the last hour (even if gone stale since)."""
+    query = urllib.parse.quote(f"last_over_time({selector}[1h])")
+    return list(get(f"{prometheus_url}/api/v1/query?query={query}")[2]["data"]["result"])
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    """Poll check() every 0.25 s until true or timeout; returns the last answer."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.25)
+    return check()
