@@ -33,6 +33,7 @@ from perfkit.bench.meta import (
 )
 from perfkit.bench.pacer import Segment
 from perfkit.bench.series import Series
+from perfkit.db.workload import DbStats
 from perfkit.errors import UsageError
 
 SCHEMA = "perfkit.run/2"
@@ -129,7 +130,7 @@ class Run:
     repeats: list[Run] = field(default_factory=list)  # with --repeat: each run on its own
     failures: list[str] = field(default_factory=list)  # e.g. a worker that died
     notes: list[str] = field(default_factory=list)  # what weakens its figures, said once
-    db: dict[str, Any] | None = None  # the database's statements during the run
+    db: DbStats | None = None  # the database's statements during the run (with a DSN)
 
     def record(self, route: str, phase: Phase) -> RouteRecord:
         key = (route, phase)
@@ -184,6 +185,13 @@ class Run:
             return None
         return matched_ratio([stats.buckets(h) if h else [] for h in cold.corrected],
                              [stats.buckets(h) if h else [] for h in warm.corrected])
+
+    def mean_latency_ms(self) -> float | None:
+        """The mean of every successful request of the run, all routes together."""
+        total = [(r.count, stats.summary_ms(r.corrected)["mean"])
+                 for r in self.records.values() if r.phase is Phase.ALL and r.count]
+        count = sum(n for n, _ in total)
+        return sum(n * (m or 0.0) for n, m in total) / count if count else None
 
     def cache_effect(self, route: str) -> CacheEffect | None:
         return next((sp.cache_effect for sp in self.speedups() if sp.route == route), None)
@@ -250,7 +258,7 @@ class Run:
                 "repeats": [r.repeat_json() for r in self.repeats],
                 "series": None if self.series is None else self.series.to_json()}
         if self.db is not None:
-            data["db"] = self.db
+            data["db"] = self.db.to_json()
         return data
 
     def repeat_json(self) -> dict[str, Any]:
@@ -287,7 +295,7 @@ class Run:
             self.segment = Segment.from_json(data["segment"])
         self.failures = [str(f) for f in data.get("failures") or []]
         self.notes = [str(n) for n in data.get("notes") or []]
-        self.db = data.get("db")
+        self.db = DbStats.from_json(data["db"]) if data.get("db") else None
         for item in data.get("repeats") or []:
             repeat = Run(base_url=self.base_url, settings=self.settings,
                          started_at=str(item.get("started_at") or ""),

@@ -501,11 +501,11 @@ async def run_bench(scenario: Scenario, options: BenchOptions,
 
 
 def run_bench_sync(scenario: Scenario, options: BenchOptions,
-                   on_progress: Progress | None = None) -> Run:
+                   on_progress: Progress | None = None, *, dsn: str | None = None) -> Run:
     """The whole run: repeats, worker processes, a DSN's statements (bench/session.py)."""
     from perfkit.bench.session import run_session
 
-    return run_session(scenario, options, on_progress)
+    return run_session(scenario, options, on_progress, dsn=dsn)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -57,9 +57,32 @@ def _one(scenario: Scenario, options: BenchOptions, on_progress: Progress | None
 
 
 def run_session(scenario: Scenario, options: BenchOptions,
-                on_progress: Progress | None = None) -> Run:
-    """Every repeat of the run, merged; an interrupted repeat ends the session."""
+                on_progress: Progress | None = None, dsn: str | None = None) -> Run:
+    """Every repeat of the run, merged; an interrupted repeat ends the session. With a DSN,
+    the database's statements during the run go in the record's `db` (pg_stat_statements,
+    never reset)."""
     options.validate()
+    if dsn is None:
+        return _repeats(scenario, options, on_progress)
+    from perfkit.db.statements import StatementWindow
+    from perfkit.errors import PerfkitError
+
+    try:
+        window = StatementWindow(dsn).open()
+    except PerfkitError as exc:  # no extension, no rights, no database: run without SQL
+        run = _repeats(scenario, options, on_progress)
+        run.notes.append(f"no SQL figures: {exc}")
+        return run
+    try:
+        run = _repeats(scenario, options, on_progress)
+        run.db = window.result(requests=run.total_count + run.total_errors,
+                               mean_latency_ms=run.mean_latency_ms())
+    finally:
+        window.close()
+    return run
+
+
+def _repeats(scenario: Scenario, options: BenchOptions, on_progress: Progress | None) -> Run:
     runs: list[Run] = []
     stale: list[int] = []
     for index in range(options.repeat):

@@ -103,6 +103,10 @@ def bench(
              "seconds).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the schedule (users, cold samples).")]
     = 1,
+    dsn: Annotated[str | None, typer.Option(
+        help="The backend's database: its statements during the run (pg_stat_statements) "
+             "go in the record (default: DATABASE_URL, PERFKIT_DSN, perfkit.yaml, demo).")]
+    = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Write the run record (perfkit.run/2 JSON) here.")] = None,
     output_format: FormatOpt = None,
@@ -123,7 +127,7 @@ def bench(
     from perfkit.jsonfile import check_writable
 
     plan = _plan(target, scenario, method, cache_ttl)
-    cfg = console.settings(base_url=base_url, scenario_base_url=plan.base_url)
+    cfg = console.settings(base_url=base_url, scenario_base_url=plan.base_url, dsn=dsn)
     if not cfg.base_url:
         raise UsageError("no base URL", hint="pass --base-url, set PERFKIT_BASE_URL, or run "
                                              "`perfkit demo up`")
@@ -142,7 +146,7 @@ def bench(
     options.validate()
     if out is not None:
         check_writable(out, "--out")
-    run = _run_with_progress(plan, options)
+    run = _run_with_progress(plan, options, cfg.dsn)
     _finish(run, out, console.fmt(output_format), max_error_ratio)
 
 
@@ -168,7 +172,7 @@ def _plan(target: str | None, scenario: Path | None, method: str, cache_ttl: str
     return load_scenario(found)
 
 
-def _run_with_progress(plan: Scenario, options: BenchOptions) -> Run:
+def _run_with_progress(plan: Scenario, options: BenchOptions, dsn: str | None) -> Run:
     from perfkit.bench.runner import run_bench_sync
 
     with console.progress() as prog:
@@ -180,7 +184,7 @@ def _run_with_progress(plan: Scenario, options: BenchOptions) -> Run:
                         description=f"{info.rate_per_s:.0f} req/s, {info.errors} errors, "
                                     f"p99 {p99}")
 
-        return run_bench_sync(plan, options, on_progress)
+        return run_bench_sync(plan, options, on_progress, dsn=dsn)
 
 
 def _finish(run: Run, out: Path | None, output: OutputFormat, max_error_ratio: float) -> None:

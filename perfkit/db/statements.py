@@ -159,6 +159,10 @@ class StatementWindow:
     _schema: str = ""
 
     def __enter__(self) -> StatementWindow:
+        return self.open()
+
+    def open(self) -> StatementWindow:
+        """Connect and take the first snapshot (what entering the `with` does)."""
         self._conn = connect(self.dsn, application_name="perfkit-statements")
         try:
             self._schema = extension_schema(self._conn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from perfkit.bench.cache import CacheEffect, Speedup
 from perfkit.bench.meta import LoopMode
 from perfkit.bench.record import Phase, Run
+from perfkit.db.workload import DbStats
 from perfkit.render.fmt import fmt_ms, fmt_rate
 from perfkit.render.model import Document, Table, name, number, text
 from perfkit.stats import summary_ms
@@ -110,7 +111,38 @@ def run_warnings(run: Run) -> list[str]:
     return out
 
 
+DB_COLUMNS = (text("statement"), number("calls/req"), number("mean ms"), number("total ms"),
+              number("rows/call", drop=2), number("blocks read", drop=1))
+DB_TOP = 5
+
+
+def db_table(db: DbStats) -> Table:
+    """The run's costliest statements (pg_stat_statements, this database, this window)."""
+    from perfkit.render.advice import short_query
+
+    rows = [[short_query(s.query),
+             "-" if s.calls_per_request is None else f"{s.calls_per_request:.2f}",
+             fmt_ms(s.mean_ms), fmt_ms(s.total_ms), f"{s.rows_per_call:.1f}",
+             str(s.shared_blks_read)] for s in db.statements[:DB_TOP]]
+    more = len(db.statements) - DB_TOP
+    caption = f"{more} more in the record's db.statements" if more > 0 else None
+    return Table.of("database: the run's statements, costliest first", DB_COLUMNS, rows,
+                    caption)
+
+
+def db_notes(db: DbStats) -> list[str]:
+    notes = []
+    if db.db_ms_per_request is not None:
+        share = ("" if db.share_of_latency is None else
+                 f" = {db.share_of_latency:.0%} of the mean latency")
+        notes.append(f"database time per request {fmt_ms(db.db_ms_per_request)} ms{share} "
+                     "(pg_stat_statements of this database: other clients count too)")
+    return notes + db.notes()
+
+
 def run_document(run: Run) -> Document:
     doc = Document().table(run_table(run))
-    return doc.lines(*[speedup_line(sp) for sp in run.speedups()], *run_notes(run),
-                     bullets=True)
+    doc.lines(*[speedup_line(sp) for sp in run.speedups()], *run_notes(run), bullets=True)
+    if run.db is not None and run.db.statements:
+        doc.table(db_table(run.db)).lines(*db_notes(run.db), bullets=True)
+    return doc

@@ -392,3 +392,42 @@ def test_a_killed_worker_is_named_and_the_others_results_kept(ref: RefServer,
     assert data["failures"] and "worker 2" in data["failures"][0]
     kept = next(r for r in data["routes"] if r["phase"] == "all")["count"]
     assert 100 <= kept <= 130  # worker 1's 125 (its half of 250), not the dead one's
+
+
+def test_a_run_with_a_dsn_records_its_sql(cli: Cli, demo_stack: dict[str, Any],
+                                         tmp_path: Path) -> None:
+    """One route of the demo: its statements, one messages query per request, and the share
+    of the latency the database took, close to what EXPLAIN ANALYZE says."""
+    import psycopg
+    from psycopg import sql
+
+    from perfkit.demo.app import MESSAGES_SQL
+
+    dsn = str(demo_stack["postgres"]["dsn"])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        (conversation,) = conn.execute(
+            "SELECT conversation_id FROM messages GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone() or (None,)
+    tokens = tmp_path / "token.txt"
+    tokens.write_text(Path(demo_stack["tokens_file"]).read_text().split()[-20] + "\n")
+    out = tmp_path / "sql.json"
+    result = cli("bench", f"/messages/{conversation}", "--tokens-file", str(tokens), "-n", "150",
+                 "--warmup", "5", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "database: the run's statements, costliest first" in result.stdout
+    db = json.loads(out.read_text())["db"]
+    messages = next(s for s in db["statements"] if "FROM messages" in s["query"])
+    assert messages["calls_per_request"] == pytest.approx(1.0)
+    # The backend's driver prepares a statement after 5 executions, and PostgreSQL then runs
+    # its generic plan (a parameter, not this conversation's value): time that plan.
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        prepare = "PREPARE messages_q(uuid) AS " + MESSAGES_SQL.replace("%s", "$1")
+        conn.pgconn.exec_(prepare.encode())  # the simple protocol: $1 is PREPARE's own
+        explain = sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE messages_q({})").format(
+            sql.Literal(str(conversation)))  # a utility statement takes no bind parameter
+        plans = [conn.execute(explain).fetchone()[0][0]["Execution Time"]  # type: ignore[index]
+                 for _ in range(40)][10:]  # the first ones warm the plan and the pages
+    route = next(r for r in json.loads(out.read_text())["routes"] if r["phase"] == "all")
+    expected = sum(plans) / len(plans) / route["latency_ms"]["mean"]
+    assert db["share_of_latency"] == pytest.approx(expected, rel=0.10), (db, expected)
