@@ -140,3 +140,40 @@ class Advice:
                 "min_cut": self.min_cut, "indexes": [i.to_json() for i in self.indexes],
                 "statements": [s.to_json() for s in self.statements], "notes": self.notes,
                 "elapsed_s": self.elapsed_s}
+
+
+@dataclass(frozen=True)
+class AdviceMatch:
+    """Advice against the indexes a migration declares, compared as parse trees."""
+
+    found: tuple[str, ...]  # declared indexes the advice proposes too
+    missing: tuple[str, ...]  # declared, not advised
+    extra: tuple[IndexAdvice, ...]  # advised, not declared
+
+    @property
+    def exact(self) -> bool:
+        return not self.missing and not self.extra
+
+    def to_json(self) -> dict[str, Any]:
+        return {"found": list(self.found), "missing": list(self.missing),
+                "extra": [i.create_sql for i in self.extra], "exact": self.exact}
+
+
+def match_declared(advice: Advice, declared: list[Any]) -> AdviceMatch:
+    """Which of `declared` (CREATE INDEX IndexStatements) the advice proposes: same table,
+    same definition (columns, order, direction), whatever the names."""
+    from pglast import parse_sql
+
+    from perfkit.db.catalog import definition_tree
+
+    def key(table: str | None, node: Any) -> str:
+        return repr((table, definition_tree(node)))
+
+    wanted = {key(s.table, s.node): str(s.index_name) for s in declared}
+    advised: dict[str, IndexAdvice] = {}
+    for index in advice.indexes:
+        node: Any = parse_sql(index.create_sql)[0].stmt
+        advised[key(str(node.relation.relname), node)] = index
+    return AdviceMatch(found=tuple(v for k, v in wanted.items() if k in advised),
+                       missing=tuple(v for k, v in wanted.items() if k not in advised),
+                       extra=tuple(i for k, i in advised.items() if k not in wanted))

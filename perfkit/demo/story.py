@@ -1,8 +1,9 @@
 """`perfkit demo story`: the runbook on the embedded stack, measured.
 
-before (caches off, the runbook's indexes absent) -> bench the API mix -> restart with caches
-(an event) -> apply-indexes (CONCURRENTLY) -> bench again -> Prometheus report over the two
-bench windows -> cache-stats -> doctor: the runbook's before/after table, from real figures.
+before (caches off, the runbook's indexes absent) -> bench the API mix (with its SQL) ->
+advise-indexes on that traffic (it finds the runbook's three) -> restart with caches (an
+event) -> apply-indexes (CONCURRENTLY) -> bench again -> Prometheus report over the two bench
+windows -> cache-stats -> doctor: the runbook's before/after table, from real figures.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from perfkit.demo import stack
 if TYPE_CHECKING:
     from perfkit.bench.compare import Comparison
     from perfkit.bench.record import Run
+    from perfkit.db.advice import Advice, AdviceMatch
     from perfkit.db.apply import ApplyResult
     from perfkit.doctor import DoctorResult
     from perfkit.logs import CacheStats
@@ -56,6 +58,10 @@ class StoryResult:
     applied: ApplyResult
     cache: CacheStats
     doctor: DoctorResult
+    runs: tuple[Run, Run]
+    advice: Advice | None = None
+    advice_match: AdviceMatch | None = None
+    notes: tuple[str, ...] = ()
     timings_s: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -63,7 +69,12 @@ class StoryResult:
                 "after_run": str(self.after_run), "report": self.report,
                 "compare": self.comparison.to_json(), "apply": self.applied.to_json(),
                 "cache_stats": self.cache.to_json(), "doctor": self.doctor.to_json(),
-                "timings_s": self.timings_s, "overall": overall_change(self.report)}
+                "cache_effects": [[sp.to_json() for sp in run.speedups()] for run in self.runs],
+                "advice": None if self.advice is None else self.advice.to_json(),
+                "advice_match": None if self.advice_match is None else (
+                    self.advice_match.to_json()),
+                "notes": list(self.notes), "timings_s": self.timings_s,
+                "overall": overall_change(self.report)}
 
 
 def overall_change(report: dict[str, Any]) -> dict[str, float | None]:
@@ -140,16 +151,36 @@ def _bench(label: str, target: StoryStack, options: StoryOptions, out: Path,
     run = run_bench_sync(scenario, BenchOptions(
         base_url=target.base_url, duration_s=options.duration_s,
         concurrency=options.concurrency, tokens=target.tokens,
-        max_time_s=options.duration_s + 30))
+        max_time_s=options.duration_s + 30), dsn=target.dsn)
     run.save(out)
     return run, datetime.now(UTC)
+
+
+def _advise(target: StoryStack, options: StoryOptions, before: Run, path: Path,
+            progress: Progress) -> tuple[Advice | None, AdviceMatch | None, str | None]:
+    """advise-indexes on the 'before' run's statements, against the runbook's indexes."""
+    from perfkit.db.advice import Source, SourceKind, match_declared
+    from perfkit.db.advise import advise
+    from perfkit.db.parse import StatementKind, load_statements
+    from perfkit.errors import PerfkitError
+
+    if before.db is None:
+        return None, None, f"advice skipped: the 'before' run has no SQL ({before.notes})"
+    progress("step 1: advise-indexes on the 'before' traffic (HypoPG, nothing built)")
+    try:
+        advice = advise(target.dsn, before.db, Source(SourceKind.RUN, str(path)))
+    except PerfkitError as exc:
+        return None, None, f"advice skipped: {exc}"
+    declared = [s for s in load_statements(list(options.index_paths))
+                if s.kind is StatementKind.CREATE_INDEX]
+    return advice, match_declared(advice, declared), None
 
 
 def _apply_indexes(target: StoryStack, options: StoryOptions, progress: Progress) -> ApplyResult:
     from perfkit.db.apply import ApplyOptions, apply_indexes
     from perfkit.db.parse import load_statements
 
-    progress("step 2: apply the runbook's three indexes, CONCURRENTLY")
+    progress("step 3: apply the runbook's three indexes, CONCURRENTLY")
     return apply_indexes(target.dsn, load_statements(list(options.index_paths)),
                          ApplyOptions(explain=True))
 
@@ -158,7 +189,7 @@ def _report(target: StoryStack, options: StoryOptions, before_end: datetime,
             after_end: datetime, progress: Progress) -> Report:
     from perfkit.prom import PromClient, ReportOptions, collect_report
 
-    progress("step 3: Prometheus report over the two bench windows")
+    progress("step 4: Prometheus report over the two bench windows")
     time.sleep(PROMETHEUS_SETTLE_S)
     return collect_report(PromClient(target.prometheus_url), ReportOptions(
         since_s=options.duration_s, split=before_end.isoformat(), now=after_end))
@@ -176,7 +207,7 @@ def _doctor(target: StoryStack, options: StoryOptions, report: Report,
             progress: Progress) -> DoctorResult:
     from perfkit.doctor import DEMO_RULES, DoctorTarget, run_doctor
 
-    progress("step 4: doctor, the runbook's checklist")
+    progress("step 5: doctor, the runbook's checklist")
     return run_doctor(DoctorTarget(
         base_url=target.base_url, token=target.tokens[0], dsn=target.dsn,
         prometheus_url=target.prometheus_url, backend_log=target.log_file,
@@ -194,7 +225,9 @@ def run_story(options: StoryOptions, progress: Progress) -> StoryResult:
         target = _before_state(options, progress)
     with timings.step("bench_before_s"):
         before_run, before_end = _bench("before", target, options, before_path, progress)
-    progress("step 1: restart the backend with the auth and conversation caches")
+    with timings.step("advise_s"):
+        advice, match, skipped = _advise(target, options, before_run, before_path, progress)
+    progress("step 2: restart the backend with the auth and conversation caches")
     log_offset = target.log_file.stat().st_size if target.log_file.exists() else 0
     stack.restart_backend(cache=True, progress=progress)
     with timings.step("apply_indexes_s"):
@@ -206,4 +239,6 @@ def run_story(options: StoryOptions, progress: Progress) -> StoryResult:
     doctor = _doctor(target, options, report, progress)
     return StoryResult(before_run=before_path, after_run=after_path, report=report.to_json(),
                        comparison=compare_runs(before_run, after_run), applied=applied,
-                       cache=cache, doctor=doctor, timings_s=timings.total())
+                       cache=cache, doctor=doctor, runs=(before_run, after_run),
+                       advice=advice, advice_match=match,
+                       notes=(skipped,) if skipped else (), timings_s=timings.total())

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from perfkit.bench.cache import Speedup
 from perfkit.bench.compare import ComparedRow, Comparison
-from perfkit.bench.record import Phase
+from perfkit.bench.record import Phase, Run
 from perfkit.db.apply import ApplyResult
 from perfkit.demo.story import PROMISED_CHANGE_PCT, StoryResult, overall_change
 from perfkit.logs import CacheStats
@@ -24,6 +25,7 @@ PROMETHEUS_COLUMNS = (name("route"), number("before ms"), text("before", drop=2)
 CLIENT_TITLE = "Client side (perfkit bench), before → after"
 INDEX_COLUMNS = (name("index"), name("table"), name("action"), number("build time"))
 CACHE_COLUMNS = (name("family"), number("hits"), number("misses"), number("hit ratio"))
+EFFECT_COLUMNS = (name("route"), text("cache before"), text("cache after"))
 
 
 def _mean_ms(figures: dict[str, Any] | None) -> float | None:
@@ -84,6 +86,42 @@ def client_table(comparison: Comparison) -> Table:
     return replace(compare_table(replace(comparison, rows=rows)), title=CLIENT_TITLE)
 
 
+def _effect(sp: Speedup | None) -> str:
+    if sp is None:
+        return MISSING
+    ratio = "" if sp.ratio is None else f" ({sp.ratio:.2f}x)"
+    return f"{sp.cache_effect.value}{ratio}"
+
+
+def effect_table(before: Run, after: Run) -> Table:
+    """The cache verdict per route, measured: cold vs warm in each run."""
+    then = {sp.route: sp for sp in before.speedups()}
+    now = {sp.route: sp for sp in after.speedups()}
+    rows = [[route, _effect(then.get(route)), _effect(now.get(route))]
+            for route in dict.fromkeys([*then, *now])]
+    threshold = next(iter(now.values()), None)
+    caption = None if threshold is None else (
+        f"detected: cold slower than warm beyond {threshold.threshold_pct:g}%, significant; "
+        f"none: within ±{threshold.threshold_pct:g}%")
+    return Table.of("Cache effect per route (cold vs warm, time-matched)", EFFECT_COLUMNS,
+                    rows, caption)
+
+
+def advice_lines(story: StoryResult) -> list[str]:
+    """What advise-indexes proposed from the 'before' traffic, against the runbook."""
+    if story.advice is None or story.advice_match is None:
+        return list(story.notes)
+    match = story.advice_match
+    names = ", ".join(match.found) or "none of them"
+    head = (f"advise-indexes on the 'before' traffic proposed {len(story.advice.indexes)} "
+            f"index(es), proven with HypoPG: the runbook's {names}")
+    if match.exact:
+        return [head + " — exactly the runbook's indexes, nothing else"]
+    extra = "; ".join(i.create_sql for i in match.extra)
+    return [head, *([f"not proposed: {', '.join(match.missing)}"] if match.missing else []),
+            *([f"also proposed: {extra}"] if extra else [])]
+
+
 def cache_table(cache: CacheStats) -> Table:
     rows = [[family, str(stats.hits), str(stats.misses), fmt_share(stats.hit_ratio, digits=0)]
             for family, stats in sorted(cache.families.items())]
@@ -93,8 +131,9 @@ def cache_table(cache: CacheStats) -> Table:
 def story_document(story: StoryResult) -> Document:
     doc = Document().table(prometheus_table(story.report))
     doc.lines(*headline_lines(story.report))
-    return (doc.table(index_table(story.applied)).table(client_table(story.comparison))
-            .table(cache_table(story.cache)))
+    doc.lines(*advice_lines(story))
+    doc.table(index_table(story.applied)).table(client_table(story.comparison))
+    return doc.table(effect_table(*story.runs)).table(cache_table(story.cache))
 
 
 def closing_document(story: StoryResult) -> Document:
