@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from perfkit import stats
-from perfkit.bench.compare import ComparedRow, Method, compare_runs
+from perfkit.bench.compare import ComparedRow, Comparison, Method, compare_runs
 from perfkit.bench.record import Phase, RouteRecord, Run
 from perfkit.errors import UsageError
 
@@ -100,6 +100,8 @@ class Check:
 class GateResult:
     checks: list[Check] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # thresholds for the other record kind
+    method: str | None = None  # how the baseline comparison judged: "runs" or "requests"
+    notes: list[str] = field(default_factory=list)  # the comparison's method, in words
 
     @property
     def failed(self) -> list[Check]:
@@ -128,7 +130,8 @@ class GateResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": "perfkit.gate/1", "passed": self.passed,
-                "checks": [c.to_json() for c in self.checks], "skipped": self.skipped}
+                "checks": [c.to_json() for c in self.checks], "skipped": self.skipped,
+                "method": self.method, "notes": self.notes}
 
 
 def record_kind(data: Mapping[str, Any], source: str) -> RecordKind:
@@ -355,6 +358,15 @@ def compare_with_baseline(run: Run, baseline: Run, *, max_regression_pct: float,
                           run_noise_pct: float = 0.0) -> list[Check]:
     """Per route and phase, a regression check of the mean: compare's "slower" with the
     margin as the threshold; mixed cold+warm rows are not judged (their cold and warm are)."""
+    return baseline_comparison(run, baseline, max_regression_pct=max_regression_pct,
+                               alpha=alpha, min_samples=min_samples,
+                               run_noise_pct=run_noise_pct)[0]
+
+
+def baseline_comparison(run: Run, baseline: Run, *, max_regression_pct: float,
+                        alpha: float = stats.ALPHA, min_samples: int = stats.MIN_SAMPLES,
+                        run_noise_pct: float = 0.0) -> tuple[list[Check], Comparison]:
+    """The baseline checks, and the comparison they come from (its method and notes)."""
     if not math.isfinite(max_regression_pct) or max_regression_pct < 0:
         raise UsageError(f"--max-regression {max_regression_pct}% is not a margin",
                          hint="give a finite percentage >= 0, e.g. 10%")
@@ -366,8 +378,8 @@ def compare_with_baseline(run: Run, baseline: Run, *, max_regression_pct: float,
     checks += [Check(u.route, f"{u.phase.value}.mean vs baseline", f"< +{max_regression_pct:g}%",
                      None, Status.INCONCLUSIVE, "not in the baseline run")
                for u in comparison.unmatched if u.only_in == "after"]
-    return (checks + _vanished(run, baseline, f"< +{max_regression_pct:g}%")
-            + error_ratio_checks(run, baseline, alpha=alpha))
+    checks += _vanished(run, baseline, f"< +{max_regression_pct:g}%")
+    return checks + error_ratio_checks(run, baseline, alpha=alpha), comparison
 
 
 def error_rise_p_value(errors_before: int, total_before: int, errors_after: int,
@@ -414,10 +426,12 @@ def run_gate(run: Run, *, thresholds: list[Threshold], baseline: Run | None = No
         raise UsageError("nothing to check: no threshold applies to a bench run and no baseline",
                          hint="add `thresholds:` to perfkit.yaml or pass --baseline BASE.json")
     if baseline is not None:
-        result.checks += compare_with_baseline(run, baseline,
-                                               max_regression_pct=max_regression_pct,
-                                               alpha=alpha, min_samples=min_samples,
-                                               run_noise_pct=run_noise_pct)
+        checks, comparison = baseline_comparison(run, baseline,
+                                                 max_regression_pct=max_regression_pct,
+                                                 alpha=alpha, min_samples=min_samples,
+                                                 run_noise_pct=run_noise_pct)
+        result.checks += checks
+        result.method, result.notes = comparison.basis.value, list(comparison.notes)
     return result
 
 

@@ -179,3 +179,22 @@ def test_strict_headline_and_exit_code_say_inconclusive() -> None:
     assert result.passed and result.exit_code() == 0 and result.headline() == "PASSED"
     assert result.exit_code(strict=True) == 4
     assert result.headline(strict=True).startswith("INCONCLUSIVE")
+
+
+def test_with_repeats_the_gate_judges_runs_and_says_so() -> None:
+    def repeated(median_ms: float, seed: int) -> Run:
+        return Run.of_repeats([make_run({("GET /a", "all"): lognormal_ms(median_ms, 200,
+                                                                          seed=seed + k)})
+                               for k in range(5)])
+
+    base, same, slow = repeated(20, 1), repeated(20, 100), repeated(20 * 1.15, 200)
+    aa = run_gate(same, thresholds=[], baseline=base)
+    assert aa.passed and aa.method == "runs"
+    assert aa.notes and aa.notes[0].startswith("runs as samples (5 before, 5 after)")
+    ab = run_gate(slow, thresholds=[], baseline=base)
+    (check,) = [c for c in ab.checks if c.check == "all.mean vs baseline"]
+    assert check.status is Status.FAIL and not ab.passed
+    single = run_gate(make_run({("GET /a", "all"): lognormal_ms(20, 300, seed=3)}),
+                      thresholds=[], baseline=make_run({("GET /a", "all"): lognormal_ms(
+                          20, 300, seed=4)}))
+    assert single.method == "requests" and "run-to-run noise is not in the" in single.notes[0]

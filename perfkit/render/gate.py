@@ -17,4 +17,5 @@ def gate_table(result: GateResult, *, strict: bool = False) -> Table:
 
 def gate_document(result: GateResult, *, strict: bool = False) -> Document:
     doc = Document().table(gate_table(result, strict=strict))
-    return doc.lines(*[f"skipped: {note}" for note in result.skipped], bullets=True)
+    return doc.lines(*[f"baseline: {note}" for note in result.notes],
+                     *[f"skipped: {note}" for note in result.skipped], bullets=True)
