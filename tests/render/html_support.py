@@ -131,8 +131,79 @@ class PageReader(HTMLParser):
             self._text.append(data)
 
     def chart(self, kind: str, **attrs: str) -> dict[str, Any]:
-        found = [c for c in self.charts if c.get("kind") == kind
-                 and all(c.get(k) == v for k, v in attrs.items())]
-        assert len(found) == 1, (kind, attrs, [(c.get("kind"), c.get("route")) for c in
-                                               self.charts])
-        return found[0]
+        return chart_of(self.charts, kind, **attrs)
+
+
+Charts = list[dict[str, Any]]  # per chart: its data-* attributes, id, and facts (data-*)
+Tables = dict[str, list[dict[str, str]]]  # per table title: rows of cells by column
+
+
+def chart_of(charts: Charts, kind: str, **attrs: str) -> dict[str, Any]:
+    found = [c for c in charts if c.get("kind") == kind
+             and all(c.get(k) == v for k, v in attrs.items())]
+    assert len(found) == 1, (kind, attrs, [(c.get("kind"), c.get("route")) for c in charts])
+    return found[0]
+
+
+def expected_facts(run_json: dict[str, Any]) -> dict[tuple[str, str], dict[str, str]]:
+    """What a latency chart's summary must say per route and phase: the record's figures."""
+    return {(r["route"], r["phase"]): {
+        "count": str(r["count"]), "p50-ms": repr(r["latency_ms"]["p50"]),
+        "p99-ms": repr(r["latency_ms"]["p99"]), "max-ms": repr(r["latency_ms"]["max"]),
+        "errors": str(sum(r["errors"].values()))} for r in run_json["routes"]}
+
+
+def check_run(charts: Charts, tables: Tables, label: str, run_json: dict[str, Any]) -> None:
+    """Every route and phase of a run record, as its latency chart and its table say it."""
+    from perfkit.render.fmt import fmt_ms
+
+    expected = expected_facts(run_json)
+    seen = {}
+    for route in {r["route"] for r in run_json["routes"]}:
+        for fact in chart_of(charts, "latency", route=route, run=label)["facts"]:
+            seen[(route, fact["phase"])] = {k: fact[k] for k in expected[(route,
+                                                                          fact["phase"])]}
+    assert seen == expected
+    rows = tables[f"{label}: per route (whole run)"]
+    assert rows
+    for row in rows:
+        figures = next(r for r in run_json["routes"]
+                       if (r["route"], r["phase"]) == (row["route"], row["phase"]))
+        assert row["p50 ms"] == fmt_ms(figures["latency_ms"]["p50"])
+        assert row["p99 ms"] == fmt_ms(figures["latency_ms"]["p99"])
+        assert row["requests"] == str(figures["count"])
+    (rate,) = chart_of(charts, "rate", run=label)["facts"]
+    assert rate["sent"] == str(sum(run_json["series"]["sent"]))
+
+
+def check_compare(tables: Tables, compare_json: dict[str, Any]) -> None:
+    """compare's verdict per route and phase, as the table beside the spectra says it."""
+    rows = {(r["route"], r["phase"]): r["verdict"]
+            for r in tables["perfkit compare: before → after"]}
+    assert rows == {(r["route"], r["phase"]): ("not judged (mixed cold+warm)"
+                                               if r["mixed_phases"] else r["verdict"])
+                    for r in compare_json["routes"]}
+
+
+def check_report(charts: Charts, tables: Tables, data: dict[str, Any]) -> None:
+    """The report's windows, change, per-route figures and verdicts, as the page says them."""
+    timeline = chart_of(charts, "timeline")
+    assert timeline["split-at"] == data["split"]["at"]
+    windows = {f.get("window"): f for f in timeline["facts"]}
+    for side in ("before", "after"):
+        assert windows[side]["mean-ms"] == repr(data["global"][side]["mean_ms"])
+        assert windows[side]["count"] == str(data["global"][side]["count"])
+        assert windows[side]["start"] == data[side]["start"]
+    event = (data["split"].get("event") or {}).get("text") or ""
+    assert any(f.get("event") == event for f in timeline["facts"] if "split-at" in f)
+    for metric in ("mean", "p99"):
+        bars = {f["route"]: f for f in chart_of(charts, "bars", metric=metric)["facts"]}
+        for route in data["routes"]:
+            fact = bars[route["route"]]
+            assert fact["before-ms"] == repr(route["before"][f"{metric}_ms"])
+            assert fact["after-ms"] == repr(route["after"][f"{metric}_ms"])
+            assert fact["verdict"] == route["verdict"]
+            assert fact["after-count"] == str(route["after"]["count"])
+    verdicts = {r["route"]: r["verdict"] for r in tables["perfkit report: verdicts"]}
+    for route in data["routes"]:
+        assert verdicts[route["route"]] == route["verdict"].replace("not-judged", "not judged")

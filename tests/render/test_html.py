@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from perfkit.bench.compare import compare_runs
 from perfkit.bench.record import Phase, Run
-from perfkit.render.fmt import fmt_ms
 from perfkit.render.html import ReportRecord, plot_page, story_page
 from perfkit.render.html.spectrum import display_phases, spectrum_points
 from perfkit.stats import summary_ms
@@ -22,8 +20,10 @@ from tests.render.html_support import (
     PageReader,
     after_run,
     before_run,
+    check_compare,
+    check_report,
+    check_run,
     read,
-    report,
     write_inputs,
 )
 from tests.support import CliResult
@@ -39,14 +39,6 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _page(*runs: Run, rep: ReportRecord | None = None) -> PageReader:
     labels = ("before.json", "after.json", "third.json")
     return PageReader(plot_page(list(zip(labels, runs, strict=False)), rep).html)
-
-
-def expected_facts(run_json: dict[str, Any]) -> dict[tuple[str, str], dict[str, str]]:
-    """What a latency chart's summary must say per route and phase: the record's figures."""
-    return {(r["route"], r["phase"]): {
-        "count": str(r["count"]), "p50-ms": repr(r["latency_ms"]["p50"]),
-        "p99-ms": repr(r["latency_ms"]["p99"]), "max-ms": repr(r["latency_ms"]["max"]),
-        "errors": str(sum(r["errors"].values()))} for r in run_json["routes"]}
 
 
 def test_the_page_fetches_nothing_and_inlines_plotly() -> None:
@@ -73,21 +65,8 @@ def test_latency_summaries_quote_the_run_record(inputs: dict[str, Path], cli: Cl
                                                 tmp_path: Path) -> None:
     out = tmp_path / "one.html"
     assert cli("plot", str(inputs["before"]), "-o", str(out)).exit_code == 0
-    reader, run_json = PageReader(out.read_text()), read(inputs["before"])
-    expected = expected_facts(run_json)
-    seen = {}
-    for route in ROUTES:
-        chart = reader.chart("latency", route=route, run="before.json")
-        seen.update({(route, f["phase"]): {k: f[k] for k in expected[(route, f["phase"])]}
-                     for f in chart["facts"]})
-    assert seen == expected
-    rows = reader.tables["Per route (whole run)"]
-    for row in rows:  # the table beside the charts: the same figures, as perfkit prints them
-        figures = next(r for r in run_json["routes"]
-                       if (r["route"], r["phase"]) == (row["route"], row["phase"]))
-        assert row["p50 ms"] == fmt_ms(figures["latency_ms"]["p50"])
-        assert row["p99 ms"] == fmt_ms(figures["latency_ms"]["p99"])
-        assert row["requests"] == str(figures["count"])
+    reader = PageReader(out.read_text())
+    check_run(reader.charts, reader.tables, "before.json", read(inputs["before"]))
 
 
 def test_rate_chart_counts_equal_the_series(inputs: dict[str, Path]) -> None:
@@ -141,13 +120,9 @@ def test_two_runs_overlay_the_spectrum_and_show_compares_verdicts() -> None:
         for phase in display_phases(run, ROUTES[0]):
             s = summary_ms(run.records[(ROUTES[0], phase)].corrected)
             assert facts[(label, phase.value)]["p99-ms"] == repr(s["p99"])
-    compared = compare_runs(before, after).to_json()["routes"]
-    rows = {(r["route"], r["phase"]): r["verdict"]
-            for r in reader.tables["perfkit compare: before → after"]}
-    assert rows == {(r["route"], r["phase"]): ("not judged (mixed cold+warm)"
-                                               if r["mixed_phases"] else r["verdict"])
-                    for r in compared}
-    assert {"faster"} <= set(rows.values())
+    check_compare(reader.tables, compare_runs(before, after).to_json())
+    verdicts = {r["verdict"] for r in reader.tables["perfkit compare: before → after"]}
+    assert "faster" in verdicts
     assert "perfkit compare" in reader.tables  # the full table follows the section
 
 
@@ -155,18 +130,7 @@ def test_a_report_shows_its_windows_the_change_and_its_verdicts(
         inputs: dict[str, Path]) -> None:
     data = read(inputs["report"])
     reader = _page(before_run(), after_run(), rep=ReportRecord.from_json(data))
-    timeline = reader.chart("timeline")
-    assert timeline["split-at"] == data["split"]["at"]
-    windows = {f.get("window"): f for f in timeline["facts"]}
-    assert windows["before"]["mean-ms"] == repr(data["global"]["before"]["mean_ms"])
-    assert windows["after"]["count"] == str(data["global"]["after"]["count"])
-    assert any(f.get("event") == "restart with the auth cache" for f in timeline["facts"])
-    bars = {f["route"]: f for f in reader.chart("bars", metric="mean")["facts"]}
-    for route in data["routes"]:
-        fact = bars[route["route"]]
-        assert fact["before-ms"] == repr(route["before"]["mean_ms"])
-        assert fact["after-ms"] == repr(route["after"]["mean_ms"])
-        assert fact["verdict"] == route["verdict"]
+    check_report(reader.charts, reader.tables, data)
     table = {r["route"]: r["verdict"] for r in reader.tables["perfkit report: verdicts"]}
     assert table["/auth/me"] == "faster" and table["/webhook/whatsapp"] == "not judged"
 
@@ -207,7 +171,7 @@ def test_a_run_without_series_still_gets_its_spectrum_and_tables() -> None:
     run.series = None
     reader = _page(run)
     assert {c["kind"] for c in reader.charts} == {"spectrum"}
-    assert reader.tables["Per route (whole run)"]
+    assert reader.tables["before.json: per route (whole run)"]
 
 
 def test_plot_json_summary_and_sizes(inputs: dict[str, Path], cli: Cli,

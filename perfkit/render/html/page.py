@@ -125,7 +125,7 @@ def _spectrum_section(runs: Sequence[tuple[str, Run]], comparison: Comparison | 
 
 
 def _run_section(label: str, run: Run, index: int) -> Section:
-    aside = Document().table(run_verdicts(run))
+    aside = Document().table(run_verdicts(run, label))
     warnings = run_warnings(run)
     if warnings:
         aside.heading("Warnings").lines(*warnings, bullets=True)

@@ -138,7 +138,8 @@ def _timeline_facts(report: ReportRecord, runs: Sequence[tuple[str, Run]]) -> tu
     mark = report.split
     facts.append(Fact(f"change at {clock(mark.at.timestamp())}: {mark.label}",
                       {"split-at": mark.at.isoformat(), "event": mark.event_text or ""}))
-    facts += [Fact(f"bench run {label}: {run.started_at} → {run.ended_at}", {"run": label})
+    facts += [Fact(f"bench run {label}: {clock(iso_epoch_s(run.started_at))} → "
+                   f"{clock(iso_epoch_s(run.ended_at))}", {"run": label})
               for label, run in runs if run.started_at and run.ended_at]
     return tuple(facts)
 

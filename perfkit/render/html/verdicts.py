@@ -15,7 +15,7 @@ from perfkit.render.model import Table, name, number, text
 from perfkit.stats import summary_ms
 
 
-def run_verdicts(run: Run) -> Table:
+def run_verdicts(run: Run, label: str) -> Table:
     """Per route and phase: requests, p50, p99, errors, and the route's cache verdict."""
     rows, effects = [], cache_effects(run)
     for route in run.routes():
@@ -25,7 +25,7 @@ def run_verdicts(run: Run) -> Table:
             s = summary_ms(rec.corrected)
             rows.append([route, phase.value, str(rec.count), fmt_ms(s["p50"]), fmt_ms(s["p99"]),
                          str(rec.error_count), "-" if effect is None else effect.value])
-    return Table.of("Per route (whole run)",
+    return Table.of(f"{label}: per route (whole run)",
                     (name("route"), name("phase"), number("requests"), number("p50 ms"),
                      number("p99 ms"), number("errors"), name("cache")), rows)
 
