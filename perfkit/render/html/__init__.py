@@ -17,6 +17,7 @@ from typing import Any
 from perfkit.bench.compare import Comparison, compare_runs
 from perfkit.bench.record import Run
 from perfkit.errors import UsageError
+from perfkit.prom.report import Report
 from perfkit.render.fmt import fmt_time
 from perfkit.render.html.page import render, sections
 from perfkit.render.html.report import ReportRecord, is_report
@@ -80,12 +81,16 @@ def plot_page(runs: Sequence[tuple[str, Run]], report: ReportRecord | None = Non
     return Page(html, tuple(c.key for s in parts for c in s.charts))
 
 
-def story_page(before: Run, after: Run, report: ReportRecord | Mapping[str, Any], *,
+def story_page(before: Run, after: Run, report: ReportRecord | Report | Mapping[str, Any], *,
                comparison: Comparison | None = None,
                title: str = "perfkit demo story: before → after") -> Page:
-    """The story's page: its runs as `before` and `after`, its report (the record or its
-    JSON, perfkit.report/1) and its comparison (computed when not given). Write
+    """The story's page: its runs as `before` and `after`, its report (typed, or its JSON
+    perfkit.report/1) and its comparison (computed when not given). Write
     `story_page(...).html` to the file."""
-    record = report if isinstance(report, ReportRecord) else ReportRecord.from_json(report)
+    if isinstance(report, ReportRecord):
+        record = report
+    else:
+        record = ReportRecord.from_json(report.to_json() if isinstance(report, Report)
+                                        else report)
     return plot_page([("before", before), ("after", after)], record, title=title,
                      comparison=comparison)
