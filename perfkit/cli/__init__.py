@@ -44,6 +44,7 @@ COMMANDS: tuple[tuple[str, str, str | None, str], ...] = (
     ("report", "report", "report", "Before/after per route from Prometheus windows."),
     ("mark", "report", "mark", "Record a change event for `report` to split on."),
     ("gate", "gate", "gate", "CI regression gate: thresholds and a baseline."),
+    ("plot", "plot", "plot", "One HTML page of runs and a report (works offline)."),
     ("doctor", "doctor", "doctor", "A checklist of the system, each line checked for real."),
     ("cache-stats", "cache_stats", "cache_stats", "Cache hit ratio per key family from logs."),
 )

@@ -1,0 +1,109 @@
+"""`perfkit plot`: bench runs and a report as one self-contained HTML page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from perfkit.cli import console
+from perfkit.cli.console import OutputFormat
+
+if TYPE_CHECKING:
+    from perfkit.bench.record import Run
+    from perfkit.render.html.report import ReportRecord
+
+PLOT_SCHEMA = "perfkit.plot/1"
+
+
+def _load_run(path: Path) -> Run:
+    """A bench run; a report given in its place is told where it belongs."""
+    from perfkit.bench.record import Run, is_run
+    from perfkit.errors import UsageError
+    from perfkit.jsonfile import read_json_object
+    from perfkit.render.html import is_report
+
+    data = read_json_object(path)
+    if is_report(data):
+        raise UsageError(f"{path} is a Prometheus report, not a bench run",
+                         hint=f"pass it with --report {path}")
+    if not is_run(data):
+        raise UsageError(f"{path}: neither a bench run (perfkit.run/2) nor a report "
+                         "(perfkit.report/1)",
+                         hint="use files written by `perfkit bench --out` and "
+                              "`perfkit report --format json`")
+    return Run.from_json(data, source=str(path))
+
+
+def _load_report(path: Path) -> ReportRecord:
+    from perfkit.jsonfile import read_json_object
+    from perfkit.render.html import ReportRecord
+
+    return ReportRecord.from_json(read_json_object(path, label="--report"),
+                                  source=f"--report {path}")
+
+
+def _labels(paths: list[Path]) -> list[str]:
+    """File names, or the paths as given when two runs share a name."""
+    names = [p.name for p in paths]
+    return names if len(set(names)) == len(names) else [str(p) for p in paths]
+
+
+def _save(out: Path, page: str) -> None:
+    from perfkit.errors import UsageError
+
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(out)
+    except OSError as exc:
+        raise UsageError(f"cannot write -o {out}: {exc.strerror or exc}") from None
+
+
+def _summary(out: Path, size: int, runs: list[str], report: Path | None,
+             charts: int) -> dict[str, Any]:
+    return {"schema": PLOT_SCHEMA, "path": str(out), "bytes": size, "runs": runs,
+            "report": None if report is None else str(report), "charts": charts}
+
+
+def plot(
+    runs: Annotated[list[Path] | None, typer.Argument(
+        help="Bench runs (perfkit bench --out). Two runs: the first is before, the second "
+             "after.", show_default=False)] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="A report (perfkit report --format json) to draw beside them.")]
+    = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")]
+    = Path("perfkit.html"),
+    title: Annotated[str | None, typer.Option(help="The page's title.")] = None,
+    output_format: Annotated[OutputFormat | None, typer.Option(
+        "--format", help="table, json or markdown (what is printed about the page).")] = None,
+) -> None:
+    """One self-contained HTML page: latency over time, the percentile spectrum (before and
+    after overlaid), Prometheus before/after, and the verdicts beside the charts.
+
+    The page inlines its JavaScript and CSS: it opens offline, e.g. as a CI artifact.
+
+    Example: `perfkit plot before.json after.json --report report.json -o perfkit.html`
+    """
+    from perfkit.errors import UsageError
+    from perfkit.jsonfile import check_writable
+    from perfkit.render.fmt import fmt_size
+    from perfkit.render.html import plot_page
+
+    check_writable(out, "-o")
+    paths = list(runs or [])
+    if not paths and report is None:
+        raise UsageError("nothing to plot: give bench runs and/or --report",
+                         hint="e.g. perfkit plot before.json after.json -o perfkit.html")
+    loaded = list(zip(_labels(paths), [_load_run(p) for p in paths], strict=True))
+    record = _load_report(report) if report is not None else None
+    page = plot_page(loaded, record, title=title)
+    _save(out, page.html)
+    if console.fmt(output_format) is OutputFormat.json:
+        console.print_json(_summary(out, page.size_bytes, [str(p) for p in paths], report,
+                                    len(page.charts)))
+    else:
+        console.print_text(f"wrote {out} ({fmt_size(page.size_bytes)}, {len(page.charts)} "
+                           "charts)")
