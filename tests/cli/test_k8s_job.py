@@ -103,6 +103,7 @@ def test_bad_input_exit_2_one_line(cli: Cli, tmp_path: Path, monkeypatch: pytest
     assert result.stdout == "" and list(tmp_path.iterdir()) == []  # nothing written
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_emulated_pods_merge_into_the_single_process_run(cli: Cli, ref: RefServer,
                                                          tmp_path: Path) -> None:
     """The whole flow: generate, run each pod's exact container command with its index, run
