@@ -19,8 +19,9 @@ def k8s_job(
     target: Annotated[str | None, typer.Argument(
         help="A path on the base URL (/auth/me), a scenario name in scenarios/ or a scenario "
              "file (shipped to the pods in a ConfigMap).")] = None,
-    segments: Annotated[int, typer.Option(
-        help="Pods, each running one share of the schedule at the same time.")] = 0,
+    segments: Annotated[int | None, typer.Option(
+        help="Pods (required), each running one share of the schedule at the same time.")]
+    = None,
     scenario: Annotated[Path | None, typer.Option(
         "--scenario", "-s", help="Scenario file (instead of TARGET).")] = None,
     requests: Annotated[int | None, typer.Option(
@@ -106,8 +107,11 @@ def k8s_job(
     """
     import time
 
+    from perfkit.errors import UsageError
     from perfkit.k8s import JobOptions, Load, Results, SecretKey, build_plan
 
+    if segments is None:
+        raise UsageError("--segments N is required: the number of pods", hint="e.g. --segments 4")
     now_s = time.time()
     job_name = name or _default_name(now_s)
     target_path, scenario_file = _target(target, scenario)

@@ -73,6 +73,7 @@ def test_default_name_is_the_time(cli: Cli, tmp_path: Path,
 
 
 BAD = [
+    (("--duration", "1m", *COMMON), "--segments N is required"),
     (("--segments", "0", "--duration", "1m", *COMMON), "--segments must be between 2"),
     (("--segments", "3", *COMMON), "the run has no bound: give --duration or -n"),
     (("--segments", "3", "--duration", "1m", "--image", "Not An Image", "--results-pvc", "r",
