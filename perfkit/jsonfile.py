@@ -40,6 +40,10 @@ def check_writable(path: Path, flag: str) -> None:
     probe = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. a component of the folder is a file
+        raise UsageError(f"cannot write {flag} {path}: {exc.strerror or exc}",
+                         hint=hint) from None
+    try:
         with probe.open("x"):
             pass
         probe.unlink()

@@ -48,6 +48,7 @@ class RunSettings:
     workers: int = 1
     seed: int = 1
     cache_threshold_pct: float = 20.0
+    start_at: str | None = None  # the wall-clock start shared by every segment (--start-at)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

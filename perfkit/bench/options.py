@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -149,7 +150,9 @@ def settings_record(o: BenchOptions, scenario: Scenario, workers: int,
         warmup=o.warmup, tokens=len(o.tokens), cache_header=o.cache_header,
         flush_cmd=bool(o.flush_cmd), routes=tuple(s.route for s in scenario.steps),
         repeat=o.repeat, workers=o.workers, seed=o.seed,
-        cache_threshold_pct=o.cache_threshold_pct)
+        cache_threshold_pct=o.cache_threshold_pct,
+        start_at=None if o.start_at_epoch_s is None else datetime.fromtimestamp(
+            o.start_at_epoch_s, UTC).isoformat(timespec="milliseconds"))
 
 
 def latency_origin(open_loop: bool, steps: int) -> str:

@@ -186,6 +186,19 @@ class Run:
         return matched_ratio([stats.buckets(h) if h else [] for h in cold.corrected],
                              [stats.buckets(h) if h else [] for h in warm.corrected])
 
+    def start_offsets(self) -> list[tuple[str, float]]:
+        """(source, seconds after the shared --start-at or the earliest start) of each run
+        merged into this one: how together the segments really started."""
+        sources = self.provenance.merged_from
+        starts = [datetime.fromisoformat(s.started_at) for s in sources if s.started_at]
+        if len(starts) != len(sources) or not starts:
+            return []
+        shared = self.settings.start_at
+        origin = datetime.fromisoformat(shared) if shared else min(starts)
+        return [(s.segment.label if s.segment else (s.host or "?"),
+                 round((start - origin).total_seconds(), 3))
+                for s, start in zip(sources, starts, strict=True)]
+
     def mean_latency_ms(self) -> float | None:
         """The mean of every successful request of the run, all routes together."""
         total = [(r.count, stats.summary_ms(r.corrected)["mean"])
@@ -306,7 +319,9 @@ class Run:
             self.repeats.append(repeat)
 
     def dumps(self) -> str:
-        return json.dumps(self.to_json(), indent=2) + "\n"
+        """Compact JSON: a record is data for tools (`jq .` shows it), and its series of a
+        long run stay well under a megabyte this way."""
+        return json.dumps(self.to_json(), separators=(",", ":")) + "\n"
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,9 +20,11 @@ Run is returned, marked `interrupted`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import random
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -489,9 +491,18 @@ class _Engine:
 
 async def run_segment(scenario: Scenario, options: BenchOptions, segment: Segment,
                       on_progress: Progress | None = None) -> Run:
-    """Measure one segment of `scenario` in this process; cancellation returns the partial
-    Run."""
-    return await _Engine(scenario, options, segment, on_progress).execute()
+    """Measure one segment of `scenario` in this process; cancellation (Ctrl-C, or SIGTERM:
+    how Kubernetes stops a pod) returns the partial Run."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)  # not in every thread/OS
+    try:
+        return await _Engine(scenario, options, segment, on_progress).execute()
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 async def run_bench(scenario: Scenario, options: BenchOptions,

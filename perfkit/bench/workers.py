@@ -10,6 +10,7 @@ failures (the command exits 1); the others' results stay.
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import selectors
@@ -35,12 +36,29 @@ POLL_S = 0.5
 ERROR_PREFIX = "perfkit-worker-error "
 
 
-def auto_workers() -> int:
-    """`--workers auto`: one per CPU this process may use."""
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def cgroup_cpus(path: Path = CGROUP_CPU_MAX) -> int | None:
+    """The CPUs a container's quota allows (cgroup v2 `cpu.max`: "quota period"), if any."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        quota, period = path.read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if quota == "max":
+        return None
+    return max(1, math.ceil(int(quota) / int(period)))
+
+
+def auto_workers() -> int:
+    """`--workers auto`: one per CPU this process may use (its affinity, and in a container
+    its CPU quota)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - macOS has no sched_getaffinity
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    quota = cgroup_cpus()
+    return max(1, min(cpus, quota) if quota else cpus)
 
 
 @dataclass
@@ -103,8 +121,30 @@ def _follow(workers: list[_Worker], on_progress: Progress | None) -> None:
                 on_progress(combined)
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a pod stopped) is Ctrl-C: the workers keep results
+
+
 def _watch(workers: list[_Worker], on_progress: Progress | None) -> bool:
-    """Wait for every worker; True when interrupted (Ctrl-C forwarded to the workers)."""
+    """Wait for every worker; True when interrupted (Ctrl-C or SIGTERM forwarded to the
+    workers)."""
+    interrupted = False
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        interrupted = _follow_all(workers, on_progress)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    for worker in workers:
+        assert worker.process.stdout is not None
+        for line in worker.process.stdout:  # the last words of a finished worker
+            if line.startswith(ERROR_PREFIX):
+                worker.error = line[len(ERROR_PREFIX):].strip()
+        worker.process.stdout.close()
+        worker.process.wait()
+    return interrupted
+
+
+def _follow_all(workers: list[_Worker], on_progress: Progress | None) -> bool:
     interrupted = False
     while True:
         try:
@@ -115,13 +155,6 @@ def _watch(workers: list[_Worker], on_progress: Progress | None) -> bool:
             for worker in workers:
                 if worker.process.poll() is None:
                     worker.process.send_signal(signal.SIGINT)
-    for worker in workers:
-        assert worker.process.stdout is not None
-        for line in worker.process.stdout:  # the last words of a finished worker
-            if line.startswith(ERROR_PREFIX):
-                worker.error = line[len(ERROR_PREFIX):].strip()
-        worker.process.stdout.close()
-        worker.process.wait()
     return interrupted
 
 

@@ -3,6 +3,7 @@ Prometheus."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -160,6 +161,8 @@ def story(
     duration: Annotated[str, typer.Option(help="Length of each bench phase.")] = "20s",
     concurrency: Annotated[int, typer.Option(help="Users in the closed loop.", min=1, max=64)]
     = 4,
+    html: Annotated[Path | None, typer.Option(
+        help="Also write the story as one self-contained HTML page (perfkit plot).")] = None,
     output_format: FormatOpt = None,
 ) -> None:
     """The whole runbook on the demo stack, measured: before -> caches -> indexes -> after.
@@ -170,16 +173,25 @@ def story(
     prints the "Requests Average Duration" table, before -> after. Exit 1 if doctor finds a
     failing line.
 
-    Example: `perfkit demo story --scale 0.1 --duration 10s`
+    Example: `perfkit demo story --scale 0.1 --duration 10s --html story.html`
     """
     from perfkit.demo.story import StoryOptions, run_story
     from perfkit.durations import parse_duration_s
+    from perfkit.jsonfile import check_writable
 
     options = StoryOptions(scale=scale, duration_s=parse_duration_s(duration),
                            concurrency=concurrency)
+    if html is not None:
+        check_writable(html, "--html")
     with console.status("replaying the runbook"):
         result = run_story(options, progress=console.note)
     show_story(result, console.fmt(output_format))
+    if html is not None:
+        from perfkit.render.html import story_page
+
+        html.write_text(story_page(*result.runs, result.report,
+                                   comparison=result.comparison).html)
+        console.note(f"story page written to {html}")
     if not result.doctor.passed:
         raise typer.Exit(1)
 

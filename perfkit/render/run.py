@@ -93,6 +93,11 @@ def run_notes(run: Run) -> list[str]:
     if merged:
         notes.append(f"merged from {len(merged)} runs: counts are sums, elapsed is the longest "
                      "run (they are assumed to have run at the same time)")
+        offsets = run.start_offsets()
+        if offsets:
+            origin = "the shared --start-at" if run.settings.start_at else "the first start"
+            notes.append(f"start offsets from {origin}: " + ", ".join(
+                f"{label} {offset:+.3f} s" for label, offset in offsets))
     return notes
 
 

@@ -81,3 +81,34 @@ def test_workers_and_start_times() -> None:
                 {"cache_threshold_pct": float("nan")}):
         with pytest.raises(UsageError):
             BenchOptions(base_url="http://127.0.0.1:1", requests=1, **bad).validate()  # type: ignore[arg-type]
+
+
+def test_a_container_s_cpu_quota_bounds_auto_workers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from perfkit.bench.workers import cgroup_cpus
+
+    quota = tmp_path / "cpu.max"
+    quota.write_text("150000 100000\n")  # 1.5 CPUs
+    assert cgroup_cpus(quota) == 2
+    quota.write_text("max 100000\n")
+    assert cgroup_cpus(quota) is None
+    assert cgroup_cpus(tmp_path / "absent") is None
+
+
+def test_merged_segments_state_their_start_offsets() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from perfkit.bench.meta import RunSettings
+    from perfkit.bench.record import Run
+    from perfkit.render.run import run_notes
+
+    shared = datetime(2026, 11, 29, 14, 5, tzinfo=UTC)
+    parts = []
+    for k, delay_ms in enumerate((2, 35)):
+        run = Run(base_url="http://x", settings=RunSettings(start_at=shared.isoformat()),
+                  started_at=(shared + timedelta(milliseconds=delay_ms)).isoformat(),
+                  segment=Segment(k, 2))
+        parts.append(run)
+    merged = parts[0].merge(parts[1])
+    assert merged.start_offsets() == [("1/2", 0.002), ("2/2", 0.035)]
+    assert any("start offsets from the shared --start-at: 1/2 +0.002 s, 2/2 +0.035 s" in n
+               for n in run_notes(merged))

@@ -189,7 +189,9 @@ def test_runbook_scenario_on_the_demo_backend(cli: Cli, demo_stack: dict[str, An
 
 
 @pytest.mark.integration  # seconds of real load or real processes
-def test_ctrl_c_prints_and_saves_what_was_measured(ref: RefServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])  # Ctrl-C, or a pod being stopped
+def test_ctrl_c_prints_and_saves_what_was_measured(ref: RefServer, tmp_path: Path,
+                                                   stop: str) -> None:
     import signal
     import subprocess
     import sys
@@ -202,7 +204,7 @@ def test_ctrl_c_prints_and_saves_what_was_measured(ref: RefServer, tmp_path: Pat
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(3)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, stop))
         stdout, stderr = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:

@@ -161,3 +161,20 @@ def test_doctor_passes_on_the_story_system_and_fails_without_indexes_or_caches(
     assert status["indexes used by their queries"] == "fail"
     assert status["cache serves hits (backend log)"] == "skip"  # no cache lines: no cache
     assert status["Prometheus has request metrics"] == "pass"
+
+
+def test_the_story_page_is_one_self_contained_file(story: tuple[StoryResult, Path]) -> None:
+    from perfkit.render.html import story_page
+
+    result, _ = story
+    page = story_page(*result.runs, result.report, comparison=result.comparison).html
+    assert "/messages/{conversation_id}" in page and "<script src=" not in page
+    assert "Requests Average Duration" in page or "before" in page
+
+
+def test_story_html_to_an_unwritable_path_fails_before_the_story(cli: Cli,
+                                                                  tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    result = cli("demo", "story", "--html", str(blocker / "story.html"))
+    assert result.exit_code == 2 and "cannot write --html" in result.stderr
