@@ -29,6 +29,23 @@ MIN_SAMPLES = 20  # below this many samples a side, a comparison or threshold is
 MIN_CHANGE_PCT = 5.0  # a change smaller than this is no change (measured: benchmarks/gate_power)
 
 
+@dataclass(frozen=True)
+class Rule:
+    """What a change must clear to be called one, wherever perfkit judges (compare, gate,
+    report, doctor): significant after Holm at `alpha`, the whole interval beyond
+    `min_change_pct`, at least `min_samples` a side."""
+
+    alpha: float = ALPHA
+    confidence: float = CONFIDENCE
+    min_change_pct: float = MIN_CHANGE_PCT
+    min_samples: int = MIN_SAMPLES
+
+    def to_json(self) -> dict[str, Any]:
+        return {"test": "mann-whitney-u", "correction": "holm", "alpha": self.alpha,
+                "confidence": self.confidence, "min_change_pct": self.min_change_pct,
+                "min_samples": self.min_samples}
+
+
 class Verdict(StrEnum):
     FASTER = "faster"
     SLOWER = "slower"

@@ -23,13 +23,10 @@ class Basis(StrEnum):
 
 
 @dataclass(frozen=True)
-class Method:
-    """How rows are judged: the same rule for compare and the gate."""
+class Method(stats.Rule):
+    """How rows are judged: the rule of every verdict, plus the run-to-run noise a user may
+    add to single-run intervals (the gate's --run-noise)."""
 
-    alpha: float = stats.ALPHA
-    confidence: float = stats.CONFIDENCE
-    min_change_pct: float = stats.MIN_CHANGE_PCT
-    min_samples: int = stats.MIN_SAMPLES
     run_noise_pct: float = 0.0
 
 

@@ -21,19 +21,11 @@ from perfkit.prom.figures import WindowPair
 METHOD = "prometheus-buckets"
 
 
-@dataclass(frozen=True)
-class Rule:
-    """What a change must clear to be called one."""
-
-    alpha: float = stats.ALPHA
-    confidence: float = stats.CONFIDENCE
-    min_change_pct: float = stats.MIN_CHANGE_PCT
-    min_samples: int = stats.MIN_SAMPLES
+class Rule(stats.Rule):
+    """The rule of every verdict, stated with the report's method (bucket counts)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"method": METHOD, "test": "mann-whitney-u", "correction": "holm",
-                "alpha": self.alpha, "confidence": self.confidence,
-                "min_change_pct": self.min_change_pct, "min_samples": self.min_samples}
+        return {"method": METHOD, **super().to_json()}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,154 @@
+"""README.md's tour as steps a test runs: every `$ command` of its ```console blocks, in order.
+
+A block right after `<!-- tour: skip REASON -->` is not run (a long story, a cluster).
+`$ cmd  # exit N` expects exit code N (default 0); a line `...` marks elided output. What
+is checked is the output's shape, not its numbers: each table header as written, the name
+in the first cell of each table row (routes, indexes: when it has no digit), and every line
+with no digit and no table rule (titles, notes, warnings, verdict words). So a flag removed
+from the code, a column renamed or a note reworded fails the test.
+
+`python tests/readme_tour.py --update` reruns the tour and writes the real outputs back
+into README.md (run it after changing what a command prints).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+SKIP = re.compile(r"<!--\s*tour:\s*skip\b(.*?)-->")
+EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
+RULES = "│┃━─╇"
+WIDTH = "120"
+STEP_TIMEOUT_S = 300
+
+
+@dataclass
+class Step:
+    command: str
+    line: int  # in README.md, for messages
+    expected: list[str] = field(default_factory=list)
+    block: int = 0  # index of the console block (for --update)
+
+    @property
+    def exit_code(self) -> int:
+        found = EXIT.search(self.command)
+        return int(found.group(1)) if found else 0
+
+
+def parse(text: str) -> list[Step]:
+    """The steps of every console block not marked skip, in README order."""
+    steps: list[Step] = []
+    lines = text.splitlines()
+    inside, skipping, block = False, False, -1
+    for number, line in enumerate(lines, start=1):
+        if not inside and line.strip() == "```console":
+            inside, block = True, block + 1
+            previous = [x for x in lines[max(0, number - 4):number - 1] if x.strip()]
+            skipping = bool(previous and SKIP.search(previous[-1]))
+        elif inside and line.strip() == "```":
+            inside = False
+        elif inside and not skipping:
+            if line.startswith("$ "):
+                steps.append(Step(line[2:], number, block=block))
+            elif steps and steps[-1].block == block:
+                steps[-1].expected.append(line)
+    return steps
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _cells(line: str, rule: str) -> list[str]:
+    return [_norm(c) for c in line.split(rule)]
+
+
+def shape(lines: list[str]) -> tuple[set[tuple[str, ...]], set[str], set[str]]:
+    """(table headers, first-cell names, key lines) of some output."""
+    headers, names, keys = set(), set(), set()
+    for line in lines:
+        if "┃" in line:
+            headers.add(tuple(_cells(line, "┃")))
+        elif "│" in line:
+            first = _cells(line, "│")[0]
+            if first and not re.search(r"\d", first):
+                names.add(first)
+        elif line.strip() and not any(c in line for c in RULES) and not re.search(
+                r"\d", line) and line.strip() not in ("...", "…"):
+            keys.add(_norm(line))
+    return headers, names, keys
+
+
+def mismatches(step: Step, code: int, output: str) -> list[str]:
+    """What the README says that the real output does not."""
+    problems = []
+    if code != step.exit_code:
+        problems.append(f"exit {code}, README says {step.exit_code}")
+    want_headers, want_names, want_keys = shape(step.expected)
+    got_headers, got_names, _ = shape(output.splitlines())
+    flat = _norm(output)
+    problems += [f"no table with the columns {list(h)}" for h in want_headers - got_headers]
+    problems += [f"no row named {n!r}" for n in want_names - got_names]
+    problems += [f"no line {k!r}" for k in want_keys if k not in flat]
+    return problems
+
+
+@dataclass
+class Tour:
+    """A shell environment for the steps: one work dir, variables kept between steps."""
+
+    workdir: Path
+    state_dir: Path
+    env_file: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.env_file = self.workdir / ".tour-env"
+
+    def run(self, step: Step) -> tuple[int, str]:
+        script = (f"set -a; [ -f {self.env_file} ] && . {self.env_file}; set +a\n"
+                  f"{step.command}\nrc=$?\nexport -p > {self.env_file}\nexit $rc\n")
+        env = {**os.environ, "PERFKIT_STATE_DIR": str(self.state_dir), "COLUMNS": WIDTH,
+               "NO_COLOR": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        for name in ("PERFKIT_BASE_URL", "PERFKIT_TOKEN", "PERFKIT_TOKENS_FILE", "DATABASE_URL",
+                     "PERFKIT_DSN", "PROMETHEUS_URL"):
+            env.pop(name, None)
+        done = subprocess.run(["bash", "-c", script], cwd=self.workdir, env=env,
+                              capture_output=True, text=True, timeout=STEP_TIMEOUT_S,
+                              check=False)
+        return done.returncode, done.stdout + done.stderr
+
+
+def update(readme: Path = README) -> None:
+    """Rerun the tour and write each step's real output under its command."""
+    text = readme.read_text()
+    steps = parse(text)
+    lines = text.splitlines()
+    outputs: dict[int, list[str]] = {}
+    with tempfile.TemporaryDirectory() as work, tempfile.TemporaryDirectory() as state:
+        tour = Tour(Path(work), Path(state))
+        try:
+            for step in steps:
+                code, output = tour.run(step)
+                print(f"line {step.line}: exit {code}: {step.command}", file=sys.stderr)
+                outputs[step.line] = output.rstrip("\n").splitlines()
+        finally:
+            tour.run(Step("perfkit demo down --purge >/dev/null 2>&1", 0))
+    for step in reversed(steps):  # replace from the bottom: line numbers stay right
+        start = step.line
+        lines[start:start + len(step.expected)] = outputs[step.line]
+    readme.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--update"]:
+        update()
+    else:
+        raise SystemExit("usage: python tests/readme_tour.py --update")

@@ -1,0 +1,67 @@
+"""README.md's tour runs as a test, in order, against a demo stack of its own: the README
+cannot drift from the tool (tests/readme_tour.py says what is checked)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.readme_tour import README, Step, Tour, mismatches, parse
+
+EXAMPLE = """
+<!-- tour: skip a story of 90 s -->
+```console
+$ perfkit demo story
+```
+
+```console
+$ perfkit compare before.json after.json  # exit 0
+                     perfkit compare
+ route        ┃ phase ┃ mean ms ┃ verdict
+━━━━━━━━━━━━━━╇━━━━━━━╇━━━━━━━━━╇━━━━━━━━━
+ GET /auth/me │ warm  │ 151 → 2 │ faster
+Mann-Whitney U, Holm-corrected
+...
+$ perfkit gate run.json  # exit 1
+```
+"""
+
+
+def test_steps_are_the_commands_of_console_blocks_not_marked_skip() -> None:
+    steps = parse(EXAMPLE)
+    assert [s.command for s in steps] == ["perfkit compare before.json after.json  # exit 0",
+                                         "perfkit gate run.json  # exit 1"]
+    assert [s.exit_code for s in steps] == [0, 1]
+    assert steps[0].expected[-1] == "..."
+
+
+def test_a_renamed_column_a_lost_row_or_note_and_a_wrong_exit_code_fail() -> None:
+    step = parse(EXAMPLE)[0]
+    same = ("  perfkit compare\n route ┃ phase ┃ mean ms ┃ verdict\n"
+            " GET /auth/me │ warm │ 160 → 1.9 │ faster\nMann-Whitney U, Holm-corrected over 2\n")
+    assert mismatches(step, 0, same) == []
+    renamed = same.replace("mean ms", "average")
+    assert mismatches(step, 0, renamed) == [
+        "no table with the columns ['route', 'phase', 'mean ms', 'verdict']"]
+    assert mismatches(step, 0, same.replace("GET /auth/me", "GET /me")) == [
+        "no row named 'GET /auth/me'"]
+    assert mismatches(step, 2, same.replace("Holm", "Bonferroni")) == [
+        "exit 2, README says 0", "no line 'Mann-Whitney U, Holm-corrected'"]
+
+
+@pytest.mark.integration  # a demo stack of its own and every command of the tour
+def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
+    steps = parse(README.read_text())
+    assert len(steps) >= 20, "the tour lost its commands"
+    (tmp_path / "work").mkdir()
+    tour = Tour(tmp_path / "work", tmp_path / "state")
+    failures = []
+    try:
+        for step in steps:
+            code, output = tour.run(step)
+            failures += [f"README.md:{step.line}: $ {step.command}: {problem}"
+                         for problem in mismatches(step, code, output)]
+    finally:
+        tour.run(Step("perfkit demo down --purge", 0))
+    assert not failures, "\n".join(failures)
