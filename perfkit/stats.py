@@ -132,6 +132,85 @@ class Moments:
         return cls(n, mean, ss / (n - 1))
 
 
+def combine(parts: Sequence[Moments]) -> Moments:
+    """The moments of the union of samples, from each part's (Chan et al.'s pooling)."""
+    parts = [p for p in parts if p.count > 0]
+    n = sum(p.count for p in parts)
+    if n == 0:
+        return Moments(0, math.nan, math.nan)
+    mean = sum(p.count * p.mean for p in parts) / n
+    if n < 2:
+        return Moments(n, mean, math.nan)
+    within = sum((p.count - 1) * p.variance for p in parts if p.count > 1)
+    between = sum(p.count * (p.mean - mean) ** 2 for p in parts)
+    return Moments(n, mean, (within + between) / (n - 1))
+
+
+@dataclass(frozen=True)
+class MeanEstimate:
+    """A mean, the variance of that mean, and the degrees of freedom behind that variance."""
+
+    mean: float
+    var_mean: float
+    df: float
+
+    @classmethod
+    def of(cls, m: Moments) -> MeanEstimate | None:
+        """Requests as independent samples (None below 2 of them)."""
+        if m.count < 2 or not m.mean > 0 or math.isnan(m.variance):
+            return None
+        return cls(m.mean, m.variance / m.count, m.count - 1)
+
+
+MAX_BATCHES = 20
+
+
+def batches_of(buckets: Sequence[Moments], most: int = MAX_BATCHES) -> list[Moments]:
+    """Consecutive time buckets grouped into at most `most` batches of about equal counts."""
+    filled = [b for b in buckets if b.count > 0]
+    if len(filled) <= most:
+        return filled
+    total = sum(b.count for b in filled)
+    out: list[list[Moments]] = [[]]
+    for b in filled:
+        if sum(x.count for x in out[-1]) >= total / most and len(out) < most:
+            out.append([])
+        out[-1].append(b)
+    return [combine(group) for group in out]
+
+
+def batch_means(buckets: Sequence[Moments]) -> MeanEstimate | None:
+    """A run's mean from its time buckets (batch means): the variance of the mean is how the
+    batch means vary when that is more than the requests' own spread implies (drift within
+    the run: a server warming up, a neighbour's load), else the requests' one."""
+    batches = batches_of(buckets)
+    whole = combine(batches)
+    iid = MeanEstimate.of(whole)
+    k = len(batches)
+    if iid is None or k < 2:
+        return iid
+    spread = sum((b.count / whole.count) ** 2 * (b.mean - whole.mean) ** 2 for b in batches)
+    var_batches = spread * k / (k - 1)
+    if var_batches <= iid.var_mean:
+        return iid
+    return MeanEstimate(whole.mean, var_batches, k - 1)
+
+
+def ratio_ci(num: MeanEstimate, den: MeanEstimate, confidence: float = CONFIDENCE
+             ) -> tuple[float, float, float]:
+    """(ratio, low, high) of num.mean / den.mean: delta method on log(ratio), Student's t
+    with Welch-Satterthwaite degrees of freedom over both estimates'."""
+    ratio = num.mean / den.mean
+    a = num.var_mean / num.mean ** 2
+    b = den.var_mean / den.mean ** 2
+    var_log = a + b
+    denom = a ** 2 / max(num.df, 1e-9) + b ** 2 / max(den.df, 1e-9)
+    df = var_log ** 2 / denom if denom > 0 else math.inf
+    quantile = _z(confidence) if df > 1e4 else t_quantile(0.5 + confidence / 2.0, df)
+    half = quantile * math.sqrt(max(var_log, 0.0))
+    return ratio, ratio * math.exp(-half), ratio * math.exp(half)
+
+
 def _z(confidence: float) -> float:
     return NormalDist().inv_cdf(0.5 + confidence / 2.0)
 
@@ -173,26 +252,20 @@ def ratio_of_means_ci(num: Moments, den: Moments, confidence: float = CONFIDENCE
     Delta method on log(ratio): var = v1/(n1 m1²) + v2/(n2 m2²), which keeps the interval
     positive and asymmetric as a ratio's should be; Student's t with Welch's df.
     """
-    if num.count < 2 or den.count < 2 or num.mean <= 0 or den.mean <= 0:
-        return None
-    ratio = num.mean / den.mean
-    a = num.variance / (num.count * num.mean ** 2)
-    b = den.variance / (den.count * den.mean ** 2)
-    var_log = a + b
-    # Welch-Satterthwaite degrees of freedom: a handful of cold samples widens the interval.
-    denom = a ** 2 / (num.count - 1) + b ** 2 / (den.count - 1)
-    df = var_log ** 2 / denom if denom > 0 else math.inf
-    quantile = _z(confidence) if df > 1e4 else t_quantile(0.5 + confidence / 2.0, df)
-    half = quantile * math.sqrt(max(var_log, 0.0))
-    return ratio, ratio * math.exp(-half), ratio * math.exp(half)
+    a, b = MeanEstimate.of(num), MeanEstimate.of(den)
+    return None if a is None or b is None else ratio_ci(a, b, confidence)
 
 
-def change_pct_ci(before: Moments, after: Moments, confidence: float = CONFIDENCE
-                  ) -> tuple[float, float, float] | None:
-    """(change, low, high) in percent of the mean, after vs before; None without 2+2 samples."""
-    ci = ratio_of_means_ci(after, before, confidence)
-    if ci is None:
+def change_pct_ci(before: Moments | MeanEstimate, after: Moments | MeanEstimate,
+                  confidence: float = CONFIDENCE) -> tuple[float, float, float] | None:
+    """(change, low, high) in percent of the mean, after vs before; None without 2+2
+    samples. Moments are requests as independent samples; a MeanEstimate says otherwise
+    (batch means, runs as samples)."""
+    a = MeanEstimate.of(after) if isinstance(after, Moments) else after
+    b = MeanEstimate.of(before) if isinstance(before, Moments) else before
+    if a is None or b is None:
         return None
+    ci = ratio_ci(a, b, confidence)
     return tuple(round((r - 1.0) * 100.0, 3) for r in ci)  # type: ignore[return-value]
 
 

@@ -129,6 +129,33 @@ def _mixed(route: str, runs: tuple[Run, Run]) -> bool:
     return phases == {Phase.COLD, Phase.WARM}
 
 
+def _bucket_moments(run: Run, key: tuple[str, Phase]) -> list[stats.Moments]:
+    """The row's requests per time bucket of the run's series (all of a route's lines for
+    its `all` row); empty without a series."""
+    route, phase = key
+    lines = [line for line in (run.series.lines if run.series else [])
+             if line.route == route and phase in (Phase.ALL, Phase(line.phase))]
+    if not lines or run.series is None:
+        return []
+    return [stats.combine([stats.Moments.of(stats.buckets(line.corrected[b]))
+                           for line in lines if line.corrected[b] is not None])
+            for b in range(run.series.buckets)]
+
+
+def _estimate(run: Run, key: tuple[str, Phase], buckets: stats.Buckets
+              ) -> stats.MeanEstimate | None:
+    """The row's mean, with the variance of that mean from batch means over the run's time
+    buckets when the run drifted more than its requests' spread implies (a single run's
+    interval then holds its own drift); requests as independent samples otherwise."""
+    iid = stats.MeanEstimate.of(stats.Moments.of(buckets))
+    batches = stats.batch_means(_bucket_moments(run, key))
+    if iid is None or batches is None or batches.var_mean / batches.mean ** 2 <= (
+            iid.var_mean / iid.mean ** 2):
+        return iid
+    return stats.MeanEstimate(iid.mean, batches.var_mean * (iid.mean / batches.mean) ** 2,
+                              batches.df)
+
+
 def _row(key: tuple[str, Phase], before: Run, after: Run, method: Method) -> ComparedRow:
     b_rec, a_rec = before.records[key], after.records[key]
     b_side, a_side = Side.of(b_rec), Side.of(a_rec)
@@ -141,8 +168,9 @@ def _row(key: tuple[str, Phase], before: Run, after: Run, method: Method) -> Com
     if min(b_rec.count, a_rec.count) < max(2, method.min_samples):
         return row  # too few samples: shown, inconclusive, outside Holm's family
     b_buckets, a_buckets = stats.buckets(b_rec.corrected), stats.buckets(a_rec.corrected)
-    ci = stats.change_pct_ci(stats.Moments.of(b_buckets), stats.Moments.of(a_buckets),
-                             method.confidence)
+    b_est, a_est = _estimate(before, key, b_buckets), _estimate(after, key, a_buckets)
+    ci = None if b_est is None or a_est is None else stats.change_pct_ci(b_est, a_est,
+                                                                         method.confidence)
     if ci is not None:
         ci = stats.widen_for_run_noise(ci, method.run_noise_pct, method.confidence)
     test = stats.mann_whitney_u(b_buckets, a_buckets)
