@@ -128,3 +128,28 @@ def test_exact_rank_test_of_a_few_runs() -> None:
     assert stats.mann_whitney_exact([1, 2, 3], [4, 5, 6]) == pytest.approx(0.1)
     assert stats.mann_whitney_exact([1, 3, 5, 7], [2, 4, 6, 8]) > 0.5
     assert stats.mann_whitney_exact([], [1.0]) is None
+
+
+def test_batch_means_hold_a_drift_that_per_request_variance_misses() -> None:
+    import random as _random
+
+    rng = _random.Random(4)
+
+    def bucket(mean_us: float, n: int = 200) -> stats.Moments:
+        return stats.Moments.of([(round(rng.gauss(mean_us, 50)), 1) for _ in range(n)])
+
+    steady = [bucket(1000) for _ in range(10)]
+    drifting = [bucket(1000 + 30 * k) for k in range(10)]  # a server slowly warming
+    still = stats.batch_means(steady)
+    moved = stats.batch_means(drifting)
+    assert still is not None and moved is not None
+    iid = stats.MeanEstimate.of(stats.combine(drifting))
+    assert iid is not None and moved.var_mean > 10 * iid.var_mean and moved.df == 9
+    assert still.df > 100  # no drift: requests as samples, as before
+    assert stats.combine(steady).count == 2000
+
+
+def test_batches_group_many_buckets_into_at_most_twenty() -> None:
+    buckets = [stats.Moments(10, 1000.0 + k, 25.0) for k in range(100)]
+    grouped = stats.batches_of(buckets)
+    assert len(grouped) <= stats.MAX_BATCHES and sum(b.count for b in grouped) == 1000
