@@ -174,23 +174,27 @@ def check_backend(target: DoctorTarget) -> Outcome:
 
 
 def check_cache_logs(target: DoctorTarget) -> Outcome:
-    from perfkit.logs import count_cache_lines, read_lines
+    """The log's cache lines, read with perfkit.yaml's cache pattern (`cache: preset:`, or
+    its only preset), else the runbook's `Cache HIT:` line; no such line: no cache, a skip."""
+    from perfkit.logs import choose_pattern, count_cache_lines, read_lines
 
     if target.backend_log is None:
         return Status.SKIP, "no backend log configured (PERFKIT_BACKEND_LOG or demo up)"
     if not target.backend_log.is_file():
         return Status.FAIL, f"backend log {target.backend_log} does not exist"
-    stats_ = count_cache_lines(read_lines(target.backend_log))
+    pattern = choose_pattern(target.config)
+    stats_ = count_cache_lines(read_lines(target.backend_log), pattern)
     total = stats_.total
     if total.lookups == 0:
-        return Status.SKIP, (f"no Cache HIT/MISS line in {target.backend_log}: no cache to "
+        return Status.SKIP, (f"no {pattern.describes} in {target.backend_log}: no cache to "
                              "check")
     if total.hits == 0:
-        return Status.FAIL, (f"{total.misses} Cache MISS and no HIT in {target.backend_log}: "
-                             "the cache never serves (TTL too short, or keys never repeat?)")
+        return Status.FAIL, (f"{total.misses} misses and no hit in {target.backend_log} "
+                             f"({pattern.describes}): the cache never serves (TTL too short, "
+                             "or keys never repeat?)")
     parts = ", ".join(f"{name} {s.hit_ratio * 100:.0f}%" for name, s in
                       sorted(stats_.families.items()))
-    return Status.PASS, f"{total.hits} HIT / {total.misses} MISS in the log ({parts})"
+    return Status.PASS, f"{total.hits} hits / {total.misses} misses in the log ({parts})"
 
 
 def _verify(target: DoctorTarget, explain: bool) -> Any:
