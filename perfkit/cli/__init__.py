@@ -43,6 +43,7 @@ COMMANDS: tuple[tuple[str, str, str | None, str], ...] = (
     ("merge", "bench", "merge", "Add bench runs from many machines exactly."),
     ("report", "report", "report", "Before/after per route from Prometheus windows."),
     ("mark", "report", "mark", "Record a change event for `report` to split on."),
+    ("events", "events", "events", "The change events of this target (marks, builds)."),
     ("gate", "gate", "gate", "CI regression gate: thresholds and a baseline."),
     ("plot", "plot", "plot", "One HTML page of runs and a report (works offline)."),
     ("doctor", "doctor", "doctor", "A checklist of the system, each line checked for real."),
