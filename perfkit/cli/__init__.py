@@ -31,6 +31,7 @@ SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
 # in the order a user meets them.
 COMMANDS: tuple[tuple[str, str, str | None, str], ...] = (
     ("demo", "demo", None, "The embedded demo stack: PostgreSQL, backend, Prometheus."),
+    ("init", "init", "init", "A perfkit.yaml and a scenario for your backend (OpenAPI)."),
     ("apply-indexes", "indexes", "apply_indexes",
      "Build SQL indexes CONCURRENTLY, repair, verify."),
     ("verify-indexes", "indexes", "verify_indexes",
