@@ -249,13 +249,31 @@ def check_indexes_used(target: DoctorTarget) -> Outcome:
     return Status.PASS, f"{len(declared)} declared queries use their index (EXPLAIN)"
 
 
+def _split(target: DoctorTarget) -> str:
+    """Where doctor's windows split: --split, else the latest change event of this target
+    (a mark made for another backend, database or Prometheus never counts), else right
+    before the after window."""
+    from datetime import UTC
+
+    from perfkit.config import Target
+    from perfkit.prom.windows import latest_event
+
+    if target.split:
+        return target.split
+    now = (target.until or datetime.now(UTC)).astimezone(UTC)
+    ours = Target.of(base_url=target.base_url, dsn=target.dsn,
+                     prometheus_url=target.prometheus_url)
+    event = latest_event(target.since_s, now, target=ours)
+    return event.id if event is not None else f"-{target.since_s:g}s"
+
+
 def _report(target: DoctorTarget) -> Report | None:
     if target.report is None and target.prometheus_url:
         from perfkit.prom import PromClient, ReportOptions, collect_report
 
         client = PromClient(target.prometheus_url, token=target.prometheus_token)
         target.report = collect_report(client, ReportOptions(
-            since_s=target.since_s, split=target.split, now=target.until), target.config)
+            since_s=target.since_s, split=_split(target), now=target.until), target.config)
     return target.report
 
 

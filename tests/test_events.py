@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from perfkit.config import Target
 from perfkit.events import find_event, list_events, record_event, wait_for_event
@@ -91,3 +92,28 @@ def test_wait_for_event_ends_at_a_mark_of_its_target_only(tmp_path: Path) -> Non
     assert wait_for_event(start, 0.2, target=PROD, journal=journal, poll_s=0.05) is None
     ours = record_event("mark", "done", target=PROD, journal=journal)
     assert wait_for_event(start, 5, target=PROD, journal=journal) == ours
+
+
+def test_a_mark_for_another_target_does_not_split_doctor_on_the_demo(
+        demo_stack: dict[str, Any]) -> None:
+    from perfkit.doctor import DoctorTarget, run_doctor
+
+    demo = Target.of(base_url=demo_stack["backend"]["url"], dsn=demo_stack["postgres"]["dsn"],
+                     prometheus_url=demo_stack["prometheus"]["url"])
+    # a second demo-like target: another backend and Prometheus, marked just now
+    other = Target.of(base_url="http://127.0.0.1:18080", prometheus_url="http://127.0.0.1:19090")
+    now = datetime.now(UTC)
+    ours = record_event("mark", "demo: cache on", target=demo, at=now - timedelta(seconds=8))
+    theirs = record_event("mark", "other: cache on", target=other, at=now - timedelta(seconds=4))
+
+    def split_event() -> str | None:
+        target = DoctorTarget(base_url=demo_stack["backend"]["url"],
+                              dsn=demo_stack["postgres"]["dsn"],
+                              prometheus_url=demo_stack["prometheus"]["url"], since_s=10)
+        run_doctor(target)
+        assert target.report is not None
+        event = target.report.plan.event
+        return None if event is None else event.id
+
+    assert split_event() == ours.id  # not the later mark of the other target
+    assert theirs.id in {e.id for e in list_events()}

@@ -93,11 +93,19 @@ def _resolve_split(split: str | None, now: datetime, since_s: float, journal: Pa
                              hint="use an id from `perfkit mark`, an ISO time like "
                                   "2026-01-31T14:05:00Z, unix seconds, or -10m")
         return at, "time", None
+    event = latest_event(since_s, now, target=target, journal=journal)
+    if event is not None:
+        return event.at, "event", event
+    return None, "none", None
+
+
+def latest_event(since_s: float, now: datetime, *, target: Target | None = None,
+                 journal: Path | None = None) -> ChangeEvent | None:
+    """The change the windows split on by default: the latest event of `target` (None: of
+    any target) in the last LOOKBACK_WINDOWS window lengths."""
     lookback = now - timedelta(seconds=LOOKBACK_WINDOWS * since_s)
     events = list_events(since=lookback, until=now, target=target, journal=journal)
-    if events:
-        return events[-1].at, "event", events[-1]
-    return None, "none", None
+    return events[-1] if events else None
 
 
 def _split_name(at: datetime, event: ChangeEvent | None) -> str:
