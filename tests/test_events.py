@@ -7,6 +7,7 @@ from typing import Any
 from perfkit.config import Target
 from perfkit.events import find_event, list_events, record_event, wait_for_event
 from perfkit.prom.windows import plan_windows
+from tests.events_support import quiet_since
 
 
 def test_events_round_trip_in_time_order_and_filter(tmp_path: Path) -> None:
@@ -102,7 +103,7 @@ def test_a_mark_for_another_target_does_not_split_doctor_on_the_demo(
                      prometheus_url=demo_stack["prometheus"]["url"])
     # a second demo-like target: another backend and Prometheus, marked just now
     other = Target.of(base_url="http://127.0.0.1:18080", prometheus_url="http://127.0.0.1:19090")
-    now = datetime.now(UTC)
+    now = quiet_since(8)
     ours = record_event("mark", "demo: cache on", target=demo, at=now - timedelta(seconds=8))
     theirs = record_event("mark", "other: cache on", target=other, at=now - timedelta(seconds=4))
 
