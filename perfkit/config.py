@@ -68,6 +68,93 @@ def load_config_file(path: Path | None) -> tuple[dict[str, Any], Path | None]:
     return data, candidate
 
 
+DEFAULT_PG_PORT = "5432"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_identity(url: str | None) -> str | None:
+    """A URL as an identity: no credentials, query or trailing slash; host lower-cased,
+    default port dropped (`http://API:80/v1/` -> `http://api/v1`)."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
+        host = f"{host}:{port}"
+    return f"{parts.scheme.lower()}://{host}{parts.path.rstrip('/')}"
+
+
+def database_identity(dsn: str | None) -> str | None:
+    """A DSN (URI or key=value) as `host:port/dbname`, without user or password."""
+    if not dsn:
+        return None
+    from psycopg import Error
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except Error:
+        return None
+    host = str(parts.get("host") or parts.get("hostaddr") or "localhost").lower()
+    port = str(parts.get("port") or DEFAULT_PG_PORT)
+    return f"{host}:{port}/{parts.get('dbname') or parts.get('user') or ''}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The systems a command works on, as identities without credentials: change events are
+    keyed by it, so a mark made for staging never splits a report on production."""
+
+    base_url: str | None = None
+    database: str | None = None  # host:port/dbname
+    prometheus_url: str | None = None
+
+    @classmethod
+    def of(cls, *, base_url: str | None = None, dsn: str | None = None,
+           prometheus_url: str | None = None) -> Target:
+        return cls(url_identity(base_url), database_identity(dsn), url_identity(prometheus_url))
+
+    @classmethod
+    def from_json(cls, data: object) -> Target | None:
+        """A journal's `target` field; None when absent or unreadable (an old line)."""
+        if not isinstance(data, dict):
+            return None
+        return cls(*(str(data[k]) if data.get(k) else None for k in TARGET_PARTS))
+
+    @property
+    def known(self) -> bool:
+        return any(self.parts().values())
+
+    def parts(self) -> dict[str, str | None]:
+        return {"base_url": self.base_url, "database": self.database,
+                "prometheus_url": self.prometheus_url}
+
+    def to_json(self) -> dict[str, str]:
+        return {k: v for k, v in self.parts().items() if v}
+
+    def same_system(self, other: Target) -> bool:
+        """Nothing both know differs: an event of another backend, database or Prometheus is
+        not ours; one that names none of ours cannot be told apart, and counts."""
+        mine, theirs = self.parts(), other.parts()
+        return all(mine[k] == theirs[k] for k in TARGET_PARTS if mine[k] and theirs[k])
+
+    def describe(self) -> str:
+        labels = {"base_url": "backend", "database": "database", "prometheus_url": "Prometheus"}
+        known = [f"{labels[k]} {v}" for k, v in self.parts().items() if v]
+        return ", ".join(known) or "no target configured"
+
+
+TARGET_PARTS = ("base_url", "database", "prometheus_url")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where perfkit's targets are. None means "not configured anywhere"."""
@@ -86,6 +173,12 @@ class Settings:
     def secrets(self) -> list[str]:
         """Values that must never be printed."""
         return [s for s in (self.token, self.prometheus_token) if s]
+
+    @property
+    def target(self) -> Target:
+        """The backend, database and Prometheus these settings point at (no credentials)."""
+        return Target.of(base_url=self.base_url, dsn=self.dsn,
+                         prometheus_url=self.prometheus_url)
 
 
 # Each setting: its environment variables, in precedence order.

@@ -174,23 +174,27 @@ def check_backend(target: DoctorTarget) -> Outcome:
 
 
 def check_cache_logs(target: DoctorTarget) -> Outcome:
-    from perfkit.logs import count_cache_lines, read_lines
+    """The log's cache lines, read with perfkit.yaml's cache pattern (`cache: preset:`, or
+    its only preset), else the runbook's `Cache HIT:` line; no such line: no cache, a skip."""
+    from perfkit.logs import choose_pattern, count_cache_lines, read_lines
 
     if target.backend_log is None:
         return Status.SKIP, "no backend log configured (PERFKIT_BACKEND_LOG or demo up)"
     if not target.backend_log.is_file():
         return Status.FAIL, f"backend log {target.backend_log} does not exist"
-    stats_ = count_cache_lines(read_lines(target.backend_log))
+    pattern = choose_pattern(target.config)
+    stats_ = count_cache_lines(read_lines(target.backend_log), pattern)
     total = stats_.total
     if total.lookups == 0:
-        return Status.SKIP, (f"no Cache HIT/MISS line in {target.backend_log}: no cache to "
+        return Status.SKIP, (f"no {pattern.describes} in {target.backend_log}: no cache to "
                              "check")
     if total.hits == 0:
-        return Status.FAIL, (f"{total.misses} Cache MISS and no HIT in {target.backend_log}: "
-                             "the cache never serves (TTL too short, or keys never repeat?)")
+        return Status.FAIL, (f"{total.misses} misses and no hit in {target.backend_log} "
+                             f"({pattern.describes}): the cache never serves (TTL too short, "
+                             "or keys never repeat?)")
     parts = ", ".join(f"{name} {s.hit_ratio * 100:.0f}%" for name, s in
                       sorted(stats_.families.items()))
-    return Status.PASS, f"{total.hits} HIT / {total.misses} MISS in the log ({parts})"
+    return Status.PASS, f"{total.hits} hits / {total.misses} misses in the log ({parts})"
 
 
 def _verify(target: DoctorTarget, explain: bool) -> Any:
@@ -245,13 +249,31 @@ def check_indexes_used(target: DoctorTarget) -> Outcome:
     return Status.PASS, f"{len(declared)} declared queries use their index (EXPLAIN)"
 
 
+def _split(target: DoctorTarget) -> str:
+    """Where doctor's windows split: --split, else the latest change event of this target
+    (a mark made for another backend, database or Prometheus never counts), else right
+    before the after window."""
+    from datetime import UTC
+
+    from perfkit.config import Target
+    from perfkit.prom.windows import latest_event
+
+    if target.split:
+        return target.split
+    now = (target.until or datetime.now(UTC)).astimezone(UTC)
+    ours = Target.of(base_url=target.base_url, dsn=target.dsn,
+                     prometheus_url=target.prometheus_url)
+    event = latest_event(target.since_s, now, target=ours)
+    return event.id if event is not None else f"-{target.since_s:g}s"
+
+
 def _report(target: DoctorTarget) -> Report | None:
     if target.report is None and target.prometheus_url:
         from perfkit.prom import PromClient, ReportOptions, collect_report
 
         client = PromClient(target.prometheus_url, token=target.prometheus_token)
         target.report = collect_report(client, ReportOptions(
-            since_s=target.since_s, split=target.split, now=target.until), target.config)
+            since_s=target.since_s, split=_split(target), now=target.until), target.config)
     return target.report
 
 

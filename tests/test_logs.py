@@ -5,7 +5,19 @@ import threading
 import time
 from pathlib import Path
 
-from perfkit.logs import count_cache_lines, follow_lines, parse_line
+import pytest
+
+from perfkit.errors import UsageError
+from perfkit.logs import (
+    DEMO_PATTERN,
+    NO_KEY_FAMILY,
+    CacheLookup,
+    choose_pattern,
+    count_cache_lines,
+    follow_lines,
+    parse_line,
+    with_flags,
+)
 
 SEED_LINES = [
     "2026-11-25 10:00:00,001 INFO app.cache: Cache MISS: auth_user:a1b2c3d4e5f6...",
@@ -59,3 +71,76 @@ def test_follow_counts_only_new_lines_and_stops_in_time(tmp_path: Path) -> None:
 
 def test_follow_on_an_empty_stream_ends() -> None:
     assert list(follow_lines(io.StringIO(""), 0.2, poll_s=0.05)) == []
+
+
+# -- other caches: a regex with named groups, presets, JSON fields ---------------------------------
+def test_custom_regex_maps_its_words_and_reports_unknown_ones() -> None:
+    pattern = with_flags(DEMO_PATTERN, regex=r"cache\.(?P<result>hit|miss|bypass) (?P<key>\S+)",
+                         hit=["HIT"], miss=["miss"])
+    stats = count_cache_lines([
+        "web-1  | 12:00:01 DEBUG cache.hit user:1",
+        "web-1  | 12:00:02 DEBUG cache.miss user:2",
+        "12:00:03 DEBUG cache.hit session:9",
+        "12:00:04 DEBUG cache.bypass user:3",
+        "Cache HIT: auth_user:1",  # the demo's line is not this app's
+    ], pattern)
+    assert {n: (s.hits, s.misses) for n, s in stats.families.items()} == {
+        "user": (1, 1), "session": (1, 0)}
+    assert stats.unknown_results == {"bypass": 1}
+    assert stats.to_json()["pattern"] == "custom"
+
+
+def test_a_regex_without_a_result_group_is_refused_with_the_fix() -> None:
+    with pytest.raises(UsageError, match="no group named `result`"):
+        with_flags(DEMO_PATTERN, regex=r"cache (hit|miss)")
+    with pytest.raises(UsageError, match="invalid regex"):
+        with_flags(DEMO_PATTERN, regex=r"cache (?P<result>hit")
+
+
+def test_a_regex_without_a_key_counts_one_family() -> None:
+    pattern = with_flags(DEMO_PATTERN, regex=r"(?P<result>HIT|MISS) from cache")
+    stats = count_cache_lines(["HIT from cache", "MISS from cache", "HIT from cache"], pattern)
+    assert list(stats.families) == [NO_KEY_FAMILY]
+    assert stats.total.hits == 2 and stats.total.misses == 1
+
+
+def test_json_lines_with_configured_fields_behind_compose_prefixes() -> None:
+    pattern = with_flags(DEMO_PATTERN, json_result="cache.status", json_key="cache.key")
+    stats = count_cache_lines([
+        '{"level": "debug", "cache": {"status": "HIT", "key": "org:1"}}',
+        'api-1  | {"cache": {"status": "miss", "key": "org:2"}}',
+        '{"cache": {"status": "hit", "key": "plan:7"}}',
+        '{"level": "info", "msg": "request done"}',  # no cache field: not a lookup
+        "not json at all",
+    ], pattern)
+    assert {n: (s.hits, s.misses) for n, s in stats.families.items()} == {
+        "org": (1, 1), "plan": (1, 0)}
+    boolean = with_flags(DEMO_PATTERN, json_result="cached")
+    assert parse_line('{"cached": true, "path": "/a"}', boolean) == CacheLookup(True, "")
+    assert parse_line('{"cached": false}', boolean) == CacheLookup(False, "")
+
+
+def test_json_message_field_is_configurable() -> None:
+    config = {"cache": {"presets": {"structlog": {"json_message": "event"}}}}
+    pattern = choose_pattern(config)
+    line = '{"event": "Cache HIT: org:1", "message": "unrelated"}'
+    assert parse_line(line, pattern) == CacheLookup(True, "org:1")
+
+
+def test_presets_from_perfkit_yaml_the_default_and_errors() -> None:
+    config = {"cache": {"preset": "app", "presets": {
+        "app": {"pattern": r"(?P<result>HIT|MISS|STALE) (?P<key>\S+)", "hit": ["hit", "stale"]},
+        "other": {"json_result": "cache_hit"}}}}
+    app = choose_pattern(config)
+    assert app.name == "app" and parse_line("STALE org:1", app) == CacheLookup(True, "org:1")
+    assert choose_pattern(config, preset="other").json_result == "cache_hit"
+    assert choose_pattern(config, preset="demo") is DEMO_PATTERN
+    only = {"cache": {"presets": {"solo": {"pattern": r"(?P<result>hit) (?P<key>\w+)"}}}}
+    assert choose_pattern(only).name == "solo"  # the only preset is the default
+    assert choose_pattern({}) is DEMO_PATTERN
+    with pytest.raises(UsageError, match=r"no cache preset named 'nope'.*known: demo, app"):
+        choose_pattern(config, preset="nope")
+    with pytest.raises(UsageError, match=r"cache.presets.bad.pattern: invalid regex"):
+        choose_pattern({"cache": {"presets": {"bad": {"pattern": "(?P<result>"}}}})
+    with pytest.raises(UsageError, match="unknown key 'regex'"):
+        choose_pattern({"cache": {"presets": {"bad": {"regex": "x"}}}})

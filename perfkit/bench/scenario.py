@@ -336,8 +336,9 @@ def load_scenario(path: Path, environ: dict[str, str] | None = None) -> Scenario
 
 def scenario_dirs() -> list[Path]:
     """Where scenario names are looked up: ./scenarios, then the ones shipped with perfkit."""
-    shipped = Path(__file__).resolve().parents[2] / "scenarios"
-    return [Path.cwd() / "scenarios", shipped]
+    from perfkit.resources import shipped_path
+
+    return [Path.cwd() / "scenarios", shipped_path("scenarios")]
 
 
 def find_scenario(target: str) -> Path | None:

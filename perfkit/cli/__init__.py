@@ -31,6 +31,7 @@ SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
 # in the order a user meets them.
 COMMANDS: tuple[tuple[str, str, str | None, str], ...] = (
     ("demo", "demo", None, "The embedded demo stack: PostgreSQL, backend, Prometheus."),
+    ("init", "init", "init", "A perfkit.yaml and a scenario for your backend (OpenAPI)."),
     ("apply-indexes", "indexes", "apply_indexes",
      "Build SQL indexes CONCURRENTLY, repair, verify."),
     ("verify-indexes", "indexes", "verify_indexes",
@@ -43,6 +44,7 @@ COMMANDS: tuple[tuple[str, str, str | None, str], ...] = (
     ("merge", "bench", "merge", "Add bench runs from many machines exactly."),
     ("report", "report", "report", "Before/after per route from Prometheus windows."),
     ("mark", "report", "mark", "Record a change event for `report` to split on."),
+    ("events", "events", "events", "The change events of this target (marks, builds)."),
     ("gate", "gate", "gate", "CI regression gate: thresholds and a baseline."),
     ("plot", "plot", "plot", "One HTML page of runs and a report (works offline)."),
     ("doctor", "doctor", "doctor", "A checklist of the system, each line checked for real."),

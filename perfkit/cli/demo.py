@@ -23,6 +23,22 @@ app = typer.Typer(
 
 FormatOpt = Annotated[OutputFormat | None,
                       typer.Option("--format", help="table, json or markdown.")]
+#: What the demo backend imports (the `demo` extra), by module name.
+DEMO_EXTRA_MODULES = ("fastapi", "uvicorn", "prometheus_client",
+                      "prometheus_fastapi_instrumentator")
+
+
+def need_demo_extra() -> None:
+    """The demo backend runs only with the `demo` extra: say how to install it, in one line."""
+    import importlib.util
+
+    from perfkit.errors import UsageError
+
+    missing = [m for m in DEMO_EXTRA_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"the demo backend needs {', '.join(missing)}, which this install "
+                         "does not have", hint="pip install 'perfkit[demo]' (pipx: pipx "
+                                               "install --force 'perfkit[demo]')")
 
 
 @app.command()
@@ -53,6 +69,7 @@ def up(
     from perfkit.demo import stack
     from perfkit.render.demo import status_document, try_line
 
+    need_demo_extra()
     options = stack.UpOptions(scale=scale, cache=cache, metrics_profile=metrics_profile,
                               auth_latency_ms=auth_latency_ms, pg_port=pg_port,
                               backend_port=backend_port, prometheus_port=prometheus_port)
@@ -103,6 +120,7 @@ def restart(
     """
     from perfkit.demo import stack
 
+    need_demo_extra()
     state = stack.restart_backend(cache=cache, metrics_profile=metrics_profile,
                                   progress=console.note)
     be = state["backend"]
@@ -179,6 +197,7 @@ def story(
     from perfkit.durations import parse_duration_s
     from perfkit.jsonfile import check_writable
 
+    need_demo_extra()
     options = StoryOptions(scale=scale, duration_s=parse_duration_s(duration),
                            concurrency=concurrency)
     if html is not None:

@@ -129,21 +129,34 @@ def _show(record: Report, output: OutputFormat) -> None:
 def mark(
     text: Annotated[str, typer.Argument(help="What changed, e.g. \"restart with auth cache\".")],
     kind: Annotated[str, typer.Option(help="Event kind (mark, deploy, restart…).")] = "mark",
+    base_url: Annotated[str | None, typer.Option(
+        help="The backend it changed (default: PERFKIT_BASE_URL, perfkit.yaml, the demo).")]
+    = None,
+    dsn: Annotated[str | None, typer.Option(help="The database it changed.")] = None,
+    prometheus: Annotated[str | None, typer.Option(
+        "--prometheus", help="The Prometheus that watches it.")] = None,
     output_format: FormatOpt = None,
 ) -> None:
-    """Record a change event now; `perfkit report` splits its windows on the latest one.
+    """Record a change event now, for the current target; `perfkit report` and `doctor` on
+    this target split their windows on the latest one (other targets never see it).
 
-    The after window starts at the event: send traffic after it, then report.
+    The target is the backend, database and Prometheus perfkit is configured for (no
+    credentials kept). The after window starts at the event: send traffic after it, then
+    report.
 
     Example: `perfkit mark "restart with the auth cache"`
     """
-    from perfkit.events import record_event
+    from perfkit.events import EVENT_SCHEMA, record_event
     from perfkit.render.report import fmt_time
 
-    event = record_event(kind, text)
+    target = console.settings(base_url=base_url, dsn=dsn, prometheus_url=prometheus).target
+    event = record_event(kind, text, target=target)
     if console.fmt(output_format) is OutputFormat.json:
-        console.print_json({"schema": "perfkit.event/1", **event.to_json()})
+        console.print_json({"schema": EVENT_SCHEMA, **event.to_json()})
         return
     console.print_text(event.id)
-    console.success(f"marked {kind} at {fmt_time(event.at)}: {text} (send traffic now; "
-                    f"`perfkit report --split {event.id}` then compares around it)")
+    scope = (f"for {target.describe()}" if target.known
+             else "for every target (none is configured)")
+    console.success(f"marked {kind} at {fmt_time(event.at)} {scope}: {text}")
+    console.info(f"send traffic now; `perfkit report --split {event.id}` then compares "
+                 "around it")

@@ -18,6 +18,7 @@ from pglast.parser import ParseError, scan
 from pglast.stream import RawStream
 
 from perfkit.errors import UsageError
+from perfkit.resources import shipped_path
 
 _COMMENT_TOKENS = frozenset({"SQL_COMMENT", "C_COMMENT"})
 _DIRECTIVE = "perfkit:"
@@ -86,12 +87,12 @@ class IndexStatement:
         return str(RawStream()(node))
 
 
-SHIPPED_INDEXES = Path(__file__).resolve().parents[2] / "indexes"
+SHIPPED_INDEXES = shipped_path("indexes")  # the runbook's migration, shipped with perfkit
 
 
 def default_index_paths() -> list[Path]:
-    """./indexes when there is one, else the seed's indexes shipped with perfkit (as scenario
-    names fall back to the shipped scenarios/)."""
+    """./indexes when there is one, else the runbook's indexes shipped with perfkit (as
+    scenario names fall back to the shipped scenarios)."""
     local = Path("indexes")
     return [local] if local.exists() or not SHIPPED_INDEXES.exists() else [SHIPPED_INDEXES]
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from perfkit.config import demo_dir
 from perfkit.db.parse import SHIPPED_INDEXES
 from perfkit.demo import stack
+from perfkit.resources import shipped_path
 
 if TYPE_CHECKING:
     from perfkit.bench.compare import Comparison
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from perfkit.prom.report import Report
 
 SCHEMA = "perfkit.story/1"
-SHIPPED_RUNBOOK = Path(__file__).resolve().parents[2] / "scenarios" / "runbook.yaml"
+SHIPPED_RUNBOOK = shipped_path("scenarios", "runbook.yaml")
 PROMETHEUS_SETTLE_S = 2.5  # two scrapes of 1 s, so the window's end is in the TSDB
 #: The runbook's promise for the mean over all requests.
 PROMISED_CHANGE_PCT = -70.0

@@ -1,8 +1,9 @@
 """Before/after windows: the same length, split at the change being judged.
 
 The after window is the last W; the before window is W long and ends at the split: an
-explicit `--split` (event id or time), else the latest change event in the lookback
-(`perfkit mark`, apply-indexes, demo restarts), else right before the after window. When
+explicit `--split` (event id or time), else the latest change event of this target in the
+lookback (`perfkit mark`, apply-indexes, demo restarts; an event of another backend, database
+or Prometheus never splits), else right before the after window. When
 the change is more recent than W, the after window starts at the change so it never mixes
 "before" traffic in, and the report says it was shortened.
 """
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from perfkit import durations
+from perfkit.config import Target
 from perfkit.errors import UsageError
 from perfkit.events import ChangeEvent, find_event, list_events
 
@@ -79,11 +81,11 @@ def parse_split_time(text: str, now: datetime) -> datetime | None:
     return (parsed if parsed.tzinfo else parsed.astimezone()).astimezone(UTC)
 
 
-def _resolve_split(split: str | None, now: datetime, since_s: float,
-                   journal: Path | None) -> tuple[datetime | None, str, ChangeEvent | None]:
+def _resolve_split(split: str | None, now: datetime, since_s: float, journal: Path | None,
+                   target: Target | None) -> tuple[datetime | None, str, ChangeEvent | None]:
     if split:
         event = find_event(split, journal=journal)
-        if event is not None:
+        if event is not None:  # named by its id: used even when of another target
             return event.at, "event", event
         at = parse_split_time(split, now)
         if at is None:
@@ -91,11 +93,19 @@ def _resolve_split(split: str | None, now: datetime, since_s: float,
                              hint="use an id from `perfkit mark`, an ISO time like "
                                   "2026-01-31T14:05:00Z, unix seconds, or -10m")
         return at, "time", None
-    lookback = now - timedelta(seconds=LOOKBACK_WINDOWS * since_s)
-    events = list_events(since=lookback, until=now, journal=journal)
-    if events:
-        return events[-1].at, "event", events[-1]
+    event = latest_event(since_s, now, target=target, journal=journal)
+    if event is not None:
+        return event.at, "event", event
     return None, "none", None
+
+
+def latest_event(since_s: float, now: datetime, *, target: Target | None = None,
+                 journal: Path | None = None) -> ChangeEvent | None:
+    """The change the windows split on by default: the latest event of `target` (None: of
+    any target) in the last LOOKBACK_WINDOWS window lengths."""
+    lookback = now - timedelta(seconds=LOOKBACK_WINDOWS * since_s)
+    events = list_events(since=lookback, until=now, target=target, journal=journal)
+    return events[-1] if events else None
 
 
 def _split_name(at: datetime, event: ChangeEvent | None) -> str:
@@ -125,15 +135,22 @@ def _check_lengths(plan: WindowPlan, since_s: float, scrape_interval_s: float,
                              hint=f"use a longer --since (at least {minimum:g}s)")
 
 
+def _other_target_note(event: ChangeEvent | None, target: Target | None) -> list[str]:
+    if event is None or event.concerns(target) or event.target is None:
+        return []
+    return [f"the split event {event.id} was recorded for another target "
+            f"({event.target.describe()})"]
+
+
 def plan_windows(since_s: float, *, now: datetime | None = None, split: str | None = None,
-                 scrape_interval_s: float | None = None,
-                 journal: Path | None = None) -> WindowPlan:
-    """Both windows, refusing any shorter than two scrape intervals (increase() needs two
-    samples in the range to see anything)."""
+                 scrape_interval_s: float | None = None, journal: Path | None = None,
+                 target: Target | None = None) -> WindowPlan:
+    """Both windows, split on an event of `target` (None: of any target), refusing any
+    shorter than two scrape intervals (increase() needs two samples in the range)."""
     now = now.astimezone(UTC) if now else datetime.now(UTC)
     width = timedelta(seconds=since_s)
-    split_at, source, event = _resolve_split(split, now, since_s, journal)
-    notes: list[str] = []
+    split_at, source, event = _resolve_split(split, now, since_s, journal, target)
+    notes = _other_target_note(event, target)
     if split_at is None:
         after = Window(now - width, now)
         split_at = after.start

@@ -1,0 +1,475 @@
+"""`perfkit init`: a scenario and a commented perfkit.yaml for the user's backend.
+
+From an OpenAPI document: one step per GET route whose values are known; a route whose path
+(or a required query parameter) needs an id reads it from a list route that returns those
+objects (matched by response schema, then by names), placed before it; a route whose values
+cannot be found, and every write (POST, PUT, PATCH, DELETE), is written commented out with
+what to fill in. Security schemes become the bench's `{token}` (PERFKIT_TOKEN, or one token
+per virtual user from a tokens file). Nothing is written over an existing file unless asked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import quote
+
+from perfkit.openapi import (
+    LIST_FIELDS,
+    ApiSpec,
+    AuthKind,
+    Operation,
+    Param,
+    Schema,
+)
+
+SCHEMA = "perfkit.init/1"
+GENERIC_IDS = ("id", "uuid", "pk", "key", "slug")
+ID_SUFFIXES = ("_id", "id", "_uuid", "_key", "_slug", "_pk")
+MIN_MATCH = 2  # a list route must match a parameter at least by name to provide it
+_SLUG = re.compile(r"[^a-z0-9]+")
+_PLACEHOLDER = re.compile(r"\{([^}]+)\}")
+
+
+class StepState(StrEnum):
+    RUNS = "runs"
+    COMMENTED = "commented"
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A list route and the JSON path of the value it gives (`$[*].id`)."""
+
+    operation: Operation
+    expr: str
+    assumed: bool  # the items' schema is unknown: `id` is a guess
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    operation: Operation
+    path: str  # the scenario's path: {variables} and literal values filled in
+    state: StepState
+    why: str
+    extract: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {"route": self.operation.route, "path": self.path, "state": self.state.value,
+                "extract": dict(self.extract), "why": self.why}
+
+
+@dataclass(frozen=True)
+class Auth:
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    described: str  # "" when the API declares no security
+
+
+@dataclass(frozen=True)
+class InitPlan:
+    name: str
+    title: str
+    source: str
+    base_url: str | None
+    auth: Auth
+    steps: tuple[PlannedStep, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"schema": SCHEMA, "scenario": self.name, "title": self.title,
+                "source": self.source, "base_url": self.base_url,
+                "auth": self.auth.described or None, "steps": [s.to_json() for s in self.steps]}
+
+
+# -- names ---------------------------------------------------------------------------------------
+def _norm(text: str) -> str:
+    return _SLUG.sub("", text.lower())
+
+
+def singular(word: str) -> str:
+    low = word.lower()
+    if low.endswith("ies") and len(low) > 3:
+        return low[:-3] + "y"
+    if low.endswith(("sses", "xes", "ches", "shes")):
+        return low[:-2]
+    return low[:-1] if low.endswith("s") and not low.endswith("ss") else low
+
+
+def _segment_before(path: str, name: str) -> str:
+    parts = [p for p in path.split("/") if p]
+    marker = "{" + name + "}"
+    index = parts.index(marker) if marker in parts else len(parts)
+    static = [p for p in parts[:index] if not p.startswith("{")]
+    return static[-1] if static else "item"
+
+
+def resource_stem(op: Operation, param: Param) -> str:
+    """What a parameter names: `conversation` of conversation_id, `item` of /items/{id}."""
+    if param.name.lower() in GENERIC_IDS:
+        return _norm(singular(_segment_before(op.path, param.name)))
+    name = param.name
+    for suffix in ID_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return _norm(name[: -len(suffix)])
+    return _norm(singular(name))
+
+
+def variable_name(op: Operation, param: Param) -> str:
+    if param.name.lower() in GENERIC_IDS:
+        return f"{_SLUG.sub('_', singular(_segment_before(op.path, param.name)))}_{param.name}"
+    return _SLUG.sub("_", param.name.lower()).strip("_") or "value"
+
+
+def scenario_name(title: str) -> str:
+    return _SLUG.sub("_", title.lower()).strip("_") or "api"
+
+
+# -- list routes and who provides what ----------------------------------------------------
+def list_shape(spec: ApiSpec, op: Operation) -> tuple[str, Schema, str | None] | None:
+    """(the JSON path of the list, its items' schema, their component) of a list route."""
+    if op.method != "GET" or op.response is None:
+        return None
+    response = op.response
+    if response.get("type") == "array" or ("items" in response and "properties" not in response):
+        items, ref = spec.resolve(response.get("items"))
+        return ("$", items or {}, ref) if _objects(items) else None
+    properties = response.get("properties") or {}
+    for name in LIST_FIELDS:
+        inner, _ = spec.resolve(properties.get(name))
+        if inner and inner.get("type") == "array":
+            items, ref = spec.resolve(inner.get("items"))
+            if _objects(items):
+                return f"$.{name}", items or {}, ref
+    return None
+
+
+def _objects(items: Schema | None) -> bool:
+    return items is None or items.get("type") in (None, "object") or "properties" in items
+
+
+def _field(items: Schema, param: Param, stem: str) -> tuple[str, bool] | None:
+    properties = items.get("properties") or {}
+    if not properties:
+        return "id", True
+    for name in ("id", param.name, f"{stem}_id", "uuid", "key", "slug"):
+        if name in properties:
+            return name, False
+    return None
+
+
+def _score(consumer: Operation, param: Param, candidate: Operation, item_ref: str | None) -> int:
+    stem = resource_stem(consumer, param)
+    static = [p for p in candidate.path.split("/") if p and not p.startswith("{")]
+    score = 0
+    if item_ref and item_ref == consumer.response_ref and param.location == "path":
+        score += 4
+    if static and _norm(singular(static[-1])) == stem:
+        score += 3
+    elif item_ref and _norm(item_ref) == stem:
+        score += 2
+    prefix = consumer.path.split("{" + param.name + "}", 1)[0].rstrip("/")
+    return score + (1 if score and candidate.path.rstrip("/") == prefix else 0)
+
+
+def providers(spec: ApiSpec, consumer: Operation, param: Param) -> list[Provider]:
+    """The list routes that can give a parameter its value, best match first."""
+    found: list[tuple[int, int, Provider]] = []
+    for order, candidate in enumerate(spec.operations):
+        shape = None if candidate is consumer else list_shape(spec, candidate)
+        if shape is None:
+            continue
+        prefix, items, ref = shape
+        score = _score(consumer, param, candidate, ref)
+        field_ = _field(items, param, resource_stem(consumer, param))
+        if score >= MIN_MATCH and field_ is not None:
+            found.append((-score, order, Provider(candidate, f"{prefix}[*].{field_[0]}",
+                                                  field_[1])))
+    return [provider for *_, provider in sorted(found, key=lambda f: (f[0], f[1]))]
+
+
+# -- the plan --------------------------------------------------------------------------------
+def needed(op: Operation, auth_fields: set[str]) -> list[Param]:
+    """Required path and query parameters the document gives no value for."""
+    return [p for p in op.params if p.required and p.location in ("path", "query")
+            and p.literal is None and p.name not in auth_fields]
+
+
+def _blocked(op: Operation, auth_fields: set[str]) -> str | None:
+    """A required header or cookie perfkit cannot fill (other than the credentials)."""
+    for param in op.params:
+        if (param.required and param.location in ("header", "cookie")
+                and param.literal is None and param.name.lower() not in auth_fields
+                and param.name.lower() != "authorization"):
+            return f"the {param.location} {param.name} is required: set it under `headers:`"
+    return None
+
+
+@dataclass
+class _Planner:
+    spec: ApiSpec
+    auth_fields: set[str]
+    resolving: set[str] = field(default_factory=set)
+    resolved: dict[str, dict[str, Provider]] = field(default_factory=dict)
+
+    def resolve(self, op: Operation) -> dict[str, Provider] | None:
+        """Each needed parameter's provider (whose own needs resolve too), or None."""
+        if op.route in self.resolved:
+            return self.resolved[op.route]
+        if op.route in self.resolving or _blocked(op, self.auth_fields):
+            return None
+        self.resolving.add(op.route)
+        try:
+            found: dict[str, Provider] = {}
+            for param in needed(op, self.auth_fields):
+                usable = (p for p in providers(self.spec, op, param)
+                          if self.resolve(p.operation) is not None)
+                provider = next(usable, None)
+                if provider is None:
+                    return None
+                found[param.name] = provider
+            self.resolved[op.route] = found
+            return found
+        finally:
+            self.resolving.discard(op.route)
+
+
+def plan_auth(spec: ApiSpec) -> tuple[Auth, set[str]]:
+    """The API's credentials as the bench's `{token}`, and the parameter names they take."""
+    used = [name for op in spec.operations for name in op.security if name in spec.schemes]
+    name = max(used, key=used.count) if used else next(iter(spec.schemes), None)
+    scheme = spec.schemes.get(name) if name else None
+    if scheme is None:
+        if any(p.name.lower() == "authorization" for op in spec.operations for p in op.params):
+            return Auth({"Authorization": "Bearer {token}"}, {}, "an Authorization header "
+                        "(assumed: a bearer token)"), {"authorization"}
+        return Auth({}, {}, ""), set()
+    described = f"{scheme.name} ({scheme.kind.value})"
+    fields = {scheme.field, scheme.field.lower()}
+    if scheme.kind is AuthKind.BEARER:
+        return Auth({"Authorization": "Bearer {token}"}, {}, described), {"authorization"}
+    if scheme.kind is AuthKind.BASIC:
+        return Auth({"Authorization": "Basic {token}"}, {}, described + ": the token is "
+                    "base64 of user:password"), {"authorization"}
+    if scheme.kind is AuthKind.API_KEY_QUERY:
+        return Auth({}, {scheme.field: "{token}"}, described), fields
+    if scheme.kind is AuthKind.API_KEY_COOKIE:
+        return Auth({"Cookie": f"{scheme.field}={{token}}"}, {}, described), fields
+    return Auth({scheme.field: "{token}"}, {}, described), fields
+
+
+def _value(param: Param, variables: Mapping[str, str]) -> str:
+    if param.name in variables:
+        return "{" + variables[param.name] + "}"
+    if param.literal is not None:
+        return quote(str(param.literal), safe="")
+    return "{" + param.name + "}"
+
+
+def step_path(op: Operation, variables: Mapping[str, str], auth: Auth) -> str:
+    """The scenario's path: variables and the document's examples filled in, the required
+    query parameters (and an API key in the query) appended."""
+    path = op.path
+    query = []
+    for param in op.params:
+        if param.location == "path":
+            path = path.replace("{" + param.name + "}", _value(param, variables))
+        elif param.location == "query" and param.required and param.name not in auth.query:
+            query.append(f"{param.name}={_value(param, variables)}")
+    query += [f"{name}={value}" for name, value in auth.query.items()]
+    return path + ("?" + "&".join(query) if query else "")
+
+
+def _literal_notes(op: Operation, auth_fields: set[str]) -> list[str]:
+    return [f"{p.name}={p.literal} (the document's example)" for p in op.params
+            if p.required and p.location in ("path", "query") and p.literal is not None
+            and p.name not in auth_fields]
+
+
+@dataclass
+class _Steps:
+    """Runnable steps in dependency order: a list route before the routes that use it."""
+
+    planner: _Planner
+    auth: Auth
+    order: list[tuple[Operation, dict[str, str], list[str]]] = field(default_factory=list)
+    extract: dict[str, dict[str, str]] = field(default_factory=dict)
+    bound: dict[str, str] = field(default_factory=dict)  # variable -> its JSON path's route
+    consumers: dict[str, list[str]] = field(default_factory=dict)  # variable -> routes
+
+    def visit(self, op: Operation) -> None:
+        if any(done is op for done, _, _ in self.order):
+            return
+        providers = self.planner.resolve(op) or {}
+        variables: dict[str, str] = {}
+        notes = _literal_notes(op, self.planner.auth_fields)
+        for param in op.params:
+            provider = providers.get(param.name)
+            if provider is None:
+                continue
+            self.visit(provider.operation)
+            var = self._bind(variable_name(op, param), provider)
+            variables[param.name] = var
+            self.consumers.setdefault(var, []).append(op.route)
+            guess = " (assumed: its objects have an id)" if provider.assumed else ""
+            notes.append(f"{{{var}}} from {provider.operation.route}{guess}")
+        self.order.append((op, variables, notes))
+
+    def _bind(self, var: str, provider: Provider) -> str:
+        name, n = var, 1
+        key = f"{provider.operation.route} {provider.expr}"
+        while self.bound.get(name, key) != key:
+            n += 1
+            name = f"{var}_{n}"
+        self.bound[name] = key
+        self.extract.setdefault(provider.operation.route, {})[name] = provider.expr
+        return name
+
+    def _expr(self, var: str, expr: str) -> str:
+        """A random element (`[*]`) spreads the load; the first (`[0]`) where a later list
+        route needs the value: a random parent with no children would break the chain."""
+        feeds_a_list = any(route in self.extract for route in self.consumers.get(var, []))
+        return expr.replace("[*]", "[0]", 1) if feeds_a_list else expr
+
+    def planned(self) -> list[PlannedStep]:
+        return [PlannedStep(op, step_path(op, variables, self.auth), StepState.RUNS,
+                            "; ".join(notes),
+                            {var: self._expr(var, expr) for var, expr in
+                             self.extract.get(op.route, {}).items()})
+                for op, variables, notes in self.order]
+
+
+def _commented(op: Operation, auth: Auth, auth_fields: set[str]) -> PlannedStep:
+    if op.method != "GET":
+        why = f"a write ({op.method}): uncomment to send it" + (
+            ", with a json: body" if op.has_body else "")
+    else:
+        why = _blocked(op, auth_fields) or "replace " + ", ".join(
+            f"{{{p.name}}}" for p in needed(op, auth_fields)) + (
+            " with a value: no list route returns it")
+    return PlannedStep(op, step_path(op, {}, auth), StepState.COMMENTED, why)
+
+
+def plan_init(spec: ApiSpec, source: str, name: str | None = None) -> InitPlan:
+    """Which steps the scenario gets, in which order, and how each finds its values."""
+    auth, auth_fields = plan_auth(spec)
+    steps = _Steps(_Planner(spec, auth_fields), auth)
+    for op in spec.operations:
+        if op.method == "GET" and steps.planner.resolve(op) is not None:
+            steps.visit(op)
+    running = steps.planned()
+    done = {s.operation.route for s in running}
+    commented = [_commented(op, auth, auth_fields) for op in spec.operations
+                 if op.route not in done]
+    return InitPlan(name or scenario_name(spec.title), spec.title, source, spec.base_url, auth,
+                    tuple(running + commented))
+
+
+def skeleton_plan(base_url: str | None, name: str | None, why: str) -> InitPlan:
+    """No API document: one step to start from."""
+    root = Operation("GET", "/", (), None, None, ())
+    step = PlannedStep(root, "/", StepState.RUNS, why)
+    return InitPlan(name or "api", "your backend", "no API document", base_url,
+                    Auth({"Authorization": "Bearer {token}"}, {}, "assumed: a bearer token, "
+                         "if your API takes one"), (step,))
+
+
+# -- the files ------------------------------------------------------------------------------------
+CONFIG_FILE = "perfkit.yaml"
+TOKENS_HINT = ("# {token} is PERFKIT_TOKEN, or one token per virtual user: --tokens-file",
+               "# tokens.txt --users 20 (one token a line; or PERFKIT_TOKENS_FILE).")
+
+
+def _q(text: str) -> str:
+    """A YAML double-quoted scalar (JSON's escapes are YAML's)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _step_lines(step: PlannedStep, prefix: str = "") -> list[str]:
+    from perfkit.bench.scenario import route_name
+
+    op = step.operation
+    lines = [f"{prefix}  - path: {_q(step.path)}"]
+    if op.method != "GET":
+        lines.append(f"{prefix}    method: {op.method}")
+    if route_name(op.method, step.path) != op.route:  # as the server names it
+        lines.append(f"{prefix}    route: {_q(op.route)}")
+    if step.extract:
+        inner = ", ".join(f"{var}: {_q(expr)}" for var, expr in step.extract.items())
+        lines.append(f"{prefix}    extract: {{{inner}}}")
+    if op.method != "GET" and op.has_body:
+        lines.append(f"{prefix}    json: {{}}  # the request body")
+    return lines
+
+
+def scenario_text(plan: InitPlan) -> str:
+    """The scenario: commented, runnable as written by `perfkit bench NAME`."""
+    lines = [f"# {plan.title}: its GET routes as one virtual user's session.",
+             f"# Written by `perfkit init` from {plan.source}.",
+             f"#   perfkit bench {plan.name} --duration 30s",
+             "# A route whose path needs an id reads it from a list route before it (extract:",
+             "# $[*] is a random element, $[0] the first where a later list route needs it).",
+             "# Writes, and routes perfkit found no value for, are commented out at the end.",
+             f"name: {plan.name}", f"description: {_q('GET routes of ' + plan.title)}"]
+    if plan.auth.described:
+        lines += [f"# credentials: {plan.auth.described}.", *TOKENS_HINT]
+    lines.append("headers:" if plan.auth.headers else "headers: {}  # the API declares no "
+                 "credentials")
+    lines += [f"  {_q(k)}: {_q(v)}" for k, v in plan.auth.headers.items()]
+    lines.append("steps:")
+    for step in (s for s in plan.steps if s.state is StepState.RUNS):
+        lines += ([f"  # {step.why}"] if step.why else []) + _step_lines(step)
+    commented = [s for s in plan.steps if s.state is StepState.COMMENTED]
+    if commented:
+        lines.append("# Not run as written (uncomment and fill in to include them):")
+    for step in commented:
+        lines += [f"#   # {step.why}", *_step_lines(step, "#")]
+    return "\n".join(lines) + "\n"
+
+
+def config_text(plan: InitPlan, scenario_file: str) -> str:
+    """perfkit.yaml: the target, and every other section as a commented example."""
+    base = f"base_url: {_q(plan.base_url)}" if plan.base_url else (
+        '# base_url: "http://127.0.0.1:8000"')
+    first = next((s.operation.path for s in plan.steps if s.state is StepState.RUNS), "/")
+    return "\n".join([
+        f"# perfkit.yaml, written by `perfkit init` from {plan.source}.",
+        "# Settings: flags > environment > this file > the demo stack (`perfkit demo up`).",
+        f"# Scenario: {scenario_file} (`perfkit bench {plan.name}`).", "",
+        f"{base}  # the backend (PERFKIT_BASE_URL)",
+        "# tokens_file: tokens.txt  # one token a line, one virtual user each",
+        "#                          # (PERFKIT_TOKENS_FILE; one token: PERFKIT_TOKEN)",
+        '# dsn: "postgresql://app@127.0.0.1:5432/app"  # DATABASE_URL: apply-indexes,',
+        "#                          # advise-indexes, doctor (password: PGPASSWORD or ~/.pgpass)",
+        '# prometheus_url: "http://127.0.0.1:9090"  # PROMETHEUS_URL: report, doctor',
+        "# backend_log: /var/log/app/backend.log  # cache-stats, doctor", "",
+        "# doctor's checklist, beyond its generic boxes (routes as the server's metrics "
+        "name them):", "# checks:", f"#   - route: {_q(first)}", '#     mean: "< 200ms"',
+        '#   - route: "*"', "#     not_slower: true", "",
+        "# `perfkit gate run.json`: thresholds per route of a bench run", "# thresholds:",
+        f'#   {_q("GET " + first)}: {{p99: "< 200ms", error_ratio: "< 1%"}}', "",
+        "# cache lines in the backend log (cache-stats, doctor): a regex with the groups "
+        "result and key", "# cache:", "#   preset: app", "#   presets:",
+        "#     app: {pattern: 'cache (?P<result>hit|miss) key=(?P<key>\\S+)'}", ""])
+
+
+def write_project(plan: InitPlan, folder: Path, *, force: bool = False) -> list[Path]:
+    """perfkit.yaml and scenarios/NAME.yaml in `folder`; neither is written when either
+    exists, unless `force`."""
+    from perfkit.errors import UsageError
+
+    scenario = folder / "scenarios" / f"{plan.name}.yaml"
+    config = folder / CONFIG_FILE
+    existing = [p for p in (config, scenario) if p.exists()]
+    if existing and not force:
+        other = "" if existing[0] == config else ", or --name writes another scenario"
+        raise UsageError(f"{existing[0]} already exists: nothing written",
+                         hint=f"--force overwrites it{other}")
+    scenario.parent.mkdir(parents=True, exist_ok=True)
+    relative = f"scenarios/{plan.name}.yaml"
+    scenario.write_text(scenario_text(plan), encoding="utf-8")
+    config.write_text(config_text(plan, relative), encoding="utf-8")
+    return [config, scenario]

@@ -1,0 +1,23 @@
+"""What `perfkit init` wrote, as a Document: each route's step and how its values are found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perfkit.init import InitPlan, StepState
+from perfkit.render.model import Document, Table, name, text
+
+COLUMNS = (name("route"), name("step"), text("values"))
+STATE = {StepState.RUNS: "runs", StepState.COMMENTED: "commented out"}
+
+
+def init_document(plan: InitPlan, files: list[Path]) -> Document:
+    rows = [[s.operation.route, STATE[s.state], s.why or "-"] for s in plan.steps]
+    runs = sum(1 for s in plan.steps if s.state is StepState.RUNS)
+    title = f"perfkit init: {runs} of {len(plan.steps)} routes run, from {plan.source}"
+    doc = Document().table(Table.of(title, COLUMNS, rows))
+    doc.lines(f"wrote {', '.join(str(f) for f in files)}")
+    if plan.auth.described:
+        doc.lines(f"credentials: {plan.auth.described}; give the token with PERFKIT_TOKEN, "
+                  "or many with --tokens-file tokens.txt")
+    return doc.lines(f"next: perfkit bench {plan.name} --duration 30s")

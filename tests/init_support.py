@@ -1,0 +1,87 @@
+"""Hand-written OpenAPI documents for the `perfkit init` tests (shapes FastAPI does not make)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"200": {"description": "ok", "content": {"application/json": {"schema": schema}}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _path_param(name: str, **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer", **schema}}
+
+
+# The reference server's routes (tests/bench/refserver.py), described as a bearer-protected API
+# whose item route comes before its list route.
+REFSERVER_API: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "Items API", "version": "1.0"},
+    "components": {
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        "schemas": {"Item": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"}}}},
+    },
+    "security": [{"bearerAuth": []}],
+    "paths": {
+        "/fast": {"get": {"responses": {"200": {"description": "ok"}}}},
+        "/items/{id}": {"get": {"parameters": [_path_param("id")],
+                                "responses": _json(_ref("Item"))}},
+        "/items": {"get": {"responses": _json({"type": "array", "items": _ref("Item")})}},
+        "/sleep/{ms}": {"get": {"parameters": [_path_param("ms", example=2)],
+                                "responses": {"200": {"description": "ok"}}}},
+        "/status/{code}": {"get": {"parameters": [_path_param("code")],
+                                   "responses": {"200": {"description": "ok"}}}},
+        "/echo": {"post": {"requestBody": {"content": {"application/json": {"schema": {}}}},
+                           "responses": _json({})}},
+    },
+}
+
+# Paginated lists, ids that are not `id`, a chain of two list routes, an API key, an enum
+# query parameter, and routes with nothing to fill them with.
+SHOP_API: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Shop: orders & users", "version": "2"},
+    "servers": [{"url": "https://shop.example.com/api/v2"}],
+    "components": {
+        "securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+        "schemas": {
+            "User": {"type": "object", "properties": {"user_id": {"type": "string"},
+                                                      "email": {"type": "string"}}},
+            "UserPage": {"type": "object", "properties": {
+                "items": {"type": "array", "items": _ref("User")}, "total": {"type": "integer"}}},
+            "Order": {"type": "object", "properties": {"id": {"type": "integer"}}},
+        },
+    },
+    "security": [{"key": []}],
+    "paths": {
+        "/orders/{order_id}": {"get": {"parameters": [
+            {"name": "order_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": _json(_ref("Order"))}},
+        "/users/{user_id}/orders": {"get": {"parameters": [
+            {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": _json({"type": "array", "items": _ref("Order")})}},
+        "/users": {"get": {"parameters": [
+            {"name": "page", "in": "query", "schema": {"type": "integer"}}],
+            "responses": _json(_ref("UserPage"))}},
+        "/users/{user_id}": {"get": {"parameters": [
+            {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": _json(_ref("User"))},
+            "delete": {"parameters": [{"name": "user_id", "in": "path", "required": True}],
+                       "responses": {"204": {"description": "gone"}}}},
+        "/reports": {"get": {"parameters": [{"name": "period", "in": "query", "required": True,
+                                             "schema": {"enum": ["day", "week"]}}],
+                             "responses": _json({"type": "object"})}},
+        "/orders": {"get": {"parameters": [{"name": "q", "in": "query", "required": True,
+                                            "schema": {"type": "string"}}],
+                            "responses": _json({"type": "array", "items": _ref("Order")})}},
+        "/things/{thing_id}": {"get": {"parameters": [
+            {"name": "thing_id", "in": "path", "required": True}], "responses": _json({})}},
+        "/health": {"get": {"security": [], "responses": _json({"type": "object"})}},
+    },
+}

@@ -1,0 +1,136 @@
+"""`perfkit init`'s plan from OpenAPI documents of several shapes: which routes run, where
+their ids come from, what stays commented, and that the scenario parses as written."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from perfkit.bench.scenario import parse_scenario
+from perfkit.errors import UsageError
+from perfkit.init import (
+    StepState,
+    config_text,
+    plan_init,
+    scenario_text,
+    singular,
+    write_project,
+)
+from perfkit.openapi import load_spec, read_spec
+from tests.init_support import REFSERVER_API, SHOP_API
+
+
+def _plan(document: dict[str, object], origin: str | None = None):  # type: ignore[no-untyped-def]
+    return plan_init(read_spec(document, origin), "api.json")
+
+
+def _steps(plan) -> dict[str, tuple[StepState, str, dict[str, str]]]:  # type: ignore[no-untyped-def]
+    return {s.operation.route: (s.state, s.path, s.extract) for s in plan.steps}
+
+
+def test_a_path_id_comes_from_the_list_route_placed_before_it() -> None:
+    plan = _plan(REFSERVER_API)
+    steps = _steps(plan)
+    assert steps["GET /items"] == (StepState.RUNS, "/items", {"item_id": "$[*].id"})
+    assert steps["GET /items/{id}"][:2] == (StepState.RUNS, "/items/{item_id}")
+    assert steps["GET /sleep/{ms}"][:2] == (StepState.RUNS, "/sleep/2")  # the example
+    assert steps["GET /status/{code}"][0] is StepState.COMMENTED
+    assert steps["POST /echo"][0] is StepState.COMMENTED
+    order = [s.operation.route for s in plan.steps if s.state is StepState.RUNS]
+    assert order.index("GET /items") < order.index("GET /items/{id}")
+    assert plan.auth.headers == {"Authorization": "Bearer {token}"}
+
+
+def test_the_scenario_parses_as_written_with_only_gets_and_server_route_names() -> None:
+    plan = _plan(REFSERVER_API)
+    scenario = parse_scenario(scenario_text(plan), environ={})
+    assert {s.method for s in scenario.steps} == {"GET"}  # never a write uncommented
+    assert [s.route for s in scenario.steps] == [
+        "GET /fast", "GET /items", "GET /items/{id}", "GET /sleep/{ms}"]
+    text = scenario_text(plan)
+    assert "#  - path: \"/echo\"" in text and "#    method: POST" in text
+    assert "replace {code} with a value" in text
+    assert "PERFKIT_TOKEN" in text and "--tokens-file" in text
+    tail = text.split("# Not run as written")[1].splitlines()[1:]
+    body = "\n".join(line[1:] for line in tail if not line.startswith("#   #"))
+    uncommented = yaml.safe_load("steps:\n" + body)["steps"]  # removing the # gives YAML
+    assert [s.get("method", "GET") for s in uncommented] == ["GET", "POST"]
+
+
+def test_paginated_lists_other_id_fields_chains_and_an_api_key() -> None:
+    plan = _plan(SHOP_API)
+    steps = _steps(plan)
+    # the first user, as its orders list feeds a later route; a random order of it
+    assert steps["GET /users"][2] == {"user_id": "$.items[0].user_id"}
+    assert steps["GET /users/{user_id}"][:2] == (StepState.RUNS, "/users/{user_id}")
+    # GET /orders matches best but needs ?q=: the next list route of orders is used
+    assert steps["GET /users/{user_id}/orders"][2] == {"order_id": "$[*].id"}
+    assert steps["GET /orders/{order_id}"][0] is StepState.RUNS
+    assert steps["GET /orders"][0] is StepState.COMMENTED
+    assert steps["GET /reports"][1] == "/reports?period=day"  # the first enum value
+    assert steps["GET /things/{thing_id}"][0] is StepState.COMMENTED
+    assert steps["DELETE /users/{user_id}"][0] is StepState.COMMENTED
+    assert plan.auth.headers == {"X-API-Key": "{token}"}
+    assert plan.base_url == "https://shop.example.com/api/v2" and plan.name == "shop_orders_users"
+    scenario = parse_scenario(scenario_text(plan), environ={})
+    routes = [s.route for s in scenario.steps]
+    assert routes.index("GET /users") < routes.index("GET /users/{user_id}/orders") < (
+        routes.index("GET /orders/{order_id}"))
+    assert all(s.headers == {"X-API-Key": "{token}"} for s in scenario.steps)
+
+
+def test_an_api_key_in_the_query_and_no_security_at_all() -> None:
+    in_query = copy.deepcopy(SHOP_API)
+    in_query["components"]["securitySchemes"]["key"] = {"type": "apiKey", "in": "query",
+                                                        "name": "api_key"}
+    steps = _steps(_plan(in_query))
+    assert steps["GET /reports"][1] == "/reports?period=day&api_key={token}"
+    public = copy.deepcopy(REFSERVER_API)
+    del public["security"], public["components"]["securitySchemes"]
+    plan = _plan(public)
+    assert plan.auth.headers == {} and "headers: {}" in scenario_text(plan)
+    assert parse_scenario(scenario_text(plan), environ={}).steps[0].headers == {}
+
+
+def test_perfkit_yaml_is_commented_and_valid() -> None:
+    plan = _plan(REFSERVER_API, origin="http://127.0.0.1:9999")
+    text = config_text(plan, "scenarios/items_api.yaml")
+    assert yaml.safe_load(text) == {"base_url": "http://127.0.0.1:9999"}
+    for section in ("# checks:", "# thresholds:", "# cache:", "# dsn:", "# prometheus_url:"):
+        assert section in text
+    uncommented = "\n".join(line[2:] if line.startswith("# ") and line[2:3] in " abcdt" else line
+                            for line in text.splitlines())
+    assert "checks" in (yaml.safe_load(uncommented) or {})
+
+
+def test_nothing_is_overwritten_without_force(tmp_path: Path) -> None:
+    plan = _plan(REFSERVER_API)
+    (tmp_path / "perfkit.yaml").write_text("base_url: http://mine\n")
+    with pytest.raises(UsageError, match="already exists: nothing written"):
+        write_project(plan, tmp_path)
+    assert (tmp_path / "perfkit.yaml").read_text() == "base_url: http://mine\n"
+    assert not (tmp_path / "scenarios").exists()
+    written = write_project(plan, tmp_path, force=True)
+    assert [p.name for p in written] == ["perfkit.yaml", "items_api.yaml"]
+
+
+def test_documents_it_cannot_read(tmp_path: Path) -> None:
+    swagger = tmp_path / "swagger.json"
+    swagger.write_text('{"swagger": "2.0", "paths": {}}')
+    with pytest.raises(UsageError, match="only OpenAPI 3"):
+        load_spec(str(swagger))
+    with pytest.raises(UsageError, match="not an OpenAPI document"):
+        (tmp_path / "x.yaml").write_text("a: 1\n")
+        load_spec(str(tmp_path / "x.yaml"))
+    with pytest.raises(UsageError, match="cannot read"):
+        load_spec(str(tmp_path / "missing.json"))
+
+
+@pytest.mark.parametrize(("word", "one"), [("items", "item"), ("categories", "category"),
+                                           ("addresses", "address"), ("boxes", "box"),
+                                           ("status", "statu"), ("data", "data")])
+def test_singular(word: str, one: str) -> None:
+    assert singular(word) == one
