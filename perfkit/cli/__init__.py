@@ -48,7 +48,7 @@ COMMANDS: tuple[tuple[str, str, str | None, str], ...] = (
     ("gate", "gate", "gate", "CI regression gate: thresholds and a baseline."),
     ("plot", "plot", "plot", "One HTML page of runs and a report (works offline)."),
     ("doctor", "doctor", "doctor", "A checklist of the system, each line checked for real."),
-    ("cache-stats", "cache_stats", "cache_stats", "Cache hit ratio per key family from logs."),
+    ("cache-stats", "cache_stats", "cache_stats", "Cache hit ratio from logs or Redis."),
     ("k8s-job", "k8s", "k8s_job", "One bench on N Kubernetes pods, merged."),
 )
 _GLOBAL_WITH_VALUE = ("--format", "--config", "--show-completion", "--install-completion")

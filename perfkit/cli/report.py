@@ -95,6 +95,8 @@ def _rule(min_change_pct: float | None) -> Rule:
 
 
 def _collect(prometheus: str | None, options: ReportOptions) -> Report:
+    from dataclasses import replace
+
     from perfkit.errors import UsageError
     from perfkit.prom.client import PromClient, basic_auth_from, split_credentials
     from perfkit.prom.report import collect_report
@@ -108,6 +110,7 @@ def _collect(prometheus: str | None, options: ReportOptions) -> Report:
     console.state.secrets.extend(s for s in (*(auth or ()), *(url_auth or ())) if s)
     client = PromClient(settings.prometheus_url, token=settings.prometheus_token,
                         basic_auth=auth)
+    options = replace(options, target=settings.target)  # split on this target's events
     with console.status(f"querying Prometheus at {client.display_url}"):
         return collect_report(client, options, settings.config)
 

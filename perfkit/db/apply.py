@@ -17,6 +17,7 @@ import psycopg
 from pglast import enums
 from psycopg import sql
 
+from perfkit.config import Target as EventTarget
 from perfkit.db import catalog
 from perfkit.db.connect import connect, pooler_warning
 from perfkit.db.explain import PlanSummary, explain_query
@@ -233,7 +234,8 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
         result.verify = verify_indexes(conn, statements, explain=options.explain,
                                        plans_before=plans_before)
     if result.changed:
-        result.event_id = record_event("apply-indexes", _event_text(result)).id
+        result.event_id = record_event("apply-indexes", _event_text(result),
+                                       target=EventTarget.of(dsn=dsn)).id
     return result
 
 
@@ -260,12 +262,13 @@ def _run_steps(runner: Runner, result: ApplyResult, options: ApplyOptions,
                                      else None)
                 runner.run(statement, _target(runner.conn, step, leftover))
         except PerfkitError as exc:
-            raise _stopped(exc, step, result) from None
+            raise _stopped(exc, step, result, runner.dsn) from None
         step.done, step.duration_s = True, time.perf_counter() - started
     return plans_before
 
 
-def _stopped(error: PerfkitError, step: Step, result: ApplyResult) -> PerfkitError:
+def _stopped(error: PerfkitError, step: Step, result: ApplyResult,
+             dsn: str | None = None) -> PerfkitError:
     """The error of a failed step, saying what was done before it (journaled for `report`)."""
     from perfkit.events import record_event
 
@@ -273,7 +276,8 @@ def _stopped(error: PerfkitError, step: Step, result: ApplyResult) -> PerfkitErr
     message = f"{step.statement.source}: {error.message}"
     if done:
         result.event_id = record_event(
-            "apply-indexes", _event_text(result) + f"; stopped at {step.name}").id
+            "apply-indexes", _event_text(result) + f"; stopped at {step.name}",
+            target=EventTarget.of(dsn=dsn)).id
         message += f" (done before: {done}; rerun to finish, each step is checked again)"
     return type(error)(message, hint=error.hint)
 

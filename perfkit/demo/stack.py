@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from perfkit.config import DEMO_STATE_FILE_NAME, demo_dir
+from perfkit.config import DEMO_STATE_FILE_NAME, Target, demo_dir
 from perfkit.demo import postgres, procs, prometheus
 from perfkit.demo.auth import DEFAULT_AUTH_LATENCY_MS
 from perfkit.demo.metrics import DEFAULT_PROFILE, MetricsProfile
@@ -260,8 +260,10 @@ def start_backend(state: dict[str, Any], port: int, options: UpOptions, paths: S
                         "auth_latency_ms": options.auth_latency_ms,
                         "started_at": datetime.now(UTC).isoformat()}
     state["log_file"] = str(paths.backend_log)
+    target = Target.of(base_url=url, dsn=state["postgres"]["dsn"],
+                       prometheus_url=(state.get("prometheus") or {}).get("url"))
     record_event("demo-restart", f"demo backend started (cache {'on' if options.cache else 'off'}"
-                                 f", metrics {options.metrics_profile})")
+                                 f", metrics {options.metrics_profile})", target=target)
 
 
 def _up_prometheus(state: dict[str, Any], options: UpOptions, paths: StackPaths,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkit import stats
+from perfkit.config import Target
 from perfkit.errors import UsageError
 from perfkit.prom.caveats import (
     GLOBAL_SCOPE,
@@ -53,6 +54,7 @@ class ReportOptions:
     now: datetime | None = None
     journal: Path | None = None
     rule: Rule = field(default_factory=Rule)
+    target: Target | None = None  # split only on this target's events (None: any event)
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,8 @@ def _plan(client: PromClient, options: ReportOptions
           ) -> tuple[WindowPlan, float | None, list[ReportWarning]]:
     interval_s = client.scrape_interval_s()
     plan = plan_windows(options.since_s, now=options.now, split=options.split,
-                        scrape_interval_s=interval_s, journal=options.journal)
+                        scrape_interval_s=interval_s, journal=options.journal,
+                        target=options.target)
     notes = [ReportWarning("window", note, Severity.NOTE) for note in plan.notes]
     if interval_s is None:
         notes.append(ReportWarning("scrape-interval", "the scrape interval is unknown (no "

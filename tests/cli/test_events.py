@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,22 @@ def test_events_lists_this_target_s_events_and_all_with_all(
 def test_events_since_takes_a_duration(cli: Cli) -> None:
     assert cli("events", "--since", "1h").exit_code == 0
     assert cli("events", "--since", "soon").exit_code == 2
+
+
+def test_a_mark_for_another_target_does_not_split_a_report_on_the_demo(
+        cli: Cli, demo_stack: dict[str, Any]) -> None:
+    from datetime import timedelta
+
+    from perfkit.config import Target
+    from perfkit.events import record_event
+    from tests.events_support import quiet_since
+
+    demo = Target.of(base_url=demo_stack["backend"]["url"], dsn=demo_stack["postgres"]["dsn"],
+                     prometheus_url=demo_stack["prometheus"]["url"])
+    other = Target.of(base_url="http://127.0.0.1:18080", prometheus_url="http://127.0.0.1:19090")
+    now = quiet_since(8)
+    ours = record_event("mark", "demo: cache on", target=demo, at=now - timedelta(seconds=8))
+    record_event("mark", "other: cache on", target=other, at=now - timedelta(seconds=4))
+    result = cli("report", "--since", "10s", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["split"]["event"]["id"] == ours.id
