@@ -215,6 +215,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=100)
     parser.add_argument("--iterations", type=int, default=800, help="iterations a side")
     parser.add_argument("--only", choices=["compare", "cache"])
+    parser.add_argument("--repeats", default="1,5", help="run counts a side to measure")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.serve:
@@ -222,7 +223,8 @@ def main() -> None:
         return
     results: dict[str, Any] = {}
     steps: list[tuple[str, Callable[[], Any]]] = [
-        ("compare", lambda: [compare_pairs(args.pairs, r, args.iterations) for r in (1, 5)]),
+        ("compare", lambda: [compare_pairs(args.pairs, int(r), args.iterations)
+                             for r in args.repeats.split(",")]),
         ("cache", lambda: cache_runs(args.pairs))]
     for name, step in steps:
         if args.only in (None, name):

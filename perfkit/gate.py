@@ -355,7 +355,7 @@ def _vanished(run: Run, baseline: Run, limit: str) -> list[Check]:
 
 def compare_with_baseline(run: Run, baseline: Run, *, max_regression_pct: float,
                           alpha: float = stats.ALPHA, min_samples: int = stats.MIN_SAMPLES,
-                          run_noise_pct: float = 0.0) -> list[Check]:
+                          run_noise_pct: float | None = None) -> list[Check]:
     """Per route and phase, a regression check of the mean: compare's "slower" with the
     margin as the threshold; mixed cold+warm rows are not judged (their cold and warm are)."""
     return baseline_comparison(run, baseline, max_regression_pct=max_regression_pct,
@@ -365,7 +365,7 @@ def compare_with_baseline(run: Run, baseline: Run, *, max_regression_pct: float,
 
 def baseline_comparison(run: Run, baseline: Run, *, max_regression_pct: float,
                         alpha: float = stats.ALPHA, min_samples: int = stats.MIN_SAMPLES,
-                        run_noise_pct: float = 0.0) -> tuple[list[Check], Comparison]:
+                        run_noise_pct: float | None = None) -> tuple[list[Check], Comparison]:
     """The baseline checks, and the comparison they come from (its method and notes)."""
     if not math.isfinite(max_regression_pct) or max_regression_pct < 0:
         raise UsageError(f"--max-regression {max_regression_pct}% is not a margin",
@@ -420,7 +420,7 @@ def error_ratio_checks(run: Run, baseline: Run, *, alpha: float = stats.ALPHA,
 
 def run_gate(run: Run, *, thresholds: list[Threshold], baseline: Run | None = None,
              max_regression_pct: float = DEFAULT_MAX_REGRESSION_PCT, alpha: float = stats.ALPHA,
-             min_samples: int = stats.MIN_SAMPLES, run_noise_pct: float = 0.0) -> GateResult:
+             min_samples: int = stats.MIN_SAMPLES, run_noise_pct: float | None = None) -> GateResult:
     result = check_thresholds_on_run(run, thresholds, min_samples)
     if not result.checks and baseline is None:
         raise UsageError("nothing to check: no threshold applies to a bench run and no baseline",
@@ -440,7 +440,7 @@ class GateOptions:
     max_regression_pct: float = DEFAULT_MAX_REGRESSION_PCT
     alpha: float = stats.ALPHA
     min_samples: int = stats.MIN_SAMPLES
-    run_noise_pct: float = 0.0
+    run_noise_pct: float | None = None
 
 
 def gate_record(data: Mapping[str, Any], source: str, thresholds: list[Threshold],

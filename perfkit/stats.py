@@ -276,6 +276,20 @@ def change_pct(before: float | None, after: float | None) -> float | None:
     return round((after / before - 1.0) * 100.0, 3)
 
 
+# One run a side cannot measure how much runs differ: a floor stands in for it, measured over
+# A/A pairs on loopback (benchmarks/verdicts.py): ~1% of the mean (the server) plus ~60 µs
+# (the client's and the loop's own jitter, which dominates routes of a millisecond or two).
+RUN_NOISE_PCT = 1.0
+RUN_NOISE_MS = 0.06
+
+
+def run_noise_floor_pct(mean_ms: float | None) -> float:
+    """The run-to-run noise (sd of a run's mean, % of it) assumed for one run a side."""
+    if mean_ms is None or not mean_ms > 0:
+        return RUN_NOISE_PCT
+    return math.hypot(RUN_NOISE_PCT, 100 * RUN_NOISE_MS / mean_ms)
+
+
 def widen_for_run_noise(ci: tuple[float, float, float], run_noise_pct: float,
                         confidence: float = CONFIDENCE) -> tuple[float, float, float]:
     """Add run-to-run noise (sd of a run's mean, in %) to a change interval, in quadrature

@@ -153,3 +153,9 @@ def test_batches_group_many_buckets_into_at_most_twenty() -> None:
     buckets = [stats.Moments(10, 1000.0 + k, 25.0) for k in range(100)]
     grouped = stats.batches_of(buckets)
     assert len(grouped) <= stats.MAX_BATCHES and sum(b.count for b in grouped) == 1000
+
+
+def test_the_one_run_noise_floor_grows_for_fast_routes() -> None:
+    assert stats.run_noise_floor_pct(100.0) == pytest.approx(1.0, abs=0.02)
+    assert stats.run_noise_floor_pct(2.0) == pytest.approx(3.16, abs=0.05)  # 60 µs of 2 ms
+    assert stats.run_noise_floor_pct(None) == stats.RUN_NOISE_PCT

@@ -24,10 +24,11 @@ class Basis(StrEnum):
 
 @dataclass(frozen=True)
 class Method(stats.Rule):
-    """How rows are judged: the rule of every verdict, plus the run-to-run noise a user may
-    add to single-run intervals (the gate's --run-noise)."""
+    """How rows are judged: the rule of every verdict, plus the run-to-run noise added to
+    one-run intervals: None is the measured floor (stats.run_noise_floor_pct), a number is
+    the user's own (the gate's --run-noise; 0 adds none)."""
 
-    run_noise_pct: float = 0.0
+    run_noise_pct: float | None = None
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,10 @@ def _row(key: tuple[str, Phase], before: Run, after: Run, method: Method) -> Com
     ci = None if b_est is None or a_est is None else stats.change_pct_ci(b_est, a_est,
                                                                          method.confidence)
     if ci is not None:
-        ci = stats.widen_for_run_noise(ci, method.run_noise_pct, method.confidence)
+        noise = method.run_noise_pct
+        if noise is None:
+            noise = stats.run_noise_floor_pct(b_side.latency_ms["mean"])
+        ci = stats.widen_for_run_noise(ci, noise, method.confidence)
     test = stats.mann_whitney_u(b_buckets, a_buckets)
     return replace(row, ci_pct=(ci[1], ci[2]) if ci else None,
                    p_value_raw=test.p_value if test else None)
@@ -208,8 +212,11 @@ def _basis(before: Run, after: Run) -> tuple[Basis, list[str]]:
                             "noise is in the interval"]
     why = ("one run a side" if max(runs) == 0 else
            f"{runs[0] or 1} and {runs[1] or 1} run(s): runs as samples need {MIN_RUNS} a side")
-    return Basis.REQUESTS, [f"requests as samples ({why}): run-to-run noise is not in the "
-                            "interval; --repeat 5 on both sides puts it there"]
+    return Basis.REQUESTS, [f"requests as samples ({why}): run-to-run noise cannot be "
+                            "measured from one run, so each interval adds an assumed one "
+                            f"(~{stats.RUN_NOISE_PCT:g}% + {stats.RUN_NOISE_MS * 1000:.0f} µs "
+                            "of a run's mean; --run-noise sets it); --repeat 5 on both sides "
+                            "measures it instead"]
 
 
 def _folded(run: Run, other: Run) -> set[str]:

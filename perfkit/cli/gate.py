@@ -40,8 +40,9 @@ def gate(
         help="Allowed slowdown of the mean vs the baseline (5% catches a 15% regression "
              "with ~1500 requests a run).")] = "5%",
     run_noise: Annotated[str, typer.Option(
-        help="Run-to-run noise of a run's mean, added to each interval (measure it with A/A "
-             "runs).")] = "0%",
+        help="Run-to-run noise of a run's mean added to one-run intervals: auto (1% + 60 µs, "
+             "measured on loopback), a percentage of your own from A/A runs, or 0%. Runs "
+             "with --repeat 4+ a side measure it instead.")] = "auto",
     alpha: Annotated[float, typer.Option(help="Significance level (after Holm).", min=0.0001,
                                          max=0.5)] = 0.05,
     min_samples: Annotated[int, typer.Option(
@@ -73,7 +74,8 @@ def gate(
     rules = load_thresholds(config, str(found or "perfkit.yaml"))
     options = GateOptions(max_regression_pct=_percent(max_regression, "--max-regression"),
                           alpha=alpha, min_samples=min_samples,
-                          run_noise_pct=_percent(run_noise, "--run-noise"))
+                          run_noise_pct=None if run_noise.strip().lower() == "auto" else
+                          _percent(run_noise, "--run-noise"))
     base = Run.load(baseline) if baseline is not None else None
     result = gate_record(read_json_object(record), str(record), rules, base, options)
     doc = gate_document(result, strict=strict)
