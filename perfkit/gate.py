@@ -420,7 +420,8 @@ def error_ratio_checks(run: Run, baseline: Run, *, alpha: float = stats.ALPHA,
 
 def run_gate(run: Run, *, thresholds: list[Threshold], baseline: Run | None = None,
              max_regression_pct: float = DEFAULT_MAX_REGRESSION_PCT, alpha: float = stats.ALPHA,
-             min_samples: int = stats.MIN_SAMPLES, run_noise_pct: float | None = None) -> GateResult:
+             min_samples: int = stats.MIN_SAMPLES,
+             run_noise_pct: float | None = None) -> GateResult:
     result = check_thresholds_on_run(run, thresholds, min_samples)
     if not result.checks and baseline is None:
         raise UsageError("nothing to check: no threshold applies to a bench run and no baseline",
