@@ -19,6 +19,7 @@ from typing import Any
 from perfkit import stats
 from perfkit.bench.compare import ComparedRow, Comparison, Method, compare_runs
 from perfkit.bench.record import Phase, RouteRecord, Run
+from perfkit.bench.scenario import METHODS
 from perfkit.errors import UsageError
 
 _CONDITION = re.compile(r"^\s*(<=|<|>=|>|==)\s*(-?[0-9]*\.?[0-9]+)\s*(ms|s|us|µs|%)?\s*$")
@@ -315,8 +316,18 @@ def check_thresholds_on_report(report: Mapping[str, Any],
         raise UsageError("nothing to check in this report: no threshold applies to reports",
                          hint="give report checks such as `after.mean` or `p99` in thresholds:")
     routes = {str(r["route"]): r for r in report.get("routes") or []}
-    return GateResult([c for t in applying for c in _report_threshold_checks(routes, t)],
-                      skipped)
+    bench_only = [t for t in applying if _names_a_method(t.route) and t.route not in routes]
+    skipped += [f"{t.route} {t.name_for(RecordKind.REPORT)}: a route with its method is a bench "
+                f"run's; a report's routes are paths (write {t.route.split(' ', 1)[1]!r})"
+                for t in bench_only]
+    return GateResult([c for t in applying if t not in bench_only
+                       for c in _report_threshold_checks(routes, t)], skipped)
+
+
+def _names_a_method(route: str) -> bool:
+    """`GET /auth/me` (a bench run's route), not `/auth/me` (a Prometheus route label)."""
+    method, _, path = route.partition(" ")
+    return bool(path) and method.upper() in METHODS
 
 
 def _baseline_check(row: ComparedRow, margin_pct: float, alpha: float) -> Check:

@@ -1,11 +1,14 @@
 """README.md's tour as steps a test runs: every `$ command` of its ```console blocks, in order.
 
-A block right after `<!-- tour: skip REASON -->` is not run (a long story, a cluster).
-`$ cmd  # exit N` expects exit code N (default 0); a line `...` marks elided output. What
-is checked is the output's shape, not its numbers: each table header as written, the name
-in the first cell of each table row (routes, indexes: when it has no digit), and every line
-with no digit and no table rule (titles, notes, warnings, verdict words). So a flag removed
-from the code, a column renamed or a note reworded fails the test.
+A block right after `<!-- tour: skip REASON -->` is not run (a cluster, your own app); a
+block of any language right after `<!-- tour: file NAME -->` is written to NAME in the tour's
+folder when the tour reaches it (the README's perfkit.yaml is the one the next steps read).
+`$ cmd  # exit N` expects exit code N (default 0); a command ending in a backslash goes on
+over the next lines; a line `...` marks elided output. What is checked is the output's
+shape, not its numbers: each table header as written, the name in the first cell of each
+table row (routes, indexes: when it has no digit), and every line with no digit and no table
+rule (titles, notes, warnings, verdict words). So a flag removed from the code, a column
+renamed or a note reworded fails the test.
 
 `python tests/readme_tour.py --update` reruns the tour and writes the real outputs back
 into README.md (run it after changing what a command prints).
@@ -24,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SKIP = re.compile(r"<!--\s*tour:\s*skip\b(.*?)-->")
+FILE = re.compile(r"<!--\s*tour:\s*file\s+(\S+)\s*-->")
 EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
 RULES = "│┃━─╇"
 WIDTH = "120"
@@ -36,6 +40,8 @@ class Step:
     line: int  # in README.md, for messages
     expected: list[str] = field(default_factory=list)
     block: int = 0  # index of the console block (for --update)
+    file: str | None = None  # a file step: write `expected` to this name, run nothing
+    continued: int = 0  # lines the command takes after its first (ending in a backslash)
 
     @property
     def exit_code(self) -> int:
@@ -44,22 +50,34 @@ class Step:
 
 
 def parse(text: str) -> list[Step]:
-    """The steps of every console block not marked skip, in README order."""
+    """The steps of every console block not marked skip, and the file blocks, in README order."""
     steps: list[Step] = []
     lines = text.splitlines()
-    inside, skipping, block = False, False, -1
+    inside, skipping, block, file = False, False, -1, None
     for number, line in enumerate(lines, start=1):
-        if not inside and line.strip() == "```console":
-            inside, block = True, block + 1
+        if not inside and line.startswith("```") and line.strip() != "```":
             previous = [x for x in lines[max(0, number - 4):number - 1] if x.strip()]
-            skipping = bool(previous and SKIP.search(previous[-1]))
+            marker = previous[-1] if previous else ""
+            named = FILE.search(marker)
+            file = named.group(1) if named else None
+            if file:
+                inside, block = True, block + 1
+                steps.append(Step("", number, block=block, file=file))
+            elif line.strip() == "```console":
+                inside, block, skipping = True, block + 1, bool(SKIP.search(marker))
         elif inside and line.strip() == "```":
-            inside = False
+            inside, file = False, None
+        elif inside and file:
+            steps[-1].expected.append(line)
         elif inside and not skipping:
-            if line.startswith("$ "):
+            last = steps[-1] if steps and steps[-1].block == block else None
+            if last and last.command.endswith("\\") and not last.expected:
+                last.command = last.command[:-1].rstrip() + " " + line.strip()
+                last.continued += 1
+            elif line.startswith("$ "):
                 steps.append(Step(line[2:], number, block=block))
-            elif steps and steps[-1].block == block:
-                steps[-1].expected.append(line)
+            elif last:
+                last.expected.append(line)
     return steps
 
 
@@ -113,6 +131,9 @@ class Tour:
         self.env_file = self.workdir / ".tour-env"
 
     def run(self, step: Step) -> tuple[int, str]:
+        if step.file:
+            (self.workdir / step.file).write_text("\n".join(step.expected) + "\n")
+            return 0, ""
         script = (f"set -a; [ -f {self.env_file} ] && . {self.env_file}; set +a\n"
                   f"{step.command}\nrc=$?\nexport -p > {self.env_file}\nexit $rc\n")
         env = {**os.environ, "PERFKIT_STATE_DIR": str(self.state_dir), "COLUMNS": WIDTH,
@@ -121,9 +142,9 @@ class Tour:
                      "PERFKIT_DSN", "PROMETHEUS_URL"):
             env.pop(name, None)
         done = subprocess.run(["bash", "-c", script], cwd=self.workdir, env=env,
-                              capture_output=True, text=True, timeout=STEP_TIMEOUT_S,
-                              check=False)
-        return done.returncode, done.stdout + done.stderr
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=STEP_TIMEOUT_S, check=False)
+        return done.returncode, done.stdout  # both streams, in the order a terminal shows
 
 
 def update(readme: Path = README) -> None:
@@ -137,12 +158,18 @@ def update(readme: Path = README) -> None:
         try:
             for step in steps:
                 code, output = tour.run(step)
+                if step.file:
+                    continue
                 print(f"line {step.line}: exit {code}: {step.command}", file=sys.stderr)
-                outputs[step.line] = output.rstrip("\n").splitlines()
+                if code != step.exit_code:
+                    print(f"  expected exit {step.exit_code}:\n{output}", file=sys.stderr)
+                outputs[step.line] = [line.rstrip() for line in output.rstrip().splitlines()]
         finally:
             tour.run(Step("perfkit demo down --purge >/dev/null 2>&1", 0))
     for step in reversed(steps):  # replace from the bottom: line numbers stay right
-        start = step.line
+        if step.file:
+            continue
+        start = step.line + step.continued
         lines[start:start + len(step.expected)] = outputs[step.line]
     readme.write_text("\n".join(lines) + "\n")
 

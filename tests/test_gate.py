@@ -173,6 +173,24 @@ def test_one_file_holds_thresholds_for_runs_and_reports() -> None:
     assert len(on_report.skipped) == 1 and "warm.p99" in on_report.skipped[0]
 
 
+def test_a_bench_route_with_its_method_is_skipped_on_a_report_whose_routes_are_paths() -> None:
+    rules = thresholds({"GET /auth/me": {"p99": "< 50ms", "error_ratio": "< 1%"},
+                        "/auth/me": {"mean": "< 200ms"}})
+    report = {"schema": "perfkit.report/1", "routes": [
+        {"route": "/auth/me", "after": {"mean_ms": 2.0, "p99_ms": 9.0, "count": 40}}]}
+    result = check_thresholds_on_report(report, rules)
+    assert [(c.route, c.check, c.status) for c in result.checks] == [
+        ("/auth/me", "after.mean < 200ms", Status.PASS)]
+    assert result.skipped == [
+        "GET /auth/me after.p99 < 50ms: a route with its method is a bench run's; a report's "
+        "routes are paths (write '/auth/me')",
+        "GET /auth/me after.error_ratio < 1%: a route with its method is a bench run's; a "
+        "report's routes are paths (write '/auth/me')"]
+    # a path that is in no report is still an error, never a pass
+    missing = check_thresholds_on_report(report, thresholds({"/nowhere": {"mean": "< 1s"}}))
+    assert [c.status for c in missing.checks] == [Status.ERROR]
+
+
 def test_strict_headline_and_exit_code_say_inconclusive() -> None:
     run = make_run({("GET /auth/me", "cold"): [150.0] * 3})
     result = run_gate(run, thresholds=thresholds({"GET /auth/me": {"cold.p99": "< 500ms"}}))

@@ -50,6 +50,39 @@ def test_a_renamed_column_a_lost_row_or_note_and_a_wrong_exit_code_fail() -> Non
         "exit 2, README says 0", "no line 'Mann-Whitney U, Holm-corrected'"]
 
 
+FILES_AND_CONTINUATIONS = """
+<!-- tour: file perfkit.yaml -->
+```yaml
+thresholds:
+  "GET /auth/me": {p99: "< 200ms"}
+```
+
+```console
+$ perfkit k8s-job /auth/me --segments 4 \\
+    --rate 800 --duration 5m
+wrote auth-me.yaml
+```
+"""
+
+
+def test_a_file_block_is_written_and_a_backslash_continues_the_command(tmp_path: Path) -> None:
+    write, k8s = parse(FILES_AND_CONTINUATIONS)
+    assert write.file == "perfkit.yaml" and write.command == ""
+    assert k8s.command == "perfkit k8s-job /auth/me --segments 4 --rate 800 --duration 5m"
+    assert k8s.expected == ["wrote auth-me.yaml"] and k8s.continued == 1
+    tour = Tour(tmp_path, tmp_path / "state")
+    assert tour.run(write) == (0, "")
+    assert (tmp_path / "perfkit.yaml").read_text() == (
+        'thresholds:\n  "GET /auth/me": {p99: "< 200ms"}\n')
+
+
+def test_variables_and_files_carry_from_one_step_to_the_next(tmp_path: Path) -> None:
+    tour = Tour(tmp_path, tmp_path / "state")
+    assert tour.run(Step("export GREETING=hello; echo x > made.txt", 1))[0] == 0
+    code, output = tour.run(Step("echo $GREETING; cat made.txt", 2))
+    assert (code, output) == (0, "hello\nx\n")
+
+
 @pytest.mark.integration  # a demo stack of its own and every command of the tour
 def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
     steps = parse(README.read_text())

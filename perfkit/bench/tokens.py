@@ -26,19 +26,21 @@ def read_tokens(path: Path) -> list[str]:
 def choose_tokens(settings: Settings, tokens_file: Path | None,
                   users: int | None) -> tuple[list[str], list[str]]:
     """(the users' tokens, the spare ones): --tokens-file > PERFKIT_TOKEN >
-    PERFKIT_TOKENS_FILE > the demo's token > its tokens file (environment and perfkit.yaml
-    always beat the demo stack's defaults); `users` of a file's tokens (default 10) are the
-    users, the others are spares (warm-up, fresh users for each --repeat)."""
+    PERFKIT_TOKENS_FILE > the demo's tokens file > the demo's token (environment and
+    perfkit.yaml always beat the demo stack's defaults, and the demo's many users beat its one
+    token: cold samples need users); `users` of a file's tokens (default 10) are the users,
+    the others are spares (warm-up, fresh users for each --repeat)."""
     configured = settings.tokens_file if settings.tokens_file is not None and (
         settings.tokens_file.exists()) else None
     own_token = settings.token and "token" not in settings.from_demo
-    own_file = configured is not None and "tokens_file" not in settings.from_demo
     if tokens_file is not None:
         tokens = read_tokens(tokens_file)
-    elif own_token or (settings.token and not own_file):
+    elif own_token:
         tokens = [str(settings.token)]
     elif configured is not None:
         tokens = read_tokens(configured)
+    elif settings.token:
+        tokens = [str(settings.token)]
     else:
         tokens = []
     if len(tokens) <= 1:

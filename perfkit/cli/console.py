@@ -66,8 +66,11 @@ def err() -> Console:
     if _err is None:
         from rich.console import Console
 
-        width = None if sys.stderr.isatty() else int(os.environ.get("COLUMNS", "120"))
-        _err = Console(file=sys.stderr, no_color=_color_off(), highlight=False, width=width)
+        tty = sys.stderr.isatty()
+        width = None if tty else int(os.environ.get("COLUMNS", "120"))
+        # Logs and CI keep each message on one line (grep finds it whole); a terminal wraps.
+        _err = Console(file=sys.stderr, no_color=_color_off(), highlight=False, width=width,
+                       soft_wrap=not tty)
     return _err
 
 

@@ -1,4 +1,4 @@
-"""`perfkit demo up|status|restart|fault|down|story`: the embedded PostgreSQL + backend +
+"""`perfkit demo up|status|restart|fault|reset|down|story`: the embedded PostgreSQL + backend +
 Prometheus."""
 
 from __future__ import annotations
@@ -154,6 +154,21 @@ def fault(
         console.print_json(now.to_json())
         return
     console.show(faults_document(now.faults), console.fmt(output_format))
+
+
+@app.command()
+def reset() -> None:
+    """Back to the runbook's 'before': caches off, the runbook's indexes dropped CONCURRENTLY.
+
+    Then try the runbook again by hand (`perfkit advise-indexes`, `perfkit apply-indexes`,
+    `perfkit demo restart --cache`). Example: `perfkit demo reset`
+    """
+    from perfkit.demo.story import reset_to_before
+
+    need_demo_extra()
+    dropped = reset_to_before(progress=console.note)
+    console.success("the demo is back to the runbook's 'before': caches off, indexes dropped: "
+                    + ", ".join(dropped))
 
 
 @app.command()

@@ -31,7 +31,7 @@ def _percent(text: str, flag: str) -> float:
 
 def gate(
     record: Annotated[Path, typer.Argument(
-        help="A bench run (perfkit.run/1) or a report (perfkit.report/1) JSON.")],
+        help="A bench run (perfkit.run/2) or a report (perfkit.report/1) JSON.")],
     baseline: Annotated[Path | None, typer.Option(
         help="Bench run to compare with (statistical regression check).")] = None,
     thresholds: Annotated[Path | None, typer.Option(

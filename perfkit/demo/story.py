@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from perfkit.config import demo_dir
 from perfkit.db.parse import SHIPPED_INDEXES
 from perfkit.demo import stack
+from perfkit.errors import StackError
 from perfkit.resources import shipped_path
 
 if TYPE_CHECKING:
@@ -127,6 +128,18 @@ def _reset_indexes(dsn: str, index_paths: tuple[Path, ...]) -> list[str]:
             conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
                 sql.Identifier(name)))
     return names
+
+
+def reset_to_before(index_paths: tuple[Path, ...] = (SHIPPED_INDEXES,),
+                    progress: Progress = lambda _: None) -> list[str]:
+    """The running demo back to the runbook's 'before' (caches off, its indexes dropped
+    CONCURRENTLY), so the runbook, advise-indexes or a story can be tried again."""
+    state = stack.read_state(stack.StackPaths.default())
+    if not state.get("postgres") or not state.get("backend"):
+        raise StackError("the demo stack is not up", hint="run `perfkit demo up` first")
+    if state["backend"].get("cache", True):
+        stack.restart_backend(cache=False, progress=progress)
+    return _reset_indexes(state["postgres"]["dsn"], index_paths)
 
 
 def _before_state(options: StoryOptions, progress: Progress) -> StoryStack:

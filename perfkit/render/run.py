@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perfkit.bench.cache import CacheEffect, Speedup
+from perfkit.bench.cache import MIN_COLD_SAMPLES, CacheEffect, Speedup
 from perfkit.bench.meta import LoopMode
 from perfkit.bench.record import Phase, Run
 from perfkit.db.workload import DbStats
@@ -145,9 +145,24 @@ def db_notes(db: DbStats) -> list[str]:
     return notes + db.notes()
 
 
+def speedup_lines(speedups: list[Speedup]) -> list[str]:
+    """One line per route's cache verdict; the routes with too few cold samples to judge share
+    one line (the same cause, the same remedy)."""
+    few = [sp for sp in speedups if sp.cold_count and sp.warm_count
+           and sp.cold_count < MIN_COLD_SAMPLES]
+    lines = [speedup_line(sp) for sp in speedups if sp not in few or len(few) == 1]
+    if len(few) > 1:
+        most = max(sp.cold_count for sp in few)
+        routes = ", ".join(sp.route for sp in few)
+        lines.append(f"cache effect not judged on {len(few)} routes ({routes}): at most {most} "
+                     f"cold sample(s) a route, {MIN_COLD_SAMPLES} needed: one cold sample per "
+                     "user, so give more users (--tokens-file, --users)")
+    return lines
+
+
 def run_document(run: Run) -> Document:
     doc = Document().table(run_table(run))
-    doc.lines(*[speedup_line(sp) for sp in run.speedups()], *run_notes(run), bullets=True)
+    doc.lines(*speedup_lines(run.speedups()), *run_notes(run), bullets=True)
     if run.db is not None and run.db.statements:
         doc.table(db_table(run.db)).lines(*db_notes(run.db), bullets=True)
     return doc

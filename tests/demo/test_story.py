@@ -16,7 +16,7 @@ from perfkit.cli.console import OutputFormat
 from perfkit.cli.demo import show_story
 from perfkit.db.parse import SHIPPED_INDEXES, expected_indexes, load_statements
 from perfkit.demo import stack
-from perfkit.demo.story import StoryOptions, StoryResult, _reset_indexes, run_story
+from perfkit.demo.story import StoryOptions, StoryResult, run_story
 from perfkit.render.story import prometheus_table
 from tests.demo.support import Cli
 
@@ -148,11 +148,15 @@ def test_doctor_passes_on_the_story_system_and_fails_without_indexes_or_caches(
     assert ok.exit_code == 0, ok.stdout
     assert all(c["status"] == "pass" for c in json.loads(ok.stdout)["checks"])
 
-    # The same system without its indexes and caches: the right boxes fail.
+    # The same system back to the runbook's 'before' (`perfkit demo reset`): the right boxes
+    # fail.
+    reset = cli("demo", "reset")
+    assert reset.exit_code == 0, reset.stderr
+    assert "caches off, indexes dropped: idx_conversations_account_updated" in " ".join(
+        reset.stderr.split())
     state = stack.read_state(stack.StackPaths.default())
-    _reset_indexes(state["postgres"]["dsn"], (Path(indexes),))
+    assert state["backend"]["cache"] is False
     Path(state["log_file"]).write_text("")
-    stack.restart_backend(cache=False)
     bad = cli("doctor", indexes, *window, "--format", "json")
     assert bad.exit_code == 1
     status = {c["check"]: c["status"] for c in json.loads(bad.stdout)["checks"]}

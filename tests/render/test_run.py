@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from perfkit.bench.cache import Speedup, judge
 from perfkit.bench.meta import LoopMode
 from perfkit.render.markdown import document
-from perfkit.render.run import run_document, run_warnings
+from perfkit.render.run import run_document, run_warnings, speedup_lines
 from tests.render.support import hand_run
 
 COLD_MS = [150.0, 152.0, 149.0, 151.0, 150.0]
@@ -40,6 +41,21 @@ def test_one_cold_sample_is_shown_as_one_sample() -> None:
     text = document(run_document(hand_run([150.0], [1.0, 1.2])))
     assert "| `GET /auth/me` | `cold` | 1 | 150 | - | - | - | - | (1 sample) |" in text
     assert "cache effect inconclusive" in text and "1 cold sample(s): need 5" in text
+
+
+def test_routes_with_too_few_cold_samples_share_one_line_and_the_others_keep_theirs() -> None:
+    def route(name: str, cold: int, ratio: float) -> Speedup:
+        return Speedup(name, cold, 60, 150.0, 150.0 / ratio, ratio,
+                       (ratio * 0.9, ratio * 1.1), p_value_raw=1e-9)
+
+    judged = judge([route("GET /a", 1, 1.0), route("GET /b", 2, 1.0), route("GET /c", 30, 90.0)])
+    lines = speedup_lines(judged)
+    assert lines[0].startswith("GET /c: cache detected: cold/warm = 90.00x")
+    assert lines[1:] == ["cache effect not judged on 2 routes (GET /a, GET /b): at most 2 cold "
+                         "sample(s) a route, 5 needed: one cold sample per user, so give more "
+                         "users (--tokens-file, --users)"]
+    # one such route keeps its own line, with its figures
+    assert speedup_lines(judged[:1])[0].startswith("GET /a: cache effect inconclusive")
 
 
 def test_open_loop_is_said_and_falling_behind_is_a_warning() -> None:
