@@ -147,12 +147,16 @@ class Target:
         return all(mine[k] == theirs[k] for k in TARGET_PARTS if mine[k] and theirs[k])
 
     def describe(self) -> str:
-        labels = {"base_url": "backend", "database": "database", "prometheus_url": "Prometheus"}
-        known = [f"{labels[k]} {v}" for k, v in self.parts().items() if v]
+        known = [f"{TARGET_LABELS[k]} {v}" for k, v in self.parts().items() if v]
         return ", ".join(known) or "no target configured"
+
+    def labels(self) -> str:
+        """Which parts it names, without their addresses: `backend, database`."""
+        return ", ".join(TARGET_LABELS[k] for k, v in self.parts().items() if v) or "none"
 
 
 TARGET_PARTS = ("base_url", "database", "prometheus_url")
+TARGET_LABELS = {"base_url": "backend", "database": "database", "prometheus_url": "Prometheus"}
 
 
 @dataclass(frozen=True)

@@ -330,6 +330,13 @@ def _names_a_method(route: str) -> bool:
     return bool(path) and method.upper() in METHODS
 
 
+def _p_text(p_value: float | None) -> str:
+    """`p=0.794`, `p<0.001` (never `p=0`: a p-value is never zero, only too small to print)."""
+    if p_value is None:
+        return "p n/a"
+    return f"p={p_value:.3g}" if p_value >= 0.001 else "p<0.001"
+
+
 def _baseline_check(row: ComparedRow, margin_pct: float, alpha: float) -> Check:
     name, limit = f"{row.phase.value}.mean vs baseline", f"< +{margin_pct:g}%"
     if row.after.count == 0 and row.before.count > 0:
@@ -341,8 +348,7 @@ def _baseline_check(row: ComparedRow, margin_pct: float, alpha: float) -> Check:
                      f"too few samples ({row.before.count} before, {row.after.count} after)")
     change = row.change_pct["mean"] or 0.0
     low, high = row.ci_pct
-    p_text = "n/a" if row.p_value is None else f"{row.p_value:.3g}"
-    figures = f"{change:+.1f}% [{low:+.1f}, {high:+.1f}], p={p_text}"
+    figures = f"{change:+.1f}% [{low:+.1f}, {high:+.1f}], {_p_text(row.p_value)}"
     significant = row.p_value is not None and row.p_value < alpha
     if row.verdict is stats.Verdict.SLOWER:
         detail = f"slower by {figures}: beyond the {margin_pct:g}% margin"
@@ -422,10 +428,10 @@ def error_ratio_checks(run: Run, baseline: Run, *, alpha: float = stats.ALPHA,
     for (route, (eb, tb, ea, ta), _), p_adj in zip(rows, adjusted, strict=True):
         before, after = (eb / tb if tb else 0.0), (ea / ta if ta else 0.0)
         rose = p_adj is not None and p_adj < alpha and after - before > min_rise
-        p_text = "n/a" if p_adj is None else f"{p_adj:.3g}"
         checks.append(Check(route, "all.error_ratio vs baseline", f"< +{min_rise * 100:g} pt",
                             round(after, 6), Status.FAIL if rose else Status.PASS,
-                            f"errors {before * 100:.2f}% -> {after * 100:.2f}%, p={p_text}"))
+                            f"errors {before * 100:.2f}% -> {after * 100:.2f}%, "
+                            f"{_p_text(p_adj)}"))
     return checks
 
 

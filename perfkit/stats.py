@@ -276,6 +276,10 @@ def change_pct(before: float | None, after: float | None) -> float | None:
     return round((after / before - 1.0) * 100.0, 3)
 
 
+#: Runs or windows whose request rates differ by more than this factor ran under other
+#: loads (an idle server answers differently from a busy one): said next to their verdicts.
+LOAD_RATIO = 1.5
+
 # One run a side cannot measure how much runs differ: a floor stands in for it, measured over
 # A/A pairs on loopback (benchmarks/verdicts.py): ~1% of the mean (the server) plus ~60 µs
 # (the client's and the loop's own jitter, which dominates routes of a millisecond or two).

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from perfkit import stats
+from perfkit.bench.meta import LoopMode
 from perfkit.bench.record import Phase, RouteRecord, Run
 from perfkit.errors import UsageError
 
@@ -219,6 +220,19 @@ def _basis(before: Run, after: Run) -> tuple[Basis, list[str]]:
                             "measures it instead"]
 
 
+def _load_note(before: Run, after: Run) -> list[str]:
+    """Closed loops send as fast as answers come: one route made slower slows the whole run,
+    and every other route is then measured under another load (an idle server answers
+    differently from a busy one). Say so; an open loop at one --rate keeps the load equal."""
+    then, now = before.generator.achieved_rate_per_s, after.generator.achieved_rate_per_s
+    closed = LoopMode.CLOSED in (before.settings.mode, after.settings.mode)
+    if not closed or not then or not now or max(then, now) / min(then, now) <= stats.LOAD_RATIO:
+        return []
+    return [f"the runs sent {then:.0f} and {now:.0f} req/s in a closed loop: every "
+            "route was measured under another load, so a change on routes you did not touch "
+            "may be the load's; compare runs made at one --rate (an open loop) to tell"]
+
+
 def _folded(run: Run, other: Run) -> set[str]:
     """Routes with no cache effect in both runs: compared as one `all` row."""
     from perfkit.bench.cache import CacheEffect
@@ -268,5 +282,6 @@ def compare_runs(before: Run, after: Run, method: Method | None = None) -> Compa
     if folded:
         notes.append(f"no cache effect on either side: {', '.join(sorted(folded))} compared "
                      "as one row (all requests)")
+    notes += _load_note(before, after)
     return Comparison(before.started_at, before.base_url, after.started_at, after.base_url,
                       judged, unmatched, method, basis, notes)

@@ -84,7 +84,7 @@ def doctor(
         backend_log=log or settings.backend_log, index_paths=_index_paths(indexes, settings),
         since_s=parse_duration_s(since, flag="--since"), split=split, until=until_at,
         config=settings.config, rules=_rules(settings))
-    with console.status("checking"):
+    with console.status("checking the system, line by line"):
         result = run_doctor(target)
     if console.fmt(output_format) is OutputFormat.json:
         console.print_json(result.to_json())

@@ -85,11 +85,19 @@ def gate(
         console.print_json(result.to_json())
     else:
         console.show(doc, output_format)
-    for check in result.inconclusive:
-        console.warning(f"{check.route} {check.check}: inconclusive ({check.detail})")
+    if result.inconclusive:
+        console.warning(inconclusive_line(result, strict=strict))
     code = result.exit_code(strict=strict)
     if code:
         raise typer.Exit(code)
+
+
+def inconclusive_line(result: GateResult, *, strict: bool) -> str:
+    """The inconclusive checks in one line: the table has their details."""
+    names = ", ".join(f"{c.route} {c.check.split(' ')[0]}" for c in result.inconclusive)
+    consequence = "they fail the gate (--strict)" if strict else "--strict would fail on them"
+    return (f"{len(result.inconclusive)} check(s) inconclusive, too few samples to judge: "
+            f"{names}; {consequence}")
 
 
 def _write_reports(result: GateResult, summary: str, *, junit: Path | None,

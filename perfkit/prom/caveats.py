@@ -14,7 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 from perfkit.prom.figures import WindowFigures, WindowPair
-from perfkit.render.fmt import fmt_ms
+from perfkit.render.fmt import fmt_interval_pct, fmt_ms, fmt_pct
+from perfkit.stats import LOAD_RATIO
 
 GLOBAL_SCOPE = "all routes"
 
@@ -187,3 +188,34 @@ def p99_warnings(scope: str, pair: WindowPair) -> list[ReportWarning]:
     """What the P99's buckets allow: clamped, an upper bound, a change smaller than them."""
     found = (_clamped(scope, pair), _first_bucket(scope, pair), _coarse(scope, pair))
     return [w for w in found if w is not None]
+
+
+def one_bucket(scope: str, pair: WindowPair,
+               ci_pct: tuple[float, float] | None) -> ReportWarning | None:
+    """Every request of both windows in one bucket: the rank test has nothing to order, so
+    the route gets no verdict; say what the means moved and how to get a verdict."""
+    buckets = {(b.lo_s, b.hi_s) for _, f in _sides(pair) for b in f.buckets if b.count > 0}
+    if len(buckets) != 1:
+        return None
+    ((lo_s, hi_s),) = buckets
+    where = (f"({lo_s * 1000:g}, {fmt_bound_ms(hi_s * 1000)}]" if hi_s is not None
+             else f"> {fmt_bound_ms(lo_s * 1000)}")
+    moved = ("" if ci_pct is None else f"; the means moved {fmt_pct(pair.change_pct()['mean'])} "
+             f"{fmt_interval_pct(ci_pct)}")
+    return ReportWarning("one-bucket", f"every request in {where} in both windows: not "
+                         f"judged (the buckets cannot rank them){moved}: buckets finer than "
+                         "that would give a verdict", Severity.DECISION, scope)
+
+
+def load_warnings(overall: WindowPair) -> list[ReportWarning]:
+    """A server answers differently at 9 and at 770 req/s: say when the windows' loads
+    differ, so a change on untouched routes is read as the load's."""
+    if overall.before is None or overall.after is None:
+        return []
+    rates = (overall.before.rps, overall.after.rps)
+    if min(rates) <= 0 or max(rates) / min(rates) <= LOAD_RATIO:
+        return []
+    return [ReportWarning("load", f"the windows' request rates differ ({rates[0]:.3g} → "
+                          f"{rates[1]:.3g} req/s): every route was measured under another "
+                          "load, so a change on routes the change did not touch may be the "
+                          "load's", Severity.CAVEAT, GLOBAL_SCOPE)]

@@ -19,6 +19,8 @@ from perfkit import stats
 from perfkit.prom.figures import WindowPair
 
 METHOD = "prometheus-buckets"
+ONE_BUCKET = ("every request in one bucket in both windows: the buckets cannot rank them, so "
+              "no verdict (finer buckets below it would give one)")
 
 
 class Rule(stats.Rule):
@@ -95,10 +97,11 @@ def judge(pairs: Sequence[tuple[WindowPair, bool]], rule: Rule) -> list[Judgemen
         if test is None:
             out.append(Judgement(None, why))
             continue
+        if test.p_value_raw is None:  # nothing to rank: no verdict, the interval stays shown
+            out.append(Judgement(None, ONE_BUCKET, test.ci_pct))
+            continue
         verdict = stats.verdict(test.ci_pct, p, alpha=rule.alpha,
                                 min_effect_pct=rule.min_change_pct)
-        reason = None if test.p_value_raw is not None else (
-            "every request in the same bucket in both windows: no rank test possible")
-        out.append(Judgement(verdict, reason, test.ci_pct, test.p_value_raw,
+        out.append(Judgement(verdict, None, test.ci_pct, test.p_value_raw,
                              None if p is None else round(p, 6)))
     return out

@@ -21,6 +21,8 @@ from perfkit.prom.caveats import (
     GLOBAL_SCOPE,
     ReportWarning,
     Severity,
+    load_warnings,
+    one_bucket,
     ordered,
     p99_warnings,
     sample_warnings,
@@ -28,7 +30,7 @@ from perfkit.prom.caveats import (
 from perfkit.prom.client import PromClient
 from perfkit.prom.clientside import CLEAN_RUN_SHARE, BenchComparison, compare_bench
 from perfkit.prom.figures import WindowFigures, WindowPair, window_figures
-from perfkit.prom.judge import Judgement, Rule, judge
+from perfkit.prom.judge import ONE_BUCKET, Judgement, Rule, judge
 from perfkit.prom.profiles import (
     DEFAULT_EXCLUDED_ROUTES,
     Profile,
@@ -217,9 +219,12 @@ def _figure_warnings(routes: list[RouteReport], overall: WindowPair,
                                      Severity.NOTE, r.route))
             continue
         out += sample_warnings(r.route, r.figures, rule.min_samples, judged_route=True)
+        if r.judgement is not None and r.judgement.reason == ONE_BUCKET:
+            out += [w for w in [one_bucket(r.route, r.figures, r.judgement.ci_pct)] if w]
         out += p99_warnings(r.route, r.figures)
     out += sample_warnings(GLOBAL_SCOPE, overall, rule.min_samples, judged_route=False)
-    return out + p99_warnings(GLOBAL_SCOPE, overall)
+    return out + p99_warnings(GLOBAL_SCOPE, overall) + load_warnings(overall)
+
 
 
 def _data_warnings(routes: list[RouteReport], before: Figures, after: Figures,

@@ -20,7 +20,7 @@ def fmt_ms(value_ms: float | None, *, unit: bool = False) -> str:
     if unit and abs(value_ms) >= 1000:
         return f"{value_ms / 1000:.2f} s"
     magnitude = abs(value_ms)
-    digits = 2 if magnitude < 10 else 1 if magnitude < 100 else 0
+    digits = 3 if 0 < magnitude < 0.01 else 2 if magnitude < 10 else 1 if magnitude < 100 else 0
     number = f"{value_ms:.{digits}f}"
     return f"{number} ms" if unit else number
 

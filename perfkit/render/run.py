@@ -138,8 +138,10 @@ def db_table(db: DbStats) -> Table:
 def db_notes(db: DbStats) -> list[str]:
     notes = []
     if db.db_ms_per_request is not None:
-        share = ("" if db.share_of_latency is None else
-                 f" = {db.share_of_latency:.0%} of the mean latency")
+        portion = db.share_of_latency
+        share = ("" if portion is None else
+                 f" = {'<1%' if 0 < portion < 0.005 else format(portion, '.0%')} of the mean "
+                 "latency")
         notes.append(f"database time per request {fmt_ms(db.db_ms_per_request)} ms{share} "
                      "(pg_stat_statements of this database: other clients count too)")
     return notes + db.notes()

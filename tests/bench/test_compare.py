@@ -104,3 +104,23 @@ def test_too_few_samples_are_shown_but_not_judged() -> None:
     assert rows[Phase.COLD].inconclusive and rows[Phase.COLD].p_value is None
     assert rows[Phase.COLD].verdict is Verdict.NO_CHANGE
     assert rows[Phase.COLD].change_pct["mean"] is not None  # the figures are still there
+
+
+def test_closed_loop_runs_at_other_request_rates_are_said_to_differ_in_load() -> None:
+    from dataclasses import replace
+
+    from perfkit.bench.meta import Generator, LoopMode, RunSettings
+
+    def paced(run: Run, requests: int, mode: LoopMode) -> Run:
+        return replace(run, settings=RunSettings(mode=mode),
+                       generator=Generator(mode=mode, requests=requests, elapsed_s=5.0))
+
+    before, after = _run("GET /a", 5, 40), _run("GET /a", 5, 40, seed=2)
+    busy, idle = paced(before, 3432, LoopMode.CLOSED), paced(after, 817, LoopMode.CLOSED)
+    note = ("the runs sent 686 and 163 req/s in a closed loop: every route was measured under "
+            "another load")
+    assert any(n.startswith(note) for n in compare_runs(busy, idle).notes)
+    same_load = paced(after, 3000, LoopMode.CLOSED)
+    assert not any("closed loop" in n for n in compare_runs(busy, same_load).notes)
+    open_loop = (paced(before, 3432, LoopMode.OPEN), paced(after, 817, LoopMode.OPEN))
+    assert not any("closed loop" in n for n in compare_runs(*open_loop).notes)

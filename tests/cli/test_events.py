@@ -62,6 +62,10 @@ def test_events_lists_this_target_s_events_and_all_with_all(
     assert prod_id in table.stdout and "prod: cache on" in table.stdout
     assert "change events for backend https://api.example.com" in table.stdout
     assert staging_id not in table.stdout
+    # the addresses are in the title: each row says which parts its event was recorded for
+    assert "recorded for" in table.stdout and "backend, Prometheus" in table.stdout
+    assert "https://api.example.com," not in table.stdout.split("\n", 1)[1]
+    assert "backend http://prom.staging" not in table.stdout
     markdown = cli("events", "--all", "--format", "markdown")
     assert f"| `{staging_id}` |" in markdown.stdout
     assert "db-pw-never" not in table.output + markdown.output + json.dumps(every)

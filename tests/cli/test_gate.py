@@ -69,11 +69,16 @@ def test_baseline_a_a_passes_regression_fails_strict_inconclusive(cli: Cli,
     assert cli("gate", str(same), "--baseline", str(base)).exit_code == 0
     failed = cli("gate", str(slow), "--baseline", str(base), "--max-regression", "10%")
     assert failed.exit_code == 1 and "beyond the 10% margin" in failed.stdout
+    assert "p<0.001" in " ".join(failed.stdout.split()) and "p=0:" not in failed.stdout
     lenient = cli("gate", str(tiny), "--baseline", str(base))
-    assert lenient.exit_code == 0 and "inconclusive" in lenient.stderr
+    assert lenient.exit_code == 0
+    (line,) = [x for x in lenient.stderr.splitlines() if "inconclusive" in x]
+    assert line.startswith("warning: 1 check(s) inconclusive, too few samples to judge: GET ")
+    assert line.endswith("--strict would fail on them")
     strict = cli("gate", str(tiny), "--baseline", str(base), "--strict")
     assert strict.exit_code == 4
     assert "perfkit gate: INCONCLUSIVE" in strict.stdout and "PASSED" not in strict.stdout
+    assert "they fail the gate (--strict)" in strict.stderr
 
 
 def test_usage_errors_are_exit_2(cli: Cli, tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ from perfkit.prom.caveats import (
     ReportWarning,
     Severity,
     grouped,
+    load_warnings,
+    one_bucket,
     p99_warnings,
     sample_warnings,
 )
@@ -110,3 +112,24 @@ def test_warnings_are_grouped_per_route_decisions_first() -> None:
     assert warnings[1].to_json() == {"kind": "low-samples", "route": "/a", "severity": "caveat",
                                      "message": "/a: only 7 requests"}
     assert ReportWarning("x", "y", scope=GLOBAL_SCOPE).to_json()["route"] is None
+
+
+def test_every_request_in_the_first_bucket_says_what_the_means_moved_and_what_to_do() -> None:
+    # the demo's routes of a millisecond or so, all under the default 5 ms first bucket
+    both = pair(figures([1.6] * 90, window_s=10.0), figures([0.6] * 1500, window_s=10.0))
+    w = one_bucket("/accounts", both, (-69.7, -52.6))
+    assert w is not None and w.severity is Severity.DECISION and w.route == "/accounts"
+    assert w.text == ("every request in (0, 5 ms] in both windows: not judged (the buckets "
+                      "cannot rank them); the means moved -62.5% [-69.7%, -52.6%]: buckets "
+                      "finer than that would give a verdict")
+    spread = pair(figures([1.6] * 90, window_s=10.0), figures([7.0] * 90, window_s=10.0))
+    assert one_bucket("/accounts", spread, None) is None
+
+
+def test_windows_at_other_request_rates_are_said_to_differ_in_load() -> None:
+    quiet, busy = figures([2.0] * 89, window_s=10.0), figures([1.0] * 7710, window_s=10.0)
+    (w,) = load_warnings(pair(quiet, busy))
+    assert w.scope == GLOBAL_SCOPE and w.text.startswith(
+        "the windows' request rates differ (8.9 → 771 req/s): every route was measured under "
+        "another load")
+    assert load_warnings(pair(quiet, figures([1.0] * 120, window_s=10.0))) == []

@@ -1,0 +1,15 @@
+"""Figures as people read them: a few significant digits, never a misleading zero."""
+
+from __future__ import annotations
+
+from perfkit.render.fmt import fmt_cost, fmt_ms
+
+
+def test_milliseconds_keep_three_figures_and_a_tiny_value_is_not_zero() -> None:
+    assert [fmt_ms(v) for v in (152.4, 15.24, 0.674, 0.0039, 0.0)] == [
+        "152", "15.2", "0.67", "0.004", "0.00"]
+    assert fmt_ms(1820.0, unit=True) == "1.82 s" and fmt_ms(None) == "-"
+
+
+def test_plan_costs_are_grouped_by_thousands() -> None:
+    assert [fmt_cost(v) for v in (55.2, 4904.0, 1.2e6)] == ["55.2", "4,904", "1.2e+06"]
