@@ -3,6 +3,7 @@ cannot drift from the tool (tests/readme_tour.py says what is checked)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,26 @@ def test_a_renamed_column_a_lost_row_or_note_and_a_wrong_exit_code_fail() -> Non
         "no row named 'GET /auth/me'"]
     assert mismatches(step, 2, same.replace("Holm", "Bonferroni")) == [
         "exit 2, README says 0", "no line 'Mann-Whitney U, Holm-corrected'"]
+
+
+def test_columns_a_narrow_layout_hid_and_rows_of_statements_do_not_count() -> None:
+    step = parse("""
+```console
+$ perfkit bench runbook
+ route        ┃ phase ┃ mean ms ┃ p99.9 ms
+ GET /auth/me │ warm  │ 1.0     │ 2.0
+ statement                     ┃ calls/req
+ SELECT id FROM users WHERE id │ 1.00
+```
+""")[0]
+    narrower = (" route ┃ phase ┃ mean ms\n GET /auth/me │ warm │ 1.1\n statement ┃ calls/req\n"
+                " INSERT INTO messages │ 0.20\n(narrow output: p99.9 ms hidden; `perfkit --wide` "
+                "or a wider COLUMNS shows them)\n")
+    assert mismatches(step, 0, narrower) == []
+    renamed = narrower.replace("mean ms", "avg ms")
+    assert mismatches(step, 0, renamed) == [
+        "no table with the columns ['route', 'phase', 'mean ms', 'p99.9 ms']"]
+    assert mismatches(replace(step, file="perfkit.yaml"), 2, "") == []  # a file: nothing run
 
 
 FILES_AND_CONTINUATIONS = """

@@ -15,7 +15,7 @@ from typing import Any
 
 from perfkit import stats
 
-MIN_COLD_SAMPLES = 5
+MIN_COLD_SAMPLES = 5  # and as many warm ones: a mean of one sample is no reference
 DEFAULT_THRESHOLD_PCT = 20.0
 
 
@@ -110,6 +110,10 @@ def _verdict(sp: Speedup, p_value: float | None, threshold: float,
     if sp.cold_count < MIN_COLD_SAMPLES or sp.ci is None:
         return CacheEffect.INCONCLUSIVE, (f"{sp.cold_count} cold sample(s): need "
                                           f"{MIN_COLD_SAMPLES} (more tokens: --tokens-file)")
+    if sp.warm_count < MIN_COLD_SAMPLES:
+        return CacheEffect.INCONCLUSIVE, (f"{sp.warm_count} warm sample(s): need "
+                                          f"{MIN_COLD_SAMPLES} (a longer run: each user's later "
+                                          "requests are the warm ones)")
     low, high = sp.ci
     if low > 1 + threshold and p_value is not None and p_value < alpha:
         return CacheEffect.DETECTED, "cold slower than warm beyond the threshold"
@@ -121,8 +125,8 @@ def _verdict(sp: Speedup, p_value: float | None, threshold: float,
 def judge(speedups: list[Speedup], *, threshold_pct: float = DEFAULT_THRESHOLD_PCT,
           alpha: float = stats.ALPHA) -> list[Speedup]:
     """Each route's cache verdict, Holm-corrected over the routes judged."""
-    eligible = [sp.p_value_raw if sp.cold_count >= MIN_COLD_SAMPLES else None
-                for sp in speedups]
+    eligible = [sp.p_value_raw if min(sp.cold_count, sp.warm_count) >= MIN_COLD_SAMPLES
+                else None for sp in speedups]
     adjusted = stats.holm(eligible)
     out = []
     for sp, p_value in zip(speedups, adjusted, strict=True):

@@ -75,7 +75,8 @@ def bench(
         help="Classify cold/warm by this response header (HIT/MISS), e.g. X-Cache.")] = None,
     flush_cmd: Annotated[str | None, typer.Option(
         help="Shell command that empties the backend's caches, run before each cold round "
-             "(closed loop, -c 1), e.g. 'redis-cli FLUSHALL' or, on the demo stack, "
+             "(closed loop, -c 1, one user unless --users: the flushes make the cold "
+             "samples), e.g. 'redis-cli FLUSHALL' or, on the demo stack, "
              "'curl -s -X POST $URL/_demo/cache/clear'.")] = None,
     flush_every: Annotated[int, typer.Option(
         help="With --flush-cmd: iterations per flush (1 cold + N-1 warm).", min=1)] = 5,
@@ -131,7 +132,8 @@ def bench(
     if not cfg.base_url:
         raise UsageError("no base URL", hint="pass --base-url, set PERFKIT_BASE_URL, or run "
                                              "`perfkit demo up`")
-    tokens, spare = choose_tokens(cfg, tokens_file, users)
+    # With --flush-cmd the flushes make the cold samples: one user, unless asked for more.
+    tokens, spare = choose_tokens(cfg, tokens_file, users or (1 if flush_cmd else None))
     console.state.secrets.extend([*tokens, *spare])
     options = BenchOptions(
         base_url=cfg.base_url, requests=requests,

@@ -167,8 +167,8 @@ def method_notes(report: Report) -> list[str]:
              f"only when the whole interval is beyond ±{rule.min_change_pct:g}% "
              f"(--min-change); fewer than {rule.min_samples} requests in a window: not judged"]
     if report.bench is not None and report.bench.rows:
-        seen = dict.fromkeys(r.reading for r in report.bench.rows)
-        notes.append("; ".join(f"{reading}: {READINGS[reading]}" for reading in seen))
+        notes.append("reading: " + "; ".join(f"{reading}: {meaning}"
+                                             for reading, meaning in READINGS.items()))
     if any(r.unmatched for r in report.routes):
         notes.append("(unmatched): requests the server matched to no route (404s for unknown "
                      "paths, as the exporter labels them): a mix of paths, never judged")

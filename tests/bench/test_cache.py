@@ -35,6 +35,9 @@ def test_no_cache_is_none_not_a_difference() -> None:
 
 def test_too_few_cold_samples_or_a_straddling_interval_is_inconclusive() -> None:
     assert _verdict(100.0, 1.0, n_cold=3) is CacheEffect.INCONCLUSIVE
+    # a short run of many users: all cold but one; one warm sample is no reference
+    assert _verdict(20.0, 20.0, n_cold=6, n_warm=1) is CacheEffect.INCONCLUSIVE
+    assert _verdict(20.0, 20.0, n_cold=6, n_warm=10) is CacheEffect.NONE
     # a 20% effect measured with a wide spread: the interval crosses the threshold
     assert _verdict(24.0, 20.0, spread=0.5, seed=3) is CacheEffect.INCONCLUSIVE
 

@@ -188,6 +188,21 @@ def test_runbook_scenario_on_the_demo_backend(cli: Cli, demo_stack: dict[str, An
     assert all(not r["errors"] for r in data["routes"])
 
 
+def test_on_the_demo_many_users_by_default_and_one_with_a_flush(
+        cli: Cli, demo_stack: dict[str, Any]) -> None:
+    def cold_count(*args: str) -> int:
+        result = cli("bench", "/auth/me", "-c", "1", *args, "--format", "json")
+        assert result.exit_code == 0, result.output
+        return next(r["count"] for r in json.loads(result.stdout)["routes"]
+                    if r["phase"] == "cold")
+
+    assert cold_count("-n", "30") == 10  # the demo's tokens file: 10 users, each cold once
+    # the flushes make the cold samples: one user, cold once per flush round
+    assert cold_count("-n", "20", "--flush-cmd", "true", "--flush-every", "10") == 2
+    assert cold_count("-n", "20", "--flush-cmd", "true", "--flush-every", "10",
+                      "--users", "2") > 2  # asked for: more users, more cold samples
+
+
 @pytest.mark.integration  # seconds of real load or real processes
 @pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])  # Ctrl-C, or a pod being stopped
 def test_ctrl_c_prints_and_saves_what_was_measured(ref: RefServer, tmp_path: Path,

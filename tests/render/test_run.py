@@ -14,12 +14,12 @@ COLD_MS = [150.0, 152.0, 149.0, 151.0, 150.0]
 
 
 def test_run_markdown() -> None:
-    text = document(run_document(hand_run(COLD_MS, [1.0, 1.1, 0.9, 1.0])))
+    text = document(run_document(hand_run(COLD_MS, [1.0, 1.1, 0.9, 1.0, 1.0])))
     lines = text.splitlines()
     assert lines[0] == "**perfkit bench: /auth/me on http://127.0.0.1:8000**"
     assert lines[2].startswith("| route | phase | count | mean ms | p50 ms |")
     assert lines[4].startswith("| `GET /auth/me` | `cold` | 5 | 150 | 150 |")
-    assert lines[5].startswith("| `GET /auth/me` | `warm` | 4 | 1.00 |")
+    assert lines[5].startswith("| `GET /auth/me` | `warm` | 5 | 1.00 |")
     assert lines[6].endswith("| 503: 1 |")
     assert any("GET /auth/me: cache detected: cold/warm = " in line for line in lines)
     assert any("closed loop, 2 connection(s)" in line for line in lines)
