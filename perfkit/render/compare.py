@@ -14,7 +14,7 @@ COMPARE_COLUMNS = (name("route"), name("phase"), number("n before/after", drop=3
 
 def verdict_cell(row: ComparedRow) -> str:
     if row.mixed_phases:
-        return "not judged (mixed cold+warm)"
+        return "not judged (mixed)"
     return row.verdict.value + (" (too few samples)" if row.inconclusive else "")
 
 
@@ -44,7 +44,7 @@ def compare_notes(result: Comparison) -> list[str]:
              f"{least} {samples} a side: not judged",
              *result.notes]
     if any(r.mixed_phases for r in result.rows):
-        notes.append("rows marked 'mixed cold+warm' pool cache misses and hits: their mean "
+        notes.append("rows marked 'mixed' pool cache misses and hits (cold+warm): their mean "
                      "moves with the share of misses, not with the code, so they are shown but "
                      "not judged (no-change, outside Holm's family); read their cold and warm "
                      "rows")

@@ -51,9 +51,9 @@ def test_a_change_of_the_cold_share_is_not_a_faster_all_row() -> None:
     assert not rows[Phase.COLD].mixed_phases
     notes = compare_notes(result)
     assert "Holm-corrected over 2 comparison(s)" in notes[0]
-    assert any("mixed cold+warm" in n and "not judged" in n for n in notes)
+    assert any("marked 'mixed'" in n and "not judged" in n for n in notes)
     table = compare_table(result)
-    assert any(row[1] == "all" and "mixed cold+warm" in row[-1] for row in table.rows)
+    assert any(row[1] == "all" and "(mixed)" in row[-1] for row in table.rows)
 
 
 def test_a_real_change_still_shows_in_the_phase_rows() -> None:

@@ -180,7 +180,7 @@ def check_compare(tables: Tables, compare_json: dict[str, Any]) -> None:
     """compare's verdict per route and phase, as the table beside the spectra says it."""
     rows = {(r["route"], r["phase"]): r["verdict"]
             for r in tables["perfkit compare: before → after"]}
-    assert rows == {(r["route"], r["phase"]): ("not judged (mixed cold+warm)"
+    assert rows == {(r["route"], r["phase"]): ("not judged (mixed)"
                                                if r["mixed_phases"] else r["verdict"])
                     for r in compare_json["routes"]}
 

@@ -20,5 +20,5 @@ def test_compare_markdown() -> None:
     # the pooled `all` row is shown but not judged: 2 comparisons in Holm's family
     assert "Holm-corrected over 2 comparison(s)" in text
     pooled = next(line for line in text.splitlines() if "| `all` |" in line)
-    assert "not judged (mixed cold+warm)" in pooled
+    assert "not judged (mixed)" in pooled
     assert "beyond ±5% (--min-change)" in text
