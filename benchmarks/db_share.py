@@ -1,0 +1,82 @@
+"""How close `bench --dsn`'s share of latency spent in the database is to EXPLAIN ANALYZE.
+
+    .venv/bin/python benchmarks/db_share.py                 # 10 runs at scale 0.05, ~3 min
+
+A demo stack of its own (the runbook's 'before': no index for the messages query, so each
+request runs a real scan of the heaviest conversation), then, 10 times: `perfkit bench
+/messages/{heaviest} --dsn ... -n 200 --warmup 30` and right after it 30 EXPLAIN (ANALYZE,
+TIMING OFF) of the same prepared statement, as the backend's driver executes it. The
+expected share is (EXPLAIN time x calls per request) / the run's mean latency; the table
+gives perfkit's share over it. Two timings of one query a few seconds apart: run on a quiet
+machine (another CPU-heavy process moves them both, not always alike).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from perfkit.demo import stack  # noqa: E402
+from tests.demo.support import explain_ms  # noqa: E402
+
+
+def heaviest_conversation(dsn: str) -> str:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT conversation_id FROM messages GROUP BY 1 "
+                           "ORDER BY count(*) DESC LIMIT 1").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def one_run(state: dict[str, object], conversation: str, out: Path) -> tuple[float, float]:
+    """(perfkit's share, the share EXPLAIN ANALYZE gives)."""
+    dsn = str(state["postgres"]["dsn"])  # type: ignore[index]
+    subprocess.run([sys.executable, "-m", "perfkit", "bench", f"/messages/{conversation}",
+                    "--dsn", dsn, "-n", "200", "--warmup", "30", "--out", str(out)],
+                   check=True, capture_output=True)
+    run = json.loads(out.read_text())
+    mean = next(r for r in run["routes"] if r["phase"] == "all")["latency_ms"]["mean"]
+    messages = next(s for s in run["db"]["statements"] if "FROM messages" in s["query"])
+    plans = explain_ms(dsn, conversation)
+    return run["db"]["share_of_latency"], (
+        statistics.fmean(plans) * messages["calls_per_request"] / mean)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--scale", type=float, default=0.05)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as state_dir:
+        os.environ["PERFKIT_STATE_DIR"] = state_dir
+        try:
+            state = stack.up(stack.UpOptions(scale=args.scale, cache=False))
+            conversation = heaviest_conversation(str(state["postgres"]["dsn"]))
+            ratios = []
+            for i in range(args.runs):
+                share, expected = one_run(state, conversation, Path(state_dir) / "run.json")
+                ratios.append(share / expected)
+                print(f"run {i + 1}/{args.runs}: perfkit {share:.3f}, EXPLAIN {expected:.3f}, "
+                      f"ratio {share / expected:.3f}", file=sys.stderr)
+        finally:
+            stack.down(purge=True)
+    within = sum(abs(r - 1) <= 0.10 for r in ratios)
+    print(f"\nbench --dsn share of latency vs EXPLAIN ANALYZE (TIMING OFF), {args.runs} runs at "
+          f"scale {args.scale:g} (rerun: .venv/bin/python benchmarks/db_share.py)")
+    print(f"ratio median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, max "
+          f"{max(ratios):.3f}; within 10%: {within}/{args.runs}")
+
+
+if __name__ == "__main__":
+    main()
