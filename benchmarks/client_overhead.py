@@ -49,6 +49,7 @@ CLIENT_CPU, SERVER_CPU = "0", "1"
 sys.path.insert(0, str(ROOT))
 
 from perfkit.bench.pacer import stall_corrected_p99_ms  # noqa: E402
+from tests.bench.support import served_url  # noqa: E402
 
 LAST_CPU_S = [0.0]
 
@@ -131,14 +132,8 @@ http {{ access_log off; client_body_temp_path {tmp}; proxy_temp_path {tmp};
 
 @contextmanager
 def ref_server() -> Iterator[str]:
-    proc = subprocess.Popen(pinned(SERVER_CPU, [str(PY), str(ROOT / "tests/bench/refserver.py")]),
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with served_url(pinned(SERVER_CPU, [str(PY), str(ROOT / "tests/bench/refserver.py")])) as url:
+        yield url
 
 
 def reset(url: str) -> None:

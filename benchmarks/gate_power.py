@@ -48,7 +48,6 @@ import json
 import math
 import random
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -62,10 +61,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from perfkit import stats  # noqa: E402
-from perfkit.bench.record import Run  # noqa: E402
+from perfkit.bench.record import Phase, Run  # noqa: E402
 from perfkit.bench.runner import BenchOptions, run_bench_sync  # noqa: E402
 from perfkit.bench.scenario import Scenario  # noqa: E402
 from perfkit.gate import compare_with_baseline  # noqa: E402
+from tests.bench.support import served_url  # noqa: E402
 
 Z95 = NormalDist().inv_cdf(0.975)
 Z_POWER = NormalDist().inv_cdf(0.95)
@@ -116,21 +116,8 @@ def serve(port: int, seed: int) -> None:
 @contextmanager
 def reference_server(seed: int) -> Iterator[str]:
     """The server in its own process (its own core); stopped by its pid at the end."""
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", "--seed", str(seed)],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
-            raise SystemExit("reference server did not start")
+    with served_url([sys.executable, __file__, "--serve", "--seed", str(seed)]) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # -- statistics of the rates ---------------------------------------------------------------
@@ -175,7 +162,7 @@ def judge(kind: str, index: int, base: Run, run: Run, margins: list[float]) -> P
         for c in checks:
             if c.ci_pct is not None and c.value is not None:
                 change, (low, high) = c.value, c.ci_pct
-    rb, rr = base.get("GET /api", "all"), run.get("GET /api", "all")
+    rb, rr = base.get("GET /api", Phase.ALL), run.get("GET /api", Phase.ALL)
     assert rb is not None and rr is not None
     p50_b = stats.summary_ms(rb.corrected)["p50"] or math.nan
     p50_r = stats.summary_ms(rr.corrected)["p50"] or math.nan

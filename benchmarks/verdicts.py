@@ -29,7 +29,6 @@ import asyncio
 import json
 import math
 import random
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +44,7 @@ from perfkit.bench.record import Run  # noqa: E402
 from perfkit.bench.runner import BenchOptions, run_bench_sync  # noqa: E402
 from perfkit.bench.scenario import Scenario, parse_scenario  # noqa: E402
 from perfkit.stats import Verdict  # noqa: E402
+from tests.bench.support import served_url  # noqa: E402
 
 USERS = 20
 SLOWER = 1.15
@@ -105,16 +105,9 @@ async def _ok() -> Any:
 
 @contextmanager
 def server(seed: int, factor: float = 1.0) -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", "--seed", str(seed),
-                             "--factor", str(factor)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with served_url([sys.executable, __file__, "--serve", "--seed", str(seed), "--factor",
+                     str(factor)]) as url:
+        yield url
 
 
 # -- compare: false alarms and detection ---------------------------------------------------

@@ -24,15 +24,16 @@ class RefServer:
 
 
 @contextmanager
-def running_refserver() -> Iterator[RefServer]:
-    """Start the reference server on a free port; stop it (by its pid) at the end."""
-    with subprocess.Popen([sys.executable, str(REFSERVER)], stdout=subprocess.PIPE,
-                          text=True) as proc:  # closes the pipe when done
+def served_url(argv: list[str]) -> Iterator[str]:
+    """A server in a process of its own that prints its URL on its first line: yields that URL,
+    stops the process at the end (terminate, then kill), whatever happened."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout is not None
             url = proc.stdout.readline().strip()
-            assert url.startswith("http://127.0.0.1:"), "reference server did not start"
-            yield RefServer(url)
+            if not url.startswith(("http://127.0.0.1:", "http://[::1]:")):
+                raise RuntimeError(f"{argv[-1]}: the server did not start")
+            yield url
         finally:
             proc.terminate()
             try:
@@ -40,5 +41,12 @@ def running_refserver() -> Iterator[RefServer]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextmanager
+def running_refserver() -> Iterator[RefServer]:
+    """Start the reference server on a free port; stop it (by its pid) at the end."""
+    with served_url([sys.executable, str(REFSERVER)]) as url:
+        yield RefServer(url)
 
 
