@@ -119,3 +119,22 @@ def ref(ref_server: Any) -> Any:
     """The reference server with its counters reset."""
     ref_server.reset()
     return ref_server
+
+
+@pytest.fixture(scope="session")
+def other_stack(demo_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A second backend perfkit was not shaped on (tests/otherapp): its own database and role
+    on the test PostgreSQL, its own Prometheus, metrics named as starlette-exporter names them."""
+    from tests.otherapp.support import running_other_stack
+
+    admin = demo_dsn.rsplit("/", 1)[0] + "/postgres"
+    with running_other_stack(admin, tmp_path_factory.mktemp("otherapp")) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sdist and the wheel of this tree, built once (`python -m build`)."""
+    from tests.packaging_support import build_dist
+
+    return build_dist(tmp_path_factory.mktemp("dist"), tmp_path_factory.mktemp("source"))

@@ -4,11 +4,8 @@ scenarios, and a wheel installed into a fresh venv runs the tour from an empty f
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import sysconfig
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -17,26 +14,11 @@ from typing import Any
 
 import pytest
 
+from tests.packaging_support import REPO, fresh_venv, run_perfkit
 from tests.support import CliResult
 
-REPO = Path(__file__).resolve().parents[1]
 SHIPPED = {"perfkit/shipped/indexes/010_performance_indexes.sql",
            *(f"perfkit/shipped/scenarios/{p.name}" for p in (REPO / "scenarios").glob("*.yaml"))}
-NOT_COPIED = shutil.ignore_patterns(".venv", ".git", "*.whl", "build", "dist", "*.egg-info",
-                                    "__pycache__", ".*_cache", "benchmarks", "tests")
-BUILD_TIMEOUT_S = 240
-
-
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`python -m build` (sdist, then the wheel from the sdist) of a copy of the source tree."""
-    source = tmp_path_factory.mktemp("source") / "perfkit"
-    shutil.copytree(REPO, source, symlinks=True, ignore=NOT_COPIED)
-    out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(source)],
-                          capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return out
 
 
 def test_sdist_and_wheel_carry_the_shipped_files(dist: Path) -> None:
@@ -52,43 +34,22 @@ def test_sdist_and_wheel_carry_the_shipped_files(dist: Path) -> None:
     assert not any(name.startswith(("tests/", "indexes/", "scenarios/")) for name in in_wheel)
 
 
-def _fresh_venv(root: Path, wheel: Path) -> Path:
-    """A venv with only the wheel installed (no deps); the deps come from this venv's
-    site-packages through a .pth line, which does not run this venv's editable finder."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True,
-                   timeout=60)
-    python = root / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
-                    "--no-deps", "--no-index", str(wheel)], check=True, timeout=120)
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; "
-                              "print(sysconfig.get_paths()['purelib'])"], capture_output=True,
-                             text=True, check=True).stdout.strip()
-    Path(purelib, "perfkit_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    return root / "bin"
-
-
-def _run(bin_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return subprocess.run([str(bin_dir / "perfkit"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
-
-
 def test_the_wheel_in_a_fresh_venv_runs_the_tour_from_an_empty_folder(
         dist: Path, demo_stack: dict[str, Any], tmp_path: Path) -> None:
     (wheel,) = dist.glob("perfkit-*.whl")
-    bin_dir = _fresh_venv(tmp_path / "venv", wheel)
+    bin_dir = fresh_venv(tmp_path / "venv", wheel)
     empty = tmp_path / "empty"
     empty.mkdir()
     where = subprocess.run([str(bin_dir / "python"), "-c", "import perfkit; "
                             "print(perfkit.__file__)"], cwd=empty, capture_output=True,
                            text=True, check=True).stdout
     assert where.startswith(str(tmp_path / "venv")), where
-    bench = _run(bin_dir, empty, "bench", "runbook", "-n", "20", "--format", "json")
+    bench = run_perfkit(bin_dir, empty, "bench", "runbook", "-n", "20", "--format", "json")
     assert bench.returncode == 0, bench.stderr
     run = json.loads(bench.stdout)
     assert sum(r["count"] for r in run["routes"] if r["phase"] == "all") >= 20
     assert not any(r["errors"] for r in run["routes"])
-    dry = _run(bin_dir, empty, "apply-indexes", "--dry-run", "--format", "json")
+    dry = run_perfkit(bin_dir, empty, "apply-indexes", "--dry-run", "--format", "json")
     assert dry.returncode == 0, dry.stderr
     assert "idx_messages_conversation_timestamp" in dry.stdout
     assert list(empty.iterdir()) == []  # nothing written to the working folder

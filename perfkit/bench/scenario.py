@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -133,6 +133,16 @@ class Scenario:
                     headers=dict(headers if headers is not None else DEFAULT_HEADERS),
                     cache=CacheSpec(ttl_s=ttl_s))
         return cls(name=path, steps=(step,))
+
+    def with_headers(self, extra: dict[str, str]) -> Scenario:
+        """Every step with these headers too (`bench --header`), over the scenario's own. A
+        header carrying `{token}` carries the user's credential: the default bearer one goes."""
+        if not extra:
+            return self
+        carries = any("{token}" in v for v in extra.values())
+        steps = tuple(replace(s, headers={**{k: v for k, v in s.headers.items() if not (
+            carries and (k, v) in DEFAULT_HEADERS.items())}, **extra}) for s in self.steps)
+        return replace(self, steps=steps)
 
     @property
     def uses_token(self) -> bool:

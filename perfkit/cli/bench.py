@@ -62,6 +62,11 @@ def bench(
              "file, else none): they warm connections, not the users' cache keys.", min=0)]
     = 0,
     method: Annotated[str, typer.Option(help="HTTP method for a path TARGET.")] = "GET",
+    header: Annotated[list[str] | None, typer.Option(
+        "--header", "-H", help="'Name: value' sent with every request (repeatable); its value "
+                               "is never printed or saved. '{token}' in it takes each user's "
+                               "token, e.g. -H 'X-API-Key: {token}' (then no bearer header).")]
+    = None,
     base_url: Annotated[str | None, typer.Option(
         help="Backend URL (default: PERFKIT_BASE_URL, perfkit.yaml, the demo stack).")] = None,
     tokens_file: Annotated[Path | None, typer.Option(
@@ -127,7 +132,9 @@ def bench(
     from perfkit.errors import UsageError
     from perfkit.jsonfile import check_writable
 
-    plan = _plan(target, scenario, method, cache_ttl)
+    extra = parse_headers(header or [])
+    console.state.secrets.extend(v for v in extra.values() if "{token}" not in v)
+    plan = _plan(target, scenario, method, cache_ttl).with_headers(extra)
     cfg = console.settings(base_url=base_url, scenario_base_url=plan.base_url, dsn=dsn)
     if not cfg.base_url:
         raise UsageError("no base URL", hint="pass --base-url, set PERFKIT_BASE_URL, or run "
@@ -150,6 +157,21 @@ def bench(
         check_writable(out, "--out")
     run = _run_with_progress(plan, options, cfg.dsn)
     _finish(run, out, console.fmt(output_format), max_error_ratio)
+
+
+def parse_headers(raw: list[str]) -> dict[str, str]:
+    """`--header 'Name: value'` flags as a mapping; a malformed one is a one-line usage error."""
+    from perfkit.errors import UsageError
+
+    headers = {}
+    for number, item in enumerate(raw, start=1):
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+            # never echoed: what was typed may be a credential without its name
+            raise UsageError(f"--header number {number} is not 'Name: value'",
+                             hint="e.g. --header 'X-API-Key: {token}'")
+        headers[name.strip()] = value.strip()
+    return headers
 
 
 def _plan(target: str | None, scenario: Path | None, method: str, cache_ttl: str) -> Scenario:

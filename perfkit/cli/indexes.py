@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -47,6 +49,23 @@ _VERIFY_HINT = ("verify-indexes checks the indexes that CREATE INDEX statements 
                 "pass your index migrations (default: indexes/)")
 _APPLY_HINT = ("an index file holds CREATE INDEX or DROP INDEX statements (COMMENT ON and "
                "ANALYZE may go with them); nothing was applied")
+
+
+@contextmanager
+def _about_the_default(paths: list[Path] | None, command: str) -> Iterator[None]:
+    """An error in the runbook's migration, used because no path was given and there is no
+    ./indexes/ here, says so: the user never named that file."""
+    from perfkit.db.parse import SHIPPED_INDEXES, default_index_paths
+    from perfkit.errors import PerfkitError
+
+    try:
+        yield
+    except PerfkitError as exc:
+        if not paths and default_index_paths() == [SHIPPED_INDEXES]:
+            exc.hint = ((f"{exc.hint}; " if exc.hint else "") + "no path given and no "
+                        "./indexes/ here, so that is the runbook's migration shipped with "
+                        f"perfkit: give yours, e.g. perfkit {command} migrations/")
+        raise
 
 
 def _statements(paths: list[Path] | None, *, verify: bool) -> list[IndexStatement]:
@@ -97,10 +116,11 @@ def verify_indexes(
     from perfkit.db.connect import connect
     from perfkit.db.verify import verify_indexes as verify
 
-    statements = _statements(paths, verify=True)
-    settings = console.settings(dsn=dsn)
-    with connect(settings.dsn) as conn:
-        report = verify(conn, statements, explain=explain)
+    with _about_the_default(paths, "verify-indexes"):
+        statements = _statements(paths, verify=True)
+        settings = console.settings(dsn=dsn)
+        with connect(settings.dsn) as conn:
+            report = verify(conn, statements, explain=explain)
     output = console.fmt(output_format)
     if output is OutputFormat.json:
         console.print_json(report.to_json())
@@ -197,7 +217,7 @@ def apply_indexes(
     warning = pooler_warning(settings.dsn or "")
     if warning:
         console.warning(warning)
-    with console.progress() as prog:
+    with console.progress() as prog, _about_the_default(paths, "apply-indexes"):
         result = apply(settings.dsn, statements, options, progress=_progress_sink(prog),
                        notify=console.note)
     _render_apply(result, console.fmt(output_format), explain)

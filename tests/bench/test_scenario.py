@@ -133,3 +133,15 @@ def test_runbook_replays_the_seed_mix() -> None:
     assert [s.route for s in sc.steps] == [
         "GET /auth/me", "GET /accounts", "GET /conversations",
         "GET /messages/{conversation_id}", "POST /webhooks/whatsapp"]
+
+
+def test_extra_headers_go_on_every_step_and_a_token_header_replaces_the_bearer_one() -> None:
+    from perfkit.bench.scenario import DEFAULT_HEADERS, Scenario
+
+    path = Scenario.for_path("/notes")
+    assert path.steps[0].headers == DEFAULT_HEADERS
+    keyed = path.with_headers({"X-API-Key": "{token}"})
+    assert keyed.steps[0].headers == {"X-API-Key": "{token}"} and keyed.uses_token
+    both = path.with_headers({"X-Tenant": "acme"})
+    assert both.steps[0].headers == {**DEFAULT_HEADERS, "X-Tenant": "acme"}
+    assert path.with_headers({}) is path

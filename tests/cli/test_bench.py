@@ -347,6 +347,8 @@ def test_tokens_file_from_the_environment_beats_the_demo_token(
 
 
 @pytest.mark.parametrize("args, message", [
+    (["--header", "no-colon-secret"], "--header number 1 is not 'Name: value'"),
+    (["-H", "A: b", "-H", "Bad Name: x"], "--header number 2 is not 'Name: value'"),
     (["--repeat", "0"], "--repeat must be between 1"),
     (["--cache-threshold", "-1"], "--cache-threshold must be a finite percentage"),
     (["--cache-threshold", "nan"], "--cache-threshold must be a finite percentage"),
