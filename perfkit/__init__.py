@@ -31,7 +31,7 @@ _LAZY = {
     "RouteRecord": "perfkit.bench.record", "compare_runs": "perfkit.bench.compare",
     "PromClient": "perfkit.prom.client", "ReportOptions": "perfkit.prom.report",
     "build_report": "perfkit.prom.report", "run_gate": "perfkit.gate",
-    "load_thresholds": "perfkit.gate", "GateResult": "perfkit.gate",
+    "load_thresholds": "perfkit.thresholds", "GateResult": "perfkit.gate",
     "count_cache_lines": "perfkit.logs", "run_doctor": "perfkit.doctor",
     "DoctorTarget": "perfkit.doctor",
 }

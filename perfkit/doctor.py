@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from perfkit import stats
 from perfkit.errors import PerfkitError, UsageError
-from perfkit.gate import Condition, parse_condition
 from perfkit.redact import redact_text, redact_url
+from perfkit.thresholds import Condition, parse_condition
 
 if TYPE_CHECKING:
     from perfkit.prom.report import Report

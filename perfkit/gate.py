@@ -4,14 +4,13 @@ Pure functions over finished records. Nothing passes silently: a threshold whose
 metric has no samples, or whose value is NaN, is an error check, never a pass. A regression
 against the baseline is `perfkit compare`'s "slower" with the margin as its threshold:
 significant after Holm's correction AND the whole confidence interval beyond the margin.
+The thresholds themselves are read in thresholds.py.
 """
 
 from __future__ import annotations
 
 import math
-import operator
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -21,16 +20,14 @@ from perfkit.bench.compare import ComparedRow, Comparison, Method, compare_runs
 from perfkit.bench.record import Phase, RouteRecord, Run
 from perfkit.bench.scenario import METHODS
 from perfkit.errors import UsageError
+from perfkit.thresholds import (
+    LATENCY_METRICS,
+    REPORT_METRICS,
+    RecordKind,
+    Threshold,
+    matches,
+)
 
-_CONDITION = re.compile(r"^\s*(<=|<|>=|>|==)\s*(-?[0-9]*\.?[0-9]+)\s*(ms|s|us|µs|%)?\s*$")
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
-LATENCY_METRICS = ("mean", "p50", "p90", "p99", "p999", "max")
-RUN_METRICS = (*LATENCY_METRICS, "error_ratio", "count")
-REPORT_METRICS = {"mean": "mean_ms", "p99": "p99_ms", "error_ratio": "ratio_5xx",
-                  "ratio_5xx": "ratio_5xx", "rps": "rps", "count": "count"}
-RUN_PHASES = tuple(p.value for p in (Phase.ALL, Phase.COLD, Phase.WARM))
-REPORT_WINDOWS = ("after", "before")
 DEFAULT_MAX_REGRESSION_PCT = stats.MIN_CHANGE_PCT  # benchmarks/gate_power.py: catches +15%
 MIN_ERROR_RISE = 0.01  # an error ratio may rise by one point before it can fail the gate
 
@@ -40,41 +37,6 @@ class Status(StrEnum):
     FAIL = "fail"
     ERROR = "error"  # no data where a check needed some: never a pass
     INCONCLUSIVE = "inconclusive"  # too few samples; a failure only with --strict
-
-
-class RecordKind(StrEnum):
-    RUN = "run"
-    REPORT = "report"
-
-
-@dataclass(frozen=True)
-class Condition:
-    op: str
-    limit: float
-    unit: str  # "ms", "ratio" or "" (a plain number)
-    text: str
-
-    def holds(self, value: float) -> bool:
-        return _OPS[self.op](value, self.limit)
-
-
-@dataclass(frozen=True)
-class Threshold:
-    route: str    # "GET /auth/me", "/auth/me" (any method) or "*"
-    phase: str | None  # a run phase, a report window, or None: `all` / `after`
-    metric: str
-    condition: Condition
-
-    def applies_to(self, kind: RecordKind) -> bool:
-        phases, metrics = ((RUN_PHASES, RUN_METRICS) if kind is RecordKind.RUN
-                           else (REPORT_WINDOWS, tuple(REPORT_METRICS)))
-        return (self.phase is None or self.phase in phases) and self.metric in metrics
-
-    def phase_for(self, kind: RecordKind) -> str:
-        return self.phase or (Phase.ALL.value if kind is RecordKind.RUN else "after")
-
-    def name_for(self, kind: RecordKind) -> str:
-        return f"{self.phase_for(kind)}.{self.metric} {self.condition.text}"
 
 
 @dataclass(frozen=True)
@@ -148,68 +110,6 @@ def record_kind(data: Mapping[str, Any], source: str) -> RecordKind:
                      hint="use `perfkit bench --out` or `perfkit report --format json`")
 
 
-def parse_condition(text: str, metric: str, where: str) -> Condition:
-    """`< 200ms`, `<= 1.5s`, `< 1%`, `> 100`: latencies in ms, ratios as fractions."""
-    match = _CONDITION.match(str(text))
-    if match is None:
-        raise UsageError(f"{where}: cannot read condition {text!r}",
-                         hint='write it like "< 200ms", "<= 1s", "< 1%" or "> 100"')
-    op, number, unit = match.group(1), float(match.group(2)), match.group(3) or ""
-    if metric in LATENCY_METRICS:
-        if unit == "%":
-            raise UsageError(f"{where}: {metric} is a latency; give ms or s, not %")
-        factor = {"": 1.0, "ms": 1.0, "s": 1000.0, "us": 0.001, "µs": 0.001}[unit]
-        return Condition(op, number * factor, "ms", str(text).strip())
-    if metric in ("error_ratio", "ratio_5xx"):
-        if unit not in ("", "%"):
-            raise UsageError(f"{where}: {metric} is a ratio; give a % or a fraction")
-        return Condition(op, number / 100.0 if unit == "%" else number, "ratio",
-                         str(text).strip())
-    if unit:
-        raise UsageError(f"{where}: {metric} is a plain number; drop the unit {unit!r}")
-    return Condition(op, number, "", str(text).strip())
-
-
-def _threshold(route: str, key: str, condition: Any, where: str) -> Threshold:
-    phase, _, metric = str(key).rpartition(".")
-    known_phases = (*RUN_PHASES, *REPORT_WINDOWS)
-    if (phase and phase not in known_phases) or metric not in (*RUN_METRICS, *REPORT_METRICS):
-        raise UsageError(f"{where}: unknown check {key!r}",
-                         hint=f"use [{'|'.join(known_phases)}.]METRIC with METRIC one of "
-                              f"{', '.join(dict.fromkeys((*RUN_METRICS, *REPORT_METRICS)))}")
-    threshold = Threshold(route, phase or None, metric, parse_condition(str(condition), metric,
-                                                                          where))
-    if not any(threshold.applies_to(kind) for kind in RecordKind):
-        raise UsageError(f"{where}: {metric} cannot be checked in the {phase} "
-                         f"{'window' if phase in REPORT_WINDOWS else 'phase'}")
-    return threshold
-
-
-def load_thresholds(config: Mapping[str, Any], source: str) -> list[Threshold]:
-    """Thresholds from perfkit.yaml's `thresholds:` mapping (route -> {check: condition}).
-
-    One file serves bench runs (phases cold/warm/all) and reports (windows after/before); a
-    check written for one kind of record is skipped, with a note, on the other."""
-    raw = config.get("thresholds") or {}
-    if not isinstance(raw, Mapping):
-        raise UsageError(f"{source}: `thresholds` must map routes to checks",
-                         hint='e.g. thresholds: {"GET /auth/me": {warm.p99: "< 200ms"}}')
-    out: list[Threshold] = []
-    for route, checks in raw.items():
-        if not isinstance(checks, Mapping):
-            raise UsageError(f"{source}: thresholds[{route!r}] must map metrics to conditions")
-        out += [_threshold(str(route), key, condition,
-                           f"{source}: thresholds[{route!r}][{key!r}]")
-                for key, condition in checks.items()]
-    return out
-
-
-def _matches(pattern: str, route: str) -> bool:
-    if pattern in ("*", route):
-        return True
-    return " " not in pattern and route.split(" ", 1)[-1] == pattern
-
-
 def _run_value(record: RouteRecord, metric: str) -> tuple[float | None, str | None]:
     """(value, None) or (None, why there is no value)."""
     if metric == "count":
@@ -258,7 +158,7 @@ def _split(thresholds: list[Threshold], kind: RecordKind,
 
 def _run_threshold_checks(run: Run, threshold: Threshold, min_samples: int) -> list[Check]:
     name, limit = threshold.name_for(RecordKind.RUN), threshold.condition.text
-    routes = [r for r in run.routes() if _matches(threshold.route, r)]
+    routes = [r for r in run.routes() if matches(threshold.route, r)]
     if not routes:
         return [Check(threshold.route, name, limit, None, Status.ERROR,
                       "no samples: this route is not in the run")]
@@ -289,7 +189,7 @@ def check_thresholds_on_run(run: Run, thresholds: list[Threshold],
 
 def _report_threshold_checks(routes: dict[str, Any], threshold: Threshold) -> list[Check]:
     name, limit = threshold.name_for(RecordKind.REPORT), threshold.condition.text
-    matched = [r for r in routes if _matches(threshold.route, r)]
+    matched = [r for r in routes if matches(threshold.route, r)]
     if not matched:
         return [Check(threshold.route, name, limit, None, Status.ERROR,
                       "no samples: this route is not in the report")]

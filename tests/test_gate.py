@@ -6,14 +6,8 @@ import pytest
 
 from perfkit.bench.record import Phase, Run
 from perfkit.errors import UsageError
-from perfkit.gate import (
-    Status,
-    check_thresholds_on_report,
-    compare_with_baseline,
-    load_thresholds,
-    parse_condition,
-    run_gate,
-)
+from perfkit.gate import Status, check_thresholds_on_report, compare_with_baseline, run_gate
+from perfkit.thresholds import load_thresholds, parse_condition
 from tests.support import lognormal_ms, make_run
 
 

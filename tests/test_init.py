@@ -11,15 +11,9 @@ import yaml
 
 from perfkit.bench.scenario import parse_scenario
 from perfkit.errors import UsageError
-from perfkit.init import (
-    StepState,
-    config_text,
-    plan_init,
-    scenario_text,
-    singular,
-    write_project,
-)
+from perfkit.init import StepState, plan_init, singular
 from perfkit.openapi import load_spec, read_spec
+from perfkit.scaffold import config_text, scenario_text, write_project
 from tests.init_support import REFSERVER_API, SHOP_API
 
 

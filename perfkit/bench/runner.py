@@ -11,7 +11,8 @@ is in the latency, never omitted.
 Which user runs an iteration is the UserPlan's (pacer.py): each user's first visit, its cold
 sample, falls at a seeded random point of the run. The hot path does a few dict increments
 per request (recorder.py); histograms are built at the end. Timestamps are `perf_counter()`
-right around aiohttp's request (send -> body read).
+right around aiohttp's request (send -> body read). What one request is (a user, its
+prepared request, the budget) lives in bench/users.py.
 
 Cancelling (Ctrl-C) ends the measurement: in-flight requests are abandoned and the partial
 Run is returned, marked `interrupted`.
@@ -21,23 +22,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import random
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
-from yarl import URL
 
 from perfkit.bench import pacer
 from perfkit.bench.meta import Provenance
 from perfkit.bench.options import (
     DEFAULT_REQUESTS,
-    MAX_REQUESTS,
     BenchOptions,
     ProgressInfo,
     generator_record,
@@ -47,8 +43,18 @@ from perfkit.bench.options import (
 from perfkit.bench.pacer import Segment, UserPlan
 from perfkit.bench.record import Phase, Run, now_iso
 from perfkit.bench.recorder import Recorder
-from perfkit.bench.scenario import Scenario, Step, placeholders, render, render_body
+from perfkit.bench.scenario import Scenario, Step, placeholders
 from perfkit.bench.series import choose_width_s
+from perfkit.bench.users import (
+    Budget,
+    Prepared,
+    VirtualUser,
+    error_kind,
+    extract,
+    header_phase,
+    prepare,
+    segment_limit,
+)
 from perfkit.errors import Unreachable, UsageError
 
 __all__ = ["BenchOptions", "ProgressInfo", "public_url", "run_bench", "run_bench_sync",
@@ -57,76 +63,6 @@ __all__ = ["BenchOptions", "ProgressInfo", "public_url", "run_bench", "run_bench
 TICK_S = 0.5
 DEFAULT_OPEN_LOOP_SENDERS = (16, 1024)  # bounds of 2 x rate when --concurrency is not given
 Progress = Callable[[ProgressInfo], None]
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """A step's request for one user: what goes on the wire, and its cache key. The URL is
-    parsed once (yarl), not on every request."""
-
-    url: URL
-    headers: dict[str, str]
-    body: bytes | None
-    key: str | None
-
-
-@dataclass
-class _User:
-    """A virtual user: its token and the values its steps extracted."""
-
-    token: str
-    rng: random.Random
-    variables: dict[str, Any] = field(default_factory=dict)
-    did_once: set[int] = field(default_factory=set)
-    prepared: dict[int, _Prepared] = field(default_factory=dict)
-
-
-class _Budget:
-    """The requests and the time a segment may still use."""
-
-    def __init__(self, limit: int | None, deadline: float) -> None:
-        self.limit = limit
-        self.deadline = deadline
-        self.started = 0
-
-    def left(self, *, scheduled: bool = False) -> bool:
-        if self.limit is not None and self.started >= self.limit:
-            return False
-        if self.started >= MAX_REQUESTS:
-            return False
-        # A scheduled (open-loop) request was due before the end: it is sent however late,
-        # or its latency would be omitted exactly when the system is slowest.
-        return scheduled or time.perf_counter() < self.deadline
-
-    def take(self, *, scheduled: bool = False) -> bool:
-        if not self.left(scheduled=scheduled):
-            return False
-        self.started += 1
-        return True
-
-
-def _error_kind(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timeout"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connect"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "disconnected"
-    return type(exc).__name__
-
-
-def _header_phase(value: str | None) -> Phase | None:
-    if value is None:
-        return None
-    upper = value.upper()
-    return Phase.WARM if "HIT" in upper else Phase.COLD if "MISS" in upper else None
-
-
-def _segment_limit(limit: int | None, segment: Segment) -> int | None:
-    """This segment's share of -n: the whole count dealt round-robin."""
-    if limit is None:
-        return None
-    return pacer.split_closed_loop(limit, segment.count)[segment.index]
 
 
 class _Engine:
@@ -139,7 +75,7 @@ class _Engine:
         self.base = options.base_url.rstrip("/")
         tokens = options.tokens or ("",)
         local = segment.users(len(tokens))
-        self.users = [_User(tokens[u], random.Random(options.seed * 7919 + u)) for u in local]
+        self.users = [VirtualUser(tokens[u], random.Random(options.seed * 7919 + u)) for u in local]
         self.plan = UserPlan(list(range(len(self.users))), seed=options.seed)
         self.run = Run(base_url=public_url(options.base_url))
         # Steps whose request depends on the token only: prepared once per user.
@@ -150,7 +86,7 @@ class _Engine:
         self.limit = options.requests
         if self.limit is None and options.duration_s is None:
             self.limit = DEFAULT_REQUESTS
-        self.budget = _Budget(_segment_limit(self.limit, segment), math.inf)
+        self.budget = Budget(segment_limit(self.limit, segment), math.inf)
         self.recorder: Recorder | None = None  # None while warming up
         self.t0 = 0.0
         self.iterations = 0
@@ -159,19 +95,8 @@ class _Engine:
         self.finishing = False
 
     # -- one request -----------------------------------------------------------------------
-    def _prepare(self, index: int, step: Step, user: _User) -> _Prepared:
-        """URL, headers, body and cache key of a step for a user (KeyError: a missing value)."""
-        variables = {**user.variables, "token": user.token}
-        headers = {k: render(v, variables) for k, v in step.headers.items()}
-        if not user.token:
-            headers = {k: v for k, v in headers.items() if v.strip() != "Bearer"}
-        body = None
-        if step.json_body is not None:
-            body = json.dumps(render_body(step.json_body, variables)).encode()
-            headers.setdefault("Content-Type", "application/json")
-        key = render(step.cache.key, variables) if step.cache.key is not None else None
-        prepared = _Prepared(URL(self.base + render(step.path, variables, url=True)), headers,
-                             body, key)
+    def _prepare(self, index: int, step: Step, user: VirtualUser) -> Prepared:
+        prepared = prepare(self.base, step, user)
         if index in self.static:
             user.prepared[index] = prepared
         return prepared
@@ -193,7 +118,7 @@ class _Engine:
         if lag_s > pacer.late_threshold_s(self.opt.rate_per_s or 1.0):
             self.late += 1
 
-    async def _send(self, session: aiohttp.ClientSession, index: int, step: Step, user: _User,
+    async def _send(self, session: aiohttp.ClientSession, index: int, step: Step, user: VirtualUser,
                     intended: float | None) -> bool:
         """One request; True when it succeeded (and its extraction too)."""
         try:
@@ -213,12 +138,12 @@ class _Engine:
                 status = resp.status
                 hit = resp.headers.get(self.opt.cache_header) if self.opt.cache_header else None
         except (TimeoutError, aiohttp.ClientError) as exc:
-            self._error(step, phase, at, _error_kind(exc))
+            self._error(step, phase, at, error_kind(exc))
             return False
         t_end = time.perf_counter()
         if self.opt.cache_header:
-            phase = _header_phase(hit)
-        if not step.ok(status) or (step.extract and not self._extract(step, user, data)):
+            phase = header_phase(hit)
+        if not step.ok(status) or (step.extract and not extract(step, user, data)):
             self._error(step, phase, at, str(status) if not step.ok(status) else "extract")
             return False
         if prepared.key is not None and phase is Phase.COLD:
@@ -229,17 +154,7 @@ class _Engine:
                              raw_us if intended is None else (t_end - intended) * 1e6, raw_us)
         return True
 
-    @staticmethod
-    def _extract(step: Step, user: _User, data: bytes) -> bool:
-        try:
-            document = json.loads(data)
-            for name, extractor in step.extract.items():
-                user.variables[name] = extractor.apply(document, user.rng)
-        except (ValueError, KeyError, IndexError, TypeError):
-            return False
-        return True
-
-    async def _iteration(self, session: aiohttp.ClientSession, user: _User,
+    async def _iteration(self, session: aiohttp.ClientSession, user: VirtualUser,
                          intended: float | None) -> bool:
         """Run the scenario's steps once for a user; False when the budget ran out."""
         first = True
@@ -272,7 +187,7 @@ class _Engine:
             parts.append(index / max(1, self.limit - 1))
         return min(1.0, max(parts, default=0.0))
 
-    def _next_user(self, at: float, index: int) -> _User:
+    def _next_user(self, at: float, index: int) -> VirtualUser:
         user, _ = self.plan.pick(self.progress_fraction(at, index), index)
         return self.users[user]
 
@@ -290,7 +205,7 @@ class _Engine:
             raise UsageError(f"--flush-cmd failed (exit {code})")
         self.filled_at.clear()
 
-    async def _closed_worker(self, session: aiohttp.ClientSession, users: Callable[[], _User]
+    async def _closed_worker(self, session: aiohttp.ClientSession, users: Callable[[], VirtualUser]
                              ) -> None:
         while self.budget.left():
             if self.opt.flush_cmd and self.budget.started % max(1, self.opt.flush_every) == 0:
@@ -299,7 +214,7 @@ class _Engine:
                 return
 
     async def _closed_loop(self, session: aiohttp.ClientSession, workers: int,
-                           users: Callable[[], _User]) -> None:
+                           users: Callable[[], VirtualUser]) -> None:
         tasks = [asyncio.create_task(self._closed_worker(session, users))
                  for _ in range(workers)]
         try:
@@ -309,7 +224,7 @@ class _Engine:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _schedule(self) -> Iterator[tuple[float, _User]]:
+    def _schedule(self) -> Iterator[tuple[float, VirtualUser]]:
         """This segment's intended starts, each with its user, in order."""
         rate = float(self.opt.rate_per_s or 1.0)
         for index, at in pacer.segment_schedule(rate, self.segment, start_s=self.t0,
@@ -318,7 +233,8 @@ class _Engine:
             yield at, self._next_user(at, index)
 
     async def _open_sender(self, session: aiohttp.ClientSession,
-                           schedule: Iterator[tuple[float, _User]], turn: asyncio.Lock) -> None:
+                           schedule: Iterator[tuple[float, VirtualUser]],
+                           turn: asyncio.Lock) -> None:
         """Senders take the intended starts in turn: the one holding `turn` waits for the
         next start, then sends; when all are busy, the next free one sends late (and the
         lateness is in its latency)."""
@@ -416,9 +332,9 @@ class _Engine:
         """Unrecorded iterations by a user of their own (a spare token, else none): they
         warm connections and the server, not the users' cache keys."""
         token = self.opt.spare_tokens[0] if self.opt.spare_tokens else ""
-        warm_user = _User(token, random.Random(self.opt.seed))
-        measured, self.budget = self.budget, _Budget(
-            _segment_limit(self.opt.warmup, self.segment),
+        warm_user = VirtualUser(token, random.Random(self.opt.seed))
+        measured, self.budget = self.budget, Budget(
+            segment_limit(self.opt.warmup, self.segment),
             time.perf_counter() + self.opt.max_time_s)
         try:
             await self._closed_loop(session, max(1, min(senders, self.opt.warmup)),

@@ -65,10 +65,11 @@ def gate(
     """
     from perfkit.bench.record import Run
     from perfkit.config import load_config_file
-    from perfkit.gate import GateOptions, gate_record, load_thresholds
+    from perfkit.gate import GateOptions, gate_record
     from perfkit.jsonfile import read_json_object
     from perfkit.render.gate import gate_document
     from perfkit.render.markdown import document as markdown_document
+    from perfkit.thresholds import load_thresholds
 
     config, found = load_config_file(thresholds or console.state.config_path)
     rules = load_thresholds(config, str(found or "perfkit.yaml"))

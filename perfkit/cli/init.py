@@ -39,8 +39,8 @@ def init(
     Example: `perfkit init --openapi http://127.0.0.1:8000/openapi.json`, then
     `perfkit bench <name>`
     """
-    from perfkit.init import write_project
     from perfkit.render.init import init_document
+    from perfkit.scaffold import write_project
 
     settings = console.settings()
     plan = _plan(openapi, name, settings)
