@@ -1,7 +1,7 @@
 """The demo story's verdicts over repeated runs: are the words it prints stable?
 
-    .venv/bin/python benchmarks/story_verdicts.py              # 5 stories at scale 0.05, ~4 min
-    .venv/bin/python benchmarks/story_verdicts.py --runs 10 --scale 0.1 --duration 10s
+    .venv/bin/python benchmarks/story_verdicts.py              # 5 stories at scale 0.1, ~4 min
+    .venv/bin/python benchmarks/story_verdicts.py --runs 10 --scale 1 --duration 20s  # default
 
 Each story runs on a demo stack of its own (a temporary state dir, torn down at the end). What
 is known: a cache miss on /auth/me costs the same simulated auth call before and after the
@@ -35,7 +35,9 @@ AUTH = "GET /auth/me"
 
 def verdict(story: StoryResult, route: str, phase: Phase) -> str:
     row = next((r for r in story.comparison.rows if r.route == route and r.phase is phase), None)
-    return "absent" if row is None or row.verdict is None else row.verdict.value
+    if row is None or row.verdict is None:
+        return "absent"
+    return row.verdict.value + (" (too few samples)" if row.inconclusive else "")
 
 
 def cache_effect(story: StoryResult, side: int, route: str) -> str:
@@ -46,14 +48,15 @@ def cache_effect(story: StoryResult, side: int, route: str) -> str:
 def observe(story: StoryResult) -> dict[str, str]:
     """The story's words that a known truth decides."""
     faster_rows = [r for r in story.comparison.rows if r.route != AUTH or r.phase is Phase.WARM]
-    indexed = [verdict(story, r.route, r.phase) for r in faster_rows
-               if r.route.startswith(("GET /messages", "GET /conversations", "GET /accounts"))]
+    indexed = {f"{r.route} {r.phase.value}": verdict(story, r.route, r.phase)
+               for r in faster_rows
+               if r.route.startswith(("GET /messages", "GET /conversations", "GET /accounts"))}
+    not_faster = sorted(f"{row}: {word}" for row, word in indexed.items() if word != "faster")
     return {
         "/auth/me cold (truth: no-change)": verdict(story, AUTH, Phase.COLD),
         "/auth/me warm (truth: faster)": verdict(story, AUTH, Phase.WARM),
         "indexed routes (truth: all faster)": (
-            "faster" if indexed and all(v == "faster" for v in indexed)
-            else "not all: " + ",".join(sorted(set(indexed)))),
+            "faster" if indexed and not not_faster else "not all: " + ", ".join(not_faster)),
         "/auth/me cache before (truth: none)": cache_effect(story, 0, AUTH),
         "/auth/me cache after (truth: detected)": cache_effect(story, 1, AUTH),
         "advice (truth: exactly the runbook's)": (
@@ -75,8 +78,8 @@ TRUTH = {"/auth/me cold (truth: no-change)": "no-change",
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--scale", type=float, default=0.05)
-    parser.add_argument("--duration", default="5s")
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--duration", default="10s")
     args = parser.parse_args()
     seen: dict[str, Counter[str]] = {k: Counter() for k in TRUTH}
     with tempfile.TemporaryDirectory() as state:
