@@ -46,17 +46,19 @@ def cache_effect(story: StoryResult, side: int, route: str) -> str:
 
 
 def observe(story: StoryResult) -> dict[str, str]:
-    """The story's words that a known truth decides."""
-    faster_rows = [r for r in story.comparison.rows if r.route != AUTH or r.phase is Phase.WARM]
-    indexed = {f"{r.route} {r.phase.value}": verdict(story, r.route, r.phase)
-               for r in faster_rows
+    """The story's words that a known truth decides. A row compare does not judge (a mixed
+    cold+warm `all` row, or too few samples) is no verdict: counted apart, never as wrong."""
+    judged = [r for r in story.comparison.rows if not r.mixed_phases and not r.inconclusive]
+    indexed = {f"{r.route} {r.phase.value}": verdict(story, r.route, r.phase) for r in judged
                if r.route.startswith(("GET /messages", "GET /conversations", "GET /accounts"))}
     not_faster = sorted(f"{row}: {word}" for row, word in indexed.items() if word != "faster")
+    unjudged = sum(1 for r in story.comparison.rows if r.inconclusive and not r.mixed_phases)
     return {
         "/auth/me cold (truth: no-change)": verdict(story, AUTH, Phase.COLD),
         "/auth/me warm (truth: faster)": verdict(story, AUTH, Phase.WARM),
-        "indexed routes (truth: all faster)": (
+        "indexed routes, judged rows (truth: all faster)": (
             "faster" if indexed and not not_faster else "not all: " + ", ".join(not_faster)),
+        "rows with too few samples to judge (truth: none)": str(unjudged),
         "/auth/me cache before (truth: none)": cache_effect(story, 0, AUTH),
         "/auth/me cache after (truth: detected)": cache_effect(story, 1, AUTH),
         "advice (truth: exactly the runbook's)": (
@@ -68,7 +70,8 @@ def observe(story: StoryResult) -> dict[str, str]:
 
 TRUTH = {"/auth/me cold (truth: no-change)": "no-change",
          "/auth/me warm (truth: faster)": "faster",
-         "indexed routes (truth: all faster)": "faster",
+         "indexed routes, judged rows (truth: all faster)": "faster",
+         "rows with too few samples to judge (truth: none)": "0",
          "/auth/me cache before (truth: none)": CacheEffect.NONE.value,
          "/auth/me cache after (truth: detected)": CacheEffect.DETECTED.value,
          "advice (truth: exactly the runbook's)": "exact",

@@ -12,7 +12,8 @@ run, so every cold sample is a real miss). For each pair: run A and run A' (same
 run B with the server 15% slower (every latency x 1.15). `perfkit compare` with its defaults
 (5% threshold, Holm) judges A' vs A (a faster/slower verdict is a false alarm) and B vs A (a
 slower verdict is a detection), once with one run a side and once with `--repeat 5` (runs as
-samples). Rows: GET /api (no cache effect: one row), GET /cache cold, GET /cache warm.
+samples). Rows: GET /api (no cache effect: one row), GET /cache cold, GET /cache warm; each
+also judged without the run-noise floor (`(no floor)`, --run-noise 0%) to show what it does.
 
 cache verdict: a fresh server process for every run, slower (x3) for its first second after
 start-up as real servers are (cold caches, JIT, pools); `bench --tokens-file` with 20 users,
@@ -39,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from perfkit.bench.compare import compare_runs  # noqa: E402
+from perfkit.bench.compare import Method, compare_runs  # noqa: E402
 from perfkit.bench.record import Run  # noqa: E402
 from perfkit.bench.runner import BenchOptions, run_bench_sync  # noqa: E402
 from perfkit.bench.scenario import Scenario, parse_scenario  # noqa: E402
@@ -132,9 +133,14 @@ def bench(url: str, label: str, repeat: int, iterations: int) -> Run:
     return run_bench_sync(parse_scenario(SCENARIO, file="verdicts.yaml", environ={}), options)
 
 
+METHODS = {"": Method(), " (no floor)": Method(run_noise_pct=0)}
+
+
 def judged(before: Run, after: Run) -> dict[str, Verdict]:
-    return {f"{r.route} {r.phase.value}": r.verdict for r in compare_runs(before, after).rows
-            if not r.mixed_phases}
+    """Each row's verdict with compare's defaults, and without the run-noise floor (to show
+    what the floor changes)."""
+    return {f"{r.route} {r.phase.value}{label}": r.verdict for label, method in METHODS.items()
+            for r in compare_runs(before, after, method).rows if not r.mixed_phases}
 
 
 def compare_pairs(pairs: int, repeat: int, iterations: int) -> dict[str, Any]:
@@ -150,7 +156,8 @@ def compare_pairs(pairs: int, repeat: int, iterations: int) -> dict[str, Any]:
             alarms[row] = alarms.get(row, 0) + (verdict is not Verdict.NO_CHANGE)
         for row, verdict in judged(a, b).items():
             detections[row] = detections.get(row, 0) + (verdict is Verdict.SLOWER)
-        print(f"  repeat {repeat}: pair {i + 1}/{pairs}: A/A {judged(a, a2)}", flush=True)
+        print(f"  repeat {repeat}: pair {i + 1}/{pairs}: A/A " + ", ".join(
+            f"{row}={v.value}" for row, v in judged(a, a2).items()), flush=True)
     return {"pairs": pairs, "repeat": repeat, "false_alarms": alarms, "detections": detections}
 
 
@@ -191,7 +198,7 @@ def report(results: dict[str, Any]) -> None:
         n = part["pairs"]
         print(f"\ncompare, {'one run a side' if part['repeat'] == 1 else '--repeat 5'}:")
         for row, k in sorted(part["false_alarms"].items()):
-            print(f"  {row:18} A/A false faster/slower {share(k, n)}   +15% detected "
+            print(f"  {row:29} A/A false faster/slower {share(k, n)}   +15% detected "
                   f"{share(part['detections'].get(row, 0), n)}")
     if "cache" in results:
         runs = results["cache"]["runs"]

@@ -26,8 +26,9 @@ class Basis(StrEnum):
 @dataclass(frozen=True)
 class Method(stats.Rule):
     """How rows are judged: the rule of every verdict, plus the run-to-run noise added to
-    one-run intervals: None is the measured floor (stats.run_noise_floor_pct), a number is
-    the user's own (the gate's --run-noise; 0 adds none)."""
+    intervals (one run a side: between runs; --repeat: between the before and the after
+    blocks): None is the measured floor (stats.run_noise_floor_pct), a number is the user's
+    own (the gate's --run-noise; 0 adds none)."""
 
     run_noise_pct: float | None = None
 
@@ -174,13 +175,17 @@ def _row(key: tuple[str, Phase], before: Run, after: Run, method: Method) -> Com
     ci = None if b_est is None or a_est is None else stats.change_pct_ci(b_est, a_est,
                                                                          method.confidence)
     if ci is not None:
-        noise = method.run_noise_pct
-        if noise is None:
-            noise = stats.run_noise_floor_pct(b_side.latency_ms["mean"])
-        ci = stats.widen_for_run_noise(ci, noise, method.confidence)
+        ci = stats.widen_for_run_noise(ci, _run_noise_pct(method, b_side), method.confidence)
     test = stats.mann_whitney_u(b_buckets, a_buckets)
     return replace(row, ci_pct=(ci[1], ci[2]) if ci else None,
                    p_value_raw=test.p_value if test else None)
+
+
+def _run_noise_pct(method: Method, before: Side) -> float:
+    """The run-to-run noise added to an interval: the user's, else the measured floor."""
+    if method.run_noise_pct is not None:
+        return method.run_noise_pct
+    return stats.run_noise_floor_pct(before.latency_ms["mean"])
 
 
 def _run_means(run: Run, key: tuple[str, Phase]) -> list[float]:
@@ -202,6 +207,8 @@ def _row_of_runs(row: ComparedRow, before: Run, after: Run, method: Method) -> C
         return row
     ci = stats.change_pct_ci(stats.Moments.of([(v, 1) for v in b_means]),
                              stats.Moments.of([(v, 1) for v in a_means]), method.confidence)
+    if ci is not None:  # the runs of a block share its moment: a shift between blocks is unseen
+        ci = stats.widen_for_run_noise(ci, _run_noise_pct(method, row.before), method.confidence)
     return replace(row, ci_pct=(ci[1], ci[2]) if ci else None,
                    p_value_raw=stats.mann_whitney_exact(b_means, a_means))
 
@@ -210,7 +217,10 @@ def _basis(before: Run, after: Run) -> tuple[Basis, list[str]]:
     runs = (len(before.repeats), len(after.repeats))
     if min(runs) >= MIN_RUNS:
         return Basis.RUNS, [f"runs as samples ({runs[0]} before, {runs[1]} after): run-to-run "
-                            "noise is in the interval"]
+                            "noise is in the interval, plus an assumed shift between the "
+                            f"before and the after runs (~{stats.RUN_NOISE_PCT:g}% + "
+                            f"{stats.RUN_NOISE_MS * 1000:.0f} µs of a run's mean), which runs "
+                            "taken one block after the other cannot show"]
     why = ("one run a side" if max(runs) == 0 else
            f"{runs[0] or 1} and {runs[1] or 1} run(s): runs as samples need {MIN_RUNS} a side")
     return Basis.REQUESTS, [f"requests as samples ({why}): run-to-run noise cannot be "

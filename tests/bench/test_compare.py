@@ -11,6 +11,7 @@ from perfkit.bench.record import Phase, Run
 from perfkit.errors import UsageError
 from perfkit.render.compare import compare_notes, compare_table
 from perfkit.stats import Verdict
+from tests.support import make_run
 
 
 def _run(route: str, cold: int, warm: int, *, cold_ms: float = 150.0, warm_ms: float = 1.0,
@@ -124,3 +125,31 @@ def test_closed_loop_runs_at_other_request_rates_are_said_to_differ_in_load() ->
     assert not any("closed loop" in n for n in compare_runs(busy, same_load).notes)
     open_loop = (paced(before, 3432, LoopMode.OPEN), paced(after, 817, LoopMode.OPEN))
     assert not any("closed loop" in n for n in compare_runs(*open_loop).notes)
+
+
+def _block(median_ms: float, seed: int, sigma: float = 0.02) -> Run:
+    """Five runs of one route, each 400 requests tightly around `median_ms`."""
+    runs = []
+    for k in range(5):
+        rng = random.Random(seed + k)
+        runs.append(make_run({("GET /a", "all"): [median_ms * rng.lognormvariate(0, sigma)
+                                                  for _ in range(400)]}))
+    return Run.of_repeats(runs)
+
+
+def test_with_repeats_a_shift_between_blocks_within_the_floor_is_no_change() -> None:
+    # Runs of one block agree closely; the after block is 7% slower on a 2 ms route: what a
+    # machine that changed between the two blocks does (the client's ~60 µs alone is 3%).
+    before, after = _block(2.0, 1), _block(2.0 * 1.07, 100)
+    (row,) = compare_runs(before, after).rows
+    assert row.verdict is Verdict.NO_CHANGE and row.ci_pct is not None and row.ci_pct[0] < 5
+    (bare,) = compare_runs(before, after, Method(run_noise_pct=0)).rows
+    assert bare.verdict is Verdict.SLOWER  # the run means alone would call it slower
+    notes = compare_runs(before, after).notes
+    assert any("shift between the before and the after runs" in n for n in notes)
+
+
+def test_with_repeats_a_real_change_beyond_the_floor_is_still_found() -> None:
+    before, after = _block(20.0, 1), _block(20.0 * 1.15, 100)
+    (row,) = compare_runs(before, after).rows
+    assert row.verdict is Verdict.SLOWER and row.ci_pct is not None and row.ci_pct[0] > 5
