@@ -227,7 +227,7 @@ def _basis(before: Run, after: Run) -> tuple[Basis, list[str]]:
                             "measured from one run, so each interval adds an assumed one "
                             f"(~{stats.RUN_NOISE_PCT:g}% + {stats.RUN_NOISE_MS * 1000:.0f} µs "
                             "of a run's mean; --run-noise sets it); --repeat 5 on both sides "
-                            "measures it instead"]
+                            "measures the noise between runs"]
 
 
 def _load_note(before: Run, after: Run) -> list[str]:
