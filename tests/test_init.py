@@ -13,7 +13,7 @@ from perfkit.bench.scenario import parse_scenario
 from perfkit.errors import UsageError
 from perfkit.init import StepState, plan_init, singular
 from perfkit.openapi import load_spec, read_spec
-from perfkit.scaffold import config_text, scenario_text, write_project
+from perfkit.scaffold import scenario_text
 from tests.init_support import REFSERVER_API, SHOP_API
 
 
@@ -87,28 +87,6 @@ def test_an_api_key_in_the_query_and_no_security_at_all() -> None:
     plan = _plan(public)
     assert plan.auth.headers == {} and "headers: {}" in scenario_text(plan)
     assert parse_scenario(scenario_text(plan), environ={}).steps[0].headers == {}
-
-
-def test_perfkit_yaml_is_commented_and_valid() -> None:
-    plan = _plan(REFSERVER_API, origin="http://127.0.0.1:9999")
-    text = config_text(plan, "scenarios/items_api.yaml")
-    assert yaml.safe_load(text) == {"base_url": "http://127.0.0.1:9999"}
-    for section in ("# checks:", "# thresholds:", "# cache:", "# dsn:", "# prometheus_url:"):
-        assert section in text
-    uncommented = "\n".join(line[2:] if line.startswith("# ") and line[2:3] in " abcdt" else line
-                            for line in text.splitlines())
-    assert "checks" in (yaml.safe_load(uncommented) or {})
-
-
-def test_nothing_is_overwritten_without_force(tmp_path: Path) -> None:
-    plan = _plan(REFSERVER_API)
-    (tmp_path / "perfkit.yaml").write_text("base_url: http://mine\n")
-    with pytest.raises(UsageError, match="already exists: nothing written"):
-        write_project(plan, tmp_path)
-    assert (tmp_path / "perfkit.yaml").read_text() == "base_url: http://mine\n"
-    assert not (tmp_path / "scenarios").exists()
-    written = write_project(plan, tmp_path, force=True)
-    assert [p.name for p in written] == ["perfkit.yaml", "items_api.yaml"]
 
 
 def test_documents_it_cannot_read(tmp_path: Path) -> None:
