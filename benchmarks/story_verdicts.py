@@ -31,6 +31,7 @@ from perfkit.doctor import Status  # noqa: E402
 from perfkit.durations import parse_duration_s  # noqa: E402
 
 AUTH = "GET /auth/me"
+UNJUDGED = "rows with too few samples to judge"  # no verdict, so no truth: counted apart
 
 
 def verdict(story: StoryResult, route: str, phase: Phase) -> str:
@@ -58,7 +59,7 @@ def observe(story: StoryResult) -> dict[str, str]:
         "/auth/me warm (truth: faster)": verdict(story, AUTH, Phase.WARM),
         "indexed routes, judged rows (truth: all faster)": (
             "faster" if indexed and not not_faster else "not all: " + ", ".join(not_faster)),
-        "rows with too few samples to judge (truth: none)": str(unjudged),
+        UNJUDGED: str(unjudged),
         "/auth/me cache before (truth: none)": cache_effect(story, 0, AUTH),
         "/auth/me cache after (truth: detected)": cache_effect(story, 1, AUTH),
         "advice (truth: exactly the runbook's)": (
@@ -71,7 +72,6 @@ def observe(story: StoryResult) -> dict[str, str]:
 TRUTH = {"/auth/me cold (truth: no-change)": "no-change",
          "/auth/me warm (truth: faster)": "faster",
          "indexed routes, judged rows (truth: all faster)": "faster",
-         "rows with too few samples to judge (truth: none)": "0",
          "/auth/me cache before (truth: none)": CacheEffect.NONE.value,
          "/auth/me cache after (truth: detected)": CacheEffect.DETECTED.value,
          "advice (truth: exactly the runbook's)": "exact",
@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--duration", default="10s")
     args = parser.parse_args()
-    seen: dict[str, Counter[str]] = {k: Counter() for k in TRUTH}
+    seen: dict[str, Counter[str]] = {k: Counter() for k in (*TRUTH, UNJUDGED)}
     with tempfile.TemporaryDirectory() as state:
         os.environ["PERFKIT_STATE_DIR"] = state
         try:
@@ -107,6 +107,8 @@ def main() -> None:
         right = seen[key][truth]
         wrong = ", ".join(f"{w} {n}" for w, n in seen[key].items() if w != truth) or "-"
         print(f"| {key} | {right}/{args.runs} | {wrong} |")
+    print(f"\n{UNJUDGED} (not a verdict): " + ", ".join(
+        f"{n} in {k} stories" for n, k in sorted(seen[UNJUDGED].items())))
 
 
 if __name__ == "__main__":
