@@ -67,7 +67,10 @@ def test_a_window_holds_what_ran_in_it_once_per_request(advice_db: Callable[[], 
 def test_share_of_latency_matches_explain_analyze_time_over_client_latency(
         advice_db: Callable[[], str]) -> None:
     """Each query is timed by the client, then EXPLAIN ANALYZEd right after (same cache, same
-    load on the machine): database time x calls / client latency is the share."""
+    load on the machine): database time x calls / client latency is the share. The share is
+    never below EXPLAIN's and at most a quarter above it: pg_stat_statements also counts
+    sending the rows, which EXPLAIN discards, and two timings of one parallel scan on a
+    shared 2-core machine differ by up to ~15% (benchmarks/db_share.py has the figures)."""
     dsn = advice_db()
     ids = conversation_ids(dsn, 20)
     explain = "EXPLAIN (ANALYZE, FORMAT JSON) " + MESSAGES_SQL
@@ -83,7 +86,7 @@ def test_share_of_latency_matches_explain_analyze_time_over_client_latency(
     assert messages.calls_per_request == 1.0
     # the EXPLAINs are statements of the window too: the messages query's share alone
     share = share_of_latency(messages.total_ms / len(ids), client_ms / len(ids))
-    assert share == pytest.approx(explain_ms / client_ms, rel=0.10)
+    assert share is not None and 0.9 <= share / (explain_ms / client_ms) <= 1.25
     assert share is not None and 0.5 < share <= 1.0  # a seq scan: most of the latency
 
 
