@@ -68,7 +68,7 @@ def test_share_of_latency_matches_explain_analyze_time_over_client_latency(
         advice_db: Callable[[], str]) -> None:
     """Each query is timed by the client, then EXPLAIN ANALYZEd right after (same cache, same
     load on the machine): database time x calls / client latency is the share. The share is
-    never below EXPLAIN's and at most a quarter above it: pg_stat_statements also counts
+    never far below EXPLAIN's and at most a quarter above it: pg_stat_statements also counts
     sending the rows, which EXPLAIN discards, and two timings of one parallel scan on a
     shared 2-core machine differ by up to ~15% (benchmarks/db_share.py has the figures)."""
     dsn = advice_db()
