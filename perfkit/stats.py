@@ -58,12 +58,17 @@ def _scan(hist: Any) -> list[tuple[int, int, int]]:
     """(lowest, highest equivalent value in µs, count) of each recorded bucket, in order.
 
     Reads the counts array directly: hdrh's own iterators cost ~40 ms per call on a 1 µs..1 h
-    histogram, this ~5 ms.
+    histogram, this ~3 ms; only the span between the first and the last recorded bucket is
+    visited (found in C by stripping the zero bytes around it).
     """
+    raw = bytes(hist.counts)
+    size = len(raw) // max(1, len(hist.counts))
+    first = (len(raw) - len(raw.lstrip(b"\0"))) // size
+    last = (len(raw.rstrip(b"\0")) + size - 1) // size
     out: list[tuple[int, int, int]] = []
-    for index, count in enumerate(hist.counts):
+    for offset, count in enumerate(hist.counts[first:last]):
         if count:
-            value = hist.get_value_from_index(index)
+            value = hist.get_value_from_index(first + offset)
             low = int(hist.get_lowest_equivalent_value(value))
             out.append((low, int(hist.get_highest_equivalent_value(value)), int(count)))
     return out

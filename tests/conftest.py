@@ -18,7 +18,8 @@ import pytest
 from tests.support import CliResult
 
 TEST_SCALE = 0.02
-STACK_FIXTURE = "demo_stack"
+# Fixtures that start real services or build the package: their tests are integration tests.
+SLOW_FIXTURES = frozenset({"demo_stack", "other_stack", "dist"})
 _TARGET_VARIABLES = ("PERFKIT_BASE_URL", "PERFKIT_TOKEN", "PERFKIT_TOKENS_FILE", "DATABASE_URL",
                      "PERFKIT_DSN", "PROMETHEUS_URL", "NO_COLOR", "PERFKIT_SEGMENT",
                      "JOB_COMPLETION_INDEX")
@@ -26,7 +27,7 @@ _TARGET_VARIABLES = ("PERFKIT_BASE_URL", "PERFKIT_TOKEN", "PERFKIT_TOKENS_FILE",
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if STACK_FIXTURE in getattr(item, "fixturenames", ()):
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
 
 

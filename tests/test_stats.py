@@ -159,3 +159,19 @@ def test_the_one_run_noise_floor_grows_for_fast_routes() -> None:
     assert stats.run_noise_floor_pct(100.0) == pytest.approx(1.0, abs=0.02)
     assert stats.run_noise_floor_pct(2.0) == pytest.approx(3.16, abs=0.05)  # 60 µs of 2 ms
     assert stats.run_noise_floor_pct(None) == stats.RUN_NOISE_PCT
+
+
+@pytest.mark.parametrize("values_us", [
+    [1], [3_599_000_000], [7, 7, 900, 1_000_000, 3_000_000_000],
+    [random.Random(4).randint(1, 10**7) for _ in range(3000)]])
+def test_buckets_and_percentiles_are_hdrs_own(values_us: list[int]) -> None:
+    hist = new_histogram()
+    for value in values_us:
+        record_us(hist, value)
+    ours = stats.buckets(hist)
+    theirs = [(hist.get_highest_equivalent_value(v.value_iterated_to),  # one object, reused
+               int(v.count_added_in_this_iter_step)) for v in hist.get_recorded_iterator()]
+    assert [(hist.get_highest_equivalent_value(m), c) for m, c in ours] == theirs
+    for q in (50.0, 99.0, 100.0):
+        assert stats.percentile_ms(hist, q) == round(hist.get_value_at_percentile(q) / 1000, 3)
+    assert stats.buckets(new_histogram()) == [] and stats.percentile_ms(new_histogram(), 50) is None

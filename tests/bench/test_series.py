@@ -7,6 +7,8 @@ import json
 import math
 import time
 
+import pytest
+
 from perfkit import stats
 from perfkit.bench.record import Phase, Run
 from perfkit.bench.runner import BenchOptions, run_bench_sync
@@ -32,6 +34,7 @@ def _line(run: Run, route: str, phase: str) -> SeriesLine:
     return line
 
 
+@pytest.mark.integration  # seconds of real load or real processes
 def test_a_one_second_stall_at_second_3_shows_in_that_seconds_corrected_p99(
         ref: RefServer) -> None:
     # The run starts on a whole second, so its seconds are the series' 1 s buckets (the

@@ -25,10 +25,11 @@ from tests.browser.support import (
 )
 from tests.render.html_support import check_compare, check_report, check_run, read, write_inputs
 
-pytestmark = pytest.mark.skipif(
-    find_chromium() is None,
-    reason="chromium or chromedriver not found: apt-get install chromium chromium-driver "
-           "(scripts/bootstrap does)")
+pytestmark = [pytest.mark.integration,  # a real headless Chromium
+              pytest.mark.skipif(
+                  find_chromium() is None,
+                  reason="chromium or chromedriver not found: apt-get install chromium "
+                         "chromium-driver (scripts/bootstrap does)")]
 
 PAGES = {"one-run": ("before",), "two-runs": ("before", "after"),
          "with-report": ("before", "after", "report")}

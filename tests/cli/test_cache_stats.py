@@ -142,6 +142,7 @@ def _lookups(server: RedisServer, hits: int, misses: int) -> None:
             client.get(f"auth_user:missing:{i}")
 
 
+@pytest.mark.integration  # a real redis-server
 def test_redis_window_reports_exactly_the_hits_and_misses(redis_server: RedisServer) -> None:
     _lookups(redis_server, 5, 5)  # before the window
     proc = _start(redis_server.url, "--for", "1.5s", "--format", "json")
@@ -156,6 +157,7 @@ def test_redis_window_reports_exactly_the_hits_and_misses(redis_server: RedisSer
     assert data["redis"] == f"redis://127.0.0.1:{redis_server.port}/0"
 
 
+@pytest.mark.integration  # a real redis-server
 def test_redis_window_until_a_mark_of_this_target(redis_server: RedisServer, cli: Cli,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from perfkit.config import Target
