@@ -293,7 +293,8 @@ RUN_NOISE_MS = 0.06
 
 
 def run_noise_floor_pct(mean_ms: float | None) -> float:
-    """The run-to-run noise (sd of a run's mean, % of it) assumed for one run a side."""
+    """The run-to-run noise (sd of a run's mean, % of it) assumed where it is not measured:
+    between two single runs, or between the before and the after blocks of repeats."""
     if mean_ms is None or not mean_ms > 0:
         return RUN_NOISE_PCT
     return math.hypot(RUN_NOISE_PCT, 100 * RUN_NOISE_MS / mean_ms)

@@ -42,7 +42,8 @@ def gate(
     run_noise: Annotated[str, typer.Option(
         help="Run-to-run noise of a run's mean added to one-run intervals: auto (1% + 60 µs, "
              "measured on loopback), a percentage of your own from A/A runs, or 0%. Runs "
-             "with --repeat 4+ a side measure it instead.")] = "auto",
+             "with --repeat 4+ a side measure the noise between runs and keep this for a "
+             "shift between the before and the after blocks.")] = "auto",
     alpha: Annotated[float, typer.Option(help="Significance level (after Holm).", min=0.0001,
                                          max=0.5)] = 0.05,
     min_samples: Annotated[int, typer.Option(
