@@ -127,12 +127,6 @@ class WindowFigures:
                 "count": self.count}
 
 
-def _change(before: float | None, after: float | None) -> float | None:
-    if before is None or after is None or before == 0:
-        return None
-    return round((after - before) / before * 100, 1)
-
-
 @dataclass(frozen=True)
 class P99Change:
     """after - before of the P99 (ms), and the range the true change lies in: the after
@@ -177,7 +171,9 @@ class WindowPair:
         b, a = self.before, self.after
         if b is None or a is None:
             return {"mean": None, "p99": None}
-        return {"mean": _change(b.mean_ms, a.mean_ms), "p99": _change(b.p99_ms, a.p99_ms)}
+        # rounded as the interval is (stats): the shown change then never falls outside it
+        return {"mean": stats.change_pct(b.mean_ms, a.mean_ms),
+                "p99": stats.change_pct(b.p99_ms, a.p99_ms)}
 
     def p99_change(self) -> P99Change | None:
         """The P99 change and where it truly lies given its two buckets; None unless both

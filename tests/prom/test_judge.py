@@ -107,3 +107,15 @@ def test_the_same_traffic_twice_is_no_change(seed: int) -> None:
     after = figures(_latencies(500, 30, seed * 2 + 1))
     (j,) = judge([(pair(before, after), False)], Rule())
     assert j.verdict is stats.Verdict.NO_CHANGE
+
+
+def test_the_shown_change_lies_inside_its_shown_interval_even_near_minus_100() -> None:
+    # a +100 ms fault removed, many fast requests after: the mean falls ~99.76% with a tight
+    # interval; the change rounded to fewer digits than its interval once fell outside it
+    before = figures(_latencies(300, 100.0, RNG_SEED, spread=0.05))
+    after = figures(_latencies(20_000, 0.24, RNG_SEED + 1, spread=0.05))
+    p = pair(before, after)
+    (j,) = judge([(p, False)], Rule())
+    mean = p.change_pct()["mean"]
+    assert j.ci_pct is not None and mean is not None
+    assert j.ci_pct[0] <= mean <= j.ci_pct[1] < -99.0
