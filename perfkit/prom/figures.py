@@ -213,7 +213,7 @@ def window_figures(client: PromClient, profile: Profile, window: Window,
                    excluded: tuple[str, ...]) -> dict[str | None, WindowFigures]:
     """Figures per route (key None = all routes together) for one window, five queries.
     A route with no request in the window is absent, not zero."""
-    queries = window_queries(profile, max(1, round(window.seconds)), excluded)
+    queries = window_queries(profile, window.seconds, excluded)
     answers = {name: client.instant(q, window.end) for name, q in queries.items()}
     label = profile.route_label
     count, mean, p99, ratio = (_by_route(answers[k], label)

@@ -47,9 +47,16 @@ class WindowQueries:
                 ("buckets", self.buckets), ("ratio_5xx", self.ratio_5xx)]
 
 
-def window_queries(profile: Profile, window_s: int,
+def range_selector(window_s: float) -> str:
+    """The window as a range: whole seconds when it is whole, else milliseconds (a window
+    cut short at a mark rounded to the second would drop up to 0.5 s of its traffic)."""
+    ms = max(1, round(window_s * 1000))
+    return f"[{ms // 1000}s]" if ms % 1000 == 0 else f"[{ms}ms]"
+
+
+def window_queries(profile: Profile, window_s: float,
                    excluded_routes: Sequence[str]) -> WindowQueries:
-    route, w = profile.route_label, f"[{int(window_s)}s]"
+    route, w = profile.route_label, range_selector(window_s)
     h = profile.histogram
 
     def inc(metric: str, extra: Mapping[str, str] | None = None) -> str:

@@ -14,7 +14,7 @@ from perfkit.prom.profiles import (
     custom_profiles,
     detect_profile,
 )
-from perfkit.prom.queries import locate_quantile_bucket, selector, window_queries
+from perfkit.prom.queries import locate_quantile_bucket, range_selector, selector, window_queries
 
 
 def test_detects_each_builtin_profile_from_names() -> None:
@@ -81,3 +81,12 @@ def test_unmatched_routes_from_perfkit_yaml() -> None:
     with pytest.raises(UsageError, match="must be a list"):
         custom_profiles({"profiles": {"bad": {"histogram": "x", "requests_total": "y",
                                               "route_label": "z", "unmatched_routes": "none"}}})
+
+
+def test_a_window_cut_at_a_mark_keeps_its_milliseconds() -> None:
+    # rounded to the second, a 10.4 s window would miss 0.4 s of the traffic after a change
+    assert range_selector(600.0) == "[600s]"
+    assert range_selector(10.4) == "[10400ms]"
+    assert range_selector(0.0001) == "[1ms]"
+    queries = window_queries(BUILTIN_PROFILES["instrumentator"], 10.4, [])
+    assert "[10400ms]" in queries.count and "[10s]" not in queries.count
