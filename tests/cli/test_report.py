@@ -110,6 +110,7 @@ def test_the_readme_mark_then_report(cli: Callable[..., Any],
     assert "the after window starts at the change event" in early.stderr
     assert "send traffic after the change" in early.stderr
     assert "longer --since" not in early.stderr
+    time.sleep(1.0)  # a scrape between the mark and the traffic: the window starts clean
     traffic = cli("bench", "/auth/me", "--duration", "3s", "--rate", "20")
     assert traffic.exit_code == 0, traffic.output
     time.sleep(2.5)  # the last scrape lands
@@ -118,4 +119,5 @@ def test_the_readme_mark_then_report(cli: Callable[..., Any],
     assert "auth provider latency fixed" in result.stdout and "/auth/me" in result.stdout
     record = json.loads(cli("report", "--since", "20s", "--format", "json").stdout)
     auth = next(r for r in record["routes"] if r["route"] == "/auth/me")
-    assert 45 <= auth["after"]["count"] <= 75  # the 60 requests sent after the mark
+    # the 60 requests sent after the mark (increase() extrapolates at the window's edges)
+    assert 45 <= auth["after"]["count"] <= 85

@@ -75,7 +75,6 @@ def phases(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phase
         lab.drive(ROUTES, 4)
         mark = record_event("mark", "test: latency fault removed, 5xx on /accounts")
         lab.faults(error_ratio={"/accounts": 0.3})
-        b_start = datetime.now(UTC)
         sent_b = lab.drive({**ROUTES, RARE: (f"/conversations/{uuid.uuid4()}", 1, 1.5)}, 8)
         b_end = datetime.now(UTC)
         lab.faults()
@@ -84,7 +83,7 @@ def phases(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phase
         now = mark.at + timedelta(seconds=window_s)
         bench_path = tmp_path_factory.mktemp("report") / "run.json"
         # the run starts 0.4 s before the after window, as a real one started by hand does
-        _bench_run(sent_b, b_start - timedelta(seconds=0.4), b_end).save(bench_path)
+        _bench_run(sent_b, mark.at - timedelta(seconds=0.4), b_end).save(bench_path)
         client = PromClient(lab.prometheus_url)
         report = collect_report(client, ReportOptions(since_s=window_s, split=mark.id, now=now,
                                                       bench=bench_path))
