@@ -177,8 +177,17 @@ def _row(key: tuple[str, Phase], before: Run, after: Run, method: Method) -> Com
     if ci is not None:
         ci = stats.widen_for_run_noise(ci, _run_noise_pct(method, b_side), method.confidence)
     test = stats.mann_whitney_u(b_buckets, a_buckets)
-    return replace(row, ci_pct=(ci[1], ci[2]) if ci else None,
+    return replace(row, change_pct=_centred(row.change_pct, ci),
+                   ci_pct=(ci[1], ci[2]) if ci else None,
                    p_value_raw=test.p_value if test else None)
+
+
+def _centred(change_pct: dict[str, float | None], ci: tuple[float, float, float] | None
+             ) -> dict[str, float | None]:
+    """The mean's change as the interval's own centre: the summaries' means are rounded to
+    the microsecond (0.5% of a 0.2 ms route), enough to show a change outside a tight
+    interval of the exact one."""
+    return change_pct if ci is None else {**change_pct, "mean": ci[0]}
 
 
 def _run_noise_pct(method: Method, before: Side) -> float:
@@ -209,7 +218,8 @@ def _row_of_runs(row: ComparedRow, before: Run, after: Run, method: Method) -> C
                              stats.Moments.of([(v, 1) for v in a_means]), method.confidence)
     if ci is not None:  # the runs of a block share its moment: a shift between blocks is unseen
         ci = stats.widen_for_run_noise(ci, _run_noise_pct(method, row.before), method.confidence)
-    return replace(row, ci_pct=(ci[1], ci[2]) if ci else None,
+    return replace(row, change_pct=_centred(row.change_pct, ci),
+                   ci_pct=(ci[1], ci[2]) if ci else None,
                    p_value_raw=stats.mann_whitney_exact(b_means, a_means))
 
 

@@ -153,3 +153,22 @@ def test_with_repeats_a_real_change_beyond_the_floor_is_still_found() -> None:
     before, after = _block(20.0, 1), _block(20.0 * 1.15, 100)
     (row,) = compare_runs(before, after).rows
     assert row.verdict is Verdict.SLOWER and row.ci_pct is not None and row.ci_pct[0] > 5
+
+
+def test_the_shown_change_is_the_centre_of_its_interval_even_when_tight() -> None:
+    # A 0.2 ms route, 20k requests a side, no run-noise floor: the interval is ~0.2 points
+    # wide, narrower than the microsecond rounding of the summaries' means (0.5% here).
+    # The change shown is the interval's centre, never a figure outside it.
+    rng = random.Random(194)
+    runs = []
+    for us in (200.0, 202.3):
+        run = Run(base_url="http://127.0.0.1:8000")
+        for _ in range(20_000):
+            value = max(1.0, rng.gauss(us, 10.0))
+            run.record("GET /a", Phase.ALL).add_latency(value, value)
+        runs.append(run)
+    (row,) = compare_runs(runs[0], runs[1], Method(run_noise_pct=0.0)).rows
+    assert row.ci_pct is not None and row.ci_pct[1] - row.ci_pct[0] < 0.5
+    change = row.change_pct["mean"]
+    assert change is not None and row.ci_pct[0] <= change <= row.ci_pct[1]
+    assert change == pytest.approx(1.15, abs=0.3)
