@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from perfkit.demo import stack  # noqa: E402
-from tests.demo.support import explain_ms  # noqa: E402
+from tests.demo.support import explain_ms, messages_explainer  # noqa: E402
 
 
 def heaviest_conversation(dsn: str) -> str:
@@ -49,22 +49,14 @@ def explain_during(dsn: str, conversation: str, proc: subprocess.Popen[bytes],
                    every_s: float = 0.25) -> list[float]:
     """EXPLAIN ANALYZE (TIMING OFF) times of the messages query while `proc` (the bench)
     runs, from a session whose statements pg_stat_statements does not count."""
-    from psycopg import sql
-
-    from perfkit.demo.app import MESSAGES_SQL
-
     times: list[float] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET pg_stat_statements.track_utility = off")
-        conn.pgconn.exec_(("PREPARE messages_q(uuid) AS "
-                           + MESSAGES_SQL.replace("%s", "$1")).encode())
-        explain = sql.SQL("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) EXECUTE messages_q({})"
-                          ).format(sql.Literal(conversation))
+        once = messages_explainer(conn, conversation)
         deadline = time.monotonic() + 300
         while proc.poll() is None and time.monotonic() < deadline:
             time.sleep(every_s)
-            row = conn.execute(explain).fetchone()
-            times.append(float(row[0][0]["Execution Time"]))  # type: ignore[index]
+            times.append(once())
     return times[10:]  # the first ones settle the plan, and fall in the bench's warm-up
 
 

@@ -52,19 +52,26 @@ def wait_for(check: Callable[[], bool], timeout_s: float = 10.0) -> bool:
     return check()
 
 
-def explain_ms(dsn: str, conversation: str, times: int = 30) -> list[float]:
-    """EXPLAIN ANALYZE times of the demo's messages query, executed as the backend's driver
-    does (a prepared statement, PostgreSQL choosing its plan after 5 runs); TIMING OFF, so no
-    per-row clock reads are added to the time."""
-    import psycopg
+def messages_explainer(conn: Any, conversation: str) -> Callable[[], float]:
+    """On `conn`: the demo's messages query prepared as the backend's driver executes it (a
+    prepared statement, PostgreSQL choosing its plan after 5 runs), and a call returning one
+    EXPLAIN ANALYZE time of it in ms; TIMING OFF, so no per-row clock reads are added."""
     from psycopg import sql
 
     from perfkit.demo.app import MESSAGES_SQL
 
+    prepare = "PREPARE messages_q(uuid) AS " + MESSAGES_SQL.replace("%s", "$1")
+    conn.pgconn.exec_(prepare.encode())  # the simple protocol: $1 is PREPARE's own
+    explain = sql.SQL("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) EXECUTE messages_q({})"
+                      ).format(sql.Literal(conversation))
+    return lambda: float(conn.execute(explain).fetchone()[0][0]["Execution Time"])
+
+
+def explain_ms(dsn: str, conversation: str, times: int = 30) -> list[float]:
+    """EXPLAIN ANALYZE times of the demo's messages query (messages_explainer), after 10 that
+    settle the plan and the pages."""
+    import psycopg
+
     with psycopg.connect(dsn, autocommit=True) as conn:
-        prepare = "PREPARE messages_q(uuid) AS " + MESSAGES_SQL.replace("%s", "$1")
-        conn.pgconn.exec_(prepare.encode())  # the simple protocol: $1 is PREPARE's own
-        explain = sql.SQL("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) EXECUTE messages_q({})"
-                          ).format(sql.Literal(conversation))
-        return [float(conn.execute(explain).fetchone()[0][0]["Execution Time"])  # type: ignore[index]
-                for _ in range(times + 10)][10:]  # the first ones settle the plan and pages
+        once = messages_explainer(conn, conversation)
+        return [once() for _ in range(times + 10)][10:]
