@@ -98,7 +98,7 @@ def advise_indexes(
     traffic with --since, else everything since the statistics' last reset), derives
     candidate btree indexes from their SQL and keeps those that cut a statement's plan cost
     by half or more, on the generic plan or with the heaviest value, over the existing
-    indexes. Only hypothetical indexes are created, in perfkit's own read-only session.
+    indexes. Only hypothetical indexes are created, in read-only transactions that keep nothing.
 
     Example: `perfkit advise-indexes --since 10m --out indexes/020_advised.sql`
     """

@@ -207,16 +207,12 @@ def apply_indexes(
     """
     from perfkit.db.apply import ApplyOptions
     from perfkit.db.apply import apply_indexes as apply
-    from perfkit.db.connect import pooler_warning
 
     statements = _statements(paths, verify=False)
     settings = console.settings(dsn=dsn)
     options = ApplyOptions(dry_run=dry_run, lock_timeout_s=parse_duration_s(lock_timeout),
                            lock_retries=retries, analyze=not no_analyze, replace=replace,
                            explain=explain)
-    warning = pooler_warning(settings.dsn or "")
-    if warning:
-        console.warning(warning)
     with console.progress() as prog, _about_the_default(paths, "apply-indexes"):
         result = apply(settings.dsn, statements, options, progress=_progress_sink(prog),
                        notify=console.note)

@@ -5,7 +5,7 @@ best plan the existing indexes already give, on the generic plan or with the hea
 values (an existing index on the same leading column is no reason to stay silent: skew
 shows only with the heaviest key). The set is chosen greedily: the index that serves most
 statements first, never one that is a prefix of another proposed or present. Nothing is
-changed: hypothetical indexes live in perfkit's own read-only session.
+changed: hypothetical indexes live in perfkit's own read-only transactions (db/hypo.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from perfkit.db.candidates import (
     analyze,
 )
 from perfkit.db.connect import connect, failed
-from perfkit.db.hypo import HYPOPG_HINT, Costs, Planner, hypopg_schema, read_only_session
+from perfkit.db.hypo import HYPOPG_HINT, Costs, Planner, hypopg_schema
 from perfkit.db.statements import DbStats, StatementStats
 
 #: A candidate must cut a statement's plan cost by this fraction (generic or heaviest plan).
@@ -365,7 +365,6 @@ def advise(dsn: str | None, stats: DbStats, source: Source, *, top: int = DEFAUL
     tell: Say = say or (lambda _msg: None)
     with connect(dsn, application_name="perfkit-advise") as conn:
         try:
-            read_only_session(conn)
             session = _Session(conn)
             targets, ordered = _targets(session, stats, top)
             tell(f"costing {len(targets)} statement(s)")

@@ -19,12 +19,13 @@ from psycopg import sql
 
 from perfkit.config import Target as EventTarget
 from perfkit.db import catalog
-from perfkit.db.connect import connect, pooler_warning
+from perfkit.db.connect import connect, ddl_session, pooler_warning
 from perfkit.db.explain import PlanSummary, explain_query
 from perfkit.db.parse import IndexStatement, StatementKind
+from perfkit.db.pooler import refuse_transaction_pooler
 from perfkit.db.runner import LockTimeout, Notify, ProgressCallback, Runner, Target, Watch
 from perfkit.db.verify import VerifyReport, verify_indexes
-from perfkit.errors import PerfkitError, UsageError
+from perfkit.errors import PerfkitError, Unreachable, UsageError
 
 __all__ = ["Action", "ApplyOptions", "ApplyResult", "LockTimeout", "Step", "apply_indexes",
            "plan_apply"]
@@ -220,23 +221,67 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
 
     options = options or ApplyOptions()
     say: Notify = notify or (lambda _msg: None)
-    warnings = [w for w in [pooler_warning(dsn or "")] if w]
-    with connect(dsn) as conn:
+    with _connect(dsn) as conn:
+        refuse_transaction_pooler(conn, dsn or "", "apply-indexes")
         steps = plan_apply(conn, statements, replace=options.replace)
-        result = ApplyResult(steps=steps, dry_run=options.dry_run, warnings=warnings)
+        result = ApplyResult(steps=steps, dry_run=options.dry_run)
+        not_owned = _not_owned(conn, steps)
+        if not_owned and options.dry_run:
+            result.warnings.append(not_owned)
+        elif not_owned:
+            raise UsageError(f"apply-indexes: {not_owned}; nothing was applied",
+                             hint="connect as the owner (Supabase: the postgres role)")
         if options.dry_run or result.conflicts:
             return result
-        runner = Runner(conn, dsn or "", lock_timeout_s=options.lock_timeout_s,
-                        lock_retries=options.lock_retries,
-                        watch=Watch(dsn or "", progress, say), notify=say)
-        plans_before = _run_steps(runner, result, options, say)
-        result.analyzed = _analyze(runner, steps, options)
-        result.verify = verify_indexes(conn, statements, explain=options.explain,
-                                       plans_before=plans_before)
+        with ddl_session(conn):
+            runner = Runner(conn, dsn or "", lock_timeout_s=options.lock_timeout_s,
+                            lock_retries=options.lock_retries,
+                            watch=Watch(dsn or "", progress, say), notify=say)
+            plans_before = _run_steps(runner, result, options, say)
+            result.analyzed = _analyze(runner, steps, options)
+            result.verify = verify_indexes(conn, statements, explain=options.explain,
+                                           plans_before=plans_before)
     if result.changed:
         result.event_id = record_event("apply-indexes", _event_text(result),
                                        target=EventTarget.of(dsn=dsn)).id
     return result
+
+
+def _connect(dsn: str | None) -> psycopg.Connection[Any]:
+    """connect(), with port 6543's hint when the database cannot be reached there."""
+    try:
+        return connect(dsn)
+    except Unreachable as exc:
+        hint = pooler_warning(dsn or "")
+        if hint is None:
+            raise
+        raise Unreachable(exc.message, hint=hint) from None
+
+
+def _not_owned(conn: psycopg.Connection[Any], steps: list[Step]) -> str | None:
+    """What the role may not change: building, dropping or commenting on an index takes the
+    table owner's rights, and building one CREATE on the table's schema."""
+    refused: dict[str, str] = {}
+    no_create: set[str] = set()
+    for step in steps:
+        if step.action not in (*_CHANGES, Action.COMMENT) or step.schema is None:
+            continue
+        stmt = step.statement
+        builds = stmt.kind is StatementKind.CREATE_INDEX
+        name = stmt.table if builds else stmt.index_name
+        found = catalog.owner_of(conn, step.schema, name) if name else None
+        if found is not None and not found[1]:
+            refused[f"{step.schema}.{name}"] = found[0]
+        elif builds and not catalog.can_create_in(conn, step.schema):
+            no_create.add(step.schema)
+    user = conn.info.user
+    if refused:
+        owned = ", ".join(f"{name} (owner: {owner})" for name, owner in refused.items())
+        return f"role {user} does not own {owned}: CREATE/DROP INDEX needs the table's owner"
+    if no_create:
+        return (f"role {user} has no CREATE privilege on schema {', '.join(sorted(no_create))}"
+                f": CREATE INDEX needs it (GRANT CREATE ON SCHEMA ... TO {user})")
+    return None
 
 
 def _run_steps(runner: Runner, result: ApplyResult, options: ApplyOptions,

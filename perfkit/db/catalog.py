@@ -191,6 +191,24 @@ def equivalent_index(conn: psycopg.Connection[Any], stmt: IndexStatement,
     return None
 
 
+def owner_of(conn: psycopg.Connection[Any], schema: str, name: str) -> tuple[str, bool] | None:
+    """(owner, whether the current role has the owner's rights) of a table or index: CREATE
+    INDEX, DROP INDEX and COMMENT need them; None when there is no such relation."""
+    row = conn.execute(
+        "SELECT pg_get_userbyid(c.relowner), pg_has_role(current_user, c.relowner, 'USAGE') "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s", (schema, name)).fetchone()
+    return None if row is None else (str(row[0]), bool(row[1]))
+
+
+def can_create_in(conn: psycopg.Connection[Any], schema: str) -> bool:
+    """Whether the current role may create in a schema: CREATE INDEX needs it besides the
+    table's ownership (PostgreSQL 15 takes it from PUBLIC on `public`)."""
+    row = conn.execute("SELECT has_schema_privilege(current_user, %s, 'CREATE')",
+                       (schema,)).fetchone()
+    return bool(row and row[0])
+
+
 def relation_kind(conn: psycopg.Connection[Any], schema: str, name: str) -> str | None:
     """pg_class.relkind of whatever already holds a name (an index name may be taken by a table)."""
     row = conn.execute(

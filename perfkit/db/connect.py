@@ -1,17 +1,32 @@
-"""Connections for index work: autocommit, no statement timeout, errors without passwords."""
+"""Connections that leave nothing behind: autocommit, no session settings, no server-side
+prepared statements, errors without passwords.
+
+Users reach their database through transaction poolers (Supavisor, PgBouncer), where one
+server connection serves many clients, one transaction at a time: a session `SET` would stay
+on a connection the application gets next (a `default_transaction_read_only = on` there
+fails its writes). So every setting perfkit needs lives in the transaction that needs it
+(`read_only()` below) or, for index builds that need a session of their own, is reset before
+the connection goes back (`ddl_session()`).
+"""
 
 from __future__ import annotations
 
-from typing import LiteralString
+import contextlib
+from collections.abc import Iterator
+from typing import Any, LiteralString
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 
 from perfkit.errors import Unreachable, UsageError
 from perfkit.redact import redact_dsn, redact_text
 
-#: Supabase's transaction pooler: sessions are not kept, so CONCURRENTLY builds break there.
+#: Supabase's transaction pooler (a hint only: poolers are told by behaviour, db/pooler.py).
 POOLER_PORT = 6543
+#: How long a read-only transaction of perfkit's waits for a lock before giving up: a
+#: catalog read queued behind an ALTER TABLE would queue the application behind it.
+READ_LOCK_TIMEOUT_MS = 2_000
 #: libpq's words for a DSN whose option values are wrong (a port that is not a number...).
 _BAD_OPTION = "for connection option"
 
@@ -57,14 +72,15 @@ def safe_dsn(dsn: str) -> str:
 
 def connect(dsn: str | None, *, application_name: str = "perfkit") -> psycopg.Connection[
         tuple[object, ...]]:
-    """An autocommit session with statement_timeout = 0 (Supabase roles set short ones)."""
+    """An autocommit connection that sets nothing on its session and never prepares
+    statements server-side (a transaction pooler would hand them to another client)."""
     if not dsn:
         raise UsageError("no database to connect to",
-                         hint="pass --dsn, set DATABASE_URL or PERFKIT_DSN, or run "
+                         hint="pass --dsn, set PERFKIT_DSN or DATABASE_URL, or run "
                               "`perfkit demo up`")
     try:
-        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10,
-                               application_name=application_name)
+        return psycopg.connect(dsn, autocommit=True, connect_timeout=10,
+                               application_name=application_name, prepare_threshold=None)
     except psycopg.ProgrammingError as exc:
         raise UsageError(f"invalid DSN {safe_dsn(dsn)}: {scrub(str(exc), dsn)}") from None
     except psycopg.Error as exc:
@@ -75,12 +91,48 @@ def connect(dsn: str | None, *, application_name: str = "perfkit") -> psycopg.Co
                              hint="fix the DSN") from None
         raise Unreachable(f"cannot connect to {safe_dsn(dsn)}: {detail}",
                           hint="is the database up and the DSN right?") from None
+
+
+@contextlib.contextmanager
+def read_only(conn: psycopg.Connection[Any], *, timeout_ms: int | None = None
+              ) -> Iterator[None]:
+    """One READ ONLY transaction whose settings end with it (`SET LOCAL`), so a pooled server
+    connection goes back as perfkit found it. Inside a transaction already: a savepoint (an
+    error inside leaves the outer transaction usable)."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        with conn.transaction():
+            yield
+        return
+    with conn.transaction():
+        conn.execute("SET TRANSACTION READ ONLY")
+        conn.execute(sql_text(f"SET LOCAL lock_timeout = {READ_LOCK_TIMEOUT_MS}"))
+        if timeout_ms is not None:
+            conn.execute(sql_text(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}"))
+        yield
+
+
+@contextlib.contextmanager
+def ddl_session(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """The session of an index build (CONCURRENTLY cannot run in a transaction): no statement
+    timeout (Supabase roles set short ones; a build takes minutes), lock_timeout set per
+    attempt by the caller; both reset on the way out, for a session pooler's next client.
+    Only on a direct connection or a session pooler (apply refuses transaction poolers)."""
     conn.execute("SET statement_timeout = 0")
-    return conn
+    try:
+        yield
+    finally:
+        if not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("RESET statement_timeout")
+                conn.execute("RESET lock_timeout")
 
 
 def failed(exc: psycopg.Error, doing: str) -> Unreachable:
     """A database error in the middle of perfkit's work, as one line (exit 3)."""
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
-    return Unreachable(f"the database failed while {doing}: {redact_text(first)}")
+    hint = None
+    if isinstance(exc, psycopg.errors.QueryCanceled) and "statement timeout" in first:
+        hint = ("the role's statement_timeout cut it short: raise it for this role (ALTER "
+                "ROLE name SET statement_timeout = '5min') or connect as a role without one")
+    return Unreachable(f"the database failed while {doing}: {redact_text(first)}", hint=hint)

@@ -1,12 +1,13 @@
 """Prove an index is used: run its declared query under EXPLAIN and read the plan.
 
 The query runs in a READ ONLY transaction that is rolled back, with a custom plan for
-the given parameter values (a generic plan could hide or invent an index scan).
+the given parameter values (a generic plan could hide or invent an index scan). Its
+settings are SET LOCAL and its prepared statement is DEALLOCATEd inside it, so a pooled
+server connection keeps nothing of it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -71,27 +72,31 @@ def explain_query(conn: psycopg.Connection[Any], query: DeclaredQuery, *, analyz
     """EXPLAIN the declared query with its params; the user's file is named on failure."""
     options = "ANALYZE, FORMAT JSON" if analyze else "FORMAT JSON"
     name = f"perfkit_explain_{next(_names)}"
-    prepared = False
     try:
         with conn.transaction(force_rollback=True):
             conn.execute("SET TRANSACTION READ ONLY")
             conn.execute(sql_text(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}"))
             conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-            if query.params:
-                conn.execute(sql_text(f"PREPARE {name} AS {query.sql}"))
-                prepared = True
-                target = f"EXECUTE {name}({', '.join(query.params)})"
+            if not query.params:
+                row = conn.execute(sql_text(f"EXPLAIN ({options}) {query.sql}")).fetchone()
             else:
-                target = query.sql
-            row = conn.execute(sql_text(f"EXPLAIN ({options}) {target}")).fetchone()
+                conn.execute(sql_text(f"PREPARE {name} AS {query.sql}"))
+                try:
+                    with conn.transaction():  # a savepoint: the DEALLOCATE below still runs
+                        row = conn.execute(sql_text(
+                            f"EXPLAIN ({options}) EXECUTE {name}({', '.join(query.params)})"
+                        )).fetchone()
+                finally:  # PREPARE is not transactional: gone before the transaction ends
+                    conn.execute(sql_text(f"DEALLOCATE {name}"))
     except psycopg.Error as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = "check -- perfkit:query and -- perfkit:params"
+        if isinstance(exc, psycopg.errors.QueryCanceled):
+            hint = (f"it ran over {timeout_s:g} s, perfkit's own statement_timeout for one "
+                    "EXPLAIN ANALYZE (the role's is not used): give it parameters that "
+                    "select fewer rows")
         raise UsageError(f"{query.source}: the declared query failed: {message}",
-                         hint="check -- perfkit:query and -- perfkit:params") from None
-    finally:
-        if prepared:  # PREPARE is not transactional: it survives the rollback
-            with contextlib.suppress(psycopg.Error):
-                conn.execute(sql_text(f"DEALLOCATE {name}"))
+                         hint=hint) from None
     if row is None:
         raise UsageError(f"{query.source}: EXPLAIN returned nothing")
     return summarize(row[0])

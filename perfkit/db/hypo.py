@@ -1,7 +1,10 @@
-"""Plan costs with and without hypothetical indexes (HypoPG), in perfkit's own session.
+"""Plan costs with and without hypothetical indexes (HypoPG), in READ ONLY transactions.
 
 HypoPG's indexes live in the memory of one backend: nothing is written, other sessions see
-nothing. The session is READ ONLY besides. A prepared statement keeps the plan it made, and
+nothing. Through a transaction pooler each transaction may land on another backend, so the
+hypothetical indexes, the PREPARE and the EXPLAINs of one costing share one transaction, and
+the indexes are dropped and the statement DEALLOCATEd before it ends: the pooled connection
+goes back with nothing of perfkit's on it. A prepared statement keeps the plan it made, and
 a generic plan made before a hypothetical index exists never sees it, so every costing
 PREPAREs afresh. Each statement is costed twice: its generic plan (parameters unknown, as a
 busy prepared statement runs) and a custom plan with the heaviest values (the most common
@@ -20,13 +23,14 @@ import psycopg
 from psycopg import sql
 
 from perfkit.db.candidates import Candidate, Unadvisable
-from perfkit.db.connect import sql_text
+from perfkit.db.connect import read_only, sql_text
 from perfkit.db.explain import summarize
 from perfkit.db.statements import MARK
 from perfkit.errors import UsageError
 
-HYPOPG_HINT = ("to prove them, install HypoPG: CREATE EXTENSION hypopg (Debian/Ubuntu: "
-               "apt-get install postgresql-NN-hypopg, NN the server's major version)")
+HYPOPG_HINT = ("to prove them, install HypoPG: CREATE EXTENSION hypopg (Supabase: create "
+               "extension hypopg with schema extensions; Debian/Ubuntu: apt-get install "
+               "postgresql-NN-hypopg, NN the server's major version)")
 #: Planning is quick; a statement that takes longer to plan than this is skipped.
 PLAN_TIMEOUT_MS = 30_000
 _names = itertools.count()
@@ -72,12 +76,6 @@ def hypopg_schema(conn: psycopg.Connection[Any]) -> str | None:
     return None if row is None else str(row[0])
 
 
-def read_only_session(conn: psycopg.Connection[Any]) -> None:
-    """Nothing this session runs can write: advice only plans."""
-    conn.execute("SET default_transaction_read_only = on")
-    conn.execute(sql_text(f"SET statement_timeout = {PLAN_TIMEOUT_MS}"))
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -93,24 +91,26 @@ class Planner:
         """Generic plan cost (NULL parameters) and, with `heaviest` (SQL literals, one per
         parameter), the custom plan's; Unadvisable when the statement cannot be planned."""
         name = f"perfkit_advise_{next(_names)}"
-        try:
-            self.conn.execute(sql_text(f"PREPARE {name} AS {query}"))
-        except psycopg.Error as exc:
-            raise Unadvisable(f"cannot be planned here: {_first_line(exc)}") from None
-        try:
-            generic = self._explain(name, ["NULL"] * param_count, "force_generic_plan")
-            heavy = None if heaviest is None else self._explain(name, list(heaviest),
-                                                                 "force_custom_plan")
-        except psycopg.Error as exc:
-            raise Unadvisable(f"cannot be planned here: {_first_line(exc)}") from None
-        finally:
-            with contextlib.suppress(psycopg.Error):
+        with read_only(self.conn, timeout_ms=PLAN_TIMEOUT_MS):
+            try:
+                with self.conn.transaction():  # a savepoint: a failure leaves ours usable
+                    self.conn.execute(sql_text(f"PREPARE {name} AS {query}"))
+            except psycopg.Error as exc:
+                raise Unadvisable(f"cannot be planned here: {_first_line(exc)}") from None
+            try:
+                with self.conn.transaction():
+                    generic = self._explain(name, ["NULL"] * param_count, "force_generic_plan")
+                    heavy = None if heaviest is None else self._explain(
+                        name, list(heaviest), "force_custom_plan")
+            except psycopg.Error as exc:
+                raise Unadvisable(f"cannot be planned here: {_first_line(exc)}") from None
+            finally:  # PREPARE is not transactional: DEALLOCATE before the transaction ends
                 self.conn.execute(sql_text(f"DEALLOCATE {name}"))
         indexes = generic.index_names | (heavy.index_names if heavy else frozenset())
         return Costs(generic.total_cost, heavy.total_cost if heavy else None, indexes)
 
     def _explain(self, name: str, params: list[str], mode: str) -> Any:
-        self.conn.execute(sql_text(f"SET plan_cache_mode = {mode}"))
+        self.conn.execute(sql_text(f"SET LOCAL plan_cache_mode = {mode}"))
         args = f"({', '.join(params)})" if params else ""
         row = self.conn.execute(sql_text(
             f"EXPLAIN {MARK} (FORMAT JSON) EXECUTE {name}{args}")).fetchone()
@@ -120,28 +120,34 @@ class Planner:
     @contextlib.contextmanager
     def hypothetical(self, candidates: Sequence[Candidate]
                      ) -> Iterator[dict[Candidate, Hypothetical]]:
-        """The candidates as hypothetical indexes, dropped on exit."""
+        """The candidates as hypothetical indexes, for the costings inside the `with`: one
+        transaction holds them all, and they are dropped before it ends."""
         assert self.hypopg is not None
-        made: dict[Candidate, Hypothetical] = {}
         create = sql.SQL("SELECT " + MARK + " indexrelid, indexname FROM {}(%s)").format(
             sql.Identifier(self.hypopg, "hypopg_create_index"))
         drop = sql.SQL("SELECT " + MARK + " {}(%s)").format(
             sql.Identifier(self.hypopg, "hypopg_drop_index"))
-        try:
-            for candidate in candidates:
-                try:
-                    row = self.conn.execute(create, (candidate.definition(),)).fetchone()
-                except psycopg.Error as exc:
-                    raise UsageError(f"HypoPG could not create a hypothetical index on "
-                                     f"{candidate}: {_first_line(exc)}",
-                                     hint="the role needs EXECUTE on HypoPG's functions") from None
-                assert row is not None
-                made[candidate] = Hypothetical(int(row[0]), str(row[1]))
-            yield dict(made)
-        finally:
-            for index in made.values():
-                with contextlib.suppress(psycopg.Error):
+        made: dict[Candidate, Hypothetical] = {}
+        with read_only(self.conn, timeout_ms=PLAN_TIMEOUT_MS):
+            try:
+                for candidate in candidates:
+                    made[candidate] = self._create(create, candidate)
+                with self.conn.transaction():  # a savepoint: the drops below still run
+                    yield dict(made)
+            finally:
+                for index in made.values():
                     self.conn.execute(drop, (index.oid,))
+
+    def _create(self, create: sql.Composed, candidate: Candidate) -> Hypothetical:
+        try:
+            with self.conn.transaction():
+                row = self.conn.execute(create, (candidate.definition(),)).fetchone()
+        except psycopg.Error as exc:
+            raise UsageError(f"HypoPG could not create a hypothetical index on "
+                             f"{candidate}: {_first_line(exc)}",
+                             hint="the role needs EXECUTE on HypoPG's functions") from None
+        assert row is not None
+        return Hypothetical(int(row[0]), str(row[1]))
 
     def size_bytes(self, candidate: Candidate) -> int | None:
         """HypoPG's estimate of the index's size once built."""

@@ -80,6 +80,7 @@ class Watch:
         def poll() -> None:
             try:
                 with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
+                                     prepare_threshold=None,
                                      application_name="perfkit-progress") as mon:
                     while not stop.wait(self.interval_s):
                         self._sample(mon, pid, label, table, seen)

@@ -75,7 +75,7 @@ def _snapshot_query(schema: str, time_column: str, toplevel: bool) -> sql.Compos
     top = sql.SQL("AND s.toplevel ") if toplevel else sql.SQL("")
     return sql.SQL(
         "SELECT " + MARK + " s.queryid, min(s.query), sum(s.calls), sum(s.{time}), "
-        "sum(s.rows), sum(s.shared_blks_hit), sum(s.shared_blks_read) "
+        "sum(s.rows), sum(s.shared_blks_hit), sum(s.shared_blks_read), count(*) "
         "FROM {view} s WHERE s.dbid = (SELECT oid FROM pg_database "
         "WHERE datname = current_database()) {top}GROUP BY s.queryid"
     ).format(time=sql.Identifier(time_column), view=view, top=top)
@@ -112,17 +112,18 @@ def take_snapshot(conn: psycopg.Connection[Any], schema: str | None = None) -> S
     assert now is not None
     texts: dict[int, str] = {}
     counters: dict[int, Counters] = {}
-    hidden = 0
-    for queryid, text, calls, total, nrows, hit, read in rows:
-        if queryid is None or text == HIDDEN_TEXT:
-            hidden += 1
+    hidden, hidden_ms = 0, 0.0
+    for queryid, text, calls, total, nrows, hit, read, entries in rows:
+        if queryid is None or text == HIDDEN_TEXT:  # other roles' rows: one group of NULLs
+            hidden += int(entries or 0)
+            hidden_ms += float(total or 0.0)
             continue
         if MARK in str(text):
             continue
         texts[int(queryid)] = str(text)
         counters[int(queryid)] = Counters(int(calls or 0), float(total or 0.0), int(nrows or 0),
                                           int(hit or 0), int(read or 0))
-    return Snapshot(now[0], reset, texts, counters, hidden)
+    return Snapshot(now[0], reset, texts, counters, hidden, hidden_ms)
 
 
 def delta(before: Snapshot | None, after: Snapshot, *, requests: int | None = None,
@@ -140,8 +141,9 @@ def delta(before: Snapshot | None, after: Snapshot, *, requests: int | None = No
     total_ms = sum(s.total_ms for s in stats)
     per_request = total_ms / requests if requests else None
     seconds = (after.taken_at - before.taken_at).total_seconds() if before else None
+    hidden_ms = after.hidden_ms - (before.hidden_ms if before and not reset_during else 0.0)
     return DbStats(tuple(stats), share_of_latency(per_request, mean_latency_ms), per_request,
-                   seconds, after.hidden, reset_during)
+                   seconds, after.hidden, reset_during, hidden_ms=max(0.0, hidden_ms))
 
 
 @dataclass

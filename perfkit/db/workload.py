@@ -46,6 +46,7 @@ class Snapshot:
     texts: Mapping[int, str]
     counters: Mapping[int, Counters]
     hidden: int = 0  # statements of other roles whose text this role may not read
+    hidden_ms: float = 0.0  # their execution time (pg_stat_statements shows it, not the text)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class DbStats:
     seconds: float | None = None
     hidden_statements: int = 0
     reset_during: bool = False
+    hidden_ms: float = 0.0  # the hidden statements' time in the window
 
     @property
     def total_ms(self) -> float:
@@ -125,17 +127,25 @@ class DbStats:
         out = []
         if self.hidden_statements:
             out.append(f"{self.hidden_statements} statement(s) of other roles are hidden from "
-                       "this role (grant it pg_read_all_stats to see them)")
+                       f"this role{self._hidden_share()}: grant it pg_read_all_stats to see "
+                       "them (Supabase's postgres role has it)")
         if self.reset_during:
             out.append("pg_stat_statements was reset during the window: counts start at the "
                        "reset")
         return out
 
+    def _hidden_share(self) -> str:
+        total = self.total_ms + self.hidden_ms
+        if self.hidden_ms <= 0 or total <= 0:
+            return ""
+        return f", {self.hidden_ms / total * 100:.0f}% of the database time"
+
     def to_json(self) -> dict[str, Any]:
         return {"statements": [s.to_json() for s in self.statements],
                 "share_of_latency": self.share_of_latency,
                 "db_ms_per_request": self.db_ms_per_request, "seconds": self.seconds,
-                "hidden_statements": self.hidden_statements, "reset_during": self.reset_during}
+                "hidden_statements": self.hidden_statements, "hidden_ms": self.hidden_ms,
+                "reset_during": self.reset_during}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DbStats:
@@ -146,6 +156,7 @@ class DbStats:
                    db_ms_per_request=None if per_request is None else float(per_request),
                    seconds=None if seconds is None else float(seconds),
                    hidden_statements=int(data.get("hidden_statements", 0)),
-                   reset_during=bool(data.get("reset_during", False)))
+                   reset_during=bool(data.get("reset_during", False)),
+                   hidden_ms=float(data.get("hidden_ms", 0.0)))
 
 

@@ -125,16 +125,18 @@ def statements_server() -> Iterator[Server]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def runbook_traffic(dsn: str, iterations: int = 30, *, seed: int = 7) -> None:
+def runbook_traffic(dsn: str, iterations: int = 30, *, seed: int = 7,
+                    prepare_threshold: int | None = 5) -> None:
     """The SQL the demo backend runs for `iterations` of the runbook scenario (auth, accounts,
     conversations, messages, webhook), sent the way the backend sends it (psycopg, server-side
-    parameters): what pg_stat_statements sees after `perfkit bench runbook`."""
+    parameters): what pg_stat_statements sees after `perfkit bench runbook`. Through a
+    transaction pooler an app prepares nothing server-side (`prepare_threshold=None`)."""
     import random
 
     from perfkit.demo.app import ACCOUNT_BY_PHONE_SQL, CONVERSATIONS_SQL, MESSAGES_SQL
 
     rng = random.Random(seed)
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with psycopg.connect(dsn, autocommit=True, prepare_threshold=prepare_threshold) as conn:
         tokens = [r[0] for r in conn.execute("SELECT token FROM users ORDER BY id LIMIT 20")]
         for i in range(iterations):
             user = conn.execute("SELECT id, email, full_name FROM users WHERE token = %s",
@@ -198,16 +200,22 @@ def shared_server(config: pytest.Config) -> Server:
     return _SHARED[0]
 
 
+def copy_template(server: Server) -> str:
+    """A private copy of the template database (the caller drops it)."""
+    name = f"t_{secrets.token_hex(4)}"
+    run_sql(server.dsn, f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}")
+    dsn = server.url(name)
+    run_sql(dsn, "ANALYZE")  # activity statistics start empty in a new database
+    return dsn
+
+
 @contextlib.contextmanager
 def databases(server: Server) -> Iterator[Callable[[], str]]:
     """A factory of private copies of the template database, dropped on exit."""
     made: list[str] = []
 
     def make() -> str:
-        name = f"t_{secrets.token_hex(4)}"
-        run_sql(server.dsn, f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}")
-        made.append(server.url(name))
-        run_sql(made[-1], "ANALYZE")  # activity statistics start empty in a new database
+        made.append(copy_template(server))
         return made[-1]
 
     try:
