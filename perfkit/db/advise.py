@@ -34,6 +34,7 @@ from perfkit.db.candidates import (
 )
 from perfkit.db.connect import connect, failed
 from perfkit.db.hypo import HYPOPG_HINT, Costs, Planner, hypopg_schema
+from perfkit.db.pooler import probe
 from perfkit.db.statements import DbStats, StatementStats
 
 #: A candidate must cut a statement's plan cost by this fraction (generic or heaviest plan).
@@ -376,12 +377,24 @@ def advise(dsn: str | None, stats: DbStats, source: Source, *, top: int = DEFAUL
             indexes = _index_advice(session, chosen, targets, writes)
         except psycopg.Error as exc:
             raise failed(exc, "advising") from None
-    notes = [f"source: {source.describe()}", basis, *stats.notes()]
+    notes = [f"source: {source.describe()}", basis, *stats.notes(), *_pooler_note(dsn, indexes)]
     if session.planner.hypopg is None:
         notes.append(f"HypoPG is not installed in this database: candidates are unproven; "
                      f"{HYPOPG_HINT}")
     return Advice(source, session.planner.hypopg is not None, indexes, ordered, notes,
                   elapsed_s=time.perf_counter() - started, min_cut=MIN_CUT)
+
+
+def _pooler_note(dsn: str | None, indexes: list[IndexAdvice]) -> list[str]:
+    """Said once, when there is something to build: apply-indexes will refuse this DSN."""
+    if not indexes or not dsn:
+        return []
+    with connect(dsn, application_name="perfkit-advise") as conn:
+        found = probe(conn, dsn)
+    if not found.transaction_pooled:
+        return []
+    return ["this DSN goes through a transaction pooler (fine for advice): apply the migration "
+            "through the direct connection or a session pooler (Supabase: port 5432)"]
 
 
 def _writes_snapshot(dsn: str | None) -> tuple[dict[TableName, int], float]:

@@ -108,6 +108,7 @@ def test_the_tour_through_a_transaction_pooler_leaves_nothing_behind(
     advised = cli("advise-indexes", "--dsn", supabase.pooled_owner, "--out", str(fix))
     results.append(advised)
     assert advised.exit_code == 0, advised.output
+    assert "goes through a transaction pooler (fine for advice)" in advised.output
     assert pool.OWNER_PASSWORD not in fix.read_text()
     proposed = {line.split()[6] for line in fix.read_text().splitlines()
                 if line.startswith("CREATE INDEX")}
@@ -189,3 +190,20 @@ def test_statements_of_other_roles_hidden_without_pg_read_all_stats_are_counted(
     notes = " ".join(json.loads(result.stdout)["notes"])
     assert "statement(s) of other roles are hidden from this role" in notes
     assert "% of the database time" in notes and "pg_read_all_stats" in notes
+
+
+def test_a_role_timeout_shorter_than_the_build_does_not_cut_it(
+        supabase: Supabase, cli: Cli, tmp_path: Path) -> None:
+    short = supabase.direct_owner + "?options=-c%20statement_timeout%3D20ms"
+    migration = tmp_path / "slow.sql"
+    migration.write_text(
+        "-- perfkit:query SELECT id FROM messages WHERE body > $1 ORDER BY body LIMIT 5\n"
+        "-- perfkit:params 'a'\n"
+        "CREATE INDEX idx_messages_body ON messages (body);\n")
+    result = cli("apply-indexes", str(migration), "--dsn", short, "--format", "json")
+    assert result.exit_code == 0, result.output
+    steps = json.loads(result.stdout)["steps"]
+    build = next(s for s in steps if s["name"] == "idx_messages_body")
+    assert build["done"] and build["duration_s"] > 0.02, build  # longer than the role allows
+    with psycopg.connect(supabase.admin, autocommit=True) as conn:
+        conn.execute("DROP INDEX idx_messages_body")
