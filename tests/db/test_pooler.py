@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from perfkit.db.pooler import probe
+from tests.bench.support import RefServer
 from tests.db import pooler_support as pool
 from tests.db.support import Server, index_names, runbook_traffic
 from tests.support import CliResult
@@ -100,7 +101,7 @@ def assert_nothing_left(supabase: Supabase, secret_free: list[CliResult]) -> Non
 
 
 def test_the_tour_through_a_transaction_pooler_leaves_nothing_behind(
-        supabase: Supabase, cli: Cli, ref: object, tmp_path: Path) -> None:
+        supabase: Supabase, cli: Cli, ref: RefServer, tmp_path: Path) -> None:
     app_traffic(supabase.pooled_owner, 40)
     fix = tmp_path / "fix.sql"
     results = []
@@ -116,7 +117,7 @@ def test_the_tour_through_a_transaction_pooler_leaves_nothing_behind(
 
     run = tmp_path / "run.json"
     with background_traffic(supabase.pooled_owner):
-        bench = cli("bench", "/fast", "--base-url", getattr(ref, "url"), "--rate", "20",
+        bench = cli("bench", "/fast", "--base-url", ref.url, "--rate", "20",
                     "--duration", "2s", "--dsn", supabase.pooled_owner, "--out", str(run))
         results.append(bench)
         results.append(cli("advise-indexes", "--since", "2s", "--dsn", supabase.pooled_owner))
@@ -135,7 +136,7 @@ def test_the_tour_through_a_transaction_pooler_leaves_nothing_behind(
     built = cli("apply-indexes", str(fix), "--dsn", supabase.direct_owner)
     results.append(built)
     assert built.exit_code == 0, built.output
-    assert ADVISED <= index_names(supabase.admin)
+    assert index_names(supabase.admin) >= ADVISED
 
     verified = cli("verify-indexes", str(fix), "--explain", "--dsn", supabase.pooled_owner,
                    "--format", "json")
