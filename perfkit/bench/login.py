@@ -80,8 +80,10 @@ class Logins:
         return headers, body
 
     def _refused(self, status: int, data: bytes, credential: Credential) -> _Failure:
-        sample = redact_text(data[:SAMPLE_CHARS].decode("utf-8", "replace").strip(),
-                             [credential.password, credential.email])
+        # masked whole, then cut: a cut could hide the end of a secret from the masking
+        text = data[:65536].decode("utf-8", "replace")
+        sample = redact_text(text, [credential.password, credential.email])
+        sample = " ".join(sample.split())[:SAMPLE_CHARS]
         message = (f"login {self.step.route} answered {status} for the user of "
                    f"{credential.where}" + (f": {sample}" if sample else ""))
         if status >= 500:
