@@ -175,3 +175,13 @@ def test_values_a_login_extracts_feed_the_later_steps() -> None:
         "steps:\n  - path: /users/{user_id}\n", environ={})
     assert scenario.login is not None and scenario.login.method == "POST"
     assert set(scenario.login.extract) == {"token", "user_id"}
+
+
+def test_each_repeat_logs_in_the_next_users_of_the_file(ref: RefServer, tmp_path: Path) -> None:
+    users = credentials(tmp_path, 6)
+    run = run_bench_sync(supabase(), BenchOptions(
+        base_url=ref.url, requests=12, concurrency=2, repeat=2, credentials=users[:3],
+        spare_credentials=users[3:]))
+    assert len(run.repeats) == 2 and run.total_errors == 0
+    assert run.logins["POST /auth/v1/token"].count == 6  # the repeats' logins add up
+    assert sorted(e["email"] for e in ref.auth_log()["logins"]) == sorted(u.email for u in users)
