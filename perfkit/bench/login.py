@@ -71,6 +71,8 @@ class Logins:
     def _request(self, credential: Credential) -> tuple[dict[str, str], bytes]:
         values = {"email": credential.email, "password": credential.password}
         headers = {k: render(v, values) for k, v in self.step.headers.items()}
+        # the engine reads bodies as sent (no decompression): the answer must be plain JSON
+        headers.setdefault("Accept-Encoding", "identity")
         if self.step.form is not None:
             body = urlencode({k: render(v, values) for k, v in self.step.form.items()}).encode()
             headers.setdefault("Content-Type", "application/x-www-form-urlencoded")

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 import aiohttp
 
 from perfkit.bench import pacer
-from perfkit.bench.login import Logins
+from perfkit.bench.login import Logins, check_login
 from perfkit.bench.meta import Provenance
 from perfkit.bench.options import (
     DEFAULT_REQUESTS,
@@ -369,6 +369,7 @@ class _Engine:
 
     async def execute(self) -> Run:
         self.opt.validate()
+        check_login(self.scenario, self.opt.credentials)
         senders = self.senders()
         self.run.settings = settings_record(self.opt, self.scenario, senders, self.limit)
         self.run.provenance = Provenance.here()

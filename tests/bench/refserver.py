@@ -13,7 +13,8 @@ Logins (users `user{i}@test.local`, password `pw-{i}-S3cret`): POST
 /auth/v1/token?grant_type=password, shaped like Supabase Auth (JSON {email, password}, an
 `apikey: anon-key` header else 401, bad credentials 400 invalid_grant) and POST /token, like
 FastAPI's OAuth2 password flow (form username/password, else 401); both issue a distinct token
-that lives ?ttl_ms=N (default a minute) in `access_token` (?field=NAME puts it elsewhere).
+that lives ?ttl_ms=N (default a minute) in `access_token` (?field=NAME puts it elsewhere),
+gzipped when the client accepts it.
 GET /me answers 401 to an unknown or expired token; GET /refused answers 401 to any token.
 GET /_auth_log: every login (email, token, kind) and every request to /me (token, status).
 
@@ -60,8 +61,10 @@ def make_auth_routes(state: State) -> list[web.RouteDef]:
         state.issued[token] = (email, time.monotonic() + ttl_s)
         state.auth_log["logins"].append({"email": email, "token": token, "kind": kind,
                                          "at": time.monotonic()})
-        return web.json_response({request.query.get("field", "access_token"): token,
-                                  "token_type": "bearer", "expires_in": ttl_s})
+        response = web.json_response({request.query.get("field", "access_token"): token,
+                                      "token_type": "bearer", "expires_in": ttl_s})
+        response.enable_compression()  # gzip to a client that accepts it, as CDNs do
+        return response
 
     async def supabase_token(request: web.Request) -> web.Response:
         if request.headers.get("apikey") != "anon-key":
