@@ -145,16 +145,22 @@ class Logins:
         return None
 
     async def first(self, session: aiohttp.ClientSession, users: Sequence[VirtualUser],
-                    parallel: int) -> None:
-        """Log every user in, `parallel` at a time; the first user's failure (in the users
-        file's order) is raised, before any measured request."""
+                    parallel: int, within_s: float) -> None:
+        """Log every user in, `parallel` at a time, within `within_s`; the first user's
+        failure (in the users file's order) is raised, before any measured request."""
         gate = asyncio.Semaphore(max(1, parallel))
 
         async def one(user: VirtualUser) -> _Failure | None:
             async with gate:
                 return await self._attempt(session, user)
 
-        failures = await asyncio.gather(*(one(u) for u in users if u.credential is not None))
+        try:
+            failures = await asyncio.wait_for(asyncio.gather(
+                *(one(u) for u in users if u.credential is not None)), timeout=within_s)
+        except TimeoutError:
+            raise Unreachable(f"the users' logins ({self.step.route}) took more than "
+                              f"{within_s:g} s", hint="fewer users, or a faster auth "
+                                                      "server") from None
         failed = next((f for f in failures if f is not None), None)
         if failed is not None:
             raise failed.error
@@ -179,8 +185,10 @@ class Logins:
         async with user.login_lock:
             if user.generation != generation:
                 return True  # renewed meanwhile by another request of this user
+            if await self._attempt(session, user) is not None:
+                return False  # recorded as the login route's error; the 401 is the route's
             self.renewed += 1
-            return await self._attempt(session, user) is None
+            return True
 
 
     def close(self, run: Run) -> None:

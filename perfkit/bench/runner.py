@@ -381,7 +381,7 @@ class _Engine:
                 skip_auto_headers=("User-Agent",)) as session:
             await self._preflight(session)
             if self.logins is not None:
-                await self.logins.first(session, self.users, senders)
+                await self.logins.first(session, self.users, senders, self.opt.max_time_s)
             ticker = asyncio.create_task(self._ticker())
             try:
                 if self.opt.warmup:
