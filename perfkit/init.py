@@ -5,7 +5,9 @@ From an OpenAPI document: one step per GET route whose values are known; a route
 objects (matched by response schema, then by names), placed before it; a route whose values
 cannot be found, and every write (POST, PUT, PATCH, DELETE), is written commented out with
 what to fill in. Security schemes become the bench's `{token}` (PERFKIT_TOKEN, or one token
-per virtual user from a tokens file). The files are written by scaffold.py.
+per virtual user from a tokens file); an OAuth2 password flow becomes a login step at its
+`tokenUrl` (each virtual user logs in, from --users-file). The files are written by
+scaffold.py.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from perfkit.openapi import (
     LIST_FIELDS,
@@ -65,6 +67,7 @@ class Auth:
     headers: Mapping[str, str]
     query: Mapping[str, str]
     described: str  # "" when the API declares no security
+    login_path: str | None = None  # the OAuth2 password flow's tokenUrl, on the base URL
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ class InitPlan:
     def to_json(self) -> dict[str, object]:
         return {"schema": SCHEMA, "scenario": self.name, "title": self.title,
                 "source": self.source, "base_url": self.base_url,
-                "auth": self.auth.described or None, "steps": [s.to_json() for s in self.steps]}
+                "auth": self.auth.described or None, "steps": [s.to_json() for s in self.steps],
+                "login": self.auth.login_path}
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -234,6 +238,17 @@ class _Planner:
             self.resolving.discard(op.route)
 
 
+def login_path(token_url: str, base_url: str | None) -> str:
+    """The login step's path on the base URL: OAuth2's tokenUrl is relative to the server
+    (FastAPI writes `token`), or absolute (then its path, less the base URL's own)."""
+    parts = urlsplit(token_url)
+    path = parts.path if parts.path.startswith("/") else "/" + parts.path
+    prefix = urlsplit(base_url or "").path.rstrip("/")
+    if parts.netloc and prefix and path.startswith(prefix + "/"):
+        path = path[len(prefix):]
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
 def plan_auth(spec: ApiSpec) -> tuple[Auth, set[str]]:
     """The API's credentials as the bench's `{token}`, and the parameter names they take."""
     used = [name for op in spec.operations for name in op.security if name in spec.schemes]
@@ -247,7 +262,9 @@ def plan_auth(spec: ApiSpec) -> tuple[Auth, set[str]]:
     described = f"{scheme.name} ({scheme.kind.value})"
     fields = {scheme.field, scheme.field.lower()}
     if scheme.kind is AuthKind.BEARER:
-        return Auth({"Authorization": "Bearer {token}"}, {}, described), {"authorization"}
+        login = login_path(scheme.token_url, spec.base_url) if scheme.token_url else None
+        return Auth({"Authorization": "Bearer {token}"}, {}, described, login), {
+            "authorization"}
     if scheme.kind is AuthKind.BASIC:
         return Auth({"Authorization": "Basic {token}"}, {}, described + ": the token is "
                     "base64 of user:password"), {"authorization"}
@@ -359,6 +376,8 @@ def plan_init(spec: ApiSpec, source: str, name: str | None = None) -> InitPlan:
             steps.visit(op)
     running = steps.planned()
     done = {s.operation.route for s in running}
+    if auth.login_path:  # the login step, not a write to comment out
+        done.add("POST " + auth.login_path.split("?", 1)[0])
     commented = [_commented(op, auth, auth_fields) for op in spec.operations
                  if op.route not in done]
     return InitPlan(name or scenario_name(spec.title), spec.title, source, spec.base_url, auth,

@@ -39,6 +39,7 @@ class SecurityScheme:
     name: str
     kind: AuthKind
     field: str = "Authorization"  # the header, query parameter or cookie name
+    token_url: str | None = None  # OAuth2's password flow: where users log in
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,11 @@ def _schemes(data: Mapping[str, Any]) -> dict[str, SecurityScheme]:
         if kind == "http" and str(scheme.get("scheme", "")).lower() == "basic":
             schemes[name] = SecurityScheme(name, AuthKind.BASIC)
         elif kind in ("http", "oauth2", "openidconnect"):
-            schemes[name] = SecurityScheme(name, AuthKind.BEARER)
+            password = ((scheme.get("flows") or {}).get("password") or {}) if (
+                kind == "oauth2") else {}
+            token_url = password.get("tokenUrl") if isinstance(password, dict) else None
+            schemes[name] = SecurityScheme(name, AuthKind.BEARER, token_url=str(
+                token_url) if token_url else None)
         elif kind == "apikey":
             where = {"query": AuthKind.API_KEY_QUERY, "cookie": AuthKind.API_KEY_COOKIE}.get(
                 str(scheme.get("in")), AuthKind.API_KEY_HEADER)

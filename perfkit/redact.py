@@ -6,6 +6,9 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+# A JSON answer or body quoted in an error (a login's): the values of its secret keys.
+_JSON_SECRET = re.compile(r'("(?:password|access_token|refresh_token|id_token|token)"\s*:\s*)'
+                          r'"(?:[^"\\]|\\.)*"', re.IGNORECASE)
 _URL_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)([^/@\s:]*)(:[^/@\s]*)?@", re.IGNORECASE)
 
 
@@ -36,10 +39,12 @@ def redact_dsn(dsn: str) -> str:
 
 
 def redact_text(text: str, secrets: list[str] | None = None) -> str:
-    """Free text (an error message) with URL credentials, password=… and known secrets masked."""
+    """Free text (an error message) with URL credentials, password=…, the JSON values of
+    password and token keys, and known secrets masked."""
     text = _URL_USERINFO.sub(
         lambda m: f"{m.group(1)}{m.group(2)}{':***' if m.group(3) else ''}@", text)
     text = _KV_PASSWORD.sub(r"\1***", text)
+    text = _JSON_SECRET.sub(r'\1"***"', text)
     for secret in secrets or []:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")

@@ -10,6 +10,19 @@ from perfkit.init import InitPlan, PlannedStep, StepState
 CONFIG_FILE = "perfkit.yaml"
 TOKENS_HINT = ("# {token} is PERFKIT_TOKEN, or one token per virtual user: --tokens-file",
                "# tokens.txt --users 20 (one token a line; or PERFKIT_TOKENS_FILE).")
+LOGIN_HINT = ("# Each virtual user logs in first (OAuth2 password flow, a form body) and its",
+              "# {token} is the answer's access_token: --users-file users.csv, one",
+              "# email,password a line ({email} is the form's username). Supabase Auth:",
+              "#   path: /auth/v1/token?grant_type=password",
+              '#   headers: {apikey: "${SUPABASE_ANON_KEY}"}',
+              '#   json: {email: "{email}", password: "{password}"}  # instead of form')
+
+
+def login_lines(path: str) -> list[str]:
+    """The scenario's login step at the OAuth2 password flow's tokenUrl."""
+    return [*LOGIN_HINT, "login:", f"  path: {_q(path)}",
+            '  form: {username: "{email}", password: "{password}", grant_type: password}',
+            '  extract: {token: "$.access_token"}']
 
 
 def _q(text: str) -> str:
@@ -40,12 +53,15 @@ def scenario_text(plan: InitPlan) -> str:
     """The scenario: commented, runnable as written by `perfkit bench NAME`."""
     lines = [f"# {plan.title}: its GET routes as one virtual user's session.",
              f"# Written by `perfkit init` from {plan.source}.",
-             f"#   perfkit bench {plan.name} --duration 30s",
+             f"#   perfkit bench {plan.name}"
+             + (" --users-file users.csv" if plan.auth.login_path else "") + " --duration 30s",
              "# A route whose path needs an id reads it from a list route before it (extract:",
              "# $[*] is a random element, $[0] the first where a later list route needs it).",
              "# Writes, and routes perfkit found no value for, are commented out at the end.",
              f"name: {plan.name}", f"description: {_q('GET routes of ' + plan.title)}"]
-    if plan.auth.described:
+    if plan.auth.login_path:
+        lines += [f"# credentials: {plan.auth.described}.", *login_lines(plan.auth.login_path)]
+    elif plan.auth.described:
         lines += [f"# credentials: {plan.auth.described}.", *TOKENS_HINT]
     lines.append("headers:" if plan.auth.headers else "headers: {}  # the API declares no "
                  "credentials")

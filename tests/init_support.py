@@ -85,3 +85,19 @@ SHOP_API: dict[str, Any] = {
         "/health": {"get": {"security": [], "responses": _json({"type": "object"})}},
     },
 }
+
+# FastAPI's OAuth2PasswordBearer(tokenUrl="token") in front of the reference server's login
+# routes: the password flow's tokenUrl is where each virtual user logs in.
+OAUTH2_API: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Accounts", "version": "1"},
+    "components": {"securitySchemes": {"OAuth2PasswordBearer": {
+        "type": "oauth2", "flows": {"password": {"scopes": {}, "tokenUrl": "token"}}}}},
+    "paths": {
+        "/token": {"post": {"requestBody": {"content": {
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
+            "responses": _json({"type": "object"})}},
+        "/me": {"get": {"security": [{"OAuth2PasswordBearer": []}],
+                        "responses": _json({"type": "object"})}},
+    },
+}

@@ -11,10 +11,10 @@ import yaml
 
 from perfkit.bench.scenario import parse_scenario
 from perfkit.errors import UsageError
-from perfkit.init import StepState, plan_init, singular
+from perfkit.init import StepState, login_path, plan_init, singular
 from perfkit.openapi import load_spec, read_spec
 from perfkit.scaffold import scenario_text
-from tests.init_support import REFSERVER_API, SHOP_API
+from tests.init_support import OAUTH2_API, REFSERVER_API, SHOP_API
 
 
 def _plan(document: dict[str, object], origin: str | None = None):  # type: ignore[no-untyped-def]
@@ -106,3 +106,21 @@ def test_documents_it_cannot_read(tmp_path: Path) -> None:
                                            ("status", "statu"), ("data", "data")])
 def test_singular(word: str, one: str) -> None:
     assert singular(word) == one
+
+
+def test_an_oauth2_password_flow_becomes_a_login_step_at_its_token_url() -> None:
+    plan = _plan(OAUTH2_API)
+    assert plan.auth.login_path == "/token" and plan.to_json()["login"] == "/token"
+    assert "POST /token" not in _steps(plan)  # the login, not a write
+    scenario = parse_scenario(scenario_text(plan), environ={})
+    assert scenario.login is not None and scenario.login.route == "POST /token"
+    assert scenario.steps[0].headers == {"Authorization": "Bearer {token}"}
+
+
+@pytest.mark.parametrize(("token_url", "base", "path"), [
+    ("token", None, "/token"), ("/auth/token", "http://h", "/auth/token"),
+    ("https://h/api/v1/token?x=1", "https://h/api/v1", "/token?x=1"),
+])
+def test_a_token_url_is_a_path_on_the_base_url(token_url: str, base: str | None,
+                                               path: str) -> None:
+    assert login_path(token_url, base) == path

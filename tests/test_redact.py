@@ -22,3 +22,11 @@ def test_free_text_masks_urls_and_known_secrets() -> None:
     masked = redact_text(text, ["abcd1234efgh"])
     assert "pw@" not in masked and "abcd1234efgh" not in masked
     assert "postgresql://u:***@h/db" in masked
+
+
+def test_json_passwords_and_tokens_quoted_in_an_error_are_masked() -> None:
+    text = ('login answered 400: {"password": "hunter2", "access_token":"eyJ.a\\"b", '
+            '"error": "invalid_grant"}')
+    masked = redact_text(text)
+    assert "hunter2" not in masked and "eyJ" not in masked
+    assert '"password": "***"' in masked and '"error": "invalid_grant"' in masked

@@ -49,6 +49,8 @@ class RunSettings:
     seed: int = 1
     cache_threshold_pct: float = 20.0
     start_at: str | None = None  # the wall-clock start shared by every segment (--start-at)
+    login_route: str | None = None  # the users log in there first (--users-file)
+    login_users: int = 0  # users who log in (their logins: the record's `logins`)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

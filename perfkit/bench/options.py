@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+from perfkit.bench.credentials import Credential
 from perfkit.bench.meta import Generator, LoopMode, RunSettings
 from perfkit.bench.pacer import Segment
 from perfkit.errors import UsageError
@@ -48,6 +49,8 @@ class BenchOptions:
     segment: Segment = field(default_factory=Segment)
     start_at_epoch_s: float | None = None
     cache_threshold_pct: float = DEFAULT_CACHE_THRESHOLD_PCT
+    credentials: tuple[Credential, ...] = ()  # --users-file: users who log in (no tokens)
+    spare_credentials: tuple[Credential, ...] = ()  # the file's others: fresh repeats
 
     @property
     def open_loop(self) -> bool:
@@ -152,7 +155,9 @@ def settings_record(o: BenchOptions, scenario: Scenario, workers: int,
         repeat=o.repeat, workers=o.workers, seed=o.seed,
         cache_threshold_pct=o.cache_threshold_pct,
         start_at=None if o.start_at_epoch_s is None else datetime.fromtimestamp(
-            o.start_at_epoch_s, UTC).isoformat(timespec="milliseconds"))
+            o.start_at_epoch_s, UTC).isoformat(timespec="milliseconds"),
+        login_route=scenario.login.route if scenario.login and o.credentials else None,
+        login_users=len(o.credentials))
 
 
 def latency_origin(open_loop: bool, steps: int) -> str:

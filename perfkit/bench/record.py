@@ -41,18 +41,20 @@ READABLE_SCHEMAS = ("perfkit.run/1", SCHEMA)
 
 
 class Phase(StrEnum):
-    """Which requests a row holds: cache misses, cache hits, or all of them."""
+    """Which requests a row holds: cache misses, cache hits, or all of them; `login` rows are
+    the virtual users' logins, kept in the record's `logins`, never among its routes."""
 
     COLD = "cold"
     WARM = "warm"
     ALL = "all"
+    LOGIN = "login"
 
     @property
     def order(self) -> int:
         return _PHASE_ORDER[self]
 
 
-_PHASE_ORDER = {Phase.COLD: 0, Phase.WARM: 1, Phase.ALL: 2}
+_PHASE_ORDER = {Phase.COLD: 0, Phase.WARM: 1, Phase.ALL: 2, Phase.LOGIN: 3}
 RecordKey = tuple[str, Phase]
 
 
@@ -131,6 +133,7 @@ class Run:
     failures: list[str] = field(default_factory=list)  # e.g. a worker that died
     notes: list[str] = field(default_factory=list)  # what weakens its figures, said once
     db: DbStats | None = None  # the database's statements during the run (with a DSN)
+    logins: dict[str, RouteRecord] = field(default_factory=dict)  # by login route, apart
 
     def record(self, route: str, phase: Phase) -> RouteRecord:
         key = (route, phase)
@@ -242,6 +245,8 @@ class Run:
         for run in runs:
             for (route, phase), rec in run.records.items():
                 merged.record(route, phase).add(rec)
+            for route, rec in run.logins.items():
+                merged.logins.setdefault(route, RouteRecord(route, Phase.LOGIN)).add(rec)
         series = [r.series for r in runs if r.series is not None]
         merged.series = series[0] if series else None
         for extra in series[1:]:
@@ -272,6 +277,8 @@ class Run:
                 "series": None if self.series is None else self.series.to_json()}
         if self.db is not None:
             data["db"] = self.db.to_json()
+        if self.logins:
+            data["logins"] = [rec.to_json() for rec in self.logins.values()]
         return data
 
     def repeat_json(self) -> dict[str, Any]:
@@ -309,6 +316,9 @@ class Run:
         self.failures = [str(f) for f in data.get("failures") or []]
         self.notes = [str(n) for n in data.get("notes") or []]
         self.db = DbStats.from_json(data["db"]) if data.get("db") else None
+        for item in data.get("logins") or []:
+            login = RouteRecord.from_json(item)
+            self.logins[login.route] = login
         for item in data.get("repeats") or []:
             repeat = Run(base_url=self.base_url, settings=self.settings,
                          started_at=str(item.get("started_at") or ""),

@@ -12,7 +12,8 @@ Which user runs an iteration is the UserPlan's (pacer.py): each user's first vis
 sample, falls at a seeded random point of the run. The hot path does a few dict increments
 per request (recorder.py); histograms are built at the end. Timestamps are `perf_counter()`
 right around aiohttp's request (send -> body read). What one request is (a user, its
-prepared request, the budget) lives in bench/users.py.
+prepared request, the budget) lives in bench/users.py; logging users in (before t0, and
+again on a 401 once a token expires), in bench/login.py.
 
 Cancelling (Ctrl-C) ends the measurement: in-flight requests are abandoned and the partial
 Run is returned, marked `interrupted`.
@@ -31,6 +32,7 @@ from collections.abc import Callable, Iterator
 import aiohttp
 
 from perfkit.bench import pacer
+from perfkit.bench.login import Logins, check_login
 from perfkit.bench.meta import Provenance
 from perfkit.bench.options import (
     DEFAULT_REQUESTS,
@@ -54,6 +56,7 @@ from perfkit.bench.users import (
     header_phase,
     prepare,
     segment_limit,
+    segment_users,
 )
 from perfkit.errors import Unreachable, UsageError
 
@@ -73,9 +76,9 @@ class _Engine:
         self.scenario, self.opt, self.segment = scenario, options, segment
         self.on_progress = on_progress
         self.base = options.base_url.rstrip("/")
-        tokens = options.tokens or ("",)
-        local = segment.users(len(tokens))
-        self.users = [VirtualUser(tokens[u], random.Random(options.seed * 7919 + u)) for u in local]
+        self.users = segment_users(options, segment)
+        self.logins = (Logins(scenario.login, self.base) if scenario.login is not None
+                       and options.credentials else None)
         self.plan = UserPlan(list(range(len(self.users))), seed=options.seed)
         self.run = Run(base_url=public_url(options.base_url))
         # Steps whose request depends on the token only: prepared once per user.
@@ -119,14 +122,15 @@ class _Engine:
             self.late += 1
 
     async def _send(self, session: aiohttp.ClientSession, index: int, step: Step, user: VirtualUser,
-                    intended: float | None) -> bool:
-        """One request; True when it succeeded (and its extraction too)."""
+                    intended: float | None, *, resent: bool = False) -> bool:
+        """One request; True when it succeeded (and its extraction too). A 401 to an expired
+        token is sent again, once, after a new login (bench/login.py)."""
         try:
             prepared = user.prepared.get(index) or self._prepare(index, step, user)
         except KeyError as exc:
             self._error(step, None, intended or time.perf_counter(), f"missing {{{exc.args[0]}}}")
             return False
-        t_send = time.perf_counter()
+        t_send, generation = time.perf_counter(), user.generation
         phase = self._phase(step, prepared.key, t_send)
         at = t_send if intended is None else intended
         if intended is not None and self.recorder is not None:
@@ -141,6 +145,9 @@ class _Engine:
             self._error(step, phase, at, error_kind(exc))
             return False
         t_end = time.perf_counter()
+        if status == 401 and self.logins is not None and not step.ok(status) and (
+                await self.logins.after_401(session, user, generation, index, resent=resent)):
+            return await self._send(session, index, step, user, None, resent=True)
         if self.opt.cache_header:
             phase = header_phase(hit)
         if not step.ok(status) or (step.extract and not extract(step, user, data)):
@@ -362,6 +369,7 @@ class _Engine:
 
     async def execute(self) -> Run:
         self.opt.validate()
+        check_login(self.scenario, self.opt.credentials)
         senders = self.senders()
         self.run.settings = settings_record(self.opt, self.scenario, senders, self.limit)
         self.run.provenance = Provenance.here()
@@ -372,6 +380,8 @@ class _Engine:
                 cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
                 skip_auto_headers=("User-Agent",)) as session:
             await self._preflight(session)
+            if self.logins is not None:
+                await self.logins.first(session, self.users, senders, self.opt.max_time_s)
             ticker = asyncio.create_task(self._ticker())
             try:
                 if self.opt.warmup:
@@ -399,6 +409,8 @@ class _Engine:
             requests=(rec.done + rec.failed) if rec else 0, errors=rec.failed if rec else 0,
             iterations=self.iterations, lag=lag, share=self.segment.count)
         self.run.segment = self.segment if self.segment.count > 1 else None
+        if self.logins is not None:
+            self.logins.close(self.run)
         self.run.finish()
         if self.on_progress is not None and self.t0:
             self.on_progress(self.progress())

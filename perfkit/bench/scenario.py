@@ -19,6 +19,16 @@ A scenario is a list of steps a virtual user runs in order, one user per bearer 
 Extraction reads the JSON response: `$` is the document, `.name` a key, `[n]` an index
 (negative from the end) and `[*]` a random element, e.g. `$[0].id`, `$.items[-1].id`.
 `{name}` placeholders in paths, headers and bodies take extracted values or `token`.
+
+A `login:` step (with `bench --users-file`) logs each virtual user in once before its first
+request; `{email}` and `{password}` come from the users file, `extract` must give `token`:
+
+    login:
+      path: /auth/v1/token?grant_type=password      # Supabase Auth (a JSON body)
+      headers: {apikey: "${SUPABASE_ANON_KEY}"}
+      json: {email: "{email}", password: "{password}"}
+      extract: {token: "$.access_token"}
+    # FastAPI's OAuth2 password flow: path: /token, form: {username: "{email}", ...}
 """
 
 from __future__ import annotations
@@ -33,20 +43,19 @@ from urllib.parse import quote
 
 import yaml
 
-from perfkit.durations import parse_duration_s
+from perfkit.bench.yamlsource import Path_, YamlSource, duration_at, substitute_env
 from perfkit.errors import UsageError
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 DEFAULT_TTL_S = 120.0  # the seed's auth cache: "TTL 2 min"
 DEFAULT_HEADERS = {"Authorization": "Bearer {token}"}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SEGMENT = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(-?\d+|\*)\]")
-_TOP_KEYS = {"name", "description", "base_url", "headers", "cache", "think", "steps"}
+_TOP_KEYS = {"name", "description", "base_url", "headers", "cache", "think", "steps", "login"}
+_LOGIN_KEYS = {"method", "path", "route", "headers", "json", "form", "extract", "expect"}
+CREDENTIAL_FIELDS = frozenset({"email", "password"})
 _STEP_KEYS = {"name", "method", "path", "route", "headers", "json", "expect", "extract", "think",
               "cache", "once"}
-
-Path_ = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -116,12 +125,32 @@ class Step:
 
 
 @dataclass(frozen=True)
+class LoginStep:
+    """How a virtual user logs in: one request with a JSON (`json_body`) or form body, whose
+    answer gives `token` (and any other extracted value) to the user's later steps."""
+
+    method: str
+    path: str
+    route: str
+    headers: dict[str, str] = field(default_factory=dict)
+    json_body: Any = None
+    form: dict[str, str] | None = None
+    extract: dict[str, Extractor] = field(default_factory=dict)
+    expect: tuple[int, ...] = ()
+    line: int = 0
+
+    def ok(self, status: int) -> bool:
+        return status in self.expect if self.expect else 200 <= status < 300
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     steps: tuple[Step, ...]
     source: str | None = None
     base_url: str | None = None
     description: str = ""
+    login: LoginStep | None = None
 
     @classmethod
     def for_path(cls, path: str, *, method: str = "GET", ttl_s: float = DEFAULT_TTL_S,
@@ -186,67 +215,7 @@ def render_body(value: Any, variables: dict[str, Any]) -> Any:
     return value
 
 
-class _Source:
-    """Line numbers of every node of a YAML document, by path."""
-
-    def __init__(self, file: str, text: str) -> None:
-        self.file = file
-        self.lines: dict[Path_, int] = {}
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else 1
-            raise UsageError(f"{file}:{line}: invalid YAML: "
-                             f"{getattr(exc, 'problem', None) or exc}") from None
-        if root is not None:
-            self._walk(root, ())
-
-    def _walk(self, node: yaml.Node, path: Path_) -> None:
-        self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                self._walk(value_node, (*path, str(key_node.value)))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                self._walk(item, (*path, i))
-
-    def error(self, path: Path_, message: str) -> UsageError:
-        probe = path
-        while probe and probe not in self.lines:
-            probe = probe[:-1]
-        line = self.lines.get(probe, 1)
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-        return UsageError(f"{self.file}:{line}: {where or 'scenario'}: {message}")
-
-
-def _env(value: Any, src: _Source, path: Path_, environ: dict[str, str]) -> Any:
-    """Substitute ${VAR} / ${VAR:-default} from the environment, recursively."""
-    if isinstance(value, str):
-        def sub(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if environ.get(name):
-                return environ[name]
-            if default is not None:
-                return default
-            raise src.error(path, f"environment variable {name} is not set")
-
-        return _ENV.sub(sub, value)
-    if isinstance(value, dict):
-        return {k: _env(v, src, (*path, str(k)), environ) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_env(v, src, (*path, i), environ) for i, v in enumerate(value)]
-    return value
-
-
-def _duration(value: Any, src: _Source, path: Path_) -> float:
-    try:
-        return parse_duration_s(value)
-    except UsageError as exc:
-        raise src.error(path, exc.message) from None
-
-
-def _cache(value: Any, default: CacheSpec, src: _Source, path: Path_) -> CacheSpec:
+def _cache(value: Any, default: CacheSpec, src: YamlSource, path: Path_) -> CacheSpec:
     if value is None:
         return default
     if value is False or value == "none":
@@ -256,11 +225,86 @@ def _cache(value: Any, default: CacheSpec, src: _Source, path: Path_) -> CacheSp
     key = value.get("key", default.key)
     if key is not None and not isinstance(key, str):
         raise src.error((*path, "key"), "expected a string template such as \"{token}\"")
-    ttl = _duration(value["ttl"], src, (*path, "ttl")) if "ttl" in value else default.ttl_s
+    ttl = duration_at(value["ttl"], src, (*path, "ttl")) if "ttl" in value else default.ttl_s
     return CacheSpec(key=key, ttl_s=ttl)
 
 
-def _step(raw: Any, index: int, defaults: dict[str, Any], known: set[str], src: _Source) -> Step:
+def _expect(raw: dict[str, Any], src: YamlSource, path: Path_) -> tuple[int, ...]:
+    expect_raw = raw.get("expect", [])
+    expect_list = expect_raw if isinstance(expect_raw, list) else [expect_raw]
+    if not all(isinstance(s, int) and 100 <= s <= 599 for s in expect_list):
+        raise src.error((*path, "expect"), "expected an HTTP status or a list of them")
+    return tuple(expect_list)
+
+
+def _extract(raw: dict[str, Any], src: YamlSource, path: Path_) -> dict[str, Extractor]:
+    extract_raw = raw.get("extract", {})
+    if not isinstance(extract_raw, dict):
+        raise src.error((*path, "extract"), "expected a mapping of name: \"$.json.path\"")
+    extract: dict[str, Extractor] = {}
+    for name, expr in extract_raw.items():
+        try:
+            extract[str(name)] = Extractor.parse(str(expr))
+        except ValueError as exc:
+            raise src.error((*path, "extract", str(name)), f"bad path {expr!r}: {exc}") from None
+    return extract
+
+
+def _login_body(raw: dict[str, Any], src: YamlSource) -> tuple[Any, dict[str, str] | None]:
+    """(json body, form fields): exactly one of them, the credentials in it, none elsewhere."""
+    path: Path_ = ("login",)
+    if ("json" in raw) == ("form" in raw):
+        raise src.error(path, "give the credentials in `json:` (Supabase Auth) or `form:` "
+                              "(OAuth2 password flow), one of them")
+    form = raw.get("form")
+    if form is not None and not (isinstance(form, dict) and form):
+        raise src.error((*path, "form"), "expected a mapping of field: value, e.g. "
+                                         "{username: \"{email}\", password: \"{password}\"}")
+    fields = {str(k): str(v) for k, v in form.items()} if form is not None else None
+    body = raw.get("json")
+    where = (*path, "form" if form is not None else "json")
+    unknown = placeholders([body, fields, raw.get("headers")]) - CREDENTIAL_FIELDS
+    if unknown:
+        raise src.error(where, f"placeholder {{{sorted(unknown)[0]}}}: a login knows only "
+                               "{email} and {password} (from --users-file)")
+    if "password" not in placeholders([body, fields]):
+        raise src.error(where, "the body must send {password} (from --users-file)")
+    return body, fields
+
+
+def _login(raw: Any, src: YamlSource) -> LoginStep:
+    path: Path_ = ("login",)
+    if not isinstance(raw, dict):
+        raise src.error(path, "expected a mapping with `path`, `json:` or `form:`, `extract`")
+    unknown = set(raw) - _LOGIN_KEYS
+    if unknown:
+        raise src.error((*path, sorted(unknown)[0]), f"unknown field (known: "
+                        f"{', '.join(sorted(_LOGIN_KEYS))})")
+    method = str(raw.get("method", "POST")).upper()
+    if method not in METHODS:
+        raise src.error((*path, "method"), f"unknown method {raw.get('method')!r}")
+    target = raw.get("path")
+    if not isinstance(target, str) or not target.startswith("/"):
+        raise src.error((*path, "path"), "required, a string starting with /")
+    if placeholders(target):  # URLs end up in logs: credentials travel in the body only
+        raise src.error((*path, "path"), "no placeholder in a login path: the credentials "
+                                         "go in the body")
+    headers = raw.get("headers", {})
+    if not isinstance(headers, dict):
+        raise src.error((*path, "headers"), "expected a mapping of header: value")
+    body, form = _login_body(raw, src)
+    extract = _extract(raw, src, path)
+    if "token" not in extract:
+        raise src.error((*path, "extract"), "must extract `token`, e.g. "
+                                            "{token: \"$.access_token\"}")
+    route = str(raw["route"]) if raw.get("route") else route_name(method, target)
+    return LoginStep(method=method, path=target, route=route,
+                     headers={str(k): str(v) for k, v in headers.items()}, json_body=body,
+                     form=form, extract=extract, expect=_expect(raw, src, path),
+                     line=src.lines.get(path, 0))
+
+
+def _step(raw: Any, index: int, defaults: dict[str, Any], known: set[str], src: YamlSource) -> Step:
     path: Path_ = ("steps", index)
     if not isinstance(raw, dict):
         raise src.error(path, "a step must be a mapping with at least `path`")
@@ -278,20 +322,10 @@ def _step(raw: Any, index: int, defaults: dict[str, Any], known: set[str], src: 
     if not isinstance(headers_raw, dict):
         raise src.error((*path, "headers"), "expected a mapping of header: value")
     headers = {**defaults["headers"], **{str(k): str(v) for k, v in headers_raw.items()}}
-    expect_raw = raw.get("expect", [])
-    expect_list = expect_raw if isinstance(expect_raw, list) else [expect_raw]
-    if not all(isinstance(s, int) and 100 <= s <= 599 for s in expect_list):
-        raise src.error((*path, "expect"), "expected an HTTP status or a list of them")
-    extract_raw = raw.get("extract", {})
-    if not isinstance(extract_raw, dict):
-        raise src.error((*path, "extract"), "expected a mapping of name: \"$.json.path\"")
-    extract: dict[str, Extractor] = {}
-    for name, expr in extract_raw.items():
-        try:
-            extract[str(name)] = Extractor.parse(str(expr))
-        except ValueError as exc:
-            raise src.error((*path, "extract", str(name)), f"bad path {expr!r}: {exc}") from None
-    think = _duration(raw["think"], src, (*path, "think")) if "think" in raw else defaults["think"]
+    expect_list = _expect(raw, src, path)
+    extract = _extract(raw, src, path)
+    think = (duration_at(raw["think"], src, (*path, "think")) if "think" in raw
+             else defaults["think"])
     cache = _cache(raw.get("cache"), defaults["cache"], src, (*path, "cache"))
     missing = placeholders([target, headers_raw, raw.get("json"), cache.key]) - known
     missing |= placeholders(list(defaults["headers"].values())) - known
@@ -301,7 +335,7 @@ def _step(raw: Any, index: int, defaults: dict[str, Any], known: set[str], src: 
     known.update(extract)
     route = str(raw["route"]) if raw.get("route") else route_name(method, target)
     return Step(method=method, path=target, route=route, name=str(raw.get("name") or route),
-                headers=headers, json_body=raw.get("json"), expect=tuple(expect_list),
+                headers=headers, json_body=raw.get("json"), expect=expect_list,
                 extract=extract, think_s=think, cache=cache, once=bool(raw.get("once", False)),
                 line=src.lines.get(path, 0))
 
@@ -309,7 +343,7 @@ def _step(raw: Any, index: int, defaults: dict[str, Any], known: set[str], src: 
 def parse_scenario(text: str, *, file: str = "<scenario>",
                    environ: dict[str, str] | None = None) -> Scenario:
     """Validate and type a scenario document."""
-    src = _Source(file, text)
+    src = YamlSource(file, text)
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise src.error((), "expected a mapping with `steps`")
@@ -317,23 +351,25 @@ def parse_scenario(text: str, *, file: str = "<scenario>",
     if unknown:
         raise src.error((sorted(unknown)[0],), f"unknown field (known: "
                         f"{', '.join(sorted(_TOP_KEYS))})")
-    data = _env(data, src, (), dict(os.environ) if environ is None else environ)
+    data = substitute_env(data, src, (), dict(os.environ) if environ is None else environ)
     headers = data.get("headers", DEFAULT_HEADERS)
     if not isinstance(headers, dict):
         raise src.error(("headers",), "expected a mapping of header: value")
     defaults = {"headers": {str(k): str(v) for k, v in headers.items()},
-                "think": _duration(data["think"], src, ("think",)) if "think" in data else 0.0,
+                "think": duration_at(data["think"], src, ("think",)) if "think" in data else 0.0,
                 "cache": _cache(data.get("cache"), CacheSpec(), src, ("cache",))}
     steps_raw = data.get("steps")
     if not isinstance(steps_raw, list) or not steps_raw:
         raise src.error(("steps",), "required, a non-empty list of steps")
-    known = {"token"}
+    login = _login(data["login"], src) if data.get("login") is not None else None
+    known = {"token", *(login.extract if login is not None else ())}
     steps = tuple(_step(raw, i, defaults, known, src) for i, raw in enumerate(steps_raw))
     base_url = data.get("base_url")
     if base_url is not None and not (isinstance(base_url, str) and "://" in base_url):
         raise src.error(("base_url",), "expected an absolute URL such as http://127.0.0.1:8000")
     return Scenario(name=str(data.get("name") or Path(file).stem), steps=steps, source=file,
-                    base_url=base_url or None, description=str(data.get("description") or ""))
+                    base_url=base_url or None, description=str(data.get("description") or ""),
+                    login=login)
 
 
 def load_scenario(path: Path, environ: dict[str, str] | None = None) -> Scenario:

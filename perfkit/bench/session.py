@@ -11,7 +11,9 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
+from perfkit.bench.login import check_login
 from perfkit.bench.options import BenchOptions, ProgressInfo
 from perfkit.bench.record import Run
 from perfkit.bench.scenario import Scenario
@@ -19,19 +21,32 @@ from perfkit.errors import UsageError
 
 Progress = Callable[[ProgressInfo], None]
 FLUSH_TIMEOUT_S = 60
+T = TypeVar("T")
 
 
 def repeat_options(options: BenchOptions, index: int) -> tuple[BenchOptions, bool]:
     """The options of repeat `index` and whether its users are fresh to the cache."""
     if index == 0:
         return options, True
-    users = len(options.tokens)
-    pool = (*options.tokens, *options.spare_tokens)
-    fresh = pool[index * users:(index + 1) * users] if users else ()
-    if users and len(fresh) == users:
-        spare = pool[(index + 1) * users:]
-        return replace(options, tokens=fresh, spare_tokens=spare, seed=options.seed), True
-    return options, False
+    if options.credentials:  # users who log in: the next ones of the users file
+        logins = _fresh(options.credentials, options.spare_credentials, index)
+        if logins is None:
+            return options, False
+        return replace(options, credentials=logins[0], spare_credentials=logins[1]), True
+    tokens = _fresh(options.tokens, options.spare_tokens, index)
+    if tokens is None:
+        return options, False
+    return replace(options, tokens=tokens[0], spare_tokens=tokens[1]), True
+
+
+def _fresh(users: tuple[T, ...], spare: tuple[T, ...], index: int
+           ) -> tuple[tuple[T, ...], tuple[T, ...]] | None:
+    """Repeat `index`'s users and the spares after them, None when too few are left."""
+    count, pool = len(users), (*users, *spare)
+    fresh = pool[index * count:(index + 1) * count]
+    if not count or len(fresh) != count:
+        return None
+    return fresh, pool[(index + 1) * count:]
 
 
 def flush(command: str) -> None:
@@ -62,6 +77,7 @@ def run_session(scenario: Scenario, options: BenchOptions,
     the database's statements during the run go in the record's `db` (pg_stat_statements,
     never reset)."""
     options.validate()
+    check_login(scenario, options.credentials)
     if dsn is None:
         return _repeats(scenario, options, on_progress)
     from perfkit.db.statements import StatementWindow

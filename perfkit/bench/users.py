@@ -7,6 +7,7 @@ when and by whom they are sent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -17,7 +18,8 @@ import aiohttp
 from yarl import URL
 
 from perfkit.bench import pacer
-from perfkit.bench.options import MAX_REQUESTS
+from perfkit.bench.credentials import Credential
+from perfkit.bench.options import MAX_REQUESTS, BenchOptions
 from perfkit.bench.pacer import Segment
 from perfkit.bench.record import Phase
 from perfkit.bench.scenario import Step, render, render_body
@@ -36,13 +38,30 @@ class Prepared:
 
 @dataclass
 class VirtualUser:
-    """A virtual user: its token and the values its steps extracted."""
+    """A virtual user: its token and the values its steps extracted. A user with a
+    credential gets its token by logging in (bench/login.py): `generation` counts its
+    logins."""
 
     token: str
     rng: random.Random
     variables: dict[str, Any] = field(default_factory=dict)
     did_once: set[int] = field(default_factory=set)
     prepared: dict[int, Prepared] = field(default_factory=dict)
+    credential: Credential | None = None
+    generation: int = 0
+    login_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+
+def segment_users(options: BenchOptions, segment: Segment) -> list[VirtualUser]:
+    """This segment's share of the users: one per token, or per credential (logged in
+    later), or one with no token at all."""
+    pool: tuple[str | Credential, ...] = options.credentials or options.tokens or ("",)
+    users = []
+    for u in segment.users(len(pool)):
+        rng, item = random.Random(options.seed * 7919 + u), pool[u]
+        users.append(VirtualUser(item, rng) if isinstance(item, str) else
+                     VirtualUser("", rng, credential=item))
+    return users
 
 
 class Budget:

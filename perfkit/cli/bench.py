@@ -11,9 +11,11 @@ from perfkit.cli import console
 from perfkit.cli.console import OutputFormat
 
 if TYPE_CHECKING:
+    from perfkit.bench.credentials import Credential
     from perfkit.bench.options import BenchOptions, ProgressInfo
     from perfkit.bench.record import Run
     from perfkit.bench.scenario import Scenario
+    from perfkit.config import Settings
 
 FormatOpt = Annotated[OutputFormat | None,
                       typer.Option("--format", help="table, json or markdown.")]
@@ -71,8 +73,13 @@ def bench(
         help="Backend URL (default: PERFKIT_BASE_URL, perfkit.yaml, the demo stack).")] = None,
     tokens_file: Annotated[Path | None, typer.Option(
         help="Bearer tokens, one a line: one virtual user each, so many cold samples.")] = None,
+    users_file: Annotated[Path | None, typer.Option(
+        help="Users who log in (the scenario's login: step), one email,password a line: one "
+             "virtual user each, logged in before the run; passwords and tokens are never "
+             "printed or saved.")] = None,
     users: Annotated[int | None, typer.Option(
-        help="How many tokens of the tokens file to use (default 10).", min=1)] = None,
+        help="How many tokens of the tokens file to use (default 10), or users of the users "
+             "file (default all).", min=1)] = None,
     cache_ttl: Annotated[str, typer.Option(
         help="How long a cache entry stays warm (path TARGET; scenarios set it per route).")]
     = "120s",
@@ -124,10 +131,10 @@ def bench(
     ones; each route gets a cache verdict (detected / none / inconclusive) with its interval.
 
     Example: `perfkit bench /auth/me --tokens-file tokens.txt --users 20 -n 400 --out run.json`
+    or, users who log in: `perfkit bench scenarios/app.yaml --users-file users.csv -n 400`
     """
     from perfkit.bench.runner import BenchOptions
     from perfkit.bench.spread import parse_start_at, parse_workers, resolve_segment
-    from perfkit.bench.tokens import choose_tokens
     from perfkit.durations import parse_duration_s
     from perfkit.errors import UsageError
     from perfkit.jsonfile import check_writable
@@ -139,9 +146,8 @@ def bench(
     if not cfg.base_url:
         raise UsageError("no base URL", hint="pass --base-url, set PERFKIT_BASE_URL, or run "
                                              "`perfkit demo up`")
-    # With --flush-cmd the flushes make the cold samples: one user, unless asked for more.
-    tokens, spare = choose_tokens(cfg, tokens_file, users or (1 if flush_cmd else None))
-    console.state.secrets.extend([*tokens, *spare])
+    tokens, spare, logins, spare_logins = _users(
+        plan, cfg, tokens_file, users_file, users, flush_cmd is not None)
     options = BenchOptions(
         base_url=cfg.base_url, requests=requests,
         duration_s=parse_duration_s(duration, flag="--duration") if duration else None,
@@ -151,12 +157,39 @@ def bench(
         flush_every=flush_every, cache_header=cache_header, repeat=repeat,
         cache_threshold_pct=cache_threshold, workers=parse_workers(workers),
         segment=resolve_segment(segment, segments),
-        start_at_epoch_s=parse_start_at(start_at) if start_at else None, seed=seed)
+        start_at_epoch_s=parse_start_at(start_at) if start_at else None, seed=seed,
+        credentials=tuple(logins), spare_credentials=tuple(spare_logins))
     options.validate()
     if out is not None:
         check_writable(out, "--out")
     run = _run_with_progress(plan, options, cfg.dsn)
     _finish(run, out, console.fmt(output_format), max_error_ratio)
+
+
+def _users(plan: Scenario, cfg: Settings, tokens_file: Path | None, users_file: Path | None,
+           users: int | None, flushing: bool
+           ) -> tuple[list[str], list[str], list[Credential], list[Credential]]:
+    """(tokens, spare tokens, users who log in, spare ones): one kind or the other; every
+    token and password joins the secrets nothing prints."""
+    from perfkit.bench.credentials import choose_users, read_users_file
+    from perfkit.bench.login import check_login
+    from perfkit.bench.tokens import choose_tokens
+    from perfkit.errors import UsageError
+
+    if users_file is not None:
+        if tokens_file is not None:
+            raise UsageError("--users-file and --tokens-file both given",
+                             hint="users who log in get their tokens from the login step: "
+                                  "give one of them")
+        logins, spare = choose_users(read_users_file(users_file), users, users_file)
+        console.state.secrets.extend(c.password for c in (*logins, *spare))
+        check_login(plan, logins)
+        return [], [], logins, spare
+    check_login(plan, [])
+    # With --flush-cmd the flushes make the cold samples: one user, unless asked for more.
+    tokens, spare_tokens = choose_tokens(cfg, tokens_file, users or (1 if flushing else None))
+    console.state.secrets.extend([*tokens, *spare_tokens])
+    return tokens, spare_tokens, [], []
 
 
 def parse_headers(raw: list[str]) -> dict[str, str]:

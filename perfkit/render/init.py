@@ -17,6 +17,12 @@ def init_document(plan: InitPlan, files: list[Path]) -> Document:
     title = f"perfkit init: {runs} of {len(plan.steps)} routes run, from {plan.source}"
     doc = Document().table(Table.of(title, COLUMNS, rows))
     doc.lines(f"wrote {', '.join(str(f) for f in files)}")
+    if plan.auth.login_path:
+        doc.lines(f"credentials: {plan.auth.described}; each virtual user logs in at "
+                  f"{plan.auth.login_path}: give --users-file users.csv (one email,password "
+                  "a line)")
+        return doc.lines(f"next: perfkit bench {plan.name} --users-file users.csv "
+                         "--duration 30s")
     if plan.auth.described:
         doc.lines(f"credentials: {plan.auth.described}; give the token with PERFKIT_TOKEN, "
                   "or many with --tokens-file tokens.txt")

@@ -83,12 +83,26 @@ def _count_note(run: Run) -> str | None:
             f"({fmt_rate(gen.achieved_rate_per_s)} req/s)")
 
 
+def login_lines(run: Run) -> list[str]:
+    """The users' logins: timed, but kept apart from the measured routes and their budget."""
+    lines = []
+    for rec in run.logins.values():
+        s = summary_ms(rec.corrected)
+        timing = (f": mean {fmt_ms(s['mean'])} ms, max {fmt_ms(s['max'])} ms"
+                  if rec.count else "")
+        errors = f"; errors {fmt_errors(rec.errors)}" if rec.errors else ""
+        lines.append(f"logins {rec.route} (apart from the measured routes): {rec.count} for "
+                     f"{run.settings.login_users} user(s){timing}{errors}")
+    return lines
+
+
 def run_notes(run: Run) -> list[str]:
-    """How the run measured (the loop, the counts, a merge)."""
+    """How the run measured (the loop, the counts, the logins, a merge)."""
     notes = [_loop_note(run)]
     counts = _count_note(run)
     if counts:
         notes.append(counts)
+    notes += login_lines(run)
     merged = run.provenance.merged_from
     if merged:
         notes.append(f"merged from {len(merged)} runs: counts are sums, elapsed is the longest "

@@ -9,6 +9,15 @@ ms: every request arriving during the freeze waits for its end, like a GC pause)
 ?miss_ms=M set both latencies),
 POST /_reset (forget counters and seen tokens). Prints its URL on stdout once listening.
 
+Logins (users `user{i}@test.local`, password `pw-{i}-S3cret`): POST
+/auth/v1/token?grant_type=password, shaped like Supabase Auth (JSON {email, password}, an
+`apikey: anon-key` header else 401, bad credentials 400 invalid_grant) and POST /token, like
+FastAPI's OAuth2 password flow (form username/password, else 401); both issue a distinct token
+that lives ?ttl_ms=N (default a minute) in `access_token` (?field=NAME puts it elsewhere),
+gzipped when the client accepts it.
+GET /me answers 401 to an unknown or expired token; GET /refused answers 401 to any token.
+GET /_auth_log: every login (email, token, kind) and every request to /me (token, status).
+
 Usage: python tests/bench/refserver.py [--port 0]
 """
 
@@ -17,8 +26,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
+import secrets
 import sys
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -28,6 +41,66 @@ class State:
     counts: dict[str, int] = field(default_factory=dict)
     frozen_until: float = 0.0
     seen_tokens: set[str] = field(default_factory=set)
+    issued: dict[str, tuple[str, float]] = field(default_factory=dict)  # token: email, expiry
+    auth_log: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {"logins": [], "requests": []})
+    serial: itertools.count[int] = field(default_factory=itertools.count)
+
+
+def valid_user(email: str, password: str) -> bool:
+    name, _, domain = email.partition("@")
+    number = name.removeprefix("user")
+    return domain == "test.local" and number.isdigit() and password == f"pw-{number}-S3cret"
+
+
+def make_auth_routes(state: State) -> list[web.RouteDef]:
+    """The login endpoints, the protected routes and the log of who carried which token."""
+    def issue(request: web.Request, email: str, kind: str) -> web.Response:
+        token = f"tok{next(state.serial)}-{secrets.token_hex(8)}"
+        ttl_s = float(request.query.get("ttl_ms", "60000")) / 1000
+        state.issued[token] = (email, time.monotonic() + ttl_s)
+        state.auth_log["logins"].append({"email": email, "token": token, "kind": kind,
+                                         "at": time.monotonic()})
+        response = web.json_response({request.query.get("field", "access_token"): token,
+                                      "token_type": "bearer", "expires_in": ttl_s})
+        response.enable_compression()  # gzip to a client that accepts it, as CDNs do
+        return response
+
+    async def supabase_token(request: web.Request) -> web.Response:
+        if request.headers.get("apikey") != "anon-key":
+            return web.json_response({"message": "No API key found in request"}, status=401)
+        if request.query.get("grant_type") != "password":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        body = await request.json()
+        if not valid_user(str(body.get("email")), str(body.get("password"))):
+            return web.json_response({"error": "invalid_grant", "error_description":
+                                      "Invalid login credentials"}, status=400)
+        return issue(request, str(body["email"]), "json")
+
+    async def oauth2_token(request: web.Request) -> web.Response:
+        form = await request.post()
+        if not valid_user(str(form.get("username")), str(form.get("password"))):
+            return web.json_response({"detail": "Incorrect username or password"}, status=401,
+                                     headers={"WWW-Authenticate": "Bearer"})
+        return issue(request, str(form["username"]), "form")
+
+    async def me(request: web.Request) -> web.Response:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        email, expiry = state.issued.get(token, ("", 0.0))
+        status = 200 if email and time.monotonic() < expiry else 401
+        state.auth_log["requests"].append({"token": token, "status": status})
+        if status == 401:
+            return web.json_response({"detail": "Could not validate credentials"}, status=401)
+        return web.json_response({"email": email})
+
+    async def refused(_: web.Request) -> web.Response:
+        return web.json_response({"detail": "Not allowed"}, status=401)
+
+    async def auth_log(_: web.Request) -> web.Response:
+        return web.json_response(state.auth_log)
+
+    return [web.post("/auth/v1/token", supabase_token), web.post("/token", oauth2_token),
+            web.get("/me", me), web.get("/refused", refused), web.get("/_auth_log", auth_log)]
 
 
 def make_app(state: State) -> web.Application:
@@ -86,6 +159,8 @@ def make_app(state: State) -> web.Application:
         state.counts.clear()
         state.frozen_until = 0.0
         state.seen_tokens.clear()
+        state.issued.clear()
+        state.auth_log = {"logins": [], "requests": []}
         return web.Response(text="reset")
 
     app = web.Application()
@@ -93,7 +168,7 @@ def make_app(state: State) -> web.Application:
                     web.get("/status/{code}", status), web.get("/stall", stall),
                     web.get("/items", items), web.get("/items/{id}", item),
                     web.post("/echo", echo), web.get("/cached", cached),
-                    web.post("/_reset", reset)])
+                    web.post("/_reset", reset), *make_auth_routes(state)])
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import urllib.request
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REFSERVER = Path(__file__).with_name("refserver.py")
 
@@ -21,6 +23,24 @@ class RefServer:
         request = urllib.request.Request(f"{self.url}/_reset", method="POST", data=b"")
         with urllib.request.urlopen(request, timeout=5) as resp:
             resp.read()
+
+    def auth_log(self) -> dict[str, list[dict[str, Any]]]:
+        """Every login the server answered (email, token, kind) and every request to /me
+        (the token it carried, the status)."""
+        with urllib.request.urlopen(f"{self.url}/_auth_log", timeout=5) as resp:
+            data: dict[str, list[dict[str, Any]]] = json.loads(resp.read())
+            return data
+
+
+def users_csv(path: Path, count: int, *, first: int = 0) -> Path:
+    """A users file of the reference server's users (`user{i}@test.local`, `pw-{i}-S3cret`)."""
+    path.write_text("email,password\n" + "".join(
+        f"user{i}@test.local,pw-{i}-S3cret\n" for i in range(first, first + count)))
+    return path
+
+
+def password(i: int) -> str:
+    return f"pw-{i}-S3cret"
 
 
 @contextmanager

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from perfkit.bench.scenario import load_scenario
-from tests.bench.support import RefServer
-from tests.init_support import REFSERVER_API
+from tests.bench.support import RefServer, users_csv
+from tests.init_support import OAUTH2_API, REFSERVER_API
 from tests.support import CliResult
 
 Cli = Callable[..., CliResult]
@@ -101,3 +101,26 @@ def test_init_unreachable_backend_is_exit_3(cli: Cli, tmp_path: Path,
     assert result.exit_code == 3 and "unreachable" in result.stderr
     assert "pw-secret" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_init_writes_the_login_step_from_the_oauth2_password_flow(
+        cli: Cli, ref: RefServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    document = tmp_path / "accounts.json"
+    document.write_text(json.dumps(OAUTH2_API))
+    monkeypatch.chdir(tmp_path)
+    init = cli("init", "--openapi", str(document), "--name", "accounts")
+    assert init.exit_code == 0, init.output
+    assert "logs in at /token" in init.stdout and "--users-file users.csv" in init.stdout
+    written = (tmp_path / "scenarios" / "accounts.yaml").read_text()
+    assert "POST /token" not in written  # the login step, not a write commented out
+    scenario = load_scenario(tmp_path / "scenarios" / "accounts.yaml")
+    assert scenario.login is not None and scenario.login.path == "/token"
+    assert scenario.login.form == {"username": "{email}", "password": "{password}",
+                                   "grant_type": "password"}
+    assert scenario.login.extract["token"].expr == "$.access_token"
+    result = cli("bench", "accounts", "--base-url", ref.url, "--users-file",
+                 str(users_csv(tmp_path / "users.csv", 4)), "-n", "20", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [(r["route"], r["count"]) for r in data["logins"]] == [("POST /token", 4)]
+    assert {r["route"] for r in data["routes"]} == {"GET /me"} and data["generator"]["errors"] == 0
