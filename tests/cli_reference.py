@@ -45,8 +45,16 @@ def _default(param: Any) -> str:
     return f"`{value}`"
 
 
+def _escape(text: str) -> str:
+    """Markdown-safe outside `code`: `<name>` stays text, not an HTML tag."""
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):
+        parts[i] = parts[i].replace("<", "&lt;").replace(">", "&gt;").replace("*", "\\*")
+    return "`".join(parts)
+
+
 def _cell(text: str | None) -> str:
-    return " ".join((text or "").split()).replace("|", "\\|")
+    return _escape(" ".join((text or "").split())).replace("|", "\\|")
 
 
 def _names(param: Any) -> str:
@@ -75,7 +83,7 @@ def _params(command: Any) -> list[str]:
 def _section(path: str, command: Any, level: int) -> list[str]:
     lines = [f"{'#' * level} `{path}`", ""]
     if command.help:
-        lines += [command.help.strip(), ""]
+        lines += [_escape(command.help.strip()), ""]
     lines += _params(command)
     for name, sub in sorted(getattr(command, "commands", {}).items()):
         if not getattr(sub, "hidden", False):
