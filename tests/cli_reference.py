@@ -20,8 +20,12 @@ HEADER = """# CLI reference
 Generated from the app by `scripts/gen_cli_reference` (do not edit by hand: a test compares
 this page with the app). `perfkit COMMAND --help` prints the same, with an example.
 
-Global options go before the command: `perfkit --config ci.yaml --debug bench …`
-(`--format` works in both places).
+Every command: `--format table|json|markdown` where it prints results, `--help` with an
+example, results on stdout and progress, warnings and errors on stderr, `NO_COLOR`
+respected, secrets never printed. Global options go before the command: `perfkit --config
+ci.yaml --debug bench …` (`--format` works in both places). Exit codes:
+[exit codes](exit-codes.md); the variables each command reads:
+[environment variables](environment.md).
 """
 
 
