@@ -18,7 +18,7 @@ from perfkit.errors import (
     UsageError,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "Settings": "perfkit.config", "resolve_settings": "perfkit.config",

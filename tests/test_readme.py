@@ -1,5 +1,6 @@
-"""README.md's tour runs as a test, in order, against a demo stack of its own: the README
-cannot drift from the tool (tests/readme_tour.py says what is checked)."""
+"""The documentation's tour runs as a test: every command of README.md and of the docs pages,
+page after page, against a demo stack of its own; the docs cannot drift from the tool
+(tests/readme_tour.py says what is checked)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.readme_tour import README, Step, Tour, mismatches, parse
+from tests.readme_tour import (
+    DOCS,
+    PAGES,
+    ROOT,
+    Step,
+    Tour,
+    check,
+    excerpt_runs,
+    load,
+    mismatches,
+    parse,
+    run_all,
+)
 
 EXAMPLE = """
 <!-- tour: skip a story of 90 s -->
@@ -48,7 +61,7 @@ def test_a_renamed_column_a_lost_row_or_note_and_a_wrong_exit_code_fail() -> Non
     assert mismatches(step, 0, same.replace("GET /auth/me", "GET /me")) == [
         "no row named 'GET /auth/me'"]
     assert mismatches(step, 2, same.replace("Holm", "Bonferroni")) == [
-        "exit 2, README says 0", "no line 'Mann-Whitney U, Holm-corrected'"]
+        "exit 2, the page says 0", "no line 'Mann-Whitney U, Holm-corrected'"]
 
 
 def test_columns_a_narrow_layout_hid_and_rows_of_statements_do_not_count() -> None:
@@ -104,18 +117,58 @@ def test_variables_and_files_carry_from_one_step_to_the_next(tmp_path: Path) -> 
     assert (code, output) == (0, "hello\nx\n")
 
 
+PAGES_WITH_EXCERPTS = """
+<!-- tour: excerpt -->
+```console
+$ perfkit gate run.json  # exit 1
+perfkit gate: FAILED
+...
+```
+"""
+
+
+def test_an_excerpt_is_checked_against_the_one_step_that_runs_its_command(
+        tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(PAGES_WITH_EXCERPTS)
+    (tmp_path / "b.md").write_text("```console\n$ echo 'perfkit gate: FAILED'; exit 1"
+                                   "\nperfkit gate: FAILED\n```\n")
+    steps = load(("a.md", "b.md"), tmp_path)
+    assert [s.excerpt for s in steps] == [True, False]
+    assert excerpt_runs(steps) == ({}, ["a.md:4: $ perfkit gate run.json  # exit 1: an excerpt "
+                                        "of 0 steps of the tour (it must show exactly one)"])
+    (tmp_path / "b.md").write_text("```console\n$ perfkit gate run.json   # exit 1\n```\n")
+    steps = load(("a.md", "b.md"), tmp_path)
+    assert excerpt_runs(steps) == ({0: 1}, [])
+
+
+def test_the_folder_carries_over_the_steps_of_a_page_and_not_to_the_next(tmp_path: Path) -> None:
+    (tmp_path / "one.md").write_text("```console\n$ mkdir -p sub && cd sub\n$ pwd\n```\n")
+    (tmp_path / "two.md").write_text("```console\n$ pwd\n```\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    seen: list[str] = []
+    run_all(load(("one.md", "two.md"), tmp_path), Tour(work, tmp_path / "state"),
+            lambda _i, _s, _c, output: seen.append(output.strip()))
+    assert seen == ["", str(work / "sub"), str(work)]
+
+
+def test_every_page_with_commands_is_in_the_tour() -> None:
+    """A page left out of PAGES would not run: its commands could drift unseen."""
+    assert all((ROOT / page).is_file() for page in PAGES)
+    with_commands = {str(page.relative_to(ROOT)) for page in DOCS.rglob("*.md")
+                     if parse(page.read_text())}
+    assert with_commands <= set(PAGES), sorted(with_commands - set(PAGES))
+
+
 @pytest.mark.integration  # a demo stack of its own and every command of the tour
-def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
-    steps = parse(README.read_text())
-    assert len(steps) >= 20, "the tour lost its commands"
+def test_the_tour_runs_as_written(tmp_path: Path) -> None:
+    steps = load()
+    assert len([s for s in steps if not s.excerpt]) >= 40, "the tour lost its commands"
+    assert any(s.page == "README.md" and s.excerpt for s in steps)
     (tmp_path / "work").mkdir()
     tour = Tour(tmp_path / "work", tmp_path / "state")
-    failures = []
     try:
-        for step in steps:
-            code, output = tour.run(step)
-            failures += [f"README.md:{step.line}: $ {step.command}: {problem}"
-                         for problem in mismatches(step, code, output)]
+        failures = check(steps, tour)
     finally:
         tour.run(Step("perfkit demo down --purge", 0))
     assert not failures, "\n".join(failures)

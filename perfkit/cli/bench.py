@@ -118,7 +118,7 @@ def bench(
     = 1,
     dsn: Annotated[str | None, typer.Option(
         help="The backend's database: its statements during the run (pg_stat_statements) "
-             "go in the record (default: DATABASE_URL, PERFKIT_DSN, perfkit.yaml, demo).")]
+             "go in the record (default: PERFKIT_DSN, DATABASE_URL, perfkit.yaml, demo).")]
     = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Write the run record (perfkit.run/2 JSON) here.")] = None,

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 PathsArg = Annotated[list[Path] | None, typer.Argument(
     help="SQL files or folders of *.sql (default: indexes/).", show_default=False)]
 DsnOpt = Annotated[str | None, typer.Option(
-    "--dsn", help="PostgreSQL DSN (default: DATABASE_URL, PERFKIT_DSN, perfkit.yaml, demo).")]
+    "--dsn", help="PostgreSQL DSN (default: PERFKIT_DSN, DATABASE_URL, perfkit.yaml, demo).")]
 FormatOpt = Annotated[OutputFormat | None, typer.Option(
     "--format", help="table, json or markdown.")]
 ExplainOpt = Annotated[bool, typer.Option(
