@@ -14,11 +14,13 @@ from typing import Any
 
 #: What drivers and pools send around the app's queries: transaction control, session
 #: resets of a pool (asyncpg: RESET ALL, pg_advisory_unlock_all(), CLOSE ALL, UNLISTEN *),
-#: settings. Counted in one line, never ranked with the app's SQL nor advised on.
+#: settings; and maintenance and DDL (ANALYZE, VACUUM, CREATE INDEX...), which are not the
+#: traffic either. Counted in one line, never ranked with the app's SQL nor advised on.
 HOUSEKEEPING = re.compile(
     r"^\s*(?:/\*.*?\*/\s*)*(?:(?:RESET|DISCARD|CLOSE|UNLISTEN|LISTEN|BEGIN|START\s+TRANSACTION|"
     r"COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION|SET|SHOW|"
-    r"DEALLOCATE)\b|SELECT\s+pg_advisory_unlock_all\s*\(\s*\)\s*;?\s*$)",
+    r"DEALLOCATE|ANALYZE|ANALYSE|VACUUM|REINDEX|CLUSTER|CHECKPOINT|CREATE|ALTER|DROP|"
+    r"COMMENT|GRANT|REVOKE)\b|SELECT\s+pg_advisory_unlock_all\s*\(\s*\)\s*;?\s*$)",
     re.IGNORECASE | re.DOTALL)
 
 
@@ -142,8 +144,8 @@ class Housekeeping:
             return None
         shown = ", ".join(self.examples) + (", ..." if self.statements > len(self.examples)
                                             else "")
-        return (f"driver housekeeping, not ranked: {self.statements} statement(s) ({shown}), "
-                f"{self.calls} call(s), {self.total_ms:.1f} ms")
+        return (f"driver housekeeping and maintenance, not ranked: {self.statements} "
+                f"statement(s) ({shown}), {self.calls} call(s), {self.total_ms:.1f} ms")
 
     def to_json(self) -> dict[str, Any]:
         return {"statements": self.statements, "calls": self.calls, "total_ms": self.total_ms,

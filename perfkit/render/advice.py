@@ -17,7 +17,7 @@ INDEX_COLUMNS = (name("index"), name("table", drop=3), text("columns"), text("se
 STATEMENT_COLUMNS = (number("#"), text("statement"), number("calls", drop=2),
                      number("total ms", drop=3), number("cost (generic)"),
                      number("cost (heaviest)"), number("cut"), name("index", drop=1))
-_STATUS = {StatementStatus.COVERED: "(none better)",
+_STATUS = {StatementStatus.COVERED: "(none better)", StatementStatus.NO_GAIN: "(no gain)",
            StatementStatus.NO_CANDIDATE: "(no candidate)",
            StatementStatus.UNPROVEN: "(unproven)", StatementStatus.SKIPPED: "(skipped)"}
 
@@ -89,7 +89,8 @@ def advice_document(advice: Advice) -> Document:
         doc.table(index_table(advice))
     else:
         doc.lines("nothing to propose: no candidate index cuts a statement's plan cost by "
-                  f"{advice.min_cut:.0%} or more over the existing indexes")
+                  f"{advice.min_cut:.0%} or more over the existing indexes and saves "
+                  f"{advice.min_saved_share:.2%} of the source's database time")
     if advice.statements:
         doc.table(statement_table(advice))
     else:
