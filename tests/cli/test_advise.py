@@ -199,3 +199,25 @@ def test_a_role_that_may_not_use_hypopg_gets_one_line(cli: Cli, advice_db: Calla
         assert "permission denied" in line and password not in result.output
     finally:
         run_sql(dsn, f"DROP OWNED BY {role}", f"DROP ROLE {role}")
+
+
+def test_explain_choice_says_why_each_candidate_was_kept_or_dropped(
+        cli: Cli, advice_db: Callable[[], str]) -> None:
+    dsn = advice_db()
+    runbook_traffic(dsn, 30)
+    result = cli("advise-indexes", "--dsn", dsn, "--explain-choice", "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    assert "the choice: every candidate, kept or dropped" in result.stdout
+    assert ("a prefix of messages (conversation_id, timestamp DESC), which serves its "
+            "statements too") in result.stdout
+    assert "the existing index users_token_key already leads with these columns" in (
+        result.stdout)
+    data = json.loads(cli("advise-indexes", "--dsn", dsn, "--format", "json").stdout)
+    kept = {c["candidate"]: c["saved_ms"] for c in data["choices"] if c["kept"]}
+    assert set(kept) == {"conversations (account_id, updated_at DESC)",
+                         "messages (conversation_id, timestamp DESC)",
+                         "whatsapp_accounts (phone_number_id)"}
+    assert all(ms > 0 for ms in kept.values())
+    # each served statement is credited to the one index that causes its cut
+    served = [s for s in data["statements"] if s["status"] == "served"]
+    assert sorted(name for s in served for name in s["indexes"]) == list(ADVISED)

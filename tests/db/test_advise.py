@@ -210,3 +210,21 @@ def test_values_of_a_secret_looking_column_never_reach_the_migration(
     assert not any(token in text for token in tokens)
     block = text.split("users (token)")[1].split("CREATE INDEX")[0]
     assert "-- perfkit:query" not in block and "secret-looking column" in block
+
+
+def test_a_statement_whose_plan_reads_no_index_is_no_gain_not_covered(
+        advice_db: Callable[[], str]) -> None:
+    """A 20-row table filtered on a column: no index beats its scan, and none is in use."""
+    dsn = advice_db()
+    run_sql(dsn, "CREATE TABLE tiny (id int PRIMARY KEY, k int)",
+            "INSERT INTO tiny SELECT g, g % 5 FROM generate_series(1, 20) g", "ANALYZE tiny")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for k in range(50):
+            conn.execute("SELECT id FROM tiny WHERE k = %s", (k % 5,)).fetchall()
+    runbook_traffic(dsn, 10)
+    stats, _since = cumulative(dsn)
+    advice = advise(dsn, stats, CUMULATIVE, top=40)
+    tiny = next(s for s in advice.statements if "FROM tiny" in s.stats.query)
+    assert tiny.status is StatementStatus.NO_GAIN, tiny
+    covered = [s for s in advice.statements if s.status is StatementStatus.COVERED]
+    assert covered and all(s.before and s.before.indexes for s in covered)
