@@ -169,7 +169,8 @@ def test_driver_housekeeping_is_counted_apart_never_ranked(advice_db: Callable[[
     db = window.result(requests=len(ids))
     assert [s.query for s in db.statements if not s.query.startswith("SELECT id, conv")] == []
     assert db.housekeeping.statements >= 7 and db.housekeeping.calls >= 7 * len(ids)
-    assert any(note.startswith("driver housekeeping and maintenance, not ranked: ") for note in db.notes())
+    assert any(note.startswith("driver housekeeping and maintenance, not ranked: ")
+               for note in db.notes())
     assert DbStats.from_json(db.to_json()).housekeeping == db.housekeeping
     assert db.db_ms_per_request == pytest.approx(
         (db.total_ms + db.housekeeping.total_ms) / len(ids))
