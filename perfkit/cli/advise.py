@@ -88,6 +88,9 @@ def advise_indexes(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write the proven indexes as a migration for apply-indexes.",
         show_default=False)] = None,
+    explain_choice: Annotated[bool, typer.Option(
+        "--explain-choice", help="Also say why each candidate index was kept or dropped "
+                                 "(the JSON always has it: choices).")] = False,
     dsn: DsnOpt = None,
     output_format: FormatOpt = None,
 ) -> None:
@@ -98,13 +101,14 @@ def advise_indexes(
     traffic with --since, else everything since the statistics' last reset), derives
     candidate btree indexes from their SQL and keeps those that cut a statement's plan cost
     by half or more, on the generic plan or with the heaviest value, over the existing
-    indexes. Only hypothetical indexes are created, in read-only transactions that keep nothing.
+    indexes, and save at least 0.25% of the source's database time by their own cut. Only
+    hypothetical indexes are created, in read-only transactions that keep nothing.
 
     Example: `perfkit advise-indexes --since 10m --out indexes/020_advised.sql`
     """
     from perfkit.db.advise import advise
     from perfkit.errors import UsageError
-    from perfkit.render.advice import advice_document
+    from perfkit.render.advice import advice_document, choice_table
 
     if from_run is not None and since is not None:
         raise UsageError("--from and --since are exclusive",
@@ -116,6 +120,9 @@ def advise_indexes(
     if console.fmt(output_format) is OutputFormat.json:
         console.print_json(advice.to_json())
     else:
-        console.show(advice_document(advice), output_format)
+        document = advice_document(advice)
+        if explain_choice:
+            document.table(choice_table(advice))
+        console.show(document, output_format)
     if out is not None:
         _write(advice, out)

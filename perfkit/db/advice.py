@@ -45,7 +45,8 @@ class Source:
 
 class StatementStatus(StrEnum):
     SERVED = "served"              # a proposed index cuts its cost by MIN_CUT or more
-    COVERED = "covered"            # no candidate beats the plan existing indexes give it
+    COVERED = "covered"            # its plan uses an existing index no candidate beats
+    NO_GAIN = "no-gain"            # its plan reads no index, and no candidate cuts it enough
     NO_CANDIDATE = "no-candidate"  # its conditions give an index nothing to seek on
     UNPROVEN = "unproven"          # candidates, but no HypoPG to prove them
     SKIPPED = "skipped"            # does not parse, names a missing table, cannot be planned
@@ -87,6 +88,20 @@ def _sum(costs: list[Costs]) -> Costs:
                  None if any(h is None for h in heavy) else sum(h or 0.0 for h in heavy))
 
 
+@dataclass(frozen=True)
+class Choice:
+    """Why a candidate index was kept or dropped (`--explain-choice`, the JSON's `choices`)."""
+
+    candidate: Candidate
+    kept: bool
+    reason: str
+    saved_ms: float | None = None  # the statements' time times this index's own cut
+
+    def to_json(self) -> dict[str, Any]:
+        return {"candidate": str(self.candidate), "kept": self.kept, "reason": self.reason,
+                "saved_ms": self.saved_ms}
+
+
 @dataclass
 class IndexAdvice:
     name: str
@@ -96,6 +111,7 @@ class IndexAdvice:
     size_bytes: int | None = None
     writes_per_s: float | None = None
     makes_redundant: tuple[str, ...] = ()
+    saved_ms: float | None = None  # its statements' time times its own (marginal) cut
 
     @property
     def create_sql(self) -> str:
@@ -122,7 +138,7 @@ class IndexAdvice:
                 "cost_before": before.to_json() if before else None,
                 "cost_after": after.to_json() if after else None,
                 "size_bytes": self.size_bytes, "writes_per_s": self.writes_per_s,
-                "makes_redundant": list(self.makes_redundant)}
+                "makes_redundant": list(self.makes_redundant), "saved_ms": self.saved_ms}
 
 
 @dataclass
@@ -134,12 +150,15 @@ class Advice:
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     min_cut: float = 0.5
+    choices: list[Choice] = field(default_factory=list)
+    min_saved_share: float = 0.01
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "source": self.source.to_json(), "hypopg": self.hypopg,
-                "min_cut": self.min_cut, "indexes": [i.to_json() for i in self.indexes],
+                "min_cut": self.min_cut, "min_saved_share": self.min_saved_share,
+                "indexes": [i.to_json() for i in self.indexes],
                 "statements": [s.to_json() for s in self.statements], "notes": self.notes,
-                "elapsed_s": self.elapsed_s}
+                "choices": [c.to_json() for c in self.choices], "elapsed_s": self.elapsed_s}
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 A candidate is kept when it cuts a statement's plan cost by MIN_CUT or more against the
 best plan the existing indexes already give, on the generic plan or with the heaviest
 values (an existing index on the same leading column is no reason to stay silent: skew
-shows only with the heaviest key). The set is chosen greedily: the index that serves most
-statements first, never one that is a prefix of another proposed or present. Nothing is
-changed: hypothetical indexes live in perfkit's own read-only transactions (db/hypo.py).
+shows only with the heaviest key), and saves a real share of the source's database time
+by its own cut (db/selection.py chooses). Nothing is changed: hypothetical indexes live in
+perfkit's own read-only transactions (db/hypo.py); db/costing.py caches the costs.
 """
 
 from __future__ import annotations
@@ -14,11 +14,8 @@ import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from perfkit.db import catalog
 from perfkit.db.advice import Advice, IndexAdvice, Source, StatementAdvice, StatementStatus
@@ -27,18 +24,17 @@ from perfkit.db.candidates import (
     Candidate,
     Param,
     ParamRole,
-    TableInfo,
     TableName,
     Unadvisable,
     analyze,
 )
 from perfkit.db.connect import connect, failed
-from perfkit.db.hypo import HYPOPG_HINT, Costs, Planner, hypopg_schema
+from perfkit.db.costing import CostingSession, Target
+from perfkit.db.hypo import HYPOPG_HINT
 from perfkit.db.pooler import probe
+from perfkit.db.selection import MIN_CUT, MIN_SAVED_SHARE, Selection, pool, select
 from perfkit.db.statements import DbStats, StatementStats
 
-#: A candidate must cut a statement's plan cost by this fraction (generic or heaviest plan).
-MIN_CUT = 0.5
 DEFAULT_TOP = 10
 _NAME_MAX = 63
 #: Values of such columns are never written to a migration (tokens, password hashes...).
@@ -47,71 +43,10 @@ SECRET_COLUMN = re.compile(r"token|secret|passw|api_?key|hash|salt", re.IGNORECA
 Say = Callable[[str], None]
 
 
-# --- the session: catalog look-ups and costs, cached -----------------------------------
-
-
-@dataclass(eq=False)
-class _Target:
-    """A statement being advised on."""
-
-    advice: StatementAdvice
-    analysis: Analysis
-
-
-class _Session:
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
-        self.planner = Planner(conn, hypopg_schema(conn))
-        self._tables: dict[tuple[str | None, str], TableInfo | None] = {}
-        self._present: dict[TableName, list[catalog.PresentIndex]] = {}
-        self._values: dict[tuple[TableName, str], catalog.ColumnValues | None] = {}
-        self._costs: dict[tuple[int, tuple[Candidate, ...]], Costs] = {}
-
-    def resolve(self, schema: str | None, name: str) -> TableInfo | None:
-        key = (schema, name)
-        if key not in self._tables:
-            self._tables[key] = catalog.table_info(self.conn, schema, name)
-        return self._tables[key]
-
-    def present(self, table: TableName) -> list[catalog.PresentIndex]:
-        if table not in self._present:
-            self._present[table] = catalog.present_indexes(self.conn, table)
-        return self._present[table]
-
-    def values(self, table: TableName, column: str) -> catalog.ColumnValues | None:
-        if (table, column) not in self._values:
-            self._values[(table, column)] = catalog.column_values(self.conn, table, column)
-        return self._values[(table, column)]
-
-    def literal(self, value: str) -> str:
-        return sql.Literal(value).as_string(self.conn)
-
-    def costs(self, target: _Target, indexes: tuple[Candidate, ...] = ()) -> Costs:
-        """The target's costs with these hypothetical indexes (cached per set)."""
-        mine = tuple(sorted(c for c in indexes if c.table in target.analysis.tables))
-        key = (id(target), mine)
-        if key not in self._costs:
-            self._costs[key] = self._plan(target, mine)
-        return self._costs[key]
-
-    def _plan(self, target: _Target, indexes: tuple[Candidate, ...]) -> Costs:
-        stmt = target.advice
-        if not indexes:
-            return self.planner.costs(stmt.stats.query, target.analysis.param_count,
-                                      stmt.params)
-        with self.planner.hypothetical(indexes) as made:
-            costs = self.planner.costs(stmt.stats.query, target.analysis.param_count,
-                                       stmt.params)
-        names = {h.name: c for c, h in made.items()}
-        used = frozenset(str(names[n]) for n in costs.indexes if n in names)
-        return Costs(costs.generic, costs.heaviest,
-                     used | frozenset(n for n in costs.indexes if n not in names))
-
-
 # --- parameters: the heaviest values to plan with ----------------------------------------
 
 
-def _literal(session: _Session, param: Param, stats: StatementStats) -> str | None:
+def _literal(session: CostingSession, param: Param, stats: StatementStats) -> str | None:
     if param.role is ParamRole.LIMIT:
         return str(max(1, math.ceil(stats.rows_per_call)))
     if param.role is ParamRole.OFFSET:
@@ -131,7 +66,7 @@ def _literal(session: _Session, param: Param, stats: StatementStats) -> str | No
     return session.literal(heaviest)
 
 
-def _heaviest_params(session: _Session, analysis: Analysis,
+def _heaviest_params(session: CostingSession, analysis: Analysis,
                      stats: StatementStats) -> tuple[tuple[str, ...] | None, bool]:
     """SQL literals for $1..$n (None when a condition's parameter has no value), and
     whether any is a value of a secret-looking column."""
@@ -155,7 +90,7 @@ def _heaviest_params(session: _Session, analysis: Analysis,
 # --- statements -> targets -----------------------------------------------------------------
 
 
-def _target(session: _Session, stats: StatementStats) -> _Target | StatementAdvice | None:
+def _target(session: CostingSession, stats: StatementStats) -> Target | StatementAdvice | None:
     """A statement ready to cost, a skipped one (with its reason), or None when it reads no
     table rows (BEGIN, SET, INSERT ... VALUES)."""
     try:
@@ -167,7 +102,7 @@ def _target(session: _Session, stats: StatementStats) -> _Target | StatementAdvi
     advice = StatementAdvice(stats, StatementStatus.NO_CANDIDATE, candidates=tuple(
         analysis.candidates), params=params, secret_params=secret,
         is_select=analysis.is_select)
-    target = _Target(advice, analysis)
+    target = Target(advice, analysis)
     try:
         advice.before = advice.after = session.costs(target)
     except Unadvisable as exc:
@@ -178,11 +113,11 @@ def _target(session: _Session, stats: StatementStats) -> _Target | StatementAdvi
     return target
 
 
-def _targets(session: _Session, stats: DbStats,
-             top: int) -> tuple[list[_Target], list[StatementAdvice]]:
+def _targets(session: CostingSession, stats: DbStats,
+             top: int) -> tuple[list[Target], list[StatementAdvice]]:
     """The `top` costliest statements that read table rows: those to cost, and all of them
     in order (skipped ones included)."""
-    targets: list[_Target] = []
+    targets: list[Target] = []
     ordered: list[StatementAdvice] = []
     for statement in stats.statements:
         if len(ordered) >= top:
@@ -190,7 +125,7 @@ def _targets(session: _Session, stats: DbStats,
         found = _target(session, statement)
         if found is None:
             continue
-        if isinstance(found, _Target):
+        if isinstance(found, Target):
             targets.append(found)
             ordered.append(found.advice)
         else:
@@ -198,100 +133,10 @@ def _targets(session: _Session, stats: DbStats,
     return targets, ordered
 
 
-def _pool(session: _Session, targets: list[_Target]) -> list[Candidate]:
-    """Every candidate once, without those an existing index already is or extends."""
-    pool: list[Candidate] = []
-    for target in targets:
-        for candidate in target.analysis.candidates:
-            present = session.present(candidate.table)
-            if candidate not in pool and not any(candidate.is_prefix_of(p.columns)
-                                                 for p in present):
-                pool.append(candidate)
-    return pool
-
-
-# --- the greedy choice ----------------------------------------------------------------------
-
-
-def _gains(session: _Session, candidate: Candidate, chosen: list[Candidate],
-           targets: list[_Target]) -> list[tuple[_Target, float]]:
-    """The targets this candidate serves on top of the chosen ones, with a score each."""
-    served = []
-    for target in targets:
-        if candidate.table not in target.analysis.tables:
-            continue
-        base = session.costs(target, tuple(chosen))
-        after = session.costs(target, (*chosen, candidate))
-        cut = base.cut(after)
-        if str(candidate) in after.indexes and cut >= MIN_CUT:
-            cuts = [c for c in (_rel(base.generic, after.generic),
-                                _rel(base.heaviest, after.heaviest)) if c is not None]
-            saved = max(0.0, sum(cuts) / len(cuts))
-            served.append((target, target.advice.stats.total_ms * saved))
-    return served
-
-
-def _rel(before: float | None, after: float | None) -> float | None:
-    if before is None or after is None or before <= 0:
-        return None
-    return (before - after) / before
-
-
-def _choose(session: _Session, targets: list[_Target]) -> list[Candidate]:
-    """Greedy: the candidate with the largest estimated time saved (each statement's total
-    time times its cost cut, summed over the statements it serves: one index serving several
-    beats two), the narrowest on a tie, until no candidate cuts any statement's cost by
-    MIN_CUT over the set chosen so far."""
-    pool, chosen = _pool(session, targets), list[Candidate]()
-    targets = [t for t in targets if t.analysis.candidates]
-    while pool:
-        best: tuple[tuple[float, int], Candidate] | None = None
-        for candidate in list(pool):
-            gains = _gains(session, candidate, chosen, targets)
-            if not gains:
-                pool.remove(candidate)  # the set only grows: it will not serve later either
-                continue
-            key = (sum(score for _t, score in gains), -len(candidate.columns))
-            if best is None or key > best[0]:
-                best = (key, candidate)
-        if best is None:
-            break
-        pick = best[1]
-
-        def covered(c: Candidate, pick: Candidate = pick) -> bool:
-            return c.table == pick.table and c.is_prefix_of(pick.columns)
-
-        chosen = [c for c in chosen if not covered(c)] + [pick]
-        pool = [c for c in pool if c != pick and not covered(c)]
-    return chosen
-
-
-def _settle(session: _Session, chosen: list[Candidate],
-            targets: list[_Target]) -> list[Candidate]:
-    """With the whole set in place: each statement's cost after and the indexes its plan
-    uses; indexes that no statement still needs are dropped from the set."""
-    while True:
-        for target in targets:
-            stmt = target.advice
-            after = session.costs(target, tuple(chosen))
-            assert stmt.before is not None
-            used = [str(c) for c in chosen if str(c) in after.indexes]
-            if used and stmt.before.cut(after) >= MIN_CUT:
-                stmt.status, stmt.after, stmt.indexes = StatementStatus.SERVED, after, used
-            else:
-                stmt.status = (StatementStatus.COVERED if stmt.candidates
-                               else StatementStatus.NO_CANDIDATE)
-                stmt.after, stmt.indexes = stmt.before, []
-        needed = [c for c in chosen if any(str(c) in t.advice.indexes for t in targets)]
-        if needed == chosen:
-            return chosen
-        chosen = needed
-
-
 # --- the advice --------------------------------------------------------------------------------
 
 
-def _index_name(session: _Session, candidate: Candidate, taken: set[str]) -> str:
+def _index_name(session: CostingSession, candidate: Candidate, taken: set[str]) -> str:
     base = "idx_" + "_".join([candidate.table.name, *(c.name for c in candidate.columns)])
     base = re.sub(r"[^a-z0-9_]+", "_", base.lower())
     for n in range(1, 100):
@@ -311,14 +156,14 @@ def _serves(candidate: Candidate, stmt: StatementAdvice, proven: bool) -> bool:
                for c in stmt.candidates)
 
 
-def _index_advice(session: _Session, candidates: list[Candidate], targets: list[_Target],
+def _index_advice(session: CostingSession, selection: Selection, targets: list[Target],
                   writes: Callable[[TableName], float | None]) -> list[IndexAdvice]:
     """Each chosen index named, sized, with its table's write rate and its statements (which
     from now on name it by its index name)."""
     proven = session.planner.hypopg is not None
     taken: set[str] = set()
     found = []
-    for candidate in candidates:
+    for candidate in selection.chosen:
         served = [t.advice for t in targets if _serves(candidate, t.advice, proven)]
         redundant = tuple(p.name for p in session.present(candidate.table)
                           if not p.unique and Candidate(candidate.table, p.columns)
@@ -326,8 +171,10 @@ def _index_advice(session: _Session, candidates: list[Candidate], targets: list[
         found.append(IndexAdvice(
             _index_name(session, candidate, taken), candidate, served, proven,
             size_bytes=session.planner.size_bytes(candidate),
-            writes_per_s=writes(candidate.table), makes_redundant=redundant))
-    found.sort(key=lambda i: -sum(s.stats.total_ms for s in i.statements))
+            writes_per_s=writes(candidate.table), makes_redundant=redundant,
+            saved_ms=selection.saved_ms.get(candidate)))
+    found.sort(key=lambda i: (-(i.saved_ms or 0.0), -sum(s.stats.total_ms
+                                                        for s in i.statements)))
     names = {str(i.candidate): i.name for i in found}
     for target in targets:
         stmt = target.advice
@@ -336,17 +183,17 @@ def _index_advice(session: _Session, candidates: list[Candidate], targets: list[
     return found
 
 
-def _unproven(session: _Session, targets: list[_Target]) -> list[Candidate]:
+def _unproven(session: CostingSession, targets: list[Target]) -> list[Candidate]:
     """Without HypoPG: every candidate that no other candidate extends."""
-    pool = _pool(session, targets)
+    found = pool(session, targets)
     for target in targets:
         if target.analysis.candidates:
             target.advice.status = StatementStatus.UNPROVEN
-    return [c for c in pool if not any(o != c and o.table == c.table
-                                       and c.is_prefix_of(o.columns) for o in pool)]
+    return [c for c in found if not any(o != c and o.table == c.table
+                                        and c.is_prefix_of(o.columns) for o in found)]
 
 
-def _rates(session: _Session, window: dict[TableName, float] | None
+def _rates(session: CostingSession, window: dict[TableName, float] | None
            ) -> tuple[Callable[[TableName], float | None], str]:
     if window is not None:
         return window.get, "writes/s: rows inserted and updated per second during the window"
@@ -366,15 +213,15 @@ def advise(dsn: str | None, stats: DbStats, source: Source, *, top: int = DEFAUL
     tell: Say = say or (lambda _msg: None)
     with connect(dsn, application_name="perfkit-advise") as conn:
         try:
-            session = _Session(conn)
+            session = CostingSession(conn)
             targets, ordered = _targets(session, stats, top)
             tell(f"costing {len(targets)} statement(s)")
             if session.planner.hypopg is not None:
-                chosen = _settle(session, _choose(session, targets), targets)
+                selection = select(session, targets, stats.total_ms)
             else:
-                chosen = _unproven(session, targets)
+                selection = Selection(_unproven(session, targets), {}, [])
             writes, basis = _rates(session, writes_per_s)
-            indexes = _index_advice(session, chosen, targets, writes)
+            indexes = _index_advice(session, selection, targets, writes)
         except psycopg.Error as exc:
             raise failed(exc, "advising") from None
     notes = [f"source: {source.describe()}", basis, *stats.notes(), *_pooler_note(dsn, indexes)]
@@ -382,7 +229,8 @@ def advise(dsn: str | None, stats: DbStats, source: Source, *, top: int = DEFAUL
         notes.append(f"HypoPG is not installed in this database: candidates are unproven; "
                      f"{HYPOPG_HINT}")
     return Advice(source, session.planner.hypopg is not None, indexes, ordered, notes,
-                  elapsed_s=time.perf_counter() - started, min_cut=MIN_CUT)
+                  elapsed_s=time.perf_counter() - started, min_cut=MIN_CUT,
+                  choices=selection.choices, min_saved_share=MIN_SAVED_SHARE)
 
 
 def _pooler_note(dsn: str | None, indexes: list[IndexAdvice]) -> list[str]:

@@ -25,6 +25,7 @@ from psycopg import sql
 from perfkit.db.candidates import Candidate, Unadvisable
 from perfkit.db.connect import read_only, sql_text
 from perfkit.db.explain import summarize
+from perfkit.db.sizes import column_shapes, estimate_btree_bytes
 from perfkit.db.statements import MARK
 from perfkit.errors import UsageError
 
@@ -150,7 +151,11 @@ class Planner:
         return Hypothetical(int(row[0]), str(row[1]))
 
     def size_bytes(self, candidate: Candidate) -> int | None:
-        """HypoPG's estimate of the index's size once built."""
+        """The index's size once built: from the statistics (db/sizes.py: deduplication
+        counted), HypoPG's estimate when the table has none."""
+        shapes = column_shapes(self.conn, candidate)
+        if shapes is not None:
+            return estimate_btree_bytes(*shapes)
         if self.hypopg is None:
             return None
         size = sql.SQL("SELECT " + MARK + " {}(%s)").format(

@@ -26,7 +26,15 @@ import psycopg
 from psycopg import sql
 
 from perfkit.db.connect import connect, failed
-from perfkit.db.workload import Counters, DbStats, Snapshot, StatementStats, share_of_latency
+from perfkit.db.workload import (
+    Counters,
+    DbStats,
+    Housekeeping,
+    Snapshot,
+    StatementStats,
+    is_housekeeping,
+    share_of_latency,
+)
 from perfkit.errors import UsageError
 
 __all__ = ["MARK", "Counters", "DbStats", "Snapshot", "StatementStats", "StatementWindow",
@@ -138,12 +146,15 @@ def delta(before: Snapshot | None, after: Snapshot, *, requests: int | None = No
         if moved.calls > 0:
             stats.append(StatementStats.of(queryid, after.texts[queryid], moved, requests))
     stats.sort(key=lambda s: (-s.total_ms, s.queryid))
-    total_ms = sum(s.total_ms for s in stats)
+    chores = [s for s in stats if is_housekeeping(s.query)]
+    stats = [s for s in stats if not is_housekeeping(s.query)]
+    total_ms = sum(s.total_ms for s in stats) + sum(s.total_ms for s in chores)
     per_request = total_ms / requests if requests else None
     seconds = (after.taken_at - before.taken_at).total_seconds() if before else None
     hidden_ms = after.hidden_ms - (before.hidden_ms if before and not reset_during else 0.0)
     return DbStats(tuple(stats), share_of_latency(per_request, mean_latency_ms), per_request,
-                   seconds, after.hidden, reset_during, hidden_ms=max(0.0, hidden_ms))
+                   seconds, after.hidden, reset_during, hidden_ms=max(0.0, hidden_ms),
+                   housekeeping=Housekeeping.of(chores))
 
 
 @dataclass

@@ -6,10 +6,27 @@ the advisor only need these shapes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+#: What drivers and pools send around the app's queries: transaction control, session
+#: resets of a pool (asyncpg: RESET ALL, pg_advisory_unlock_all(), CLOSE ALL, UNLISTEN *),
+#: settings; and maintenance and DDL (ANALYZE, VACUUM, CREATE INDEX...), which are not the
+#: traffic either. Counted in one line, never ranked with the app's SQL nor advised on.
+HOUSEKEEPING = re.compile(
+    r"^\s*(?:/\*.*?\*/\s*)*(?:(?:RESET|DISCARD|CLOSE|UNLISTEN|LISTEN|BEGIN|START\s+TRANSACTION|"
+    r"COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION|SET|SHOW|"
+    r"DEALLOCATE|ANALYZE|ANALYSE|VACUUM|REINDEX|CLUSTER|CHECKPOINT|CREATE|ALTER|DROP|"
+    r"COMMENT|GRANT|REVOKE)\b|SELECT\s+pg_advisory_unlock_all\s*\(\s*\)\s*;?\s*$)",
+    re.IGNORECASE | re.DOTALL)
+
+
+def is_housekeeping(query: str) -> bool:
+    """Whether a statement is a driver's or pool's own (see HOUSEKEEPING), not the app's."""
+    return HOUSEKEEPING.match(query) is not None
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,43 @@ def share_of_latency(db_ms_per_request: float | None,
 
 
 @dataclass(frozen=True)
+class Housekeeping:
+    """The drivers' and pools' statements of a window, summed: the run record's
+    `db.housekeeping`."""
+
+    statements: int = 0
+    calls: int = 0
+    total_ms: float = 0.0
+    examples: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, stats: Iterable[StatementStats]) -> Housekeeping:
+        found = sorted(stats, key=lambda s: -s.calls)
+        return cls(len(found), sum(s.calls for s in found), sum(s.total_ms for s in found),
+                   tuple(" ".join(s.query.split())[:40] for s in found[:4]))
+
+    def note(self) -> str | None:
+        if not self.statements:
+            return None
+        shown = ", ".join(self.examples) + (", ..." if self.statements > len(self.examples)
+                                            else "")
+        return (f"driver housekeeping and maintenance, not ranked: {self.statements} "
+                f"statement(s) ({shown}), {self.calls} call(s), {self.total_ms:.1f} ms")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"statements": self.statements, "calls": self.calls, "total_ms": self.total_ms,
+                "examples": list(self.examples)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Housekeeping:
+        if not data:
+            return cls()
+        return cls(int(data.get("statements", 0)), int(data.get("calls", 0)),
+                   float(data.get("total_ms", 0.0)),
+                   tuple(str(e) for e in data.get("examples", [])))
+
+
+@dataclass(frozen=True)
 class DbStats:
     """A window's statements, costliest first: the run record's `db` object."""
 
@@ -117,6 +171,7 @@ class DbStats:
     hidden_statements: int = 0
     reset_during: bool = False
     hidden_ms: float = 0.0  # the hidden statements' time in the window
+    housekeeping: Housekeeping = field(default_factory=Housekeeping)
 
     @property
     def total_ms(self) -> float:
@@ -129,6 +184,9 @@ class DbStats:
             out.append(f"{self.hidden_statements} statement(s) of other roles are hidden from "
                        f"this role{self._hidden_share()}: grant it pg_read_all_stats to see "
                        "them (Supabase's postgres role has it)")
+        kept = self.housekeeping.note()
+        if kept:
+            out.append(kept)
         if self.reset_during:
             out.append("pg_stat_statements was reset during the window: counts start at the "
                        "reset")
@@ -145,7 +203,7 @@ class DbStats:
                 "share_of_latency": self.share_of_latency,
                 "db_ms_per_request": self.db_ms_per_request, "seconds": self.seconds,
                 "hidden_statements": self.hidden_statements, "hidden_ms": self.hidden_ms,
-                "reset_during": self.reset_during}
+                "housekeeping": self.housekeeping.to_json(), "reset_during": self.reset_during}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DbStats:
@@ -157,6 +215,7 @@ class DbStats:
                    seconds=None if seconds is None else float(seconds),
                    hidden_statements=int(data.get("hidden_statements", 0)),
                    reset_during=bool(data.get("reset_during", False)),
-                   hidden_ms=float(data.get("hidden_ms", 0.0)))
+                   hidden_ms=float(data.get("hidden_ms", 0.0)),
+                   housekeeping=Housekeeping.from_json(data.get("housekeeping")))
 
 

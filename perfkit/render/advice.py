@@ -10,21 +10,61 @@ from perfkit.render.fmt import MISSING, arrow, fmt_cost, fmt_ms, fmt_pct, fmt_ra
 from perfkit.render.model import Document, Table, name, number, text
 
 #: A statement is shown by its first characters (the JSON has it whole).
-QUERY_CHARS = 64
+QUERY_CHARS = 72
 
 INDEX_COLUMNS = (name("index"), name("table", drop=3), text("columns"), text("serves"),
                  number("size", drop=2), number("writes/s", drop=1))
 STATEMENT_COLUMNS = (number("#"), text("statement"), number("calls", drop=2),
                      number("total ms", drop=3), number("cost (generic)"),
                      number("cost (heaviest)"), number("cut"), name("index", drop=1))
-_STATUS = {StatementStatus.COVERED: "(none better)",
+_STATUS = {StatementStatus.COVERED: "(none better)", StatementStatus.NO_GAIN: "(no gain)",
            StatementStatus.NO_CANDIDATE: "(no candidate)",
            StatementStatus.UNPROVEN: "(unproven)", StatementStatus.SKIPPED: "(skipped)"}
 
 
-def short_query(query: str) -> str:
-    line = " ".join(one_line(query)) or " ".join(query.split())
-    return line if len(line) <= QUERY_CHARS else line[:QUERY_CHARS - 1] + "…"
+#: Keywords that end a SELECT's column list or its FROM clause (at the top level).
+_CLAUSES = frozenset({"WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "OFFSET", "FOR",
+                      "WINDOW", "UNION", "RETURNING"})
+
+
+def short_id(queryid: int) -> str:
+    """Six hex digits of pg_stat_statements' queryid: enough to tell a table's rows apart
+    and to find the statement in the JSON."""
+    return f"{queryid % 2 ** 64:016x}"[-6:]
+
+
+def _top_level(words: list[str]) -> list[int]:
+    """The nesting depth before each word (parentheses), so a subquery's FROM is not ours."""
+    depth, depths = 0, []
+    for word in words:
+        depths.append(depth)
+        depth += word.count("(") - word.count(")")
+    return depths
+
+
+def _shape(words: list[str]) -> str:
+    """A SELECT by what tells it from its neighbours: its columns elided, FROM onwards kept
+    (query builders repeat one long column list across statements)."""
+    depths = _top_level(words)
+    upper = [w.upper() for w in words]
+    start = next((i for i, w in enumerate(upper) if w == "FROM" and depths[i] == 0), None)
+    if not upper or upper[0] != "SELECT" or start is None or len(" ".join(words[:start])) < 28:
+        return " ".join(words)
+    end = next((i for i in range(start + 1, len(words)) if upper[i] in _CLAUSES
+                and depths[i] == 0), len(words))
+    source = words[start:end]
+    if len(source) > 4:  # joins: the first table tells enough, the conditions tell the rest
+        source = [*source[:2], "…"]
+    return " ".join(["SELECT …", *source, *words[end:]])
+
+
+def short_query(query: str, queryid: int | None = None) -> str:
+    """A statement on one line, at most QUERY_CHARS, with its short id when given."""
+    words = one_line(query) or query.split()
+    line = _shape(words)
+    tag = f" [{short_id(queryid)}]" if queryid is not None else ""
+    room = QUERY_CHARS - len(tag)
+    return (line if len(line) <= room else line[:room - 1] + "…") + tag
 
 
 def _costs(before: Costs | None, after: Costs | None, heaviest: bool) -> str:
@@ -60,11 +100,23 @@ def statement_table(advice: Advice) -> Table:
     rows = []
     for rank, stmt in enumerate(advice.statements, 1):
         where = ", ".join(stmt.indexes) or _STATUS.get(stmt.status, MISSING)
-        rows.append([str(rank), short_query(stmt.stats.query), str(stmt.stats.calls),
+        rows.append([str(rank), short_query(stmt.stats.query, stmt.stats.queryid),
+                     str(stmt.stats.calls),
                      fmt_ms(stmt.stats.total_ms), _costs(stmt.before, stmt.after, False),
                      _costs(stmt.before, stmt.after, True), _cut(stmt), where])
     return Table.of("statements, costliest first: plan cost before → after", STATEMENT_COLUMNS,
                     rows)
+
+
+CHOICE_COLUMNS = (text("candidate"), text("kept"), number("saved ms"), text("why"))
+
+
+def choice_table(advice: Advice) -> Table:
+    """Every candidate the statements gave, kept or dropped, and why (--explain-choice)."""
+    rows = [[str(c.candidate), "yes" if c.kept else "no",
+             MISSING if c.saved_ms is None else fmt_ms(c.saved_ms), c.reason]
+            for c in sorted(advice.choices, key=lambda c: (not c.kept, -(c.saved_ms or 0.0)))]
+    return Table.of("the choice: every candidate, kept or dropped", CHOICE_COLUMNS, rows)
 
 
 def _index_lines(index: IndexAdvice) -> list[str]:
@@ -89,7 +141,8 @@ def advice_document(advice: Advice) -> Document:
         doc.table(index_table(advice))
     else:
         doc.lines("nothing to propose: no candidate index cuts a statement's plan cost by "
-                  f"{advice.min_cut:.0%} or more over the existing indexes")
+                  f"{advice.min_cut:.0%} or more over the existing indexes and saves "
+                  f"{advice.min_saved_share:.2%} of the source's database time")
     if advice.statements:
         doc.table(statement_table(advice))
     else:

@@ -151,3 +151,26 @@ def test_records_round_trip_and_share_of_latency_needs_both_figures() -> None:
                                     "shared_blks_read"}
     assert share_of_latency(4.0, 16.0) == 0.25
     assert share_of_latency(None, 16.0) is None and share_of_latency(4.0, 0.0) is None
+
+
+def test_driver_housekeeping_is_counted_apart_never_ranked(advice_db: Callable[[], str]) -> None:
+    """asyncpg's pool reset and transaction control, as a pooled app sends them around each
+    request: one line of counts, not statements at 1.00 call per request."""
+    dsn = advice_db()
+    ids = conversation_ids(dsn, 5)
+    with StatementWindow(dsn) as window, psycopg.connect(dsn, autocommit=True) as conn:
+        for conversation in ids:
+            conn.execute("BEGIN")
+            conn.execute(MESSAGES_SQL, (conversation,)).fetchall()
+            conn.execute("COMMIT")
+            for reset in ("RESET ALL", "SELECT pg_advisory_unlock_all()", "CLOSE ALL",
+                          "UNLISTEN *", "SET statement_timeout = 0", "SHOW work_mem"):
+                conn.execute(reset)  # type: ignore[arg-type]
+    db = window.result(requests=len(ids))
+    assert [s.query for s in db.statements if not s.query.startswith("SELECT id, conv")] == []
+    assert db.housekeeping.statements >= 7 and db.housekeeping.calls >= 7 * len(ids)
+    assert any(note.startswith("driver housekeeping and maintenance, not ranked: ")
+               for note in db.notes())
+    assert DbStats.from_json(db.to_json()).housekeeping == db.housekeeping
+    assert db.db_ms_per_request == pytest.approx(
+        (db.total_ms + db.housekeeping.total_ms) / len(ids))
