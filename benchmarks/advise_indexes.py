@@ -132,6 +132,11 @@ def _cut(pair: list[float | None]) -> str:
     return f"{(after - before) / before * 100:+.2f}%"
 
 
+def _ratio(pair: list[int | None]) -> str:
+    estimated, built = pair
+    return f" (x{estimated / built:.2f})" if estimated and built else ""
+
+
 def render(figures: dict[str, Any]) -> str:
     times = figures["advise_s"]
     lines = [f"demo data at scale {figures['scale']:g} loaded in {figures['load_s']:.1f} s; "
@@ -146,10 +151,12 @@ def render(figures: dict[str, Any]) -> str:
             f"{row['index']:<42} {g[0]:>8.0f} -> {g[1]:>6.1f} {_cut(g):>6} "
             f"{(h[0] or 0):>8.0f} -> {(h[1] or 0):>6.1f} {_cut(h):>6} "
             f"{(ms[0] or 0):>8.2f} -> {(ms[1] or 0):>6.3f} ms {_cut(ms):>6}")
-    sizes = [f"{row['index']} {row['size_bytes'][0] / 2**20:.1f} MB estimated, "
-             f"{(row['size_bytes'][1] or 0) / 2**20:.1f} MB built" for row in figures["indexes"]]
+    sizes = [f"{row['index']} {row['size_bytes'][0] / 2**20:.2f} MB estimated, "
+             f"{(row['size_bytes'][1] or 0) / 2**20:.2f} MB built"
+             f"{_ratio(row['size_bytes'])}" for row in figures["indexes"]]
     if sizes:
-        lines += ["", "sizes (hypopg_relation_size vs pg_relation_size):", *sizes]
+        lines += ["", "sizes (perfkit's B-tree model, deduplication counted, vs "
+                      "pg_relation_size; goal within 25%):", *sizes]
     if not figures["indexes"]:
         lines.append("(no index advised)")
     lines += ["", "rerun:", RERUN + f" --scale {figures['scale']:g} --iterations "
