@@ -132,7 +132,10 @@ def _what_is_missing_is_one_line(user: User) -> None:
     assert note["family"] == "note" and note["hits"] > 0 and note["misses"] > 0
     for args, code, said in (
             (("cache-stats",), 2, "log"),
-            (("apply-indexes", "--dry-run"), 2, "shipped with perfkit: give yours"),
+            (("apply-indexes", "--dry-run"), 2,
+             "give your migration: perfkit apply-indexes path/to/indexes.sql"),
+            (("verify-indexes",), 2,
+             "give your migration: perfkit verify-indexes path/to/indexes.sql"),
             (("k8s-job", "/notes", "--segments", "2", "--duration", "1m", "--image", "img:1",
               "--results-pvc", "results"), 2, "--base-url")):
         done = user.run(*args, code=code)
