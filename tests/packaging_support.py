@@ -21,8 +21,11 @@ def build_dist(out: Path, work: Path) -> Path:
     """`python -m build` (sdist, then the wheel from the sdist) of a copy of the source tree."""
     source = work / "perfkit"
     shutil.copytree(REPO, source, symlinks=True, ignore=NOT_COPIED)
+    # the build backend's release is constraints.txt's, as for the suite's own venv
+    env = {**os.environ, "PIP_CONSTRAINT": str(REPO / "constraints.txt")}
     done = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(source)],
-                          capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False)
+                          capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False,
+                          env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return out
 

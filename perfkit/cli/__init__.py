@@ -19,11 +19,15 @@ import typer
 from perfkit import __version__
 from perfkit.cli import console
 from perfkit.cli.console import OutputFormat
+from perfkit.config import ENVIRONMENT
 
 HELP = ("Performance tuning for PostgreSQL-backed web backends: safe index builds, honest "
         "latency benchmarks, Prometheus before/after reports and CI gates.\n\n"
         "Start with `perfkit demo up` (a real PostgreSQL, demo backend and Prometheus on this "
-        "machine); every command then targets it with no setup.")
+        "machine); every command then targets it with no setup.\n\n"
+        "Settings, first found wins: flags, then the environment ("
+        + ", ".join(" then ".join(names) for names in ENVIRONMENT.values())
+        + "), then perfkit.yaml (or --config), then the running demo stack.")
 COMPLETE_VAR = "_PERFKIT_COMPLETE"
 SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
 

@@ -92,16 +92,16 @@ def bench(
              "'curl -s -X POST $URL/_demo/cache/clear'.")] = None,
     flush_every: Annotated[int, typer.Option(
         help="With --flush-cmd: iterations per flush (1 cold + N-1 warm).", min=1)] = 5,
-    max_error_ratio: Annotated[float, typer.Option(
-        help="Error budget: above this share of failed requests, exit 1.", min=0, max=1)]
-    = 0.01,
+    max_error_ratio: Annotated[str, typer.Option(
+        help="Error budget: above this share of failed requests (1% or 0.01), exit 1.")]
+    = "1%",
     repeat: Annotated[int, typer.Option(
         help="Run the same schedule N times; compare and gate then use runs as samples "
              "(run-to-run noise in the interval). Each repeat takes fresh tokens when the "
              "file has enough.")] = 1,
-    cache_threshold: Annotated[float, typer.Option(
-        help="Cache verdict: 'detected' when cold is slower than warm beyond this many "
-             "percent, 'none' when the interval stays within it.")] = 20.0,
+    cache_threshold: Annotated[str, typer.Option(
+        help="Cache verdict: 'detected' when cold is slower than warm beyond this percentage "
+             "(20% or 20), 'none' when the interval stays within it.")] = "20%",
     workers: Annotated[str, typer.Option(
         help="Processes on this machine, each a share of the schedule (N or auto); one "
              "merged record.")] = "1",
@@ -138,6 +138,7 @@ def bench(
     from perfkit.durations import parse_duration_s
     from perfkit.errors import UsageError
     from perfkit.jsonfile import check_writable
+    from perfkit.percentages import parse_percent, parse_ratio
 
     extra = parse_headers(header or [])
     console.state.secrets.extend(v for v in extra.values() if "{token}" not in v)
@@ -155,7 +156,8 @@ def bench(
         timeout_s=parse_duration_s(timeout, flag="--timeout"), warmup=warmup,
         tokens=tuple(tokens), spare_tokens=tuple(spare), flush_cmd=flush_cmd,
         flush_every=flush_every, cache_header=cache_header, repeat=repeat,
-        cache_threshold_pct=cache_threshold, workers=parse_workers(workers),
+        cache_threshold_pct=parse_percent(cache_threshold, flag="--cache-threshold"),
+        workers=parse_workers(workers),
         segment=resolve_segment(segment, segments),
         start_at_epoch_s=parse_start_at(start_at) if start_at else None, seed=seed,
         credentials=tuple(logins), spare_credentials=tuple(spare_logins))
@@ -163,7 +165,8 @@ def bench(
     if out is not None:
         check_writable(out, "--out")
     run = _run_with_progress(plan, options, cfg.dsn)
-    _finish(run, out, console.fmt(output_format), max_error_ratio)
+    _finish(run, out, console.fmt(output_format),
+            parse_ratio(max_error_ratio, flag="--max-error-ratio"))
 
 
 def _users(plan: Scenario, cfg: Settings, tokens_file: Path | None, users_file: Path | None,
@@ -274,27 +277,27 @@ def compare(
     after: Annotated[Path, typer.Argument(help="The 'after' run.")],
     alpha: Annotated[float, typer.Option(help="Significance level (Holm-corrected).",
                                          min=0.0001, max=0.5)] = 0.05,
-    min_change: Annotated[float, typer.Option(
+    min_change: Annotated[str, typer.Option(
         help="faster/slower only when the whole 95% interval of the mean's change is beyond "
-             "this many percent (the gate's margin).", min=0)] = 5.0,
+             "this percentage, 5% or 5 (the gate's --max-regression).")] = "5%",
+    run_noise: Annotated[str, typer.Option(
+        help="Run-to-run noise of a run's mean added to one-run intervals: auto (1% + 60 µs, "
+             "measured on loopback), a percentage of your own from A/A runs, or 0 (as the "
+             "gate's).")] = "auto",
     output_format: FormatOpt = None,
 ) -> None:
     """Before/after per route and phase: change in mean/p50/p99, a CI and a verdict.
 
     Example: `perfkit compare before.json after.json --format markdown`
     """
-    import math
-
     from perfkit.bench.compare import Method, compare_runs
     from perfkit.bench.record import Run
-    from perfkit.errors import UsageError
+    from perfkit.percentages import parse_percent, parse_percent_or_auto
     from perfkit.render.compare import compare_document
 
-    if not math.isfinite(min_change):
-        raise UsageError(f"--min-change {min_change} is not a finite percentage",
-                         hint="e.g. --min-change 5")
-    result = compare_runs(Run.load(before), Run.load(after),
-                          Method(alpha=alpha, min_change_pct=min_change))
+    method = Method(alpha=alpha, min_change_pct=parse_percent(min_change, flag="--min-change"),
+                    run_noise_pct=parse_percent_or_auto(run_noise, flag="--run-noise"))
+    result = compare_runs(Run.load(before), Run.load(after), method)
     if console.fmt(output_format) is OutputFormat.json:
         console.print_json(result.to_json())
     else:

@@ -217,24 +217,81 @@ def _print_table(tbl: Table) -> None:
     width = None if state.wide else out().width
     keep, dropped = fit_columns(tbl, width)
     needed = _widths(tbl)
-    rich = RichTable(title=tbl.title, caption=tbl.caption, show_edge=False,
-                     header_style="bold")
+    natural = sum(needed[i] for i in keep) + 3 * len(keep) - 1
+    # it cannot fit: printed wider than the terminal rather than break a name
+    console = out() if width is not None and natural <= width else _wide_console(natural + 2)
+    fixed = {} if width is None else _text_widths(tbl, keep, needed, console.width)
+    rich = RichTable(show_edge=False, header_style="bold")
     for i in keep:
         column = tbl.columns[i]
-        whole = column.kind is not Kind.TEXT
         rich.add_column(column.header, justify="right" if column.right else "left",
-                        no_wrap=whole, min_width=needed[i] if whole else None,
-                        overflow="fold")
+                        no_wrap=column.kind is not Kind.TEXT, min_width=needed[i],
+                        width=fixed.get(i), overflow="fold")
     for row in tbl.rows:
         rich.add_row(*[escape_markup(_known_secrets_out(_scrub(row[i]))) for i in keep])
-    natural = sum(needed[i] for i in keep) + 3 * len(keep) - 1
-    if width is None or natural <= width:
-        out().print(rich)
-    else:  # it cannot fit: printed wider than the terminal rather than break a name
-        _wide_console(natural + 2).print(rich)
+    if width is None:  # --wide: every column at its full width, whatever the terminal
+        console = _wide_console(_full_width(rich))
+    _print_annotated(console, rich, tbl.title, tbl.caption)
     if dropped:
         note(f"(narrow output: {', '.join(dropped)} hidden; `perfkit --wide` or a wider "
              "COLUMNS shows them)")
+
+
+def _full_width(rich: Any) -> int:
+    from rich.measure import Measurement
+
+    unbounded = _wide_console(10_000)
+    return Measurement.get(unbounded, unbounded.options, rich).maximum
+
+
+def _text_widths(tbl: Table, keep: list[int], needed: list[int], limit: int) -> dict[int, int]:
+    """Widths of the text columns when they cannot all have their longest line: each gets its
+    longest word (up to 24 cells) and the room left goes to the narrowest first. Rich's own
+    squeeze ignores a column's minimum and folds words (`Prometheu` / `s`)."""
+    from rich.cells import cell_len
+
+    from perfkit.render.model import Kind
+
+    text = [i for i in keep if tbl.columns[i].kind is Kind.TEXT]
+    longest = {i: max([cell_len(tbl.columns[i].header), *(cell_len(line) for row in tbl.rows
+                                                          for line in row[i].splitlines())])
+               for i in text}
+    room = limit - (3 * len(keep) - 1) - sum(needed[i] for i in keep if i not in longest)
+    if sum(longest.values()) <= room:
+        return {}
+    widths = {i: needed[i] for i in text}
+    spare = room - sum(widths.values())
+    while spare > 0:
+        growable = [i for i in text if widths[i] < longest[i]]
+        if not growable:
+            break
+        widths[min(growable, key=lambda i: widths[i])] += 1
+        spare -= 1
+    return widths
+
+
+def _print_annotated(console: Console, rich: Any, title: str | None,
+                     caption: str | None) -> None:
+    """The table with its title and caption, as plain text (a path's [brackets] are not
+    markup). Rich fits them to the table's width, folding what does not fit (a long path
+    splits the words around it over lines); one wider than the table goes on a line of its
+    own instead, whole (a terminal wraps it, grep finds it)."""
+    from rich.cells import cell_len
+    from rich.measure import Measurement
+    from rich.text import Text
+
+    table_width = min(Measurement.get(console, console.options, rich).maximum, console.width)
+    title = _known_secrets_out(title) if title else None
+    caption = _known_secrets_out(caption) if caption else None
+    if title and cell_len(title) > table_width:
+        console.print(Text(title, style="table.title"), soft_wrap=True)
+    elif title:
+        rich.title = Text(title)
+    if caption and cell_len(caption) <= table_width:
+        rich.caption = Text(caption)
+    console.print(rich)
+    if caption and cell_len(caption) > table_width:
+        console.print(Text(caption, style="table.caption"), soft_wrap=True)
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]],

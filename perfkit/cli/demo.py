@@ -133,9 +133,9 @@ def fault(
     route: Annotated[str, typer.Option(help="Route template, e.g. /auth/me, or * for all.")] = "*",
     latency_ms: Annotated[float | None, typer.Option(
         help="Extra latency to add (0 removes it; omitted: left as is).", min=0)] = None,
-    error_ratio: Annotated[float | None, typer.Option(
-        help="Share of requests answered 500 (0 removes it; omitted: left as is).", min=0,
-        max=1)] = None,
+    error_ratio: Annotated[str | None, typer.Option(
+        help="Share of requests answered 500, 10% or 0.1 (0 removes it; omitted: left as "
+             "is).")] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove every fault first.")] = False,
     output_format: FormatOpt = None,
 ) -> None:
@@ -146,10 +146,12 @@ def fault(
     """
     from perfkit.demo import stack
     from perfkit.demo.control import change_fault
+    from perfkit.percentages import parse_ratio
     from perfkit.render.demo import faults_document
 
-    now = change_fault(stack.backend_url(), route, latency_ms=latency_ms,
-                       error_ratio=error_ratio, clear=clear)
+    ratio = None if error_ratio is None else parse_ratio(error_ratio, flag="--error-ratio")
+    now = change_fault(stack.backend_url(), route, latency_ms=latency_ms, error_ratio=ratio,
+                       clear=clear)
     if console.fmt(output_format) is OutputFormat.json:
         console.print_json(now.to_json())
         return

@@ -38,16 +38,20 @@ def _rules(settings: Settings) -> list[Rule]:
 
 def doctor(
     indexes: Annotated[list[Path] | None, typer.Argument(
-        help="Index migrations whose indexes must exist (default: ./indexes/).")] = None,
+        help="Index migrations whose indexes must exist (default: ./indexes/; on the demo "
+             "stack, its migration).")] = None,
     since: Annotated[str, typer.Option(
         help="Prometheus window length for the before/after checks.")] = "5m",
     split: Annotated[str | None, typer.Option(
         help="Where the before window ends (event id or time; default: latest event).")]
     = None,
-    base_url: Annotated[str | None, typer.Option(help="Backend base URL.")] = None,
-    dsn: Annotated[str | None, typer.Option(help="Database DSN.")] = None,
-    prometheus: Annotated[str | None, typer.Option("--prometheus",
-                                                   help="Prometheus URL.")] = None,
+    base_url: Annotated[str | None, typer.Option(
+        help="Backend base URL (default: PERFKIT_BASE_URL, perfkit.yaml, demo).")] = None,
+    dsn: Annotated[str | None, typer.Option(
+        help="Database DSN (default: PERFKIT_DSN, DATABASE_URL, perfkit.yaml, demo).")] = None,
+    prometheus: Annotated[str | None, typer.Option(
+        "--prometheus", help="Prometheus URL (default: PROMETHEUS_URL, perfkit.yaml, demo).")]
+    = None,
     until: Annotated[str | None, typer.Option(
         help="End of the after window (ISO time; default: now).")] = None,
     log: Annotated[Path | None, typer.Option(help="Backend log with Cache HIT/MISS lines.")]

@@ -15,20 +15,6 @@ if TYPE_CHECKING:
     from perfkit.gate import GateResult
 
 
-def _percent(text: str, flag: str) -> float:
-    import math
-
-    from perfkit.errors import UsageError
-
-    try:
-        value = float(text.strip().rstrip("%"))
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise UsageError(f"{flag} {text!r} is not a percentage >= 0", hint=f"e.g. {flag} 10%")
-    return value
-
-
 def gate(
     record: Annotated[Path, typer.Argument(
         help="A bench run (perfkit.run/2) or a report (perfkit.report/1) JSON.")],
@@ -37,11 +23,12 @@ def gate(
     thresholds: Annotated[Path | None, typer.Option(
         help="YAML with a `thresholds:` mapping (default: perfkit.yaml).")] = None,
     max_regression: Annotated[str, typer.Option(
-        help="Allowed slowdown of the mean vs the baseline (5% catches a 15% regression "
-             "with ~1500 requests a run).")] = "5%",
+        help="Allowed slowdown of the mean vs the baseline, 5% or 5 (5% catches a 15% "
+             "regression with ~1500 requests a run).")] = "5%",
     run_noise: Annotated[str, typer.Option(
         help="Run-to-run noise of a run's mean added to one-run intervals: auto (1% + 60 µs, "
-             "measured on loopback), a percentage of your own from A/A runs, or 0%. Runs "
+             "measured on loopback), a percentage of your own from A/A runs (2% or 2), or 0. "
+             "Runs "
              "with --repeat 4+ a side measure the noise between runs and keep this for a "
              "shift between the before and the after blocks.")] = "auto",
     alpha: Annotated[float, typer.Option(help="Significance level (after Holm).", min=0.0001,
@@ -68,16 +55,17 @@ def gate(
     from perfkit.config import load_config_file
     from perfkit.gate import GateOptions, gate_record
     from perfkit.jsonfile import read_json_object
+    from perfkit.percentages import parse_percent, parse_percent_or_auto
     from perfkit.render.gate import gate_document
     from perfkit.render.markdown import document as markdown_document
     from perfkit.thresholds import load_thresholds
 
     config, found = load_config_file(thresholds or console.state.config_path)
     rules = load_thresholds(config, str(found or "perfkit.yaml"))
-    options = GateOptions(max_regression_pct=_percent(max_regression, "--max-regression"),
-                          alpha=alpha, min_samples=min_samples,
-                          run_noise_pct=None if run_noise.strip().lower() == "auto" else
-                          _percent(run_noise, "--run-noise"))
+    options = GateOptions(
+        max_regression_pct=parse_percent(max_regression, flag="--max-regression"), alpha=alpha,
+        min_samples=min_samples, run_noise_pct=parse_percent_or_auto(run_noise,
+                                                                     flag="--run-noise"))
     base = Run.load(baseline) if baseline is not None else None
     result = gate_record(read_json_object(record), str(record), rules, base, options)
     doc = gate_document(result, strict=strict)

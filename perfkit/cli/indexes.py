@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from perfkit.db.verify import VerifyReport
 
 PathsArg = Annotated[list[Path] | None, typer.Argument(
-    help="SQL files or folders of *.sql (default: indexes/).", show_default=False)]
+    help="SQL files or folders of *.sql (default: ./indexes/; without it, the demo's migration, "
+         "on the demo's database only).", show_default=False)]
 DsnOpt = Annotated[str | None, typer.Option(
     "--dsn", help="PostgreSQL DSN (default: PERFKIT_DSN, DATABASE_URL, perfkit.yaml, demo).")]
 FormatOpt = Annotated[OutputFormat | None, typer.Option(
@@ -66,6 +67,30 @@ def _about_the_default(paths: list[Path] | None, command: str) -> Iterator[None]
                         "./indexes/ here, so that is the runbook's migration shipped with "
                         f"perfkit: give yours, e.g. perfkit {command} migrations/")
         raise
+
+
+def _shipped_only_on_the_demo(paths: list[Path] | None, dsn: str | None, command: str) -> None:
+    """The runbook's migration (no path given, no ./indexes/ here) is for the demo's database
+    only (the DSN of the running demo stack, or a database carrying the demo's marker table):
+    anywhere else it would build WhatsApp indexes nobody asked for. Exit 2, nothing done."""
+    from perfkit.config import database_identity, demo_defaults, load_demo_state
+    from perfkit.db.connect import connect
+    from perfkit.db.parse import SHIPPED_INDEXES, default_index_paths
+    from perfkit.demo.data import holds_demo_data
+    from perfkit.errors import UsageError
+
+    if paths or default_index_paths() != [SHIPPED_INDEXES]:
+        return
+    database = database_identity(dsn)
+    if database and database == database_identity(demo_defaults(load_demo_state() or {})["dsn"]):
+        return
+    with connect(dsn) as conn:
+        if holds_demo_data(conn):
+            return
+    raise UsageError(f"no path given and no ./indexes/ here, and the migration shipped with "
+                     f"perfkit is for the demo's database only: {database} is not it",
+                     hint=f"give your migration: perfkit {command} path/to/indexes.sql, or "
+                          "write one with perfkit advise-indexes --out indexes.sql")
 
 
 def _statements(paths: list[Path] | None, *, verify: bool) -> list[IndexStatement]:
@@ -116,9 +141,10 @@ def verify_indexes(
     from perfkit.db.connect import connect
     from perfkit.db.verify import verify_indexes as verify
 
+    settings = console.settings(dsn=dsn)
+    _shipped_only_on_the_demo(paths, settings.dsn, "verify-indexes")
     with _about_the_default(paths, "verify-indexes"):
         statements = _statements(paths, verify=True)
-        settings = console.settings(dsn=dsn)
         with connect(settings.dsn) as conn:
             report = verify(conn, statements, explain=explain)
     output = console.fmt(output_format)
@@ -210,6 +236,7 @@ def apply_indexes(
 
     statements = _statements(paths, verify=False)
     settings = console.settings(dsn=dsn)
+    _shipped_only_on_the_demo(paths, settings.dsn, "apply-indexes")
     options = ApplyOptions(dry_run=dry_run, lock_timeout_s=parse_duration_s(lock_timeout),
                            lock_retries=retries, analyze=not no_analyze, replace=replace,
                            explain=explain)

@@ -52,10 +52,10 @@ def report(
     bench: Annotated[Path | None, typer.Option(
         help="A bench run (perfkit bench --out) to set client-side latency beside the "
              "server's, in the window the run mostly overlaps.")] = None,
-    min_change: Annotated[float | None, typer.Option(
+    min_change: Annotated[str | None, typer.Option(
         "--min-change", help="Faster/slower only when the whole 95% interval of the mean's "
-                             "change is beyond this many percent (default 5, as compare and "
-                             "gate).", show_default=False)] = None,
+                             "change is beyond this percentage, 5% or 5 (default 5%, as "
+                             "compare and gate).", show_default=False)] = None,
     output_format: FormatOpt = None,
 ) -> None:
     """Per-route mean, P99, req/s and 5xx% from Prometheus, before vs after a change.
@@ -79,19 +79,13 @@ def report(
     _show(record, console.fmt(output_format))
 
 
-def _rule(min_change_pct: float | None) -> Rule:
-    import math
-
-    from perfkit.errors import UsageError
+def _rule(min_change: str | None) -> Rule:
+    from perfkit.percentages import parse_percent
     from perfkit.prom.judge import Rule
 
-    if min_change_pct is None:
+    if min_change is None:
         return Rule()
-    if not math.isfinite(min_change_pct) or min_change_pct < 0:
-        raise UsageError(f"--min-change {min_change_pct:g} must be a finite percentage >= 0",
-                         hint="e.g. --min-change 5 (the default) or 0 for any significant "
-                              "change")
-    return Rule(min_change_pct=min_change_pct)
+    return Rule(min_change_pct=parse_percent(min_change, flag="--min-change"))
 
 
 def _collect(prometheus: str | None, options: ReportOptions) -> Report:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -132,6 +133,16 @@ class LoadedData:
     def current(self) -> bool:
         """Made with this perfkit's schema (an older one lacks its indexes or columns)."""
         return self.schema_version == schema.VERSION
+
+
+#: Created by `load_demo_data`: its presence marks a database as the demo's.
+MARKER_TABLE = "perfkit_demo_meta"
+
+
+def holds_demo_data(conn: psycopg.Connection[Any]) -> bool:
+    """The database was loaded by `perfkit demo up` (it carries the demo's marker table)."""
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (MARKER_TABLE,)).fetchone()
+    return bool(row and row[0])
 
 
 def loaded_data(dsn: str) -> LoadedData | None:

@@ -352,8 +352,9 @@ def test_tokens_file_from_the_environment_beats_the_demo_token(
     (["--header", "no-colon-secret"], "--header number 1 is not 'Name: value'"),
     (["-H", "A: b", "-H", "Bad Name: x"], "--header number 2 is not 'Name: value'"),
     (["--repeat", "0"], "--repeat must be between 1"),
-    (["--cache-threshold", "-1"], "--cache-threshold must be a finite percentage"),
-    (["--cache-threshold", "nan"], "--cache-threshold must be a finite percentage"),
+    (["--cache-threshold", "-1"], "invalid --cache-threshold '-1': not a percentage >= 0"),
+    (["--cache-threshold", "nan"], "invalid --cache-threshold 'nan': not a percentage >= 0"),
+    (["--max-error-ratio", "5"], "invalid --max-error-ratio '5': above 100%"),
     (["--segment", "3/2"], "--segment '3/2' is not a share i/n"),
     (["--segment", "0/0"], "--segment '0/0' is not a share i/n"),
     (["--workers", "0"], "--workers must be >= 1"),
@@ -372,9 +373,30 @@ def test_compare_min_change_must_be_finite(cli: Cli, tmp_path: Path) -> None:
 
     run = tmp_path / "run.json"
     make_run({("GET /a", "all"): [20.0] * 30}).save(run)
-    result = cli("compare", str(run), str(run), "--min-change", "nan")
-    assert result.exit_code == 2 and "--min-change" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    for bad in ("nan", "-5%", "5%%", "five"):
+        result = cli("compare", str(run), str(run), "--min-change", bad)
+        assert result.exit_code == 2 and "--min-change" in result.stderr, (bad, result.output)
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_compare_takes_percentages_as_the_gate_does(cli: Cli, tmp_path: Path) -> None:
+    """`--min-change 5%` and `--min-change 5` are one margin; it decides the verdict."""
+    from tests.support import make_run
+
+    before, after = tmp_path / "a.json", tmp_path / "b.json"
+    make_run({("GET /a", "all"): [20.0, 20.2, 19.8] * 200}).save(before)
+    make_run({("GET /a", "all"): [21.6, 21.8, 21.4] * 200}).save(after)  # 8% slower
+    verdicts = {}
+    for margin in ("5%", "5", "10%", "10"):
+        result = cli("compare", str(before), str(after), "--min-change", margin,
+                     "--run-noise", "0%", "--format", "json")
+        assert result.exit_code == 0, (margin, result.output)
+        data = json.loads(result.stdout)
+        verdicts[margin] = {r["verdict"] for r in data["routes"] if r["route"] == "GET /a"}
+    assert verdicts["5%"] == verdicts["5"] == {"slower"}
+    assert verdicts["10%"] == verdicts["10"] != {"slower"}
+    noisy = cli("compare", str(before), str(after), "--run-noise", "auto")
+    assert noisy.exit_code == 0, noisy.output
 
 
 @pytest.mark.integration  # seconds of real load or real processes

@@ -115,6 +115,28 @@ def test_a_preset_from_perfkit_yaml_is_the_default(cli: Cli, tmp_path: Path,
     assert unknown.exit_code == 2 and "known: demo, lines, structured" in unknown.stderr
 
 
+@pytest.mark.parametrize("columns", ["80", "160"])
+def test_a_title_keeps_what_it_names_whatever_the_path_and_the_width(
+        cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: str) -> None:
+    """A title wider than its table (a deep tmp or CI folder) is printed whole on a line of
+    its own: not folded to the table's width, which split `pattern lines` or cut the path."""
+    folder = tmp_path / ("a-folder-with-a-rather-long-name-" * 5) / "logs"
+    folder.mkdir(parents=True)
+    log = folder / "app.log"
+    log.write_text(APP_LOG)
+    (tmp_path / "perfkit.yaml").write_text(
+        "cache:\n  preset: lines\n  presets:\n    lines:\n"
+        r"      pattern: 'cache lookup (?P<result>\w+) key=(?P<key>\S+)'" "\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", columns)
+    table = cli("cache-stats", str(log))
+    assert table.exit_code == 0, table.stderr
+    title = f"cache lookups in {log} (5 lines, pattern lines)"
+    assert title in table.stdout.splitlines()
+    assert all(len(line) <= int(columns) for line in table.stdout.splitlines()
+               if "│" in line or "┃" in line)
+
+
 # -- Redis -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:

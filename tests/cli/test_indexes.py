@@ -244,3 +244,39 @@ def test_markdown_is_the_shared_renderer(cli: Cli, fresh_db: Callable[[float], s
     assert result.exit_code == 1
     assert "**indexes: expected vs database**" in result.stdout
     assert "| `idx_messages_conversation_timestamp` | `messages` | `missing` |" in result.stdout
+
+
+def test_the_shipped_migration_is_for_the_demo_database_only(
+        cli: Cli, fresh_db: Callable[[float], str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No path and no ./indexes/: the runbook's migration builds on the demo's database, and on
+    any other (here the same tables, without the demo's marker) exits 2 having done nothing."""
+    demo, other = fresh_db(0.01), fresh_db(0.01)
+    with psycopg.connect(other, autocommit=True) as conn:
+        conn.execute("DROP TABLE perfkit_demo_meta")  # an app's own database, not the demo's
+    monkeypatch.chdir(tmp_path)  # no ./indexes/ here
+    monkeypatch.setenv("DATABASE_URL", other)
+    for command, extra in (("apply-indexes", ()), ("apply-indexes", ("--dry-run",)),
+                           ("verify-indexes", ())):
+        refused = cli(command, *extra)
+        assert refused.exit_code == 2, (command, refused.output)
+        assert refused.stdout == "" and len(refused.stderr.strip().splitlines()) == 1
+        assert f"give your migration: perfkit {command} path/to/indexes.sql" in refused.stderr
+        assert password_of(other) not in refused.output
+    assert index_names(other) == set()
+    from perfkit.config import Target
+    from perfkit.events import list_events
+
+    database = Target.of(dsn=other).database
+    assert not [e for e in list_events() if e.target and e.target.database == database]
+
+    monkeypatch.setenv("DATABASE_URL", demo)
+    applied = cli("apply-indexes")
+    assert applied.exit_code == 0, applied.output
+    assert index_names(demo) == set(SEED_INDEXES)
+    assert cli("verify-indexes").exit_code == 0
+    own = tmp_path / "mine.sql"
+    own.write_text("CREATE INDEX idx_mine ON messages (status);\n")
+    monkeypatch.setenv("DATABASE_URL", other)
+    assert cli("apply-indexes", str(own)).exit_code == 0  # a migration given: any database
+    assert index_names(other) == {"idx_mine"}

@@ -96,7 +96,7 @@ def test_bad_min_change_exits_2(cli: Callable[..., Any]) -> None:
         result = cli("report", "--min-change", value, "--prometheus",
                      f"http://127.0.0.1:{_closed_port()}")
         assert result.exit_code == 2, (value, result.output)
-        assert "--min-change" in result.stderr and "finite percentage >= 0" in result.stderr
+        assert "--min-change" in result.stderr and "not a percentage >= 0" in result.stderr
 
 
 @pytest.mark.integration

@@ -66,3 +66,21 @@ def test_doctor_keeps_its_check_names_whole(cli: Cli, tmp_path: Path,
                  "http://127.0.0.1:9/", "--prometheus", "http://127.0.0.1:9")
     assert result.exit_code == 1, result.output
     _fits(result, columns, ("backend answers", "Prometheus has request metrics"))
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_a_text_column_wraps_between_words_never_inside_one(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    """At 80 columns the events table folded `Prometheus` into `Prometheu` / `s`."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    monkeypatch.setenv("PERFKIT_BASE_URL", "https://api.example.com")
+    monkeypatch.setenv("PROMETHEUS_URL", "http://prom:9090")
+    assert cli("mark", "prod: cache on").exit_code == 0
+    table = cli("events")
+    assert table.exit_code == 0, table.output
+    cells = [cell.strip() for line in table.stdout.splitlines() if "│" in line
+             for cell in line.split("│")]
+    assert "Prometheus" in " ".join(cells).split() or "(narrow output: recorded for" in (
+        table.stderr)
+    assert not any(word.startswith("Prometheu") and word != "Prometheus"
+                   for cell in cells for word in cell.split())
