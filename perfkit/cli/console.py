@@ -149,12 +149,15 @@ def show(doc: Document, output: OutputFormat | None = None) -> None:
     if fmt(output) is OutputFormat.markdown:
         print_text(markdown_document(doc))
         return
+    # A terminal gets notes wrapped at its width on word boundaries; a pipe, a log or CI
+    # keeps each on one line (grep finds it whole), as stderr does.
+    one_line = not sys.stdout.isatty()
     for block in doc.blocks:
         if isinstance(block, Table):
             _print_table(block)
         else:
             for line in block.lines:
-                out().print(escape_markup(_known_secrets_out(line)), soft_wrap=True,
+                out().print(escape_markup(_known_secrets_out(line)), soft_wrap=one_line,
                             style="bold" if block.heading else None)
 
 
