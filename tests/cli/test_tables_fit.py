@@ -66,3 +66,18 @@ def test_doctor_keeps_its_check_names_whole(cli: Cli, tmp_path: Path,
                  "http://127.0.0.1:9/", "--prometheus", "http://127.0.0.1:9")
     assert result.exit_code == 1, result.output
     _fits(result, columns, ("backend answers", "Prometheus has request metrics"))
+
+
+INDEX_NAMES = ("idx_messages_conversation_timestamp_desc", "idx_conversations_account_updated_at")
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_the_events_table_keeps_index_names_whole(cli: Cli, monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path, columns: int) -> None:
+    monkeypatch.setenv("PERFKIT_STATE_DIR", str(tmp_path / "state"))
+    text = f"built {INDEX_NAMES[0]}, {INDEX_NAMES[1]}; analyzed messages, conversations"
+    assert cli("mark", text).exit_code == 0
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = cli("events")
+    assert result.exit_code == 0, result.output
+    _fits(result, columns, INDEX_NAMES)
