@@ -191,8 +191,12 @@ def cut_lines(run: Run) -> list[str]:
     routes = ", ".join(f"{route} ({sent.get(route, 0)} sent, {missing} cut)"
                        for route, missing in run.cut_routes.items())
     of = f" of {run.generator.iterations}" if run.generator.iterations else ""
+    steps = run.settings.steps_per_iteration
+    hint = ("raise --duration, or lower --rate to what the target holds"
+            if run.settings.duration_s else
+            f"-n counts requests: a multiple of the {steps} steps ends on whole iterations")
     return [f"{cut}{of} iterations were cut short by the end of the run; undersampled: "
-            f"{routes} (raise --duration, or lower --rate to what the target holds)"]
+            f"{routes} ({hint})"]
 
 
 def n_plus_one_lines(run: Run) -> list[str]:
