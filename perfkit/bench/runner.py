@@ -214,7 +214,9 @@ class _Engine:
             if not ok:
                 return True
             if step.think_s:
+                sending[0] = index + 1 if index + 1 < len(self.scenario.steps) else -1
                 await asyncio.sleep(step.think_s)
+                sending[0] = -1
         return True
 
     # -- loops -----------------------------------------------------------------------------
