@@ -19,7 +19,8 @@ from perfkit.db.workload import DbStats
 MIN_CALLS_PER_REQUEST = 5.0
 ONE_ROUTE = "the run's one route: its statements' calls over its requests"
 WHOLE_RUN = ("per request of the run: {routes} routes, and pg_stat_statements does not say "
-             "which one ran it")
+             "which one ran it (5+ a request of the run means 5+ a request of one of them at "
+             "least; an N+1 in one route of many can stay under)")
 
 
 @dataclass(frozen=True)
