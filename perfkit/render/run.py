@@ -182,14 +182,20 @@ def error_body_lines(run: Run) -> list[str]:
             for b in run.error_bodies]
 
 
+UNDERSAMPLED_SHARE = 0.05  # a route that lost this share of its requests to the run's end
+
+
 def cut_lines(run: Run) -> list[str]:
-    """Iterations the run's end stopped half-way, and the routes that lost samples by it."""
+    """Iterations the run's end stopped half-way, and the routes that lost a share of their
+    samples by it (all of them stay in the record's `cut_routes`)."""
     cut = run.generator.cut_iterations
-    if not cut or not run.cut_routes:
-        return []
     sent = run.requests_by_route()
+    short = {route: missing for route, missing in run.cut_routes.items()
+             if missing >= UNDERSAMPLED_SHARE * (sent.get(route, 0) + missing)}
+    if not cut or not short:
+        return []  # each connection's last iteration: kept in the record, not worth a line
     routes = ", ".join(f"{route} ({sent.get(route, 0)} sent, {missing} cut)"
-                       for route, missing in run.cut_routes.items())
+                       for route, missing in short.items())
     of = f" of {run.generator.iterations}" if run.generator.iterations else ""
     steps = run.settings.steps_per_iteration
     hint = ("raise --duration, or lower --rate to what the target holds"
