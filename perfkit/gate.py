@@ -245,7 +245,8 @@ def _baseline_check(row: ComparedRow, margin_pct: float, alpha: float) -> Check:
                      f"baseline had {row.before.count}")
     if row.ci_pct is None:
         return Check(row.route, name, limit, None, Status.INCONCLUSIVE,
-                     f"too few samples ({row.before.count} before, {row.after.count} after)")
+                     f"not judged (too few samples: {row.before.count} before, "
+                     f"{row.after.count} after)")
     change = row.change_pct["mean"] or 0.0
     low, high = row.ci_pct
     figures = f"{change:+.1f}% [{low:+.1f}, {high:+.1f}], {_p_text(row.p_value)}"

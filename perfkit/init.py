@@ -2,26 +2,26 @@
 
 From an OpenAPI document: one step per GET route whose values are known; a route whose path
 (or a required query parameter) needs an id reads it from a list route that returns those
-objects (matched by response schema, then by names), placed before it; a route whose values
-cannot be found, and every write (POST, PUT, PATCH, DELETE), is written commented out with
-what to fill in. Security schemes become the bench's `{token}` (PERFKIT_TOKEN, or one token
-per virtual user from a tokens file); an OAuth2 password flow becomes a login step at its
-`tokenUrl` (each virtual user logs in, from --users-file). The files are written by
-scaffold.py.
+objects (matched by response schema, then by names; an item's own field or a field of an object it
+holds: `articles[].author.username`), placed before it; a route whose values cannot be
+found, and every write (POST, PUT, PATCH, DELETE), is written commented out with what to
+fill in; instrumentation (/metrics, health checks) is left out. Credentials are initauth.py's:
+the bench's `{token}`, or a login step at an OAuth2 password flow's `tokenUrl`. The files
+are written by scaffold.py.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from perfkit.initauth import Auth, plan_auth
 from perfkit.openapi import (
     LIST_FIELDS,
     ApiSpec,
-    AuthKind,
     Operation,
     Param,
     Schema,
@@ -33,8 +33,10 @@ ID_SUFFIXES = ("_id", "id", "_uuid", "_key", "_slug", "_pk")
 MIN_MATCH = 2  # a list route must match a parameter at least by name to provide it
 _SLUG = re.compile(r"[^a-z0-9]+")
 _PLACEHOLDER = re.compile(r"\{([^}]+)\}")
-
-
+# Instrumentation, not the app's traffic: never benched (a probe in the user's own metrics).
+INSTRUMENTATION = frozenset({"metrics", "health", "healthz", "healthcheck", "health-check",
+                             "ready", "readyz", "readiness", "live", "livez", "liveness",
+                             "ping", "openapi.json", "docs", "redoc"})
 class StepState(StrEnum):
     RUNS = "runs"
     COMMENTED = "commented"
@@ -63,14 +65,6 @@ class PlannedStep:
 
 
 @dataclass(frozen=True)
-class Auth:
-    headers: Mapping[str, str]
-    query: Mapping[str, str]
-    described: str  # "" when the API declares no security
-    login_path: str | None = None  # the OAuth2 password flow's tokenUrl, on the base URL
-
-
-@dataclass(frozen=True)
 class InitPlan:
     name: str
     title: str
@@ -78,12 +72,13 @@ class InitPlan:
     base_url: str | None
     auth: Auth
     steps: tuple[PlannedStep, ...]
+    left_out: tuple[str, ...] = ()  # instrumentation routes (/metrics, health checks)
 
     def to_json(self) -> dict[str, object]:
         return {"schema": SCHEMA, "scenario": self.name, "title": self.title,
                 "source": self.source, "base_url": self.base_url,
                 "auth": self.auth.described or None, "steps": [s.to_json() for s in self.steps],
-                "login": self.auth.login_path}
+                "login": self.auth.login_path, "left_out": list(self.left_out)}
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -139,12 +134,13 @@ def list_shape(spec: ApiSpec, op: Operation) -> tuple[str, Schema, str | None] |
         items, ref = spec.resolve(response.get("items"))
         return ("$", items or {}, ref) if _objects(items) else None
     properties = response.get("properties") or {}
-    for name in LIST_FIELDS:
+    # the usual envelopes first, then any array of objects (`{"articles": [...]}`)
+    for name in (*(n for n in LIST_FIELDS if n in properties), *properties):
         inner, _ = spec.resolve(properties.get(name))
         if inner and inner.get("type") == "array":
             items, ref = spec.resolve(inner.get("items"))
-            if _objects(items):
-                return f"$.{name}", items or {}, ref
+            if items and _objects(items):
+                return f"$.{name}", items, ref
     return None
 
 
@@ -152,14 +148,41 @@ def _objects(items: Schema | None) -> bool:
     return items is None or items.get("type") in (None, "object") or "properties" in items
 
 
-def _field(items: Schema, param: Param, stem: str) -> tuple[str, bool] | None:
+def _field(spec: ApiSpec, items: Schema, param: Param, stem: str
+           ) -> tuple[str, bool] | None:
+    """Where an item carries the parameter's value: its own field (`slug`), or a field of
+    an object it holds (`author.username`); (`id`, assumed) when the items are not described."""
     properties = items.get("properties") or {}
     if not properties:
         return "id", True
-    for name in ("id", param.name, f"{stem}_id", "uuid", "key", "slug"):
+    if param.name in properties:
+        return param.name, False
+    nested = _nested_field(spec, properties, param)
+    if nested is not None:
+        return nested
+    for name in ("id", f"{stem}_id", "uuid", "key", "slug"):
         if name in properties:
             return name, False
     return None
+
+
+def _nested_field(spec: ApiSpec, properties: Schema, param: Param) -> tuple[str, bool] | None:
+    if param.name.lower() in GENERIC_IDS:
+        return None  # `author.id` for an `{id}`: too loose a match
+    for outer, schema in properties.items():
+        inner, _ = spec.resolve(schema if isinstance(schema, dict) else None)
+        if inner and param.name in (inner.get("properties") or {}):
+            return f"{outer}.{param.name}", False
+    return None
+
+
+def _carries(spec: ApiSpec, items: Schema, param: Param) -> int:
+    """A bonus for items that carry the parameter by its own, specific name (`username` in
+    `author.username`): a match by name alone, as good as a matching list path."""
+    if param.name.lower() in GENERIC_IDS or not items.get("properties"):
+        return 0
+    found = _field(spec, items, param, "")
+    return 2 if found is not None and found[0].rsplit(".", 1)[-1] == param.name else 0
 
 
 def _score(consumer: Operation, param: Param, candidate: Operation, item_ref: str | None) -> int:
@@ -184,8 +207,8 @@ def providers(spec: ApiSpec, consumer: Operation, param: Param) -> list[Provider
         if shape is None:
             continue
         prefix, items, ref = shape
-        score = _score(consumer, param, candidate, ref)
-        field_ = _field(items, param, resource_stem(consumer, param))
+        score = _score(consumer, param, candidate, ref) + _carries(spec, items, param)
+        field_ = _field(spec, items, param, resource_stem(consumer, param))
         if score >= MIN_MATCH and field_ is not None:
             found.append((-score, order, Provider(candidate, f"{prefix}[*].{field_[0]}",
                                                   field_[1])))
@@ -238,41 +261,11 @@ class _Planner:
             self.resolving.discard(op.route)
 
 
-def login_path(token_url: str, base_url: str | None) -> str:
-    """The login step's path on the base URL: OAuth2's tokenUrl is relative to the server
-    (FastAPI writes `token`), or absolute (then its path, less the base URL's own)."""
-    parts = urlsplit(token_url)
-    path = parts.path if parts.path.startswith("/") else "/" + parts.path
-    prefix = urlsplit(base_url or "").path.rstrip("/")
-    if parts.netloc and prefix and path.startswith(prefix + "/"):
-        path = path[len(prefix):]
-    return path + (f"?{parts.query}" if parts.query else "")
-
-
-def plan_auth(spec: ApiSpec) -> tuple[Auth, set[str]]:
-    """The API's credentials as the bench's `{token}`, and the parameter names they take."""
-    used = [name for op in spec.operations for name in op.security if name in spec.schemes]
-    name = max(used, key=used.count) if used else next(iter(spec.schemes), None)
-    scheme = spec.schemes.get(name) if name else None
-    if scheme is None:
-        if any(p.name.lower() == "authorization" for op in spec.operations for p in op.params):
-            return Auth({"Authorization": "Bearer {token}"}, {}, "an Authorization header "
-                        "(assumed: a bearer token)"), {"authorization"}
-        return Auth({}, {}, ""), set()
-    described = f"{scheme.name} ({scheme.kind.value})"
-    fields = {scheme.field, scheme.field.lower()}
-    if scheme.kind is AuthKind.BEARER:
-        login = login_path(scheme.token_url, spec.base_url) if scheme.token_url else None
-        return Auth({"Authorization": "Bearer {token}"}, {}, described, login), {
-            "authorization"}
-    if scheme.kind is AuthKind.BASIC:
-        return Auth({"Authorization": "Basic {token}"}, {}, described + ": the token is "
-                    "base64 of user:password"), {"authorization"}
-    if scheme.kind is AuthKind.API_KEY_QUERY:
-        return Auth({}, {scheme.field: "{token}"}, described), fields
-    if scheme.kind is AuthKind.API_KEY_COOKIE:
-        return Auth({"Cookie": f"{scheme.field}={{token}}"}, {}, described), fields
-    return Auth({scheme.field: "{token}"}, {}, described), fields
+def instrumentation(op: Operation) -> bool:
+    """/metrics, health and readiness checks, API docs: not the app's traffic."""
+    parts = [p.lower() for p in op.path.split("/") if p]
+    return bool(parts) and not any(p.startswith("{") for p in parts) and (
+        parts[-1] in INSTRUMENTATION or parts[0] == "metrics")
 
 
 def _value(param: Param, variables: Mapping[str, str]) -> str:
@@ -369,6 +362,9 @@ def _commented(op: Operation, auth: Auth, auth_fields: set[str]) -> PlannedStep:
 
 def plan_init(spec: ApiSpec, source: str, name: str | None = None) -> InitPlan:
     """Which steps the scenario gets, in which order, and how each finds its values."""
+    left_out = tuple(op.route for op in spec.operations if instrumentation(op))
+    spec = replace(spec, operations=tuple(op for op in spec.operations
+                                          if op.route not in left_out))
     auth, auth_fields = plan_auth(spec)
     steps = _Steps(_Planner(spec, auth_fields), auth)
     for op in spec.operations:
@@ -381,7 +377,7 @@ def plan_init(spec: ApiSpec, source: str, name: str | None = None) -> InitPlan:
     commented = [_commented(op, auth, auth_fields) for op in spec.operations
                  if op.route not in done]
     return InitPlan(name or scenario_name(spec.title), spec.title, source, spec.base_url, auth,
-                    tuple(running + commented))
+                    tuple(running + commented), left_out)
 
 
 def skeleton_plan(base_url: str | None, name: str | None, why: str) -> InitPlan:

@@ -40,6 +40,7 @@ class SecurityScheme:
     kind: AuthKind
     field: str = "Authorization"  # the header, query parameter or cookie name
     token_url: str | None = None  # OAuth2's password flow: where users log in
+    description: str = ""  # the document's words (an API key's form is often only there)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ def _schemes(data: Mapping[str, Any]) -> dict[str, SecurityScheme]:
         elif kind == "apikey":
             where = {"query": AuthKind.API_KEY_QUERY, "cookie": AuthKind.API_KEY_COOKIE}.get(
                 str(scheme.get("in")), AuthKind.API_KEY_HEADER)
-            schemes[name] = SecurityScheme(name, where, str(scheme.get("name") or "X-API-Key"))
+            schemes[name] = SecurityScheme(name, where, str(scheme.get("name") or "X-API-Key"),
+                                           description=str(scheme.get("description") or ""))
     return schemes
 
 

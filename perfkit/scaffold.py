@@ -25,6 +25,23 @@ def login_lines(path: str) -> list[str]:
             '  extract: {token: "$.access_token"}']
 
 
+def key_header_example(plan: InitPlan) -> str:
+    """`-H 'Authorization: Token {token}'`: how the user gives an API key's form (the one
+    the document shows, else the common `Token ` prefix as an example)."""
+    header = plan.auth.key_header or "Authorization"
+    return f"-H '{header}: {plan.auth.key_form or 'Token {token}'}'"
+
+
+def key_lines(plan: InitPlan) -> list[str]:
+    """An API key in a header: its form is the user's to give, said where it is written."""
+    if plan.auth.key_header is None:
+        return []
+    return [f"# {plan.auth.key_header} takes the key in the form your app wants: {{token}} is",
+            "# the key as given (PERFKIT_TOKEN, --tokens-file); change the header below, or",
+            "# give it at the command line, e.g. for an app that wants `Token <key>`:",
+            f"#   perfkit bench {plan.name} {key_header_example(plan)}"]
+
+
 def _q(text: str) -> str:
     """A YAML double-quoted scalar (JSON's escapes are YAML's)."""
     import json
@@ -58,11 +75,13 @@ def scenario_text(plan: InitPlan) -> str:
              "# A route whose path needs an id reads it from a list route before it (extract:",
              "# $[*] is a random element, $[0] the first where a later list route needs it).",
              "# Writes, and routes perfkit found no value for, are commented out at the end.",
+             *([f"# Left out (instrumentation, not the app's traffic): "
+                f"{', '.join(plan.left_out)}."] if plan.left_out else []),
              f"name: {plan.name}", f"description: {_q('GET routes of ' + plan.title)}"]
     if plan.auth.login_path:
         lines += [f"# credentials: {plan.auth.described}.", *login_lines(plan.auth.login_path)]
     elif plan.auth.described:
-        lines += [f"# credentials: {plan.auth.described}.", *TOKENS_HINT]
+        lines += [f"# credentials: {plan.auth.described}.", *TOKENS_HINT, *key_lines(plan)]
     lines.append("headers:" if plan.auth.headers else "headers: {}  # the API declares no "
                  "credentials")
     lines += [f"  {_q(k)}: {_q(v)}" for k, v in plan.auth.headers.items()]

@@ -19,7 +19,7 @@ from tests.support import CliResult
 
 TEST_SCALE = 0.02
 # Fixtures that start real services or build the package: their tests are integration tests.
-SLOW_FIXTURES = frozenset({"demo_stack", "other_stack", "dist"})
+SLOW_FIXTURES = frozenset({"demo_stack", "other_stack", "third_stack", "dist"})
 _TARGET_VARIABLES = ("PERFKIT_BASE_URL", "PERFKIT_TOKEN", "PERFKIT_TOKENS_FILE", "DATABASE_URL",
                      "PERFKIT_DSN", "PROMETHEUS_URL", "NO_COLOR", "PERFKIT_SEGMENT",
                      "JOB_COMPLETION_INDEX")
@@ -130,6 +130,18 @@ def other_stack(demo_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
     admin = demo_dsn.rsplit("/", 1)[0] + "/postgres"
     with running_other_stack(admin, tmp_path_factory.mktemp("otherapp")) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def third_stack(demo_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A third backend shaped like issue 25's apps (tests/thirdapp): an N+1 list route, three
+    query-builder statements with one long prefix, a 2,000-row users table read by id on every
+    request; its own database and role, 20 bearer tokens, an access log of every request."""
+    from tests.thirdapp.support import running_third_stack
+
+    admin = demo_dsn.rsplit("/", 1)[0] + "/postgres"
+    with running_third_stack(admin, tmp_path_factory.mktemp("thirdapp")) as stack:
         yield stack
 
 

@@ -101,3 +101,47 @@ OAUTH2_API: dict[str, Any] = {
                         "responses": _json({"type": "object"})}},
     },
 }
+
+# A RealWorld ("Conduit") API as its document describes it: an API key in the Authorization
+# header whose form (`Token <jwt>`) only the scheme's description shows, lists in an envelope
+# of their own name (`{"articles": [...]}`) whose items carry the ids of other routes, nested
+# too (`articles[].author.username`), and instrumentation routes.
+_PROFILE = {"type": "object", "properties": {"username": {"type": "string"},
+                                             "bio": {"type": "string"}}}
+CONDUIT_API: dict[str, Any] = {
+    "openapi": "3.0.1",
+    "info": {"title": "Conduit API", "version": "1.0.0"},
+    "components": {
+        "securitySchemes": {"Token": {
+            "type": "apiKey", "in": "header", "name": "Authorization",
+            "description": "The following format must be in the 'Authorization' header:\n\n"
+                           "    Token xxxxxx.yyyyyyy.zzzzzz\n"}},
+        "schemas": {
+            "Profile": _PROFILE,
+            "ProfileResponse": {"type": "object", "properties": {"profile": _ref("Profile")}},
+            "Article": {"type": "object", "properties": {
+                "slug": {"type": "string"}, "title": {"type": "string"},
+                "author": _ref("Profile")}},
+            "SingleArticleResponse": {"type": "object",
+                                      "properties": {"article": _ref("Article")}},
+            "MultipleArticlesResponse": {"type": "object", "properties": {
+                "articles": {"type": "array", "items": _ref("Article")},
+                "articlesCount": {"type": "integer"}}},
+        },
+    },
+    "security": [{"Token": []}],
+    "paths": {
+        "/articles": {"get": {"responses": _json(_ref("MultipleArticlesResponse"))}},
+        "/articles/{slug}": {"get": {"parameters": [
+            {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": _json(_ref("SingleArticleResponse"))}},
+        "/profiles/{username}": {"get": {"parameters": [
+            {"name": "username", "in": "path", "required": True,
+             "schema": {"type": "string"}}], "responses": _json(_ref("ProfileResponse"))}},
+        "/users/login": {"post": {"security": [], "requestBody": {"content": {
+            "application/json": {"schema": {"type": "object"}}}},
+            "responses": _json({"type": "object"})}},
+        "/metrics": {"get": {"security": [], "responses": {"200": {"description": "ok"}}}},
+        "/healthz": {"get": {"security": [], "responses": _json({"type": "object"})}},
+    },
+}

@@ -68,7 +68,9 @@ def test_regression_within_margin_passes_and_small_samples_are_inconclusive() ->
     assert check.check == "all.mean vs baseline"
     assert check.status == "pass" and "not surely beyond" in check.detail
     tiny = make_run({("GET /a", "all"): [30.0] * 5})
-    assert compare_with_baseline(tiny, base, max_regression_pct=10)[0].status == "inconclusive"
+    unjudged = compare_with_baseline(tiny, base, max_regression_pct=10)[0]
+    assert unjudged.status == "inconclusive"
+    assert unjudged.detail == "not judged (too few samples: 2000 before, 5 after)"
 
 
 def test_baseline_routes_that_vanish_or_only_fail_are_errors() -> None:

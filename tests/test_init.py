@@ -11,10 +11,11 @@ import yaml
 
 from perfkit.bench.scenario import parse_scenario
 from perfkit.errors import UsageError
-from perfkit.init import StepState, login_path, plan_init, singular
+from perfkit.init import StepState, plan_init, singular
+from perfkit.initauth import login_path
 from perfkit.openapi import load_spec, read_spec
 from perfkit.scaffold import scenario_text
-from tests.init_support import OAUTH2_API, REFSERVER_API, SHOP_API
+from tests.init_support import CONDUIT_API, OAUTH2_API, REFSERVER_API, SHOP_API
 
 
 def _plan(document: dict[str, object], origin: str | None = None):  # type: ignore[no-untyped-def]
@@ -124,3 +125,36 @@ def test_an_oauth2_password_flow_becomes_a_login_step_at_its_token_url() -> None
 def test_a_token_url_is_a_path_on_the_base_url(token_url: str, base: str | None,
                                                path: str) -> None:
     assert login_path(token_url, base) == path
+
+
+def test_nested_list_items_give_ids_and_instrumentation_is_left_out() -> None:
+    plan = _plan(CONDUIT_API)
+    steps = _steps(plan)
+    assert steps["GET /articles"] == (StepState.RUNS, "/articles", {
+        "article_slug": "$.articles[*].slug", "username": "$.articles[*].author.username"})
+    assert steps["GET /articles/{slug}"][:2] == (StepState.RUNS, "/articles/{article_slug}")
+    assert steps["GET /profiles/{username}"][:2] == (StepState.RUNS, "/profiles/{username}")
+    assert plan.left_out == ("GET /metrics", "GET /healthz")
+    assert not {"GET /metrics", "GET /healthz"} & set(steps)
+    text = scenario_text(plan)
+    assert "# Left out (instrumentation, not the app's traffic): GET /metrics, GET /healthz" in (
+        text)
+    scenario = parse_scenario(text, environ={})
+    assert "GET /metrics" not in [s.route for s in scenario.steps]
+
+
+def test_an_api_key_header_says_its_form_is_the_users_to_give() -> None:
+    plan = _plan(CONDUIT_API)
+    # the scheme's description shows `Token xxxxxx...`: that form is written, and said
+    assert plan.auth.headers == {"Authorization": "Token {token}"}
+    assert "an API key in the Authorization header" in plan.auth.described
+    text = scenario_text(plan)
+    assert "perfkit bench conduit_api -H 'Authorization: Token {token}'" in text
+    assert parse_scenario(text, environ={}).steps[0].headers == {
+        "Authorization": "Token {token}"}
+    bare = copy.deepcopy(CONDUIT_API)
+    del bare["components"]["securitySchemes"]["Token"]["description"]
+    plan = _plan(bare)
+    assert plan.auth.headers == {"Authorization": "{token}"}  # no prefix guessed
+    assert "takes the key in the form your app wants" in scenario_text(plan)
+    assert "-H 'Authorization: Token {token}'" in scenario_text(plan)  # shown as the example

@@ -81,6 +81,7 @@ class Generator:
     requests: int | None = None
     errors: int | None = None
     iterations: int | None = None
+    cut_iterations: int | None = None  # stopped before their last step by the run's end
     target_iterations_per_s: float | None = None
     late_sends: int | None = None
     max_send_lag_ms: float = 0.0
@@ -134,6 +135,7 @@ def merge_generators(gens: list[Generator]) -> Generator:
         mode=modes.pop() if len(modes) == 1 else LoopMode.MIXED,
         elapsed_s=round(max((g.elapsed_s for g in gens), default=0.0), 3),
         requests=total("requests"), errors=total("errors"), iterations=total("iterations"),
+        cut_iterations=total("cut_iterations"),
         target_iterations_per_s=None if None in targets else round(sum(
             t for t in targets if t is not None), 3),
         late_sends=total("late_sends"),

@@ -171,7 +171,8 @@ def latency_origin(open_loop: bool, steps: int) -> str:
 
 
 def generator_record(o: BenchOptions, *, steps: int, elapsed_s: float, requests: int,
-                     errors: int, iterations: int, lag: Lag, share: int = 1) -> Generator:
+                     errors: int, iterations: int, lag: Lag, share: int = 1,
+                     cut_iterations: int = 0) -> Generator:
     """The run record's `generator`: what the load generator achieved (requests and
     iterations apart: --rate paces iterations). A segment's target is its share of the
     rate, so that the targets of all segments add up to --rate."""
@@ -179,6 +180,6 @@ def generator_record(o: BenchOptions, *, steps: int, elapsed_s: float, requests:
     return Generator(
         mode=LoopMode.OPEN if o.open_loop else LoopMode.CLOSED, elapsed_s=round(elapsed_s, 3),
         requests=requests, errors=errors, iterations=iterations,
-        target_iterations_per_s=target, late_sends=lag.late,
+        cut_iterations=cut_iterations, target_iterations_per_s=target, late_sends=lag.late,
         max_send_lag_ms=round(lag.max_lag_ms, 3), fell_behind=lag.fell_behind,
         latency_from=latency_origin(o.open_loop, steps))

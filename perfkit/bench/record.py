@@ -22,6 +22,7 @@ from hdrh.histogram import HdrHistogram
 
 from perfkit import stats
 from perfkit.bench.cache import CacheEffect, Speedup, judge, matched_ratio, speedup
+from perfkit.bench.evidence import ErrorBody, merge_bodies
 from perfkit.bench.hdr import decode, encode, new_histogram, record_us
 from perfkit.bench.meta import (
     Generator,
@@ -31,6 +32,7 @@ from perfkit.bench.meta import (
     merge_generators,
     sequential_generators,
 )
+from perfkit.bench.nplusone import NPlusOne
 from perfkit.bench.pacer import Segment
 from perfkit.bench.series import Series
 from perfkit.db.workload import DbStats
@@ -134,6 +136,9 @@ class Run:
     notes: list[str] = field(default_factory=list)  # what weakens its figures, said once
     db: DbStats | None = None  # the database's statements during the run (with a DSN)
     logins: dict[str, RouteRecord] = field(default_factory=dict)  # by login route, apart
+    error_bodies: list[ErrorBody] = field(default_factory=list)  # the app's reply per failure
+    cut_routes: dict[str, int] = field(default_factory=dict)  # requests the run's end cut
+    n_plus_one: list[NPlusOne] = field(default_factory=list)  # statements 5+ times a request
 
     def record(self, route: str, phase: Phase) -> RouteRecord:
         key = (route, phase)
@@ -157,6 +162,11 @@ class Run:
     def total_count(self) -> int:
         """Successful requests."""
         return sum(r.count for r in self.records.values() if r.phase is Phase.ALL)
+
+    def requests_by_route(self) -> dict[str, int]:
+        """Requests sent per route (successes and failures), the logins apart."""
+        return {r.route: r.count + r.error_count for r in self.records.values()
+                if r.phase is Phase.ALL}
 
     @property
     def total_errors(self) -> int:
@@ -241,7 +251,12 @@ class Run:
                      interrupted=any(r.interrupted for r in runs), segment=self.segment,
                      repeats=list(self.repeats),
                      failures=[f for r in runs for f in r.failures], db=self.db,
-                     notes=list(dict.fromkeys(n for r in runs for n in r.notes)))
+                     notes=list(dict.fromkeys(n for r in runs for n in r.notes)),
+                     error_bodies=merge_bodies([r.error_bodies for r in runs]),
+                     n_plus_one=list(self.n_plus_one))
+        for run in runs:
+            for route, n in run.cut_routes.items():
+                merged.cut_routes[route] = merged.cut_routes.get(route, 0) + n
         for run in runs:
             for (route, phase), rec in run.records.items():
                 merged.record(route, phase).add(rec)
@@ -276,9 +291,12 @@ class Run:
                 "repeats": [r.repeat_json() for r in self.repeats],
                 "series": None if self.series is None else self.series.to_json()}
         if self.db is not None:
-            data["db"] = self.db.to_json()
+            data["db"] = {**self.db.to_json(),
+                          "n_plus_one": [n.to_json() for n in self.n_plus_one]}
         if self.logins:
             data["logins"] = [rec.to_json() for rec in self.logins.values()]
+        data["error_bodies"] = [b.to_json() for b in self.error_bodies]
+        data["cut_routes"] = dict(self.cut_routes)
         return data
 
     def repeat_json(self) -> dict[str, Any]:
@@ -319,6 +337,10 @@ class Run:
         for item in data.get("logins") or []:
             login = RouteRecord.from_json(item)
             self.logins[login.route] = login
+        self.error_bodies = [ErrorBody.from_json(b) for b in data.get("error_bodies") or []]
+        self.cut_routes = {str(k): int(v) for k, v in (data.get("cut_routes") or {}).items()}
+        self.n_plus_one = [NPlusOne.from_json(n) for n in
+                           (data.get("db") or {}).get("n_plus_one") or []]
         for item in data.get("repeats") or []:
             repeat = Run(base_url=self.base_url, settings=self.settings,
                          started_at=str(item.get("started_at") or ""),

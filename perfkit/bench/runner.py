@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 import aiohttp
 
 from perfkit.bench import pacer
+from perfkit.bench.evidence import Seen, body_sample, error_bodies, tcp_connect
 from perfkit.bench.login import Logins, check_login
 from perfkit.bench.meta import Provenance
 from perfkit.bench.options import (
@@ -96,6 +97,12 @@ class _Engine:
         self.late = self.sent_first = 0
         self.max_lag_s = 0.0
         self.finishing = False
+        self.seen = Seen()
+        self.secrets = [*options.tokens, *options.spare_tokens,
+                        *(c.password for c in (*options.credentials,
+                                               *options.spare_credentials)),
+                        *(v for step in scenario.steps for v in step.headers.values()
+                          if "{" not in v)]
 
     # -- one request -----------------------------------------------------------------------
     def _prepare(self, index: int, step: Step, user: VirtualUser) -> Prepared:
@@ -141,6 +148,7 @@ class _Engine:
                 data = await resp.read()
                 status = resp.status
                 hit = resp.headers.get(self.opt.cache_header) if self.opt.cache_header else None
+                encoding = resp.headers.get("Content-Encoding")
         except (TimeoutError, aiohttp.ClientError) as exc:
             self._error(step, phase, at, error_kind(exc))
             return False
@@ -151,7 +159,11 @@ class _Engine:
         if self.opt.cache_header:
             phase = header_phase(hit)
         if not step.ok(status) or (step.extract and not extract(step, user, data)):
-            self._error(step, phase, at, str(status) if not step.ok(status) else "extract")
+            kind = str(status) if not step.ok(status) else "extract"
+            self._error(step, phase, at, kind)
+            if self.recorder is not None and self.seen.wants_body(step.route, kind):
+                self.seen.body(step.route, kind, body_sample(
+                    data, encoding, [*self.secrets, user.token]))
             return False
         if prepared.key is not None and phase is Phase.COLD:
             self.filled_at[(step.route, prepared.key)] = t_end
@@ -161,27 +173,50 @@ class _Engine:
                              raw_us if intended is None else (t_end - intended) * 1e6, raw_us)
         return True
 
+    def _cut(self, user: VirtualUser, index: int) -> None:
+        """The end of the run stopped an iteration before its step `index`."""
+        if self.recorder is not None:
+            self.seen.cut([s.route for i, s in enumerate(self.scenario.steps)
+                           if i >= index and not (s.once and i in user.did_once)])
+
     async def _iteration(self, session: aiohttp.ClientSession, user: VirtualUser,
                          intended: float | None) -> bool:
-        """Run the scenario's steps once for a user; False when the budget ran out."""
+        """Run the scenario's steps once for a user; False when the budget ran out (an
+        iteration it stopped half-way is counted as cut)."""
+        sending = [-1]  # the step on the wire: a cancel (the run's end) abandons it
+        try:
+            return await self._steps(session, user, intended, sending)
+        except asyncio.CancelledError:
+            if sending[0] >= 0:
+                self._cut(user, sending[0])
+            raise
+
+    async def _steps(self, session: aiohttp.ClientSession, user: VirtualUser,
+                     intended: float | None, sending: list[int]) -> bool:
         first = True
         for index, step in enumerate(self.scenario.steps):
             if step.once and index in user.did_once:
                 continue
             if not self.budget.take(scheduled=intended is not None):
+                if not first:
+                    self._cut(user, index)
                 return False
+            sending[0] = index
             if first and self.recorder is not None:
                 self.iterations += 1
                 self.recorder.started(time.perf_counter(), intended)
             first = False
             ok = await self._send(session, index, step, user, intended)
+            sending[0] = -1
             intended = None  # later steps depend on earlier ones: no schedule to keep
             if step.once and ok:
                 user.did_once.add(index)
             if not ok:
                 return True
             if step.think_s:
+                sending[0] = index + 1 if index + 1 < len(self.scenario.steps) else -1
                 await asyncio.sleep(step.think_s)
+                sending[0] = -1
         return True
 
     # -- loops -----------------------------------------------------------------------------
@@ -323,17 +358,14 @@ class _Engine:
             if self.on_progress is not None:
                 self.on_progress(self.progress())
 
-    async def _preflight(self, session: aiohttp.ClientSession) -> None:
+    async def _preflight(self) -> None:
+        """A TCP connect, not a request: nothing of perfkit's own in the target's logs."""
         try:
-            async with session.get(self.base + "/", timeout=aiohttp.ClientTimeout(
-                    total=min(self.opt.timeout_s, 5.0))) as resp:
-                await resp.read()
-        except (aiohttp.ClientConnectorError, TimeoutError) as exc:
-            reason = getattr(exc, "os_error", None) or exc or "timed out"
+            await tcp_connect(self.base, min(self.opt.timeout_s, 5.0))
+        except (OSError, TimeoutError) as exc:
+            reason = str(exc) or "timed out"
             raise Unreachable(f"backend {self.run.base_url} is unreachable: {reason}",
                               hint="start it (perfkit demo up) or check --base-url") from None
-        except aiohttp.ClientError:
-            return
 
     async def _warm_up(self, session: aiohttp.ClientSession, senders: int) -> None:
         """Unrecorded iterations by a user of their own (a spare token, else none): they
@@ -379,7 +411,7 @@ class _Engine:
                 connector=connector, timeout=aiohttp.ClientTimeout(total=self.opt.timeout_s),
                 cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
                 skip_auto_headers=("User-Agent",)) as session:
-            await self._preflight(session)
+            await self._preflight()
             if self.logins is not None:
                 await self.logins.first(session, self.users, senders, self.opt.max_time_s)
             ticker = asyncio.create_task(self._ticker())
@@ -407,7 +439,10 @@ class _Engine:
         self.run.generator = generator_record(
             self.opt, steps=len(self.scenario.steps), elapsed_s=elapsed,
             requests=(rec.done + rec.failed) if rec else 0, errors=rec.failed if rec else 0,
-            iterations=self.iterations, lag=lag, share=self.segment.count)
+            iterations=self.iterations, lag=lag, share=self.segment.count,
+            cut_iterations=self.seen.cut_iterations)
+        self.run.error_bodies = error_bodies(self.seen)
+        self.run.cut_routes = dict(self.seen.missing)
         self.run.segment = self.segment if self.segment.count > 1 else None
         if self.logins is not None:
             self.logins.close(self.run)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from perfkit.bench.login import check_login
+from perfkit.bench.nplusone import find_n_plus_one
 from perfkit.bench.options import BenchOptions, ProgressInfo
 from perfkit.bench.record import Run
 from perfkit.bench.scenario import Scenario
@@ -93,6 +94,7 @@ def run_session(scenario: Scenario, options: BenchOptions,
         run = _repeats(scenario, options, on_progress)
         run.db = window.result(requests=run.total_count + run.total_errors,
                                mean_latency_ms=run.mean_latency_ms())
+        run.n_plus_one = find_n_plus_one(run.db, run.requests_by_route())
     finally:
         window.close()
     return run

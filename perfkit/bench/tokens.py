@@ -34,15 +34,18 @@ def choose_tokens(settings: Settings, tokens_file: Path | None,
         settings.tokens_file.exists()) else None
     own_token = settings.token and "token" not in settings.from_demo
     if tokens_file is not None:
-        tokens = read_tokens(tokens_file)
+        tokens, source = read_tokens(tokens_file), f"{tokens_file}"
     elif own_token:
-        tokens = [str(settings.token)]
+        tokens, source = [str(settings.token)], "PERFKIT_TOKEN"
     elif configured is not None:
-        tokens = read_tokens(configured)
+        tokens, source = read_tokens(configured), f"{configured}"
     elif settings.token:
-        tokens = [str(settings.token)]
+        tokens, source = [str(settings.token)], "the demo's token"
     else:
-        tokens = []
+        tokens, source = [], ""
+    if tokens and users is not None and users > len(tokens):
+        raise UsageError(f"--users {users} but {source} has {len(tokens)} token(s)",
+                         hint="one token a virtual user: add tokens or lower --users")
     if len(tokens) <= 1:
         return tokens, []
     count = users or DEFAULT_USERS

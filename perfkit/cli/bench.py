@@ -44,8 +44,8 @@ def _render_run(run: Run, output: OutputFormat) -> None:
 
 def bench(
     target: Annotated[str | None, typer.Argument(
-        help="A path on the base URL (/auth/me), a scenario name in scenarios/ (runbook) or a "
-             "scenario file.")] = None,
+        help="A path on the base URL (/auth/me), a URL (http://host:port/path: its base and "
+             "path), a scenario name in scenarios/ (runbook) or a scenario file.")] = None,
     scenario: Annotated[Path | None, typer.Option(
         "--scenario", "-s", help="Scenario file (instead of TARGET).")] = None,
     requests: Annotated[int | None, typer.Option(
@@ -140,6 +140,7 @@ def bench(
     from perfkit.jsonfile import check_writable
     from perfkit.percentages import parse_percent, parse_ratio
 
+    target, base_url = _url_target(target, base_url)
     extra = parse_headers(header or [])
     console.state.secrets.extend(v for v in extra.values() if "{token}" not in v)
     plan = _plan(target, scenario, method, cache_ttl).with_headers(extra)
@@ -208,6 +209,21 @@ def parse_headers(raw: list[str]) -> dict[str, str]:
                              hint="e.g. --header 'X-API-Key: {token}'")
         headers[name.strip()] = value.strip()
     return headers
+
+
+def _url_target(target: str | None, base_url: str | None) -> tuple[str | None, str | None]:
+    """`perfkit bench http://host:port/path` (as hey and k6 take it): the path to bench and
+    the base URL it names."""
+    from perfkit.bench.evidence import split_target_url
+    from perfkit.errors import UsageError
+
+    split = split_target_url(target) if target else None
+    if split is None:
+        return target, base_url
+    if base_url is not None and base_url.rstrip("/") != split[0]:
+        raise UsageError("TARGET is a URL and --base-url names another",
+                         hint="give the path as TARGET with --base-url, or the URL alone")
+    return split[1], split[0]
 
 
 def _plan(target: str | None, scenario: Path | None, method: str, cache_ttl: str) -> Scenario:

@@ -15,7 +15,9 @@ COMPARE_COLUMNS = (name("route"), name("phase"), number("n before/after", drop=3
 def verdict_cell(row: ComparedRow) -> str:
     if row.mixed_phases:
         return "not judged (mixed)"
-    return row.verdict.value + (" (too few samples)" if row.inconclusive else "")
+    if row.inconclusive:
+        return "not judged (too few samples)"
+    return row.verdict.value
 
 
 def _cells(row: ComparedRow) -> list[str]:
@@ -38,15 +40,18 @@ def compare_notes(result: Comparison) -> list[str]:
     m = result.method
     runs = result.basis is Basis.RUNS
     samples, least = ("runs", MIN_RUNS) if runs else ("samples", m.min_samples)
-    notes = [f"Mann-Whitney U, Holm-corrected over {family} comparison(s), alpha {m.alpha:g}; "
-             f"CI of the mean's change at {m.confidence:.0%}; faster/slower only when the whole "
+    test = (f"Mann-Whitney U, Holm-corrected over {family} comparisons, alpha {m.alpha:g}"
+            if family > 1 else f"Mann-Whitney U over 1 comparison, alpha {m.alpha:g}"
+            if family == 1 else "no row had enough samples for a test")
+    notes = [f"{test}; CI of the mean's change at {m.confidence:.0%}; faster/slower only when "
+             "the whole "
              f"interval is beyond ±{m.min_change_pct:g}% (--min-change); fewer than "
              f"{least} {samples} a side: not judged",
              *result.notes]
     if any(r.mixed_phases for r in result.rows):
         notes.append("rows marked 'mixed' pool cache misses and hits (cold+warm): their mean "
                      "moves with the share of misses, not with the code, so they are shown but "
-                     "not judged (no-change, outside Holm's family); read their cold and warm "
+                     "not judged (outside Holm's family); read their cold and warm "
                      "rows")
     notes += [f"only in {u.only_in}: {u.route} ({u.phase.value})" for u in result.unmatched]
     return notes

@@ -10,9 +10,12 @@ COLUMNS = (name(""), text("check"), name("result"), text("detail"))
 
 
 def headline(result: DoctorResult) -> str:
-    if result.passed:
-        return "all pass"
-    return "SOME FAIL" if result.checked else "NOTHING CHECKED (nothing configured)"
+    """The verdict, and how many boxes were not judged (a skipped box is not a pass)."""
+    if not result.checked:
+        return "NOTHING CHECKED (nothing configured)"
+    skipped = sum(1 for c in result.checks if c.status is Status.SKIP)
+    unjudged = f", {skipped} not judged" if skipped else ""
+    return ("all pass" if result.passed else "SOME FAIL") + unjudged
 
 
 def doctor_document(result: DoctorResult) -> Document:

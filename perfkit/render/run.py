@@ -176,9 +176,47 @@ def speedup_lines(speedups: list[Speedup]) -> list[str]:
     return lines
 
 
+def error_body_lines(run: Run) -> list[str]:
+    """What the app answered to each failing route and status (a sample, secrets masked)."""
+    return [f"{b.route} answered {b.status}: {b.body or '(empty body)'}"
+            for b in run.error_bodies]
+
+
+UNDERSAMPLED_SHARE = 0.05  # a route that lost this share of its requests to the run's end
+
+
+def cut_lines(run: Run) -> list[str]:
+    """Iterations the run's end stopped half-way, and the routes that lost a share of their
+    samples by it (all of them stay in the record's `cut_routes`)."""
+    cut = run.generator.cut_iterations
+    sent = run.requests_by_route()
+    short = {route: missing for route, missing in run.cut_routes.items()
+             if missing >= UNDERSAMPLED_SHARE * (sent.get(route, 0) + missing)}
+    if not cut or not short:
+        return []  # each connection's last iteration: kept in the record, not worth a line
+    routes = ", ".join(f"{route} ({sent.get(route, 0)} sent, {missing} cut)"
+                       for route, missing in short.items())
+    of = f" of {run.generator.iterations}" if run.generator.iterations else ""
+    steps = run.settings.steps_per_iteration
+    hint = ("raise --duration, or lower --rate to what the target holds"
+            if run.settings.duration_s else
+            f"-n counts requests: a multiple of the {steps} steps ends on whole iterations")
+    return [f"{cut}{of} iterations were cut short by the end of the run; undersampled: "
+            f"{routes} ({hint})"]
+
+
+def n_plus_one_lines(run: Run) -> list[str]:
+    """N+1: a statement run 5 or more times a request, where it is seen."""
+    return [f"N+1: {n.calls_per_request:.1f} calls per {n.where} of "
+            f"`{' '.join(n.query.split())[:160]}` (queryid {n.queryid}; {n.method})"
+            for n in run.n_plus_one]
+
+
 def run_document(run: Run) -> Document:
     doc = Document().table(run_table(run))
-    doc.lines(*speedup_lines(run.speedups()), *run_notes(run), bullets=True)
+    doc.lines(*speedup_lines(run.speedups()), *run_notes(run), *error_body_lines(run),
+              *cut_lines(run), bullets=True)
     if run.db is not None and run.db.statements:
-        doc.table(db_table(run.db)).lines(*db_notes(run.db), bullets=True)
+        doc.table(db_table(run.db)).lines(*n_plus_one_lines(run), *db_notes(run.db),
+                                          bullets=True)
     return doc

@@ -51,7 +51,7 @@ def test_a_change_of_the_cold_share_is_not_a_faster_all_row() -> None:
     assert rows[Phase.COLD].verdict is rows[Phase.WARM].verdict is Verdict.NO_CHANGE
     assert not rows[Phase.COLD].mixed_phases
     notes = compare_notes(result)
-    assert "Holm-corrected over 2 comparison(s)" in notes[0]
+    assert "Holm-corrected over 2 comparisons" in notes[0]
     assert any("marked 'mixed'" in n and "not judged" in n for n in notes)
     table = compare_table(result)
     assert any(row[1] == "all" and "(mixed)" in row[-1] for row in table.rows)

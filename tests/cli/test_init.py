@@ -14,7 +14,7 @@ import pytest
 
 from perfkit.bench.scenario import load_scenario
 from tests.bench.support import RefServer, users_csv
-from tests.init_support import OAUTH2_API, REFSERVER_API
+from tests.init_support import CONDUIT_API, OAUTH2_API, REFSERVER_API
 from tests.support import CliResult
 
 Cli = Callable[..., CliResult]
@@ -124,3 +124,20 @@ def test_init_writes_the_login_step_from_the_oauth2_password_flow(
     data = json.loads(result.stdout)
     assert [(r["route"], r["count"]) for r in data["logins"]] == [("POST /token", 4)]
     assert {r["route"] for r in data["routes"]} == {"GET /me"} and data["generator"]["errors"] == 0
+
+
+def test_init_names_the_api_keys_header_and_leaves_instrumentation_out(
+        cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    document = tmp_path / "conduit.json"
+    document.write_text(json.dumps(CONDUIT_API))
+    monkeypatch.chdir(tmp_path)
+    init = cli("init", "--openapi", str(document))
+    assert init.exit_code == 0, init.output
+    assert "left out (instrumentation, not the app's traffic): GET /metrics, GET /healthz" in (
+        init.stdout)
+    assert "an API key in the Authorization header" in init.stdout
+    assert ("next: perfkit bench conduit_api -H 'Authorization: Token {token}' --duration 30s"
+            in init.stdout)
+    written = (tmp_path / "scenarios" / "conduit_api.yaml").read_text()
+    assert "/metrics" not in written.split("# Left out")[0]
+    assert "extract: {article_slug: \"$.articles[*].slug\", username: " in written

@@ -84,3 +84,18 @@ def test_a_text_column_wraps_between_words_never_inside_one(
         table.stderr)
     assert not any(word.startswith("Prometheu") and word != "Prometheus"
                    for cell in cells for word in cell.split())
+
+
+INDEX_NAMES = ("idx_messages_conversation_timestamp_desc", "idx_conversations_account_updated_at")
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_the_events_table_keeps_index_names_whole(cli: Cli, monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path, columns: int) -> None:
+    monkeypatch.setenv("PERFKIT_STATE_DIR", str(tmp_path / "state"))
+    text = f"built {INDEX_NAMES[0]}, {INDEX_NAMES[1]}; analyzed messages, conversations"
+    assert cli("mark", text).exit_code == 0
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = cli("events")
+    assert result.exit_code == 0, result.output
+    _fits(result, columns, INDEX_NAMES)

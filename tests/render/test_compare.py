@@ -18,7 +18,19 @@ def test_compare_markdown() -> None:
     warm = next(line for line in text.splitlines() if "| `warm` |" in line)
     assert "no-change" in warm
     # the pooled `all` row is shown but not judged: 2 comparisons in Holm's family
-    assert "Holm-corrected over 2 comparison(s)" in text
+    assert "Holm-corrected over 2 comparisons" in text
     pooled = next(line for line in text.splitlines() if "| `all` |" in line)
     assert "not judged (mixed)" in pooled
     assert "beyond ±5% (--min-change)" in text
+
+
+def test_a_row_with_too_few_samples_reads_not_judged_and_no_empty_family() -> None:
+    # 5 samples a side, 20 needed: shown, never called "no-change" beside its -66% change
+    before = hand_run([150.0] * 5, [1.0] * 5)
+    after = hand_run([50.0] * 5, [1.0] * 5)
+    text = document(compare_document(compare_runs(before, after)))
+    cold = next(line for line in text.splitlines() if "| `cold` |" in line)
+    assert "not judged (too few samples)" in cold and "no-change" not in cold
+    assert "no-change" not in text
+    # nothing was tested: no "Holm-corrected over 0 comparison(s)"
+    assert "over 0" not in text and "no row had enough samples for a test" in text

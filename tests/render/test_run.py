@@ -94,3 +94,26 @@ def test_record_notes_and_merges_are_said() -> None:
     assert "a note" in run_warnings(run)
     merged = run.merge(hand_run([150.0, 152.0], [1.0, 1.1]))
     assert "merged from 2 runs: counts are sums" in document(run_document(merged))
+
+
+def test_cut_iterations_name_the_routes_that_lost_a_share_of_their_samples() -> None:
+    from perfkit.bench.meta import Generator, RunSettings
+    from perfkit.bench.record import Phase, Run
+    from perfkit.render.run import cut_lines
+
+    run = Run(base_url="http://127.0.0.1:1", generator=Generator(iterations=200,
+                                                                 cut_iterations=163),
+              settings=RunSettings(steps_per_iteration=2, duration_s=10.0))
+    for _ in range(200):
+        run.record("GET /a", Phase.ALL).add_latency(1000, 1000)
+    for _ in range(37):
+        run.record("GET /b", Phase.ALL).add_latency(1000, 1000)
+    run.cut_routes = {"GET /b": 163}
+    assert cut_lines(run) == [
+        "163 of 200 iterations were cut short by the end of the run; undersampled: GET /b "
+        "(37 sent, 163 cut) (raise --duration, or lower --rate to what the target holds)"]
+    # each connection's last iteration cut: in the record, not worth a line
+    run.cut_routes, run.generator = {"GET /b": 1}, Generator(iterations=200, cut_iterations=1)
+    for _ in range(162):
+        run.record("GET /b", Phase.ALL).add_latency(1000, 1000)
+    assert cut_lines(run) == []

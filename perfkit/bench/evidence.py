@@ -1,0 +1,111 @@
+"""What a bench saw beside the latencies: the app's replies to failed requests, the iterations
+the end of the run cut short, and whether the target listens (without sending it a request).
+
+bench/runner.py feeds these while it runs; the Run record (bench/record.py) keeps them, and
+render/run.py says them. perfkit sends the target nothing but the scenario: reachability is
+a TCP connect to its host and port, never a request of perfkit's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from perfkit.redact import redact_text
+
+BODY_SAMPLE_CHARS = 200
+
+
+def body_sample(data: bytes, content_encoding: str | None, secrets: list[str]) -> str:
+    """The first 200 characters of a reply's body, decompressed when it came compressed, with
+    secrets (tokens, passwords, header values, JSON token keys) masked."""
+    encoding = (content_encoding or "").strip().lower()
+    if encoding in ("gzip", "deflate"):
+        try:
+            data = zlib.decompressobj(47 if encoding == "gzip" else 15).decompress(
+                data, 4 * BODY_SAMPLE_CHARS)
+        except zlib.error:
+            return f"({len(data)} bytes, {encoding}, not readable)"
+    text = data[:4 * BODY_SAMPLE_CHARS].decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    return redact_text(text, secrets)[:BODY_SAMPLE_CHARS]
+
+
+@dataclass
+class Seen:
+    """The accumulator: first reply body per (route, status), cut iterations per step."""
+
+    bodies: dict[tuple[str, str], str] = field(default_factory=dict)
+    cut_iterations: int = 0
+    missing: Counter[str] = field(default_factory=Counter)  # route -> requests never sent
+
+    def wants_body(self, route: str, status: str) -> bool:
+        return (route, status) not in self.bodies
+
+    def body(self, route: str, status: str, sample: str) -> None:
+        self.bodies.setdefault((route, status), sample)
+
+    def cut(self, routes_left: list[str]) -> None:
+        """An iteration stopped by the end of the run before these routes were sent."""
+        self.cut_iterations += 1
+        self.missing.update(routes_left)
+
+
+@dataclass(frozen=True)
+class ErrorBody:
+    """A sample of what the app answered to a failed request: the record's `error_bodies[]`."""
+
+    route: str
+    status: str
+    body: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"route": self.route, "status": self.status, "body": self.body}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ErrorBody:
+        return cls(str(data["route"]), str(data["status"]), str(data["body"]))
+
+
+def error_bodies(seen: Seen) -> list[ErrorBody]:
+    return [ErrorBody(route, status, body) for (route, status), body in seen.bodies.items()]
+
+
+def merge_bodies(lists: list[list[ErrorBody]]) -> list[ErrorBody]:
+    """One sample per (route, status): the first run's wins."""
+    out: dict[tuple[str, str], ErrorBody] = {}
+    for items in lists:
+        for item in items:
+            out.setdefault((item.route, item.status), item)
+    return list(out.values())
+
+
+def split_target_url(target: str) -> tuple[str, str] | None:
+    """`http(s)://host:port/path?query` as (base URL, path with its query), as hey and k6
+    users type a target; None when `target` is not such a URL."""
+    if not target.lower().startswith(("http://", "https://")):
+        return None
+    parts = urlsplit(target)
+    if not parts.hostname:
+        return None
+    base = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path or "/"
+    return base, path + (f"?{parts.query}" if parts.query else "")
+
+
+async def tcp_connect(base_url: str, timeout_s: float) -> None:
+    """Open and close a TCP connection to the base URL's host and port: the target listens,
+    and no request of perfkit's own lands in its logs or metrics. OSError or TimeoutError
+    when it does not."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    _, writer = await asyncio.wait_for(
+        asyncio.open_connection(parts.hostname or "localhost", port), timeout=timeout_s)
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
