@@ -11,6 +11,7 @@ migration (CONCURRENTLY, ANALYZE); the same EXPLAIN ANALYZE after.
 
 Rerun:
     .venv/bin/python benchmarks/advise_indexes.py                  # own PostgreSQL, scale 1.0
+    .venv/bin/python benchmarks/advise_indexes.py --app third --iterations 400  # tests/thirdapp
     .venv/bin/python benchmarks/advise_indexes.py --scale 0.1 --iterations 100
 Without --dsn it starts a private PostgreSQL with pg_stat_statements preloaded (initdb in a
 temp dir, loopback), loads the demo data (scale 1.0 = 4M messages) and removes everything
@@ -91,18 +92,35 @@ def explain_ms(dsn: str, migration: Path, runs: int = 5) -> dict[str, float]:
     return result
 
 
-def measure(dsn: str, scale: float, iterations: int, repeat: int) -> dict[str, Any]:
+def load_and_replay(dsn: str, app: str, scale: float, iterations: int) -> float:
+    """Load the app's data and send its SQL: the demo's runbook, or the third test app's
+    requests (tests/thirdapp: an N+1, query-builder statements, a small users table)."""
+    started = time.perf_counter()
+    if app == "third":
+        from tests.thirdapp import schema
+
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+        schema.load(dsn)
+        load_s = time.perf_counter() - started
+        schema.replay(dsn, iterations)
+        return load_s
     from perfkit.demo.data import load_demo_data
 
-    started = time.perf_counter()
     load_demo_data(dsn, scale)
     faithful_schema(dsn)
     load_s = time.perf_counter() - started
     runbook_traffic(dsn, iterations)
+    return load_s
+
+
+def measure(dsn: str, app: str, scale: float, iterations: int, repeat: int) -> dict[str, Any]:
+    load_s = load_and_replay(dsn, app, scale, iterations)
     advice, times = timed_advice(dsn, repeat)
     text = migration_text(advice, written_at="benchmark")
-    figures: dict[str, Any] = {"scale": scale, "load_s": load_s, "iterations": iterations,
-                               "advise_s": times, "indexes": []}
+    figures: dict[str, Any] = {"app": app, "scale": scale, "load_s": load_s,
+                               "iterations": iterations, "advise_s": times, "indexes": []}
     if text is None:
         return figures
     migration = Path(tempfile.mkdtemp(prefix="perfkit-advised-")) / "020_advised.sql"
@@ -139,8 +157,10 @@ def _ratio(pair: list[int | None]) -> str:
 
 def render(figures: dict[str, Any]) -> str:
     times = figures["advise_s"]
-    lines = [f"demo data at scale {figures['scale']:g} loaded in {figures['load_s']:.1f} s; "
-             f"{figures['iterations']} iterations of the runbook's SQL",
+    data = ("the third test app's data" if figures["app"] == "third" else
+            f"demo data at scale {figures['scale']:g}")
+    traffic = "requests" if figures["app"] == "third" else "iterations of the runbook's SQL"
+    lines = [f"{data} loaded in {figures['load_s']:.1f} s; {figures['iterations']} {traffic}",
              f"time to advise (read pg_stat_statements, parse, prove with HypoPG): median "
              f"{statistics.median(times):.2f} s, max {max(times):.2f} s over {len(times)} "
              f"runs (goal <= 10 s)", "",
@@ -159,8 +179,8 @@ def render(figures: dict[str, Any]) -> str:
                       "pg_relation_size; goal within 25%):", *sizes]
     if not figures["indexes"]:
         lines.append("(no index advised)")
-    lines += ["", "rerun:", RERUN + f" --scale {figures['scale']:g} --iterations "
-              f"{figures['iterations']}"]
+    lines += ["", "rerun:", RERUN + f" --app {figures['app']} --scale {figures['scale']:g} "
+              f"--iterations {figures['iterations']}"]
     return "\n".join(lines)
 
 
@@ -168,6 +188,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", help="admin DSN of a server with pg_stat_statements preloaded "
                                       "and HypoPG (default: a private one)")
+    parser.add_argument("--app", choices=("demo", "third"), default="demo",
+                        help="the demo's data and runbook, or the third test app's")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--iterations", type=int, default=200,
                         help="runbook iterations of traffic before advising")
@@ -177,7 +199,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         admin = args.dsn or stack.enter_context(statements_server()).dsn
         dsn = stack.enter_context(private_database(admin))
-        figures = measure(dsn, args.scale, args.iterations, args.repeat)
+        figures = measure(dsn, args.app, args.scale, args.iterations, args.repeat)
     print(json.dumps(figures, indent=2) if args.json else render(figures))
 
 
