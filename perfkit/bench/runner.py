@@ -158,7 +158,7 @@ class _Engine:
             return await self._send(session, index, step, user, None, resent=True)
         if self.opt.cache_header:
             phase = header_phase(hit)
-        if not step.ok(status) or (step.extract and not extract(step, user, data)):
+        if not step.ok(status) or (step.extract and not extract(step, user, data, encoding)):
             kind = str(status) if not step.ok(status) else "extract"
             self._error(step, phase, at, kind)
             if self.recorder is not None and self.seen.wants_body(step.route, kind):

@@ -185,3 +185,23 @@ def test_each_repeat_logs_in_the_next_users_of_the_file(ref: RefServer, tmp_path
     assert len(run.repeats) == 2 and run.total_errors == 0
     assert run.logins["POST /auth/v1/token"].count == 6  # the repeats' logins add up
     assert sorted(e["email"] for e in ref.auth_log()["logins"]) == sorted(u.email for u in users)
+
+
+def test_a_step_extracts_from_a_compressed_answer(ref: RefServer) -> None:
+    """The engine reads answers as sent and asks for gzip like any client: a step's extract
+    reads the JSON inside (the reference server gzips its token answers)."""
+    scenario = parse_scenario("""
+name: extract-gzip
+steps:
+  - path: /auth/v1/token?grant_type=password
+    method: POST
+    headers: {apikey: anon-key}
+    json: {email: user1@test.local, password: pw-1-S3cret}
+    extract: {t: "$.access_token"}
+  - path: /me
+    headers: {Authorization: "Bearer {t}"}
+""", environ={})
+    run = run_bench_sync(scenario, BenchOptions(base_url=ref.url, requests=4, concurrency=1,
+                                                tokens=("unused",)))
+    assert run.total_errors == 0, run.to_json()["routes"]
+    assert [r["status"] for r in ref.auth_log()["requests"]] == [200, 200]
