@@ -139,12 +139,15 @@ def delta(before: Snapshot | None, after: Snapshot, *, requests: int | None = No
     """The statements whose counters moved between two snapshots, costliest first (with no
     `before`, everything since the statistics' last reset)."""
     reset_during = before is not None and before.stats_reset != after.stats_reset
-    stats = []
+    by_text: dict[str, tuple[int, Counters]] = {}
     for queryid, now in after.counters.items():
         was = None if before is None or reset_during else before.counters.get(queryid)
         moved = now.minus(was) if was is not None else now
         if moved.calls > 0:
-            stats.append(StatementStats.of(queryid, after.texts[queryid], moved, requests))
+            by_text[after.texts[queryid]] = _merged(by_text.get(after.texts[queryid]),
+                                                    queryid, moved)
+    stats = [StatementStats.of(queryid, text, moved, requests)
+             for text, (queryid, moved) in by_text.items()]
     stats.sort(key=lambda s: (-s.total_ms, s.queryid))
     chores = [s for s in stats if is_housekeeping(s.query)]
     stats = [s for s in stats if not is_housekeeping(s.query)]
@@ -155,6 +158,18 @@ def delta(before: Snapshot | None, after: Snapshot, *, requests: int | None = No
     return DbStats(tuple(stats), share_of_latency(per_request, mean_latency_ms), per_request,
                    seconds, after.hidden, reset_during, hidden_ms=max(0.0, hidden_ms),
                    housekeeping=Housekeeping.of(chores))
+
+
+def _merged(seen: tuple[int, Counters] | None, queryid: int, moved: Counters
+            ) -> tuple[int, Counters]:
+    """One statement whose parameters came typed differently (psycopg sends an int as int2,
+    int4 or int8 by its value, and pg_stat_statements counts each apart under one text): its
+    counters summed, under the queryid that ran most."""
+    if seen is None:
+        return queryid, moved
+    first, counters = seen
+    keep = first if counters.calls >= moved.calls else queryid
+    return keep, counters.plus(moved)
 
 
 @dataclass

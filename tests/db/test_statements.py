@@ -174,3 +174,21 @@ def test_driver_housekeeping_is_counted_apart_never_ranked(advice_db: Callable[[
     assert DbStats.from_json(db.to_json()).housekeeping == db.housekeeping
     assert db.db_ms_per_request == pytest.approx(
         (db.total_ms + db.housekeeping.total_ms) / len(ids))
+
+
+def test_one_statement_whose_ints_came_typed_differently_is_one_statement(
+        advice_db: Callable[[], str]) -> None:
+    """psycopg sends 1 as int2, 100000 as int4 and 10**10 as int8: pg_stat_statements keeps
+    three entries of one text; perfkit counts them as the one statement they are."""
+    dsn = advice_db()
+    sql_text = "SELECT id FROM users WHERE id = %s"
+    with StatementWindow(dsn) as window, psycopg.connect(dsn, autocommit=True) as conn:
+        for value in (1, 2, 100_000, 10**10):
+            conn.execute(sql_text, (value,)).fetchall()  # type: ignore[arg-type]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        ids = conn.execute("SELECT count(DISTINCT queryid) FROM pg_stat_statements WHERE "
+                           "query = 'SELECT id FROM users WHERE id = $1'").fetchone()
+    assert ids is not None and ids[0] >= 2  # the split this test is about
+    db = window.result(requests=4)
+    found = [s for s in db.statements if s.query == "SELECT id FROM users WHERE id = $1"]
+    assert len(found) == 1 and found[0].calls == 4 and found[0].calls_per_request == 1.0

@@ -20,7 +20,6 @@ from typing import Any
 
 from aiohttp import web
 from psycopg import AsyncConnection
-from psycopg.types.numeric import Int8
 from psycopg_pool import AsyncConnectionPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -90,7 +89,7 @@ def make_app(dsn: str, access_log: Path) -> web.Application:
             articles = []
             for row in rows:  # the N+1: one count per listed article
                 count = await (await conn.execute(schema.FAVORITES_COUNT,  # type: ignore[arg-type]
-                                                  (Int8(row[0]),))).fetchone()
+                                                  (row[0],))).fetchone()
                 articles.append({"slug": row[1], "title": row[2],
                                  "author": {"username": f"user{row[3]}"},
                                  "favoritesCount": count[0] if count else 0})
