@@ -22,7 +22,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 
 from perfkit.db import catalog
-from perfkit.db.connect import scrub, sql_text
+from perfkit.db.connect import safe_dsn, scrub, sql_text
 from perfkit.errors import CheckFailed, Unreachable
 
 ProgressCallback = Callable[[catalog.BuildProgress], None]
@@ -146,6 +146,8 @@ class Runner:
                             f"in {wait_s:g} s")
                 time.sleep(wait_s)
             except psycopg.Error as exc:
+                if self.conn.broken or self.conn.closed:
+                    raise self._lost(statement, exc, target) from None
                 left = self._cleanup(target, final=True)
                 raise _failed(statement, exc, self.dsn, left) from None
             except BaseException:
@@ -222,6 +224,37 @@ class Runner:
                 f"{target.schema}.{target.table}: queries ignore it but every write still "
                 f"maintains it{by}; the next `perfkit apply-indexes` drops and rebuilds it "
                 f"(or, once those sessions end: {drop})")
+
+    def _lost(self, statement: str, exc: psycopg.Error, target: Target | None) -> Unreachable:
+        """The session died under the statement (terminated, a failover, a restart): what is
+        left is read on a new connection, and how to repair it is said; nothing is retried
+        (the user reruns apply-indexes, which repairs)."""
+        text = str(exc).strip()
+        why = scrub(text.splitlines()[0] if text else type(exc).__name__, self.dsn)
+        doing = f"building {target.index}" if target and target.index else f"`{statement[:60]}`"
+        return Unreachable(f"the connection to {safe_dsn(self.dsn)} was lost while {doing} "
+                           f"({why}); {self._left_after_loss(target)}",
+                           hint="rerun `perfkit apply-indexes` once the database answers: "
+                                "each step is checked again")
+
+    def _left_after_loss(self, target: Target | None) -> str:
+        if target is None or target.index is None:
+            return "this statement changed nothing"
+        try:
+            with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
+                                 prepare_threshold=None,
+                                 application_name="perfkit-check") as conn:
+                found = catalog.find_index(conn, target.schema, target.index)
+                name = target.qualified(conn, target.index)
+        except psycopg.Error:
+            return (f"what it left could not be read (the database does not answer): if "
+                    f"{target.schema}.{target.index} exists INVALID, the next `perfkit "
+                    "apply-indexes` drops and rebuilds it")
+        if found is None or found.valid:
+            return "nothing was left half-done"
+        return (f"index {target.schema}.{target.index} is left INVALID (every write still "
+                f"maintains it): the next `perfkit apply-indexes` drops and rebuilds it, or "
+                f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
 
     def _timeout(self, statement: str, waited: str, left: str, seen: Seen) -> LockTimeout:
         tries = self.lock_retries + 1
