@@ -359,6 +359,27 @@ def abort(error: BaseException) -> int:
     if isinstance(error, KeyboardInterrupt):
         error_line("interrupted")
         return 130
+    lost = _lost_database(error)
+    if lost is not None:
+        error_line(lost)
+        return 3
     error_line(f"internal error: {type(error).__name__}: {error} (rerun with --debug for the "
                f"traceback)")
     return 1
+
+
+def _lost_database(error: BaseException) -> str | None:
+    """A database connection that broke under a command (terminated, restarted, a pooler's
+    reaper): a fault of the outside world, exit 3, not an internal error."""
+    if not type(error).__module__.startswith("psycopg"):
+        return None
+    import psycopg
+
+    if not isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return None
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    from perfkit.redact import redact_text
+
+    return (f"the database connection was lost: {redact_text(first)} (rerun once the "
+            "database answers; --debug shows where)")

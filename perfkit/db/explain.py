@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from perfkit.db.connect import sql_text
+from perfkit.db.connect import failed, sql_text
 from perfkit.db.parse import DeclaredQuery
 from perfkit.errors import UsageError
 
@@ -89,6 +89,8 @@ def explain_query(conn: psycopg.Connection[Any], query: DeclaredQuery, *, analyz
                 finally:  # PREPARE is not transactional: gone before the transaction ends
                     conn.execute(sql_text(f"DEALLOCATE {name}"))
     except psycopg.Error as exc:
+        if conn.broken or conn.closed:  # the session died: the database failed, not the file
+            raise failed(exc, f"proving {query.source}") from None
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = "check -- perfkit:query and -- perfkit:params"
         if isinstance(exc, psycopg.errors.QueryCanceled):

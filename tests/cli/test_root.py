@@ -57,3 +57,22 @@ def test_a_command_s_help_is_its_own_and_an_unknown_shell_is_refused(cli: Cli) -
     assert bench_help.exit_code == 0 and "--repeat" in bench_help.stdout
     refused = cli("--show-completion", "tcsh")
     assert refused.exit_code == 2 and "unknown shell 'tcsh'" in refused.stderr
+
+
+def test_a_lost_database_connection_is_exit_3_in_one_line_not_an_internal_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Whatever command a broken connection escapes from (terminated, restarted), it is a
+    fault of the outside world: one line, exit 3, no password."""
+    import psycopg
+
+    from perfkit.cli import console
+
+    console.reset()
+    lost = psycopg.OperationalError(
+        "consuming input failed: server closed the connection unexpectedly\n\tThis probably "
+        "means the server terminated abnormally")
+    assert console.abort(lost) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: the database connection was lost: consuming input failed")
+    assert len(err.strip().splitlines()) == 1 and "internal error" not in err
+    assert console.abort(ValueError("a bug")) == 1  # a bug of ours stays one

@@ -66,3 +66,38 @@ def test_a_build_whose_session_is_terminated_says_what_it_left_and_a_rerun_repai
     _out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
     assert index_states(dsn) == {INDEX: True}
+
+
+def _explaining_backend(dsn: str, deadline_s: float = 30) -> int:
+    end = time.monotonic() + deadline_s
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() < end:
+            row = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE query LIKE 'EXPLAIN%%' "
+                "AND state = 'active' AND datname = current_database()").fetchone()
+            if row is not None:
+                return int(row[0])
+            time.sleep(0.05)
+    raise AssertionError("the EXPLAIN never ran")
+
+
+def test_verify_explain_whose_session_is_terminated_is_a_failed_database_not_a_bad_file(
+        fresh_db: Callable[[float], str], tmp_path: Path) -> None:
+    dsn = fresh_db(0.01)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE INDEX {INDEX} ON messages (conversation_id)")  # type: ignore[arg-type]
+    migration = tmp_path / "one.sql"
+    migration.write_text(
+        "-- perfkit:query SELECT id FROM messages WHERE conversation_id = $1\n"
+        "-- perfkit:query AND (SELECT pg_sleep(5)) IS NOT NULL LIMIT 5\n"
+        "-- perfkit:params '00000000-0000-0000-0000-000000000000'\n"
+        f"CREATE INDEX {INDEX} ON messages (conversation_id);\n")
+    proc = _perfkit("verify-indexes", str(migration), "--explain", "--dsn", dsn)
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (_explaining_backend(dsn),))
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "the database failed while proving" in lines[0] and "one.sql" in lines[0], lines
+    assert "perfkit-demo" not in err
