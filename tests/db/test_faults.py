@@ -25,18 +25,25 @@ def _perfkit(*args: str) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "160"})
 
 
-def _build_backend(dsn: str, deadline_s: float = 30) -> int:
-    """The pid of perfkit's session once its CREATE INDEX waits (for the old snapshot)."""
+def _backend_doing(dsn: str, condition: str, what: str, deadline_s: float = 30) -> int:
+    """The pid of the session of this database that matches `condition` (pg_stat_activity),
+    once it does."""
     end = time.monotonic() + deadline_s
     with psycopg.connect(dsn, autocommit=True) as conn:
         while time.monotonic() < end:
             row = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX%%' "
-                "AND wait_event_type = 'Lock' AND datname = current_database()").fetchone()
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                f"AND {condition}").fetchone()
             if row is not None:
                 return int(row[0])
             time.sleep(0.05)
-    raise AssertionError("the build never waited")
+    raise AssertionError(f"{what} never happened")
+
+
+def _build_backend(dsn: str) -> int:
+    """perfkit's session once its CREATE INDEX waits (for the old snapshot)."""
+    return _backend_doing(dsn, "query LIKE 'CREATE INDEX%%' AND wait_event_type = 'Lock'",
+                          "the build's wait")
 
 
 def test_a_build_whose_session_is_terminated_says_what_it_left_and_a_rerun_repairs(
@@ -68,24 +75,15 @@ def test_a_build_whose_session_is_terminated_says_what_it_left_and_a_rerun_repai
     assert index_states(dsn) == {INDEX: True}
 
 
-def _explaining_backend(dsn: str, deadline_s: float = 30) -> int:
-    end = time.monotonic() + deadline_s
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        while time.monotonic() < end:
-            row = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE query LIKE 'EXPLAIN%%' "
-                "AND state = 'active' AND datname = current_database()").fetchone()
-            if row is not None:
-                return int(row[0])
-            time.sleep(0.05)
-    raise AssertionError("the EXPLAIN never ran")
+def _explaining_backend(dsn: str) -> int:
+    return _backend_doing(dsn, "query LIKE 'EXPLAIN%%' AND state = 'active'", "the EXPLAIN")
 
 
 def test_verify_explain_whose_session_is_terminated_is_a_failed_database_not_a_bad_file(
         fresh_db: Callable[[float], str], tmp_path: Path) -> None:
     dsn = fresh_db(0.01)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE INDEX {INDEX} ON messages (conversation_id)")  # type: ignore[arg-type]
+        conn.execute(f"CREATE INDEX {INDEX} ON messages (conversation_id)")
     migration = tmp_path / "one.sql"
     migration.write_text(
         "-- perfkit:query SELECT id FROM messages WHERE conversation_id = $1\n"
