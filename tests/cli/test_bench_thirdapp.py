@@ -105,8 +105,10 @@ def test_iterations_the_runs_end_cut_short_are_counted_and_named(
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     cut = data["generator"]["cut_iterations"]
-    # iterations started in the last ~0.4 s cannot finish their two slow steps in time
-    assert 3 <= cut <= 12, data["generator"]
+    # a step is not sent after the end (1 s): an iteration starting at t sends its last step
+    # at t + ~0.15 s, so those of t = 0.85, 0.90, 0.95 are cut, the first on the edge (2 or 3;
+    # more when the machine is slow)
+    assert 2 <= cut <= 12, data["generator"]
     assert set(data["cut_routes"]) <= {"GET /sleep/150", "GET /sleep/250"}
     assert data["cut_routes"]["GET /sleep/250"] == cut
     assert f"{cut} of 20 iterations were cut short by the end of the run" in result.stdout
