@@ -21,17 +21,26 @@ from perfkit.redact import redact_text
 BODY_SAMPLE_CHARS = 200
 
 
+def decoded(data: bytes, content_encoding: str | None, limit: int = 0) -> bytes | None:
+    """A body as the app wrote it (at most `limit` bytes when given): the engine reads answers
+    as sent, no decompression on the hot path, so what is read is inflated here; None when a
+    compressed body does not inflate."""
+    encoding = (content_encoding or "").strip().lower()
+    if encoding not in ("gzip", "deflate"):
+        return data
+    try:
+        return zlib.decompressobj(47 if encoding == "gzip" else 15).decompress(data, limit)
+    except zlib.error:
+        return None
+
+
 def body_sample(data: bytes, content_encoding: str | None, secrets: list[str]) -> str:
     """The first 200 characters of a reply's body, decompressed when it came compressed, with
     secrets (tokens, passwords, header values, JSON token keys) masked."""
-    encoding = (content_encoding or "").strip().lower()
-    if encoding in ("gzip", "deflate"):
-        try:
-            data = zlib.decompressobj(47 if encoding == "gzip" else 15).decompress(
-                data, 4 * BODY_SAMPLE_CHARS)
-        except zlib.error:
-            return f"({len(data)} bytes, {encoding}, not readable)"
-    text = data[:4 * BODY_SAMPLE_CHARS].decode("utf-8", errors="replace")
+    body = decoded(data, content_encoding, 4 * BODY_SAMPLE_CHARS)
+    if body is None:
+        return f"({len(data)} bytes, {(content_encoding or '').strip()}, not readable)"
+    text = body[:4 * BODY_SAMPLE_CHARS].decode("utf-8", errors="replace")
     text = " ".join(text.split())
     return redact_text(text, secrets)[:BODY_SAMPLE_CHARS]
 

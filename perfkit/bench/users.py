@@ -11,7 +11,6 @@ import asyncio
 import json
 import random
 import time
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ from yarl import URL
 
 from perfkit.bench import pacer
 from perfkit.bench.credentials import Credential
+from perfkit.bench.evidence import decoded
 from perfkit.bench.options import MAX_REQUESTS, BenchOptions
 from perfkit.bench.pacer import Segment
 from perfkit.bench.record import Phase
@@ -110,23 +110,14 @@ def prepare(base: str, step: Step, user: VirtualUser) -> Prepared:
     return Prepared(URL(base + render(step.path, variables, url=True)), headers, body, key)
 
 
-def decoded(data: bytes, content_encoding: str | None) -> bytes:
-    """A body as the app wrote it: the engine reads answers as sent (no decompression on the
-    hot path), so an answer to extract from is inflated here when it came compressed."""
-    encoding = (content_encoding or "").strip().lower()
-    if encoding not in ("gzip", "deflate"):
-        return data
-    try:
-        return zlib.decompress(data, 47 if encoding == "gzip" else 15)
-    except zlib.error:
-        return data
-
-
 def extract(step: Step, user: VirtualUser, data: bytes, content_encoding: str | None = None
             ) -> bool:
     """Store the values a step extracts from its JSON answer; False when one is missing."""
     try:
-        document = json.loads(decoded(data, content_encoding))
+        body = decoded(data, content_encoding)
+        if body is None:
+            return False
+        document = json.loads(body)
         for name, extractor in step.extract.items():
             user.variables[name] = extractor.apply(document, user.rng)
     except (ValueError, KeyError, IndexError, TypeError):
