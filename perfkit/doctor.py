@@ -197,14 +197,19 @@ def check_cache_logs(target: DoctorTarget) -> Outcome:
     return Status.PASS, f"{total.hits} hits / {total.misses} misses in the log ({parts})"
 
 
-def _verify(target: DoctorTarget, explain: bool) -> Any:
-    from perfkit.db.connect import connect
+def _verify(target: DoctorTarget, explain: bool) -> tuple[Any, str]:
+    """The indexes' report, and what the line adds when its connection was lost once and
+    the (read-only) check retried on a new one; a second loss fails the line (db/retry.py)."""
     from perfkit.db.parse import load_statements
+    from perfkit.db.retry import once
     from perfkit.db.verify import verify_indexes
 
     statements = load_statements(target.index_paths)
-    with connect(target.dsn) as conn:
-        return verify_indexes(conn, statements, explain=explain)
+    retried: list[str] = []
+    doing = "running the indexes' declared queries" if explain else "reading the indexes"
+    report = once(target.dsn, lambda conn: verify_indexes(conn, statements, explain=explain),
+                  doing=doing, say=retried.append)
+    return report, " (retried once: the first connection was lost)" if retried else ""
 
 
 def _index_skip(target: DoctorTarget) -> Outcome | None:
@@ -222,11 +227,12 @@ def check_indexes_valid(target: DoctorTarget) -> Outcome:
     skip = _index_skip(target)
     if skip:
         return skip
-    report = _verify(target, explain=False)
+    report, retried = _verify(target, explain=False)
     bad = [f"{c.name} {c.state.value}" for c in report.indexes if c.state is not IndexState.OK]
     if bad:
-        return Status.FAIL, "; ".join(bad) + " (run `perfkit apply-indexes`)"
-    return Status.PASS, ", ".join(c.name for c in report.indexes) + " present and valid"
+        return Status.FAIL, "; ".join(bad) + " (run `perfkit apply-indexes`)" + retried
+    return Status.PASS, ", ".join(c.name for c in report.indexes) + " present and valid" + (
+        retried)
 
 
 def check_indexes_used(target: DoctorTarget) -> Outcome:
@@ -235,18 +241,18 @@ def check_indexes_used(target: DoctorTarget) -> Outcome:
     skip = _index_skip(target)
     if skip:
         return skip
-    report = _verify(target, explain=True)
+    report, retried = _verify(target, explain=True)
     absent = [f"{c.name} ({c.state.value})" for c in report.indexes
               if c.state not in (IndexState.OK, IndexState.UNUSED)]
     if absent:
-        return Status.FAIL, f"cannot be used: {', '.join(absent)}"
+        return Status.FAIL, f"cannot be used: {', '.join(absent)}{retried}"
     declared = [c for c in report.indexes if c.used_by_query is not None]
     if not declared:
         return Status.SKIP, "no index declares its query (`-- perfkit:query`)"
     unused = [c.name for c in declared if not c.used_by_query]
     if unused:
-        return Status.FAIL, f"not used by their declared query: {', '.join(unused)}"
-    return Status.PASS, f"{len(declared)} declared queries use their index (EXPLAIN)"
+        return Status.FAIL, f"not used by their declared query: {', '.join(unused)}{retried}"
+    return Status.PASS, f"{len(declared)} declared queries use their index (EXPLAIN){retried}"
 
 
 def _split(target: DoctorTarget) -> str:

@@ -36,7 +36,8 @@ def _observe(dsn: str | None, since: str) -> tuple[DbStats, Source, dict[TableNa
         task = prog.add_task(f"observing the database's traffic for {seconds:g} s",
                              total=seconds)
         stats, writes = watch(dsn, seconds,
-                              lambda elapsed: prog.update(task, completed=elapsed))
+                              lambda elapsed: prog.update(task, completed=elapsed),
+                              say=console.note)
     return stats, Source(SourceKind.WINDOW, f"{seconds:g} s", seconds=seconds), writes
 
 
@@ -116,7 +117,8 @@ def advise_indexes(
     settings = console.settings(dsn=dsn)
     stats, source, writes = _statements(settings.dsn, from_run, since)
     with console.status("proving candidate indexes with HypoPG (hypothetical only)"):
-        advice = advise(settings.dsn, stats, source, top=top, writes_per_s=writes)
+        advice = advise(settings.dsn, stats, source, top=top, writes_per_s=writes,
+                        say=console.note)
     if console.fmt(output_format) is OutputFormat.json:
         console.print_json(advice.to_json())
     else:

@@ -111,6 +111,12 @@ def _statements(paths: list[Path] | None, *, verify: bool) -> list[IndexStatemen
     return statements
 
 
+def _files(statements: list[IndexStatement]) -> str:
+    """The files the statements come from, for a message: one named, else how many."""
+    paths = list(dict.fromkeys(str(s.source.path) for s in statements))
+    return paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more file(s)"
+
+
 def _warn_failing(report: VerifyReport) -> None:
     for check in report.failing():
         console.warning(f"{check.name} ({check.source}): {check.state.value}: {check.detail}")
@@ -138,15 +144,16 @@ def verify_indexes(
 
     Example: `perfkit verify-indexes indexes/ --explain`
     """
-    from perfkit.db.connect import connect
+    from perfkit.db.retry import once
     from perfkit.db.verify import verify_indexes as verify
 
     settings = console.settings(dsn=dsn)
     _shipped_only_on_the_demo(paths, settings.dsn, "verify-indexes")
     with _about_the_default(paths, "verify-indexes"):
         statements = _statements(paths, verify=True)
-        with connect(settings.dsn) as conn:
-            report = verify(conn, statements, explain=explain)
+        report = once(settings.dsn, lambda conn: verify(conn, statements, explain=explain),
+                      doing=f"verifying the indexes of {_files(statements)}",
+                      say=console.note)
     output = console.fmt(output_format)
     if output is OutputFormat.json:
         console.print_json(report.to_json())

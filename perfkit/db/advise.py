@@ -14,6 +14,8 @@ import math
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -32,6 +34,7 @@ from perfkit.db.connect import connect, failed
 from perfkit.db.costing import CostingSession, Target
 from perfkit.db.hypo import HYPOPG_HINT
 from perfkit.db.pooler import probe
+from perfkit.db.retry import once
 from perfkit.db.selection import MIN_CUT, MIN_SAVED_SHARE, Selection, pool, select
 from perfkit.db.statements import DbStats, StatementStats
 
@@ -208,29 +211,46 @@ def _rates(session: CostingSession, window: dict[TableName, float] | None
 def advise(dsn: str | None, stats: DbStats, source: Source, *, top: int = DEFAULT_TOP,
            writes_per_s: dict[TableName, float] | None = None,
            say: Say | None = None) -> Advice:
-    """The advice for these statements; nothing in the database changes."""
+    """The advice for these statements; nothing in the database changes. `say` is told
+    when a lost connection made the (read-only) evaluation start again on a new one."""
     started = time.perf_counter()
-    tell: Say = say or (lambda _msg: None)
-    with connect(dsn, application_name="perfkit-advise") as conn:
-        try:
-            session = CostingSession(conn)
-            targets, ordered = _targets(session, stats, top)
-            tell(f"costing {len(targets)} statement(s)")
-            if session.planner.hypopg is not None:
-                selection = select(session, targets, stats.total_ms)
-            else:
-                selection = Selection(_unproven(session, targets), {}, [])
-            writes, basis = _rates(session, writes_per_s)
-            indexes = _index_advice(session, selection, targets, writes)
-        except psycopg.Error as exc:
-            raise failed(exc, "advising") from None
-    notes = [f"source: {source.describe()}", basis, *stats.notes(), *_pooler_note(dsn, indexes)]
-    if session.planner.hypopg is None:
+
+    def evaluate(conn: psycopg.Connection[Any]) -> _Evaluated:
+        session = CostingSession(conn)
+        targets, ordered = _targets(session, stats, top)
+        if session.planner.hypopg is not None:
+            selection = select(session, targets, stats.total_ms)
+        else:
+            selection = Selection(_unproven(session, targets), {}, [])
+        writes, basis = _rates(session, writes_per_s)
+        indexes = _index_advice(session, selection, targets, writes)
+        return _Evaluated(session.planner.hypopg is not None, ordered, selection, indexes,
+                          basis)
+
+    try:  # read-only, hypothetical indexes only: a lost connection is retried once
+        found = once(dsn, evaluate, doing="evaluating candidate indexes", say=say,
+                     application_name="perfkit-advise")
+    except psycopg.Error as exc:
+        raise failed(exc, "advising") from None
+    notes = [f"source: {source.describe()}", found.basis, *stats.notes(),
+             *_pooler_note(dsn, found.indexes)]
+    if not found.hypopg:
         notes.append(f"HypoPG is not installed in this database: candidates are unproven; "
                      f"{HYPOPG_HINT}")
-    return Advice(source, session.planner.hypopg is not None, indexes, ordered, notes,
+    return Advice(source, found.hypopg, found.indexes, found.ordered, notes,
                   elapsed_s=time.perf_counter() - started, min_cut=MIN_CUT,
-                  choices=selection.choices, min_saved_share=MIN_SAVED_SHARE)
+                  choices=found.selection.choices, min_saved_share=MIN_SAVED_SHARE)
+
+
+@dataclass(frozen=True)
+class _Evaluated:
+    """What one costing session found (on one connection: all of it, or none)."""
+
+    hypopg: bool
+    ordered: list[StatementAdvice]
+    selection: Selection
+    indexes: list[IndexAdvice]
+    basis: str
 
 
 def _pooler_note(dsn: str | None, indexes: list[IndexAdvice]) -> list[str]:
@@ -245,19 +265,20 @@ def _pooler_note(dsn: str | None, indexes: list[IndexAdvice]) -> list[str]:
             "through the direct connection or a session pooler (Supabase: port 5432)"]
 
 
-def _writes_snapshot(dsn: str | None) -> tuple[dict[TableName, int], float]:
-    with connect(dsn, application_name="perfkit-advise") as conn:
-        return catalog.table_writes(conn), time.monotonic()
+def _writes_snapshot(dsn: str | None, say: Say | None) -> tuple[dict[TableName, int], float]:
+    writes = once(dsn, catalog.table_writes, doing="reading the tables' write counters",
+                  say=say, application_name="perfkit-advise")
+    return writes, time.monotonic()
 
 
-def watch(dsn: str, seconds: float, tick: Callable[[float], None] | None = None
-          ) -> tuple[DbStats, dict[TableName, float]]:
+def watch(dsn: str, seconds: float, tick: Callable[[float], None] | None = None,
+          say: Say | None = None) -> tuple[DbStats, dict[TableName, float]]:
     """Live traffic for `seconds`: its statements, and each table's writes per second."""
     from perfkit.db.statements import observe
 
-    before, started = _writes_snapshot(dsn)
-    stats = observe(dsn, seconds, tick)
-    after, ended = _writes_snapshot(dsn)
+    before, started = _writes_snapshot(dsn, say)
+    stats = observe(dsn, seconds, tick, say=say)
+    after, ended = _writes_snapshot(dsn, say)
     elapsed = max(ended - started, 1e-9)
     return stats, {t: (n - before.get(t, 0)) / elapsed for t, n in after.items()}
 

@@ -97,18 +97,25 @@ class Planner:
                 with self.conn.transaction():  # a savepoint: a failure leaves ours usable
                     self.conn.execute(sql_text(f"PREPARE {name} AS {query}"))
             except psycopg.Error as exc:
-                raise Unadvisable(f"cannot be planned here: {_first_line(exc)}") from None
+                raise self._unplannable(exc) from None
             try:
                 with self.conn.transaction():
                     generic = self._explain(name, ["NULL"] * param_count, "force_generic_plan")
                     heavy = None if heaviest is None else self._explain(
                         name, list(heaviest), "force_custom_plan")
             except psycopg.Error as exc:
-                raise Unadvisable(f"cannot be planned here: {_first_line(exc)}") from None
+                raise self._unplannable(exc) from None
             finally:  # PREPARE is not transactional: DEALLOCATE before the transaction ends
                 self.conn.execute(sql_text(f"DEALLOCATE {name}"))
         indexes = generic.index_names | (heavy.index_names if heavy else frozenset())
         return Costs(generic.total_cost, heavy.total_cost if heavy else None, indexes)
+
+    def _unplannable(self, exc: psycopg.Error) -> Exception:
+        """The statement cannot be planned; but a lost session is the database's fault, not
+        the statement's: raised as it is (db/retry.py retries the costing once)."""
+        if self.conn.closed or self.conn.broken:
+            return exc
+        return Unadvisable(f"cannot be planned here: {_first_line(exc)}")
 
     def _explain(self, name: str, params: list[str], mode: str) -> Any:
         self.conn.execute(sql_text(f"SET LOCAL plan_cache_mode = {mode}"))
@@ -144,6 +151,8 @@ class Planner:
             with self.conn.transaction():
                 row = self.conn.execute(create, (candidate.definition(),)).fetchone()
         except psycopg.Error as exc:
+            if self.conn.closed or self.conn.broken:
+                raise  # the session was lost: the database failed, not HypoPG's rights
             raise UsageError(f"HypoPG could not create a hypothetical index on "
                              f"{candidate}: {_first_line(exc)}",
                              hint="the role needs EXECUTE on HypoPG's functions") from None

@@ -26,6 +26,7 @@ import psycopg
 from psycopg import sql
 
 from perfkit.db.connect import connect, failed
+from perfkit.db.retry import again, lost, once
 from perfkit.db.workload import (
     Counters,
     DbStats,
@@ -35,7 +36,7 @@ from perfkit.db.workload import (
     is_housekeeping,
     share_of_latency,
 )
-from perfkit.errors import UsageError
+from perfkit.errors import PerfkitError, UsageError
 
 __all__ = ["MARK", "Counters", "DbStats", "Snapshot", "StatementStats", "StatementWindow",
            "StatementsUnavailable", "share_of_latency"]
@@ -183,6 +184,8 @@ class StatementWindow:
     dsn: str
     before: Snapshot | None = None
     after: Snapshot | None = None
+    #: told when the window's connection was lost and its end snapshot retried on a new one
+    say: Callable[[str], None] | None = field(default=None, repr=False)
     _conn: psycopg.Connection[Any] | None = field(default=None, repr=False)
     _schema: str = ""
 
@@ -209,11 +212,23 @@ class StatementWindow:
             self.close()
 
     def stop(self) -> Snapshot:
-        """The snapshot that ends the window (taken once)."""
+        """The snapshot that ends the window (taken once). The window's connection sat idle
+        through the run, where a restart or a pooler's reaper ends sessions: lost, the
+        snapshot (a read, and the counters are the server's, not the session's) is retried
+        once on a new connection; a second loss raises Unreachable."""
         if self.after is None:
-            if self._conn is None:
+            conn = self._conn
+            if conn is None:
                 raise RuntimeError("the statement window is not open")
-            self.after = take_snapshot(self._conn, self._schema)
+            try:
+                self.after = take_snapshot(conn, self._schema)
+            except (psycopg.Error, PerfkitError) as exc:
+                if not lost(conn):
+                    raise
+                self.close()
+                self.after = again(self.dsn, lambda new: take_snapshot(new, self._schema), exc,
+                                   doing="reading pg_stat_statements at the window's end",
+                                   say=self.say, application_name="perfkit-statements")
         return self.after
 
     def close(self) -> None:
@@ -230,9 +245,9 @@ class StatementWindow:
 
 
 def observe(dsn: str, seconds: float, tick: Callable[[float], None] | None = None,
-            *, step_s: float = 0.25) -> DbStats:
+            *, step_s: float = 0.25, say: Callable[[str], None] | None = None) -> DbStats:
     """The statements of the live traffic over `seconds`; `tick(elapsed_s)` for progress."""
-    with StatementWindow(dsn) as window:
+    with StatementWindow(dsn, say=say) as window:
         started = time.monotonic()
         while (elapsed := time.monotonic() - started) < seconds:
             if tick is not None:
@@ -246,8 +261,8 @@ def observe(dsn: str, seconds: float, tick: Callable[[float], None] | None = Non
 def cumulative(dsn: str | None) -> tuple[DbStats, datetime | None]:
     """Everything pg_stat_statements holds for this database, and since when (its last reset,
     None when the server does not say)."""
-    with connect(dsn, application_name="perfkit-statements") as conn:
-        snap = take_snapshot(conn)
+    snap = once(dsn, take_snapshot, doing="reading pg_stat_statements",
+                application_name="perfkit-statements")
     return delta(None, snap), snap.stats_reset
 
 
