@@ -23,7 +23,15 @@ from perfkit.db.connect import connect, ddl_session, pooler_warning
 from perfkit.db.explain import PlanSummary, explain_query
 from perfkit.db.parse import IndexStatement, StatementKind
 from perfkit.db.pooler import refuse_transaction_pooler
-from perfkit.db.runner import LockTimeout, Notify, ProgressCallback, Runner, Target, Watch
+from perfkit.db.runner import (
+    ConnectionLost,
+    LockTimeout,
+    Notify,
+    ProgressCallback,
+    Runner,
+    Target,
+    Watch,
+)
 from perfkit.db.verify import VerifyReport, verify_indexes
 from perfkit.errors import PerfkitError, Unreachable, UsageError
 
@@ -238,7 +246,10 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
                             lock_retries=options.lock_retries,
                             watch=Watch(dsn or "", progress, say), notify=say)
             plans_before = _run_steps(runner, result, options, say)
-            result.analyzed = _analyze(runner, steps, options)
+            try:
+                result.analyzed = _analyze(runner, steps, options)
+            except ConnectionLost as exc:
+                raise _analyze_lost(exc, result, dsn) from None
             result.verify = verify_indexes(conn, statements, explain=options.explain,
                                            plans_before=plans_before)
     if result.changed:
@@ -344,6 +355,27 @@ def _analyze(runner: Runner, steps: list[Step], options: ApplyOptions) -> list[s
             runner.run(f"ANALYZE {_ident(runner.conn, step.schema or 'public', table)}")
             analyzed.append(table)
     return analyzed
+
+
+def _analyze_lost(error: ConnectionLost, result: ApplyResult, dsn: str | None) -> Unreachable:
+    """The session died in the ANALYZE after the builds: they are done and VALID (a build
+    that returned committed its index), only the planner's statistics may be missing, and a
+    rerun would find nothing to build, so nothing to ANALYZE: the one line gives the
+    statement to run. The change is journaled as a finished one would be."""
+    from perfkit.events import record_event
+
+    tables = list(dict.fromkeys(
+        sql.Identifier(s.schema or "public", s.statement.table).as_string()
+        for s in result.changed if s.statement.table))
+    repair = "; ".join(f"ANALYZE {t}" for t in tables) or "ANALYZE"
+    done = _event_text(result)
+    result.event_id = record_event("apply-indexes", f"{done}; ANALYZE lost",
+                                   target=EventTarget.of(dsn=dsn)).id
+    return Unreachable(f"{error.message.rsplit('; ', 1)[0]}: the indexes are done and VALID "
+                       f"({done}), only the statistics ANALYZE refreshes are missing: run "
+                       f"{repair} (a rerun of apply-indexes finds nothing to build and "
+                       "does not ANALYZE)", hint="the change is recorded as event "
+                       f"{result.event_id}")
 
 
 def _event_text(result: ApplyResult) -> str:

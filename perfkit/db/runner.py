@@ -30,11 +30,18 @@ Notify = Callable[[str], None]
 _MAX_BACKOFF_S = 10.0
 #: pause before the second try of a cleanup DROP INDEX CONCURRENTLY
 CLEANUP_BACKOFF_S = 1.0
+#: how long a lost build waits for the database to answer, to say what it left
+LEFT_CHECK_S = 5.0
 OLDER_THAN_BUILD = "waiting for transaction(s) older than the build"
 
 
 class LockTimeout(Unreachable):
     """The lock never came within the retries; the message says who held it and what is left."""
+
+
+class ConnectionLost(Unreachable):
+    """The session died under a statement (terminated, a failover, a restart): nothing is
+    retried; the message says what is left."""
 
 
 @dataclass
@@ -225,31 +232,40 @@ class Runner:
                 f"maintains it{by}; the next `perfkit apply-indexes` drops and rebuilds it "
                 f"(or, once those sessions end: {drop})")
 
-    def _lost(self, statement: str, exc: psycopg.Error, target: Target | None) -> Unreachable:
+    def _lost(self, statement: str, exc: psycopg.Error, target: Target | None
+              ) -> ConnectionLost:
         """The session died under the statement (terminated, a failover, a restart): what is
         left is read on a new connection, and how to repair it is said; nothing is retried
         (the user reruns apply-indexes, which repairs)."""
         text = str(exc).strip()
         why = scrub(text.splitlines()[0] if text else type(exc).__name__, self.dsn)
         doing = f"building {target.index}" if target and target.index else f"`{statement[:60]}`"
-        return Unreachable(f"the connection to {safe_dsn(self.dsn)} was lost while {doing} "
-                           f"({why}); {self._left_after_loss(target)}",
-                           hint="rerun `perfkit apply-indexes` once the database answers: "
-                                "each step is checked again")
+        return ConnectionLost(f"the connection to {safe_dsn(self.dsn)} was lost while "
+                              f"{doing} ({why}); {self._left_after_loss(target)}",
+                              hint="rerun `perfkit apply-indexes` once the database answers: "
+                                   "each step is checked again")
 
     def _left_after_loss(self, target: Target | None) -> str:
+        """What the lost statement left, read on a new connection; a server restarting (the
+        usual cause) is given LEFT_CHECK_S to answer, so the message can be exact."""
         if target is None or target.index is None:
             return "this statement changed nothing"
-        try:
-            with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
-                                 prepare_threshold=None,
-                                 application_name="perfkit-check") as conn:
-                found = catalog.find_index(conn, target.schema, target.index)
-                name = target.qualified(conn, target.index)
-        except psycopg.Error:
-            return (f"what it left could not be read (the database does not answer): if "
-                    f"{target.schema}.{target.index} exists INVALID, the next `perfkit "
-                    "apply-indexes` drops and rebuilds it")
+        name = sql.Identifier(target.schema, target.index).as_string()
+        deadline = time.monotonic() + LEFT_CHECK_S
+        while True:
+            try:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
+                                     prepare_threshold=None,
+                                     application_name="perfkit-check") as conn:
+                    found = catalog.find_index(conn, target.schema, target.index)
+                break
+            except psycopg.Error:
+                if time.monotonic() >= deadline:
+                    return (f"what it left could not be read (the database does not answer): "
+                            f"if {target.schema}.{target.index} exists INVALID, the next "
+                            f"`perfkit apply-indexes` drops and rebuilds it, or DROP INDEX "
+                            f"CONCURRENTLY IF EXISTS {name}")
+                time.sleep(0.25)
         if found is None or found.valid:
             return "nothing was left half-done"
         return (f"index {target.schema}.{target.index} is left INVALID (every write still "
