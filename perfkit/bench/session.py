@@ -18,7 +18,7 @@ from perfkit.bench.nplusone import find_n_plus_one
 from perfkit.bench.options import BenchOptions, ProgressInfo
 from perfkit.bench.record import Run
 from perfkit.bench.scenario import Scenario
-from perfkit.errors import UsageError
+from perfkit.errors import PerfkitError, UsageError
 
 Progress = Callable[[ProgressInfo], None]
 FLUSH_TIMEOUT_S = 60
@@ -82,22 +82,37 @@ def run_session(scenario: Scenario, options: BenchOptions,
     if dsn is None:
         return _repeats(scenario, options, on_progress)
     from perfkit.db.statements import StatementWindow
-    from perfkit.errors import PerfkitError
 
+    retried: list[str] = []
     try:
-        window = StatementWindow(dsn).open()
+        window = StatementWindow(dsn, say=retried.append).open()
     except PerfkitError as exc:  # no extension, no rights, no database: run without SQL
         run = _repeats(scenario, options, on_progress)
         run.notes.append(f"no SQL figures: {exc}")
         return run
     try:
         run = _repeats(scenario, options, on_progress)
-        run.db = window.result(requests=run.total_count + run.total_errors,
-                               mean_latency_ms=run.mean_latency_ms())
+        try:
+            run.db = window.result(requests=run.total_count + run.total_errors,
+                                   mean_latency_ms=run.mean_latency_ms())
+        except PerfkitError as exc:  # the database failed at the end: the run is still whole
+            run.notes.append(f"no SQL figures: the statements snapshot at the run's end "
+                             f"failed: {exc.message}")
+            raise RunKept(exc, run) from None
+        run.notes.extend(retried)  # the database had an event during the run: worth a word
         run.n_plus_one = find_n_plus_one(run.db, run.requests_by_route())
     finally:
         window.close()
     return run
+
+
+class RunKept(PerfkitError):
+    """A system failed after the run (the statements snapshot at its end): the run is whole
+    and goes to the caller, who prints and saves it, then ends with `error`."""
+
+    def __init__(self, error: PerfkitError, run: Run) -> None:
+        super().__init__(error.message, hint=error.hint)
+        self.error, self.run, self.exit_code = error, run, error.exit_code
 
 
 def _repeats(scenario: Scenario, options: BenchOptions, on_progress: Progress | None) -> Run:

@@ -165,9 +165,19 @@ def bench(
     options.validate()
     if out is not None:
         check_writable(out, "--out")
-    run = _run_with_progress(plan, options, cfg.dsn)
+    from perfkit.bench.session import RunKept
+
+    kept: RunKept | None = None
+    try:
+        run = _run_with_progress(plan, options, cfg.dsn)
+    except RunKept as exc:  # the database failed after the run: its results, then the error
+        run, kept = exc.run, exc
     _finish(run, out, console.fmt(output_format),
             parse_ratio(max_error_ratio, flag="--max-error-ratio"))
+    if kept is not None:
+        where = f", saved to {out}" if out is not None else ""
+        raise type(kept.error)(f"{kept.error.message}; the run's results are above{where}, "
+                               "without SQL figures", hint=kept.error.hint)
 
 
 def _users(plan: Scenario, cfg: Settings, tokens_file: Path | None, users_file: Path | None,
