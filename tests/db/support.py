@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -83,6 +84,14 @@ class Server:
     """A PostgreSQL cluster for tests: `database()` makes a private database on it."""
 
     dsn: str  # of its `postgres` database
+    process: Any = None  # perfkit.demo.postgres.PostgresServer, for a cluster of our own
+
+    def restart(self) -> None:
+        """A fast shutdown (every session terminated, as a failover does), then a start."""
+        from perfkit.demo import postgres
+
+        postgres.stop(self.process)
+        postgres.start(self.process)
 
     def url(self, database: str) -> str:
         return self.dsn.rsplit("/", 1)[0] + f"/{database}"
@@ -117,7 +126,7 @@ def statements_server() -> Iterator[Server]:
         conf.write(f"shared_preload_libraries = '{PRELOAD}'\n")
     try:
         postgres.start(server)
-        yield Server(server.admin_dsn)
+        yield Server(server.admin_dsn, server)
     finally:
         postgres.stop(server)
         import shutil
