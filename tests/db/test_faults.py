@@ -206,10 +206,10 @@ def test_doctor_says_on_its_line_that_the_database_was_lost_and_a_rerun_passes(
 def _advise_since(dsn: str, kills: int) -> tuple[int, str, str]:
     """advise-indexes --since over the runbook's traffic; its costing made to wait on a lock
     of the messages table, where its session is terminated `kills` times."""
-    proc = perfkit("advise-indexes", "--since", "2s", "--dsn", dsn)
+    proc = perfkit("advise-indexes", "--since", "3s", "--dsn", dsn)
     backend_doing(dsn, "application_name = 'perfkit-statements' AND state = 'idle' AND "
                        "query LIKE '%%clock_timestamp%%'", "the window's first snapshot")
-    runbook_traffic(dsn, 30)
+    runbook_traffic(dsn, 20)  # about 0.5 s: well inside the window
     with psycopg.connect(dsn) as lock:
         lock.execute("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
         pid = 0
