@@ -22,6 +22,9 @@ from perfkit.errors import UsageError
 
 Progress = Callable[[ProgressInfo], None]
 FLUSH_TIMEOUT_S = 60
+#: the note of a run interrupted while its statements were read (the run itself is whole)
+SNAPSHOT_INTERRUPTED = ("no SQL figures: interrupted while reading pg_stat_statements after "
+                        "the run")
 T = TypeVar("T")
 
 
@@ -92,8 +95,13 @@ def run_session(scenario: Scenario, options: BenchOptions,
         return run
     try:
         run = _repeats(scenario, options, on_progress)
-        run.db = window.result(requests=run.total_count + run.total_errors,
-                               mean_latency_ms=run.mean_latency_ms())
+        try:
+            run.db = window.result(requests=run.total_count + run.total_errors,
+                                   mean_latency_ms=run.mean_latency_ms())
+        except KeyboardInterrupt:  # the measurement is whole: keep it, say what is missing
+            run.interrupted = True
+            run.notes.append(SNAPSHOT_INTERRUPTED)
+            return run
         run.n_plus_one = find_n_plus_one(run.db, run.requests_by_route())
     finally:
         window.close()
@@ -103,17 +111,25 @@ def run_session(scenario: Scenario, options: BenchOptions,
 def _repeats(scenario: Scenario, options: BenchOptions, on_progress: Progress | None) -> Run:
     runs: list[Run] = []
     stale: list[int] = []
+    stopped = False
     for index in range(options.repeat):
         current, fresh = repeat_options(options, index)
-        if not fresh and options.flush_cmd:
-            flush(options.flush_cmd)
-            fresh = True
+        try:
+            if not fresh and options.flush_cmd:
+                flush(options.flush_cmd)
+                fresh = True
+            runs.append(_one(scenario, current, on_progress))
+        except KeyboardInterrupt:  # between repeats: the finished ones are kept
+            if not runs:
+                raise
+            stopped = True
+            break
         if not fresh:
             stale.append(index + 1)
-        runs.append(_one(scenario, current, on_progress))
         if runs[-1].interrupted:
             break
     run = Run.of_repeats(runs)
+    run.interrupted = run.interrupted or stopped
     if stale:
         run.notes.append(f"repeats {', '.join(map(str, stale))} reused the first repeat's "
                          "users: their cold samples may be cache hits (give more tokens than "
