@@ -231,3 +231,115 @@ def test_the_output_folder_gone_after_the_run_prints_the_results(
     assert error_line(err) == (f"error: cannot write --out {folder / 'run.json'}: Not a "
                                "directory; nothing was written (the results are printed above)")
 
+
+
+# apply-indexes: a build cancelled leaves an INVALID index, named with its repair
+
+
+def index_states(dsn: str, *names: str) -> dict[str, bool]:
+    """name -> indisvalid, for the named indexes that exist."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c "
+                            "ON c.oid = i.indexrelid WHERE c.relname = ANY(%s)",
+                            (list(names),)).fetchall()
+    return {str(name): bool(valid) for name, valid in rows}
+
+
+def session_waiting(dsn: str, condition: str, what: str, deadline_s: float = 30) -> None:
+    """Until a session of this database matches `condition` (pg_stat_activity)."""
+    end = time.monotonic() + deadline_s
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() < end:
+            if conn.execute("SELECT 1 FROM pg_stat_activity WHERE datname = "
+                            f"current_database() AND {condition}").fetchone():
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"{what} never happened")
+
+
+BUILD_WAITS = "query LIKE 'CREATE INDEX%%' AND wait_event_type = 'Lock'"
+MESSAGES = "idx_messages_by_conversation"
+ACCOUNTS = "idx_accounts_by_phone"
+
+
+def test_sigterm_during_a_build_names_the_invalid_index_and_a_rerun_repairs(
+        fresh_db: Callable[[float], str], tmp_path: Path) -> None:
+    dsn = fresh_db(0.01)
+    migration = tmp_path / "one.sql"
+    migration.write_text(f"CREATE INDEX {MESSAGES} ON messages (conversation_id);\n")
+    with psycopg.connect(dsn) as holder:  # an old snapshot: the build waits at its end
+        holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        holder.execute("SELECT count(*) FROM users").fetchone()
+        run = Perfkit("apply-indexes", str(migration), "--dsn", dsn, "--lock-timeout", "60s")
+        session_waiting(dsn, BUILD_WAITS, "the build's wait")
+        run.proc.send_signal(signal.SIGTERM)
+        code, out, err = run.finish()
+        holder.rollback()
+    assert code == 130, err
+    assert error_line(err) == (
+        f"error: apply-indexes interrupted while building {MESSAGES}: {MESSAGES} is left "
+        "INVALID (queries ignore it, every write still maintains it): rerun `perfkit "
+        "apply-indexes` (it drops and rebuilds it) or DROP INDEX CONCURRENTLY IF EXISTS "
+        f"\"public\".\"{MESSAGES}\"")
+    assert "perfkit-demo" not in out + err
+    assert index_states(dsn, MESSAGES) == {MESSAGES: False}
+    again = subprocess.run([sys.executable, "-m", "perfkit", "apply-indexes", str(migration),
+                            "--dsn", dsn], capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr
+    assert index_states(dsn, MESSAGES) == {MESSAGES: True}
+
+
+def test_ctrl_c_between_two_builds_keeps_the_first_and_journals_it(
+        fresh_db: Callable[[float], str], tmp_path: Path) -> None:
+    dsn = fresh_db(0.01)
+    migration = tmp_path / "two.sql"
+    migration.write_text(f"CREATE INDEX {MESSAGES} ON messages (conversation_id);\n"
+                         f"CREATE INDEX {ACCOUNTS} ON whatsapp_accounts (phone_number_id);\n")
+    with psycopg.connect(dsn) as holder:  # the second build cannot start: its table is held
+        holder.execute("LOCK TABLE whatsapp_accounts IN SHARE MODE")
+        run = Perfkit("apply-indexes", str(migration), "--dsn", dsn, "--lock-timeout", "60s")
+        session_waiting(dsn, BUILD_WAITS + " AND query LIKE '%%whatsapp_accounts%%'",
+                        "the second build's wait")
+        run.proc.send_signal(signal.SIGINT)
+        code, _out, err = run.finish()
+        holder.rollback()
+    assert code == 130, err
+    assert error_line(err) == (
+        f"error: apply-indexes interrupted while building {ACCOUNTS}: {MESSAGES} is built; "
+        f"{ACCOUNTS} is not built yet; rerun `perfkit apply-indexes` to finish")
+    assert index_states(dsn, MESSAGES, ACCOUNTS) == {MESSAGES: True}
+    events = subprocess.run([sys.executable, "-m", "perfkit", "events", "--dsn", dsn,
+                             "--format", "json"],
+                            capture_output=True, text=True, check=True).stdout
+    assert f"built {MESSAGES}; interrupted while building {ACCOUNTS}" in events
+    again = subprocess.run([sys.executable, "-m", "perfkit", "apply-indexes", str(migration),
+                            "--dsn", dsn], capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr
+    assert index_states(dsn, MESSAGES, ACCOUNTS) == {MESSAGES: True, ACCOUNTS: True}
+
+
+def test_ctrl_c_during_verification_says_every_index_is_built(
+        fresh_db: Callable[[float], str], tmp_path: Path) -> None:
+    dsn = fresh_db(0.01)
+    migration = tmp_path / "verified.sql"
+    migration.write_text(  # its proof also reads whatsapp_accounts: held, it waits there
+        "-- perfkit:query SELECT id FROM messages WHERE conversation_id = $1\n"
+        "-- perfkit:query AND (SELECT count(*) FROM whatsapp_accounts) >= 0 LIMIT 5\n"
+        "-- perfkit:params '00000000-0000-0000-0000-000000000000'\n"
+        f"CREATE INDEX {MESSAGES} ON messages (conversation_id);\n")
+    with psycopg.connect(dsn) as snapshot, psycopg.connect(dsn) as holder:
+        snapshot.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        snapshot.execute("SELECT count(*) FROM users").fetchone()  # the build waits at its end
+        run = Perfkit("apply-indexes", str(migration), "--explain", "--dsn", dsn)
+        session_waiting(dsn, BUILD_WAITS, "the build's wait")
+        holder.execute("LOCK TABLE whatsapp_accounts IN ACCESS EXCLUSIVE MODE")
+        snapshot.rollback()  # the build ends; the proof of its query waits for the table
+        session_waiting(dsn, "application_name = 'perfkit' AND wait_event_type = 'Lock' "
+                             "AND query NOT LIKE 'CREATE INDEX%%'", "the proof's wait")
+        run.proc.send_signal(signal.SIGINT)
+        code, _out, err = run.finish()
+        holder.rollback()
+    assert code == 130, err
+    assert error_line(err) == (f"error: apply-indexes interrupted while verifying the indexes: "
+                               f"{MESSAGES} is built; `perfkit verify-indexes` checks them")
+    assert index_states(dsn, MESSAGES) == {MESSAGES: True}
