@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -343,3 +343,61 @@ def test_ctrl_c_during_verification_says_every_index_is_built(
     assert error_line(err) == (f"error: apply-indexes interrupted while verifying the indexes: "
                                f"{MESSAGES} is built; `perfkit verify-indexes` checks them")
     assert index_states(dsn, MESSAGES) == {MESSAGES: True}
+
+
+# advise-indexes: a partial advice is no advice, so nothing is written (the previous file stays)
+
+
+@pytest.fixture
+def advice_db(pytestconfig: pytest.Config) -> Iterator[Callable[[], str]]:
+    """Private databases with pg_stat_statements and HypoPG (tests/db/support.py)."""
+    from tests.db import support
+
+    with support.databases(support.shared_server(pytestconfig)) as make:
+        yield make
+
+
+UNCHANGED = ("the database is unchanged (hypothetical indexes end with their read-only "
+             "transaction)")
+
+
+def test_ctrl_c_while_observing_the_traffic_writes_nothing(
+        advice_db: Callable[[], str], tmp_path: Path) -> None:
+    dsn = advice_db()
+    out = tmp_path / "020_advised.sql"
+    out.write_text("-- the previous advice\n")
+    run = Perfkit("advise-indexes", "--since", "30s", "--dsn", dsn, "--out", str(out))
+    session_waiting(dsn, "application_name = 'perfkit-statements'", "the observation")
+    run.proc.send_signal(signal.SIGINT)
+    code, stdout, err = run.finish()
+    assert code == 130, err
+    assert error_line(err) == ("error: advise-indexes interrupted while observing the traffic "
+                               f"(--since): {out} still holds its previous content; "
+                               f"{UNCHANGED}")
+    assert stdout == "" and out.read_text() == "-- the previous advice\n"
+
+
+def test_sigterm_while_proving_writes_nothing_and_a_rerun_advises(
+        advice_db: Callable[[], str], tmp_path: Path) -> None:
+    from tests.db.support import runbook_traffic
+
+    dsn = advice_db()
+    runbook_traffic(dsn, 10)
+    out = tmp_path / "020_advised.sql"
+    with psycopg.connect(dsn) as holder:  # the proofs wait for the table: stop them there
+        holder.execute("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
+        run = Perfkit("advise-indexes", "--dsn", dsn, "--out", str(out))
+        session_waiting(dsn, "application_name LIKE 'perfkit%%' AND wait_event_type = 'Lock'",
+                        "the proof's wait")
+        run.proc.send_signal(signal.SIGTERM)
+        code, _out, err = run.finish()
+        holder.rollback()
+    assert code == 130, err
+    assert error_line(err) == ("error: advise-indexes interrupted while proving candidate "
+                               f"indexes with HypoPG: nothing was written to {out}; "
+                               f"{UNCHANGED}")
+    assert not out.exists() and leftovers(tmp_path) == []
+    again = subprocess.run([sys.executable, "-m", "perfkit", "advise-indexes", "--dsn", dsn,
+                            "--out", str(out)], capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "CREATE INDEX" in out.read_text()
