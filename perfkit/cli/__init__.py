@@ -97,8 +97,9 @@ def root(
         "--format", help="Default output format for results.")] = OutputFormat.table,
     config: Annotated[Path | None, typer.Option(
         "--config", help="perfkit.yaml to read (default: ./perfkit.yaml if present).")] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors, and each step of bench on "
-                                             "stderr.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show tracebacks on errors, and each step of bench on stderr.")]
+    = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR works too).")]
     = False,
     wide: Annotated[bool, typer.Option(
