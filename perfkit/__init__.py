@@ -12,6 +12,7 @@ from typing import Any
 from perfkit.errors import (
     CheckFailed,
     Inconclusive,
+    Interrupted,
     PerfkitError,
     StackError,
     Unreachable,
@@ -39,6 +40,7 @@ _LAZY = {
 __all__ = [
     "CheckFailed",
     "Inconclusive",
+    "Interrupted",
     "PerfkitError",
     "StackError",
     "Unreachable",

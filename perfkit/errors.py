@@ -45,3 +45,9 @@ class Inconclusive(PerfkitError):
     """Too few samples to decide; only an error under --strict."""
 
     exit_code = 4
+
+
+class Interrupted(PerfkitError):
+    """Ctrl-C or SIGTERM stopped the work; the message says what was kept or left."""
+
+    exit_code = 130

@@ -1,9 +1,10 @@
-"""Reading and writing perfkit's JSON records (runs, reports) with one-line errors that name the
-file."""
+"""Reading perfkit's JSON records (runs, reports) with one-line errors that name the file, and
+checking an output path before the work (writing goes through perfkit.atomic)."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -32,23 +33,20 @@ def read_json_object(path: Path, *, label: str = "") -> dict[str, Any]:
 
 
 def check_writable(path: Path, flag: str) -> None:
-    """Fail before a run, not after it: create the directory as saving would, then write and
-    remove the temporary file saving writes first."""
+    """Fail before a run, not after it: create the directory as saving would, then create and
+    remove a temporary file where saving writes its own (perfkit.atomic)."""
+    from perfkit.atomic import create_temp
+
     hint = f"choose a writable path, e.g. {flag} runs/before.json"
     if path.is_dir():
         raise UsageError(f"cannot write {flag} {path}: it is a directory", hint=hint)
-    probe = path.with_name(path.name + ".tmp")
+    if path.exists() and not path.is_file():
+        return  # /dev/stdout, a FIFO: written in place
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # e.g. a component of the folder is a file
-        raise UsageError(f"cannot write {flag} {path}: {exc.strerror or exc}",
-                         hint=hint) from None
-    try:
-        with probe.open("x"):
-            pass
+        fd, probe = create_temp(path)
+        os.close(fd)
         probe.unlink()
-    except FileExistsError:
-        pass  # a leftover temporary file: the directory is writable, saving replaces it
-    except OSError as exc:
+    except OSError as exc:  # e.g. a component of the folder is a file, a read-only folder
         raise UsageError(f"cannot write {flag} {path}: {exc.strerror or exc}",
                          hint=hint) from None

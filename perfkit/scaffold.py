@@ -134,8 +134,9 @@ def write_project(plan: InitPlan, folder: Path, *, force: bool = False) -> list[
         other = "" if existing[0] == config else ", or --name writes another scenario"
         raise UsageError(f"{existing[0]} already exists: nothing written",
                          hint=f"--force overwrites it{other}")
-    scenario.parent.mkdir(parents=True, exist_ok=True)
+    from perfkit.atomic import write_output
+
     relative = f"scenarios/{plan.name}.yaml"
-    scenario.write_text(scenario_text(plan), encoding="utf-8")
-    config.write_text(config_text(plan, relative), encoding="utf-8")
+    write_output(scenario, scenario_text(plan), "the scenario")
+    write_output(config, config_text(plan, relative), "the configuration")
     return [config, scenario]

@@ -356,10 +356,10 @@ class Run:
         return json.dumps(self.to_json(), separators=(",", ":")) + "\n"
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.dumps())
-        tmp.replace(path)
+        """Whole or not at all (perfkit.atomic): a kill leaves the previous record or this one."""
+        from perfkit.atomic import write_atomic
+
+        write_atomic(path, self.dumps())
 
     @classmethod
     def load(cls, path: Path) -> Run:

@@ -458,6 +458,7 @@ async def run_segment(scenario: Scenario, options: BenchOptions, segment: Segmen
     how Kubernetes stops a pod) returns the partial Run."""
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
+    previous = signal.getsignal(signal.SIGTERM)
     if task is not None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGTERM, task.cancel)  # not in every thread/OS
@@ -466,6 +467,10 @@ async def run_segment(scenario: Scenario, options: BenchOptions, segment: Segmen
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGTERM)
+            # removing resets SIGTERM to its default (death): give back the caller's, so a
+            # SIGTERM while the record is read from the database or saved is still Ctrl-C
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
 
 async def run_bench(scenario: Scenario, options: BenchOptions,

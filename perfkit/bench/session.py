@@ -22,6 +22,9 @@ from perfkit.errors import PerfkitError, UsageError
 
 Progress = Callable[[ProgressInfo], None]
 FLUSH_TIMEOUT_S = 60
+#: the note of a run interrupted while its statements were read (the run itself is whole)
+SNAPSHOT_INTERRUPTED = ("no SQL figures: interrupted while reading pg_stat_statements after "
+                        "the run")
 T = TypeVar("T")
 
 
@@ -99,6 +102,10 @@ def run_session(scenario: Scenario, options: BenchOptions,
             run.notes.append(f"no SQL figures: the statements snapshot at the run's end "
                              f"failed: {exc.message}")
             raise RunKept(exc, run) from None
+        except KeyboardInterrupt:  # the measurement is whole: keep it, say what is missing
+            run.interrupted = True
+            run.notes.append(SNAPSHOT_INTERRUPTED)
+            return run
         run.notes.extend(retried)  # the database had an event during the run: worth a word
         run.n_plus_one = find_n_plus_one(run.db, run.requests_by_route())
     finally:
@@ -118,17 +125,25 @@ class RunKept(PerfkitError):
 def _repeats(scenario: Scenario, options: BenchOptions, on_progress: Progress | None) -> Run:
     runs: list[Run] = []
     stale: list[int] = []
+    stopped = False
     for index in range(options.repeat):
         current, fresh = repeat_options(options, index)
-        if not fresh and options.flush_cmd:
-            flush(options.flush_cmd)
-            fresh = True
+        try:
+            if not fresh and options.flush_cmd:
+                flush(options.flush_cmd)
+                fresh = True
+            runs.append(_one(scenario, current, on_progress))
+        except KeyboardInterrupt:  # between repeats: the finished ones are kept
+            if not runs:
+                raise
+            stopped = True
+            break
         if not fresh:
             stale.append(index + 1)
-        runs.append(_one(scenario, current, on_progress))
         if runs[-1].interrupted:
             break
     run = Run.of_repeats(runs)
+    run.interrupted = run.interrupted or stopped
     if stale:
         run.notes.append(f"repeats {', '.join(map(str, stale))} reused the first repeat's "
                          "users: their cold samples may be cache hits (give more tokens than "

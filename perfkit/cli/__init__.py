@@ -97,7 +97,9 @@ def root(
         "--format", help="Default output format for results.")] = OutputFormat.table,
     config: Annotated[Path | None, typer.Option(
         "--config", help="perfkit.yaml to read (default: ./perfkit.yaml if present).")] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show tracebacks on errors, and each step of bench on stderr.")]
+    = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR works too).")]
     = False,
     wide: Annotated[bool, typer.Option(
@@ -165,6 +167,28 @@ def _usage_line(exc: Exception) -> str:
     return f"{message} (see `{where} --help`)"
 
 
+def _ctrl_c(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _sigterm_is_ctrl_c() -> Callable[[], None]:
+    """SIGTERM (`kill`, a CI job's timeout, a stopped pod) stops a command as Ctrl-C does: it
+    says what it kept and left, exit 130, instead of dying silently mid-write or mid-build.
+    Returns what puts the previous handler back (main runs in-process in the tests)."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _ctrl_c)
+    except ValueError:  # not the main thread: leave signals alone
+        return lambda: None
+
+    def restore() -> None:
+        if previous is not None:  # None: a handler not set from Python, left as it was
+            signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turn every error into one line and its exit code."""
     from typer.main import get_command
@@ -181,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         from typer._completion_classes import completion_init
 
         completion_init()
+    restore = _sigterm_is_ctrl_c()
     try:
         app = build_app(named_command(args), everything=completing)
         result = get_command(app).main(args=args, prog_name="perfkit", standalone_mode=False)
@@ -194,7 +219,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except (Exception, KeyboardInterrupt) as exc:
         return console.abort(exc)
-    # Without standalone mode, click returns typer.Exit's code as the result.
+    finally:
+        restore()
+    # Without standalone mode, click returns typer.Exit's code as the result; 130 is how typer
+    # returns a Ctrl-C no command turned into an Interrupted error (they raise those).
+    if result == 130:
+        console.error_line("interrupted")
     return result if isinstance(result, int) else 0
 
 

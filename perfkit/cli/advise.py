@@ -55,9 +55,19 @@ def _statements(dsn: str | None, from_run: Path | None, since: str | None
     return stats, Source(SourceKind.CUMULATIVE, "pg_stat_statements", since=reset), None
 
 
+def _untouched(out: Path | None) -> str:
+    """What --out holds after an interrupt: never a part of a migration (written whole or not
+    at all), so the previous file or nothing."""
+    if out is None:
+        return "nothing to write (no --out)"
+    return f"{out} still holds its previous content" if out.exists() else \
+        f"nothing was written to {out}"
+
+
 def _write(advice: Advice, out: Path) -> None:
+    from perfkit.atomic import write_output
     from perfkit.db.migration import migration_text
-    from perfkit.errors import UsageError
+    from perfkit.errors import Interrupted
 
     text = migration_text(advice, written_at=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     if text is None:
@@ -66,10 +76,10 @@ def _write(advice: Advice, out: Path) -> None:
         console.note(f"{out} not written: {why}")
         return
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-    except OSError as exc:
-        raise UsageError(f"cannot write --out {out}: {exc.strerror or exc}") from None
+        write_output(out, text, "--out")
+    except KeyboardInterrupt:
+        raise Interrupted(f"advise-indexes interrupted while writing --out: {_untouched(out)}; "
+                          "the advice is printed above") from None
     count = sum(1 for i in advice.indexes if i.proven)
     console.success(f"wrote {count} index(es) to {out}: `perfkit apply-indexes {out} "
                     f"--explain` builds them, `perfkit verify-indexes {out} --explain` proves "
@@ -108,17 +118,27 @@ def advise_indexes(
     Example: `perfkit advise-indexes --since 10m --out indexes/020_advised.sql`
     """
     from perfkit.db.advise import advise
-    from perfkit.errors import UsageError
+    from perfkit.errors import Interrupted, UsageError
+    from perfkit.jsonfile import check_writable
     from perfkit.render.advice import advice_document, choice_table
 
     if from_run is not None and since is not None:
         raise UsageError("--from and --since are exclusive",
                          hint="advise on a run's statements or on live traffic, not both")
     settings = console.settings(dsn=dsn)
-    stats, source, writes = _statements(settings.dsn, from_run, since)
-    with console.status("proving candidate indexes with HypoPG (hypothetical only)"):
-        advice = advise(settings.dsn, stats, source, top=top, writes_per_s=writes,
-                        say=console.note)
+    if out is not None:
+        check_writable(out, "--out")  # before minutes of --since, not after
+    doing = "observing the traffic (--since)" if since else "reading the statements"
+    try:
+        stats, source, writes = _statements(settings.dsn, from_run, since)
+        doing = "proving candidate indexes with HypoPG"
+        with console.status("proving candidate indexes with HypoPG (hypothetical only)"):
+            advice = advise(settings.dsn, stats, source, top=top, writes_per_s=writes,
+                            say=console.note)
+    except KeyboardInterrupt:  # a partial advice is no advice: nothing is written
+        raise Interrupted(f"advise-indexes interrupted while {doing}: {_untouched(out)}; the "
+                          "database is unchanged (hypothetical indexes end with their "
+                          "read-only transaction)") from None
     if console.fmt(output_format) is OutputFormat.json:
         console.print_json(advice.to_json())
     else:

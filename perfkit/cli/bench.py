@@ -22,13 +22,55 @@ FormatOpt = Annotated[OutputFormat | None,
 
 
 def _save(run: Run, path: Path) -> str | None:
-    """Write the record; the reason it failed (the results are still printed), or None."""
+    """Write the record whole or not at all; the reason it failed (the results are still
+    printed, exit 2 as when --out is refused before the run), or None."""
+    existed = path.exists()
     try:
         run.save(path)
     except OSError as exc:
-        return f"could not write the run record to {path}: {exc.strerror or exc}"
-    console.note(f"run record written to {path}")
+        left = f"{path} still holds its previous record" if existed else "nothing was written"
+        return f"cannot write --out {path}: {exc.strerror or exc}; {left}"
+    if not run.interrupted:  # the interrupted line says where the partial record is
+        console.note(f"run record written to {path}")
     return None
+
+
+def _on_disk(run: Run, path: Path | None, existed: bool) -> str:
+    """What --out holds after an interrupt during the save (the write is atomic: the whole
+    new record or the previous file)."""
+    if path is None:
+        return "no --out: nothing written"
+    try:
+        if path.read_text() == run.dumps():
+            return f"the record {path} was written whole"
+    except OSError:
+        pass
+    return f"{path} still holds its previous record" if existed else \
+        f"nothing was written to {path}"
+
+
+def _how_far(run: Run, options: BenchOptions) -> str:
+    """How much of the asked-for run the record holds: 3.2 s of 10 s, 120 of 400 requests."""
+    if options.duration_s:
+        return f"{run.generator.elapsed_s:.1f} s of {options.duration_s * options.repeat:g} s"
+    done = run.total_count + run.total_errors
+    if options.requests:
+        return f"{done} of {options.requests * options.repeat} requests"
+    return f"{done} requests"
+
+
+def _interrupted_line(run: Run, out: Path | None, options: BenchOptions) -> str:
+    """The one line an interrupted bench ends with: what was interrupted and what is kept."""
+    from perfkit.bench.session import SNAPSHOT_INTERRUPTED
+
+    if SNAPSHOT_INTERRUPTED in run.notes:
+        what, kept = ("interrupted while reading the database's statements after the run",
+                      "the whole run without its SQL figures")
+    else:
+        what, kept = f"interrupted after {_how_far(run, options)}", "what was measured"
+    if out is None:
+        return f"{what}: the results above are partial (no --out: nothing written)"
+    return f"{what}: the record {out} holds {kept}, marked partial (\"interrupted\": true)"
 
 
 def _render_run(run: Run, output: OutputFormat) -> None:
@@ -169,10 +211,10 @@ def bench(
 
     kept: RunKept | None = None
     try:
-        run = _run_with_progress(plan, options, cfg.dsn)
+        run = _run_with_progress(plan, options, cfg.dsn, out)
     except RunKept as exc:  # the database failed after the run: its results, then the error
         run, kept = exc.run, exc
-    _finish(run, out, console.fmt(output_format),
+    _finish(run, out, options, console.fmt(output_format),
             parse_ratio(max_error_ratio, flag="--max-error-ratio"))
     if kept is not None:
         where = f", saved to {out}" if out is not None else ""
@@ -258,33 +300,73 @@ def _plan(target: str | None, scenario: Path | None, method: str, cache_ttl: str
     return load_scenario(found)
 
 
-def _run_with_progress(plan: Scenario, options: BenchOptions, dsn: str | None) -> Run:
+def _nothing_measured(out: Path | None) -> str:
+    where = "" if out is None else (f"; {out} still holds its previous record" if out.exists()
+                                    else f"; nothing was written to {out}")
+    return f"interrupted before anything was measured{where}"
+
+
+def _run_with_progress(plan: Scenario, options: BenchOptions, dsn: str | None,
+                       out: Path | None) -> Run:
     from perfkit.bench.runner import run_bench_sync
+    from perfkit.errors import Interrupted
 
-    with console.progress() as prog:
-        task = prog.add_task("starting", total=None)
+    measuring = False
+    try:
+        console.debug("bench: connecting, logging users in, warming up")
+        with console.progress() as prog:
+            task = prog.add_task("starting", total=None)
 
-        def on_progress(info: ProgressInfo) -> None:
-            p99 = "-" if info.p99_ms is None else f"{info.p99_ms:.1f} ms"
-            prog.update(task, completed=info.done, total=info.planned,
-                        description=f"{info.rate_per_s:.0f} req/s, {info.errors} errors, "
-                                    f"p99 {p99}")
+            def on_progress(info: ProgressInfo) -> None:
+                nonlocal measuring
+                if not measuring and info.done + info.errors:
+                    measuring = True
+                    console.debug("bench: measuring")
+                p99 = "-" if info.p99_ms is None else f"{info.p99_ms:.1f} ms"
+                prog.update(task, completed=info.done, total=info.planned,
+                            description=f"{info.rate_per_s:.0f} req/s, {info.errors} errors, "
+                                        f"p99 {p99}")
 
-        return run_bench_sync(plan, options, on_progress, dsn=dsn)
+            return run_bench_sync(plan, options, on_progress, dsn=dsn)
+    except KeyboardInterrupt:  # before the engine measured (connect, logins)
+        raise Interrupted(_nothing_measured(out)) from None
 
 
-def _finish(run: Run, out: Path | None, output: OutputFormat, max_error_ratio: float) -> None:
-    """Save, print, then the exit code: 130 interrupted, 1 over the error budget."""
-    from perfkit.errors import CheckFailed, UsageError
+def _save_and_show(run: Run, out: Path | None, output: OutputFormat) -> str | None:
+    """Save (whole or not at all), then print; an interrupt during the save still prints."""
+    from perfkit.errors import Interrupted
 
-    save_error = _save(run, out) if out is not None else None
-    _render_run(run, output)
+    existed = out is not None and out.exists()
+    if out is not None:
+        console.debug(f"bench: writing {out}")
+    doing = "writing the record"
+    try:
+        save_error = _save(run, out) if out is not None else None
+        doing = "printing the results"
+        _render_run(run, output)
+    except KeyboardInterrupt:
+        if doing == "writing the record":
+            _render_run(run, output)
+        raise Interrupted(f"interrupted while {doing}: {_on_disk(run, out, existed)}"
+                          ) from None
+    return save_error
+
+
+def _finish(run: Run, out: Path | None, options: BenchOptions, output: OutputFormat,
+            max_error_ratio: float) -> None:
+    """Save, print, then the exit code: 130 interrupted, 2 the record not written, 1 over the
+    error budget."""
+    from perfkit.errors import CheckFailed, Interrupted, UsageError
+
+    if run.interrupted and run.total_count + run.total_errors == 0:
+        raise Interrupted(_nothing_measured(out))  # an empty record replaces nothing
+    save_error = _save_and_show(run, out, output)
     if save_error is not None:
-        raise UsageError(save_error + " (results printed above)")
+        raise UsageError(save_error + " (the results are printed above)")
     for failure in run.failures:
         console.error_line(failure)
     if run.interrupted:
-        raise typer.Exit(130)
+        raise Interrupted(_interrupted_line(run, out, options))
     if run.failures:
         raise CheckFailed(f"{len(run.failures)} worker(s) died; the record holds the others' "
                           "results", hint="see the lines above")
@@ -359,5 +441,5 @@ def merge(
     save_error = _save(merged, out)
     _render_run(merged, console.fmt(output_format))
     if save_error is not None:
-        raise UsageError(save_error + " (merged results printed above)")
+        raise UsageError(save_error + " (the merged results are printed above)")
     console.note(f"merged {len(loaded)} runs into {out}")

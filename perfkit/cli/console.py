@@ -129,6 +129,13 @@ def note(message: str) -> None:
     err().print(_scrub(message), style="dim", markup=False)
 
 
+def debug(message: str) -> None:
+    """A step of the work, on stderr with --debug only (what a hang was doing; where a test
+    stops a command)."""
+    if state.debug:
+        err().print(f"debug: {_scrub(message)}", markup=False, soft_wrap=True)
+
+
 def success(message: str) -> None:
     err().print(_scrub(message), style="green", markup=False)
 

@@ -223,10 +223,11 @@ def story(
         result = run_story(options, progress=console.note)
     show_story(result, console.fmt(output_format))
     if html is not None:
+        from perfkit.atomic import write_output
         from perfkit.render.html import story_page
 
-        html.write_text(story_page(*result.runs, result.report,
-                                   comparison=result.comparison).html)
+        write_output(html, story_page(*result.runs, result.report,
+                                      comparison=result.comparison).html, "--html")
         console.note(f"story page written to {html}")
     if not result.doctor.passed:
         raise typer.Exit(1)

@@ -93,12 +93,13 @@ def inconclusive_line(result: GateResult, *, strict: bool) -> str:
 def _write_reports(result: GateResult, summary: str, *, junit: Path | None,
                    markdown: Path | None, strict: bool) -> None:
     """JUnit, the markdown summary, and GitHub's step summary when it is set."""
+    from perfkit.atomic import write_output
     from perfkit.render.junit import gate_junit
 
     if junit is not None:
-        junit.write_text(gate_junit(result, strict=strict))
+        write_output(junit, gate_junit(result, strict=strict), "--junit")
     if markdown is not None:
-        markdown.write_text(summary)
+        write_output(markdown, summary, "--markdown")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as out:

@@ -202,14 +202,15 @@ def _files(out: Path | None, name: str) -> Files:
 
 def _write(plan: JobPlan) -> None:
     """Both files or neither: every path is checked before the first is written."""
+    from perfkit.atomic import write_output
     from perfkit.jsonfile import check_writable
     from perfkit.k8s import dump
 
     job, merge = Path(plan.files.job), Path(plan.files.merge)
     check_writable(job, "-o/--out")
     check_writable(merge, "-o/--out")
-    job.write_text(dump(plan.bench))
-    merge.write_text(dump(plan.merge))
+    write_output(job, dump(plan.bench), "-o/--out")
+    write_output(merge, dump(plan.merge), "-o/--out")
     console.note(f"wrote {job} (apply first) and {merge} (apply once the first is complete)")
 
 

@@ -51,14 +51,9 @@ def _labels(paths: list[Path]) -> list[str]:
 
 
 def _save(out: Path, page: str) -> None:
-    from perfkit.errors import UsageError
+    from perfkit.atomic import write_output
 
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        tmp.replace(out)
-    except OSError as exc:
-        raise UsageError(f"cannot write -o {out}: {exc.strerror or exc}") from None
+    write_output(out, page, "-o")
 
 
 def _summary(out: Path, size: int, runs: list[str], report: Path | None,

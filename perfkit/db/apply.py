@@ -21,6 +21,7 @@ from perfkit.config import Target as EventTarget
 from perfkit.db import catalog
 from perfkit.db.connect import connect, ddl_session, pooler_warning
 from perfkit.db.explain import PlanSummary, explain_query
+from perfkit.db.leftovers import Change, left_behind
 from perfkit.db.parse import IndexStatement, StatementKind
 from perfkit.db.pooler import refuse_transaction_pooler
 from perfkit.db.runner import (
@@ -33,7 +34,7 @@ from perfkit.db.runner import (
     Watch,
 )
 from perfkit.db.verify import VerifyReport, verify_indexes
-from perfkit.errors import PerfkitError, Unreachable, UsageError
+from perfkit.errors import Interrupted, PerfkitError, Unreachable, UsageError
 
 __all__ = ["Action", "ApplyOptions", "ApplyResult", "LockTimeout", "Step", "apply_indexes",
            "plan_apply"]
@@ -245,13 +246,19 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
             runner = Runner(conn, dsn or "", lock_timeout_s=options.lock_timeout_s,
                             lock_retries=options.lock_retries,
                             watch=Watch(dsn or "", progress, say), notify=say)
-            plans_before = _run_steps(runner, result, options, say)
+            doing = "building"
             try:
-                result.analyzed = _analyze(runner, steps, options)
-            except ConnectionLost as exc:
-                raise _analyze_lost(exc, result, dsn) from None
-            result.verify = verify_indexes(conn, statements, explain=options.explain,
-                                           plans_before=plans_before)
+                plans_before = _run_steps(runner, result, options, say)
+                doing = "running ANALYZE"
+                try:
+                    result.analyzed = _analyze(runner, steps, options)
+                except ConnectionLost as exc:
+                    raise _analyze_lost(exc, result, dsn) from None
+                doing = "verifying the indexes"
+                result.verify = verify_indexes(conn, statements, explain=options.explain,
+                                               plans_before=plans_before)
+            except KeyboardInterrupt:
+                raise _interrupted(result, doing, dsn) from None
     if result.changed:
         result.event_id = record_event("apply-indexes", _event_text(result),
                                        target=EventTarget.of(dsn=dsn)).id
@@ -336,6 +343,33 @@ def _stopped(error: PerfkitError, step: Step, result: ApplyResult,
             target=EventTarget.of(dsn=dsn)).id
         message += f" (done before: {done}; rerun to finish, each step is checked again)"
     return type(error)(message, hint=error.hint)
+
+
+def _interrupted(result: ApplyResult, doing: str, dsn: str | None) -> Interrupted:
+    """Ctrl-C or SIGTERM: what each change left (read again), journaled like a failure."""
+    from perfkit.events import record_event
+
+    changes: list[Change] = []
+    for step in result.steps:
+        if step.action not in _CHANGES or step.schema is None or not step.statement.index_name:
+            continue
+        name = step.statement.index_name
+        changes.append(Change(step.schema, name, builds=step.action is not Action.DROP))
+        changes += [Change(step.schema, temp, builds=False) for temp in step.builds.values()
+                    if temp != name]  # --replace's new index, not yet renamed
+    if doing == "building":
+        current = next((s for s in result.steps if s.action in _CHANGES and not s.done), None)
+        if current is not None:
+            verb = "dropping" if current.action is Action.DROP else "building"
+            doing = f"{verb} {current.name}"
+    if result.changed:
+        result.event_id = record_event(
+            "apply-indexes", _event_text(result) + f"; interrupted while {doing}",
+            target=EventTarget.of(dsn=dsn)).id
+    after = {"running ANALYZE": "; ANALYZE may not have finished: rerun it on those tables",
+             "verifying the indexes": "; `perfkit verify-indexes` checks them"}.get(doing, "")
+    return Interrupted(f"apply-indexes interrupted while {doing}: "
+                       f"{left_behind(dsn or '', changes)}{after}")
 
 
 def _analyze(runner: Runner, steps: list[Step], options: ApplyOptions) -> list[str]:

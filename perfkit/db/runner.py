@@ -157,9 +157,6 @@ class Runner:
                     raise self._lost(statement, exc, target) from None
                 left = self._cleanup(target, final=True)
                 raise _failed(statement, exc, self.dsn, left) from None
-            except BaseException:
-                self.notify("interrupted: an INVALID leftover, if any, is rebuilt by the next run")
-                raise
 
     def _attempt(self, statement: str, target: Target | None, seen: Seen) -> None:
         if target is None:

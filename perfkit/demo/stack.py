@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from perfkit.atomic import write_atomic
 from perfkit.config import DEMO_STATE_FILE_NAME, Target, demo_dir
 from perfkit.demo import postgres, procs, prometheus
 from perfkit.demo.auth import DEFAULT_AUTH_LATENCY_MS
@@ -94,11 +95,7 @@ def read_state(paths: StackPaths) -> dict[str, Any]:
 
 
 def write_state(paths: StackPaths, data: dict[str, Any]) -> None:
-    paths.root.mkdir(parents=True, exist_ok=True)
-    tmp = paths.state_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    tmp.chmod(0o600)
-    tmp.replace(paths.state_file)
+    write_atomic(paths.state_file, json.dumps(data, indent=2), mode=0o600)
 
 
 def _noop(_: str) -> None:
@@ -155,8 +152,7 @@ def _up_postgres(state: dict[str, Any], options: UpOptions, paths: StackPaths,
     _load_data(state, options, server.dsn, progress)
     state["notes"] += data.ensure_extensions(server.dsn)
     tokens = data.demo_tokens(server.dsn, TOKENS_IN_FILE)
-    paths.tokens_file.write_text("\n".join(tokens) + "\n")
-    paths.tokens_file.chmod(0o600)
+    write_atomic(paths.tokens_file, "\n".join(tokens) + "\n", mode=0o600)
     state["tokens_file"] = str(paths.tokens_file)
     state["token"] = tokens[0]
 

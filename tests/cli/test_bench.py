@@ -286,7 +286,8 @@ def test_a_failed_save_still_prints_the_results(cli: Cli, ref: RefServer,
         timer.join()
     assert result.exit_code == 2, result.output
     assert "GET /fast" in result.stdout and "closed loop" in result.stdout
-    assert f"could not write the run record to {folder / 'run.json'}" in result.stderr
+    assert f"cannot write --out {folder / 'run.json'}: Not a directory; nothing was written" \
+        in result.stderr
 
 
 SCENARIO = """
