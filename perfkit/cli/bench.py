@@ -264,8 +264,9 @@ def _run_with_progress(plan: Scenario, options: BenchOptions, dsn: str | None) -
 
 
 def _finish(run: Run, out: Path | None, output: OutputFormat, max_error_ratio: float) -> None:
-    """Save, print, then the exit code: 130 interrupted, 1 over the error budget."""
-    from perfkit.errors import CheckFailed, UsageError
+    """Save, print, then the exit code: 130 interrupted, 3 a backend that never answered,
+    1 over the error budget."""
+    from perfkit.errors import CheckFailed, Unreachable, UsageError
 
     save_error = _save(run, out) if out is not None else None
     _render_run(run, output)
@@ -278,13 +279,21 @@ def _finish(run: Run, out: Path | None, output: OutputFormat, max_error_ratio: f
     if run.failures:
         raise CheckFailed(f"{len(run.failures)} worker(s) died; the record holds the others' "
                           "results", hint="see the lines above")
+    lost = sum(o.connections for o in run.outages)
+    if lost and not run.answered:
+        kept = f"the record {out} holds the errors" if out is not None else "nothing saved"
+        raise Unreachable(f"the backend at {run.base_url} never answered: it refused or "
+                          f"closed all {lost} connections of the run",
+                          hint=f"start it, or check --base-url; {kept}")
     if run.total_count == 0 and run.total_errors == 0:
         raise CheckFailed("no request completed", hint="raise --duration or -n")
     if run.error_ratio > max_error_ratio:
         total = run.total_errors + run.total_count
+        down = (f", {lost} of them connections the backend refused or closed: see the "
+                "warning above" if lost else "")
         raise CheckFailed(f"error ratio {run.error_ratio:.1%} is above the budget "
                           f"{max_error_ratio:.1%} ({run.total_errors} failed of {total} "
-                          "requests)",
+                          f"requests{down})",
                           hint="see the errors column; --max-error-ratio sets the budget")
 
 
