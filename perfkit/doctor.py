@@ -119,6 +119,8 @@ class DoctorTarget:
     config: dict[str, Any] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
     report: Report | None = None  # a report already built (the story passes its own)
+    on_retry: Callable[[str], None] | None = None  # a Prometheus query sent again, said
+    report_error: PerfkitError | None = None  # Prometheus failed: every box it feeds says so
 
     def secrets(self) -> list[str]:
         return [s for s in (self.token, self.prometheus_token) if s]
@@ -274,12 +276,22 @@ def _split(target: DoctorTarget) -> str:
 
 
 def _report(target: DoctorTarget) -> Report | None:
+    """The report every Prometheus box reads, built once; when Prometheus failed it (after
+    its one retry), each of those boxes fails with that one reason, without asking again."""
+    if target.report_error is not None:
+        raise target.report_error
     if target.report is None and target.prometheus_url:
         from perfkit.prom import PromClient, ReportOptions, collect_report
 
-        client = PromClient(target.prometheus_url, token=target.prometheus_token)
-        target.report = collect_report(client, ReportOptions(
-            since_s=target.since_s, split=_split(target), now=target.until), target.config)
+        client = PromClient(target.prometheus_url, token=target.prometheus_token,
+                            on_retry=target.on_retry)
+        try:
+            target.report = collect_report(client, ReportOptions(
+                since_s=target.since_s, split=_split(target), now=target.until),
+                target.config)
+        except PerfkitError as exc:
+            target.report_error = exc
+            raise
     return target.report
 
 

@@ -1,5 +1,6 @@
 """What a bench saw beside the latencies: the app's replies to failed requests, the iterations
-the end of the run cut short, and whether the target listens (without sending it a request).
+the end of the run cut short, the stretches where the backend refused or closed connections
+(killed, restarting), and whether the target listens (without sending it a request).
 
 bench/runner.py feeds these while it runs; the Run record (bench/record.py) keeps them, and
 render/run.py says them. perfkit sends the target nothing but the scenario: reachability is
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,6 +64,84 @@ class Seen:
         """An iteration stopped by the end of the run before these routes were sent."""
         self.cut_iterations += 1
         self.missing.update(routes_left)
+
+
+# error kinds (bench/users.py error_kind) of a connection the backend did not serve
+CONNECTION_KINDS = {"refused": "refused", "connect": "refused", "disconnected": "closed",
+                    "reset": "closed"}
+NO_ANSWER_KINDS = frozenset({*CONNECTION_KINDS, "timeout", "unsent"})  # no HTTP answer came
+
+
+@dataclass(frozen=True)
+class Outage:
+    """Connections the backend refused or closed, with no answer in between (it was killed,
+    or restarting): the record's `outages[]`, in seconds into the run."""
+
+    from_s: float  # the first connection it failed
+    to_s: float  # the last one
+    back_s: float | None  # its first answer after them; None: it never answered again
+    refused: int
+    closed: int  # closed or reset, without an answer
+    source: str | None = None  # the worker or repeat that saw it (None: the whole run)
+
+    @property
+    def connections(self) -> int:
+        return self.refused + self.closed
+
+    def within(self, where: str) -> Outage:
+        """The same outage, said to be seen by `where` (a worker, a repeat)."""
+        return replace(self, source=where if self.source is None else f"{where}, {self.source}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from_s": self.from_s, "to_s": self.to_s, "back_s": self.back_s,
+                "refused": self.refused, "closed": self.closed, "source": self.source}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Outage:
+        back = data.get("back_s")
+        return cls(float(data["from_s"]), float(data["to_s"]),
+                   None if back is None else float(back), int(data.get("refused", 0)),
+                   int(data.get("closed", 0)), data.get("source"))
+
+
+@dataclass
+class Outages:
+    """The accumulator: connection failures, grouped into outages that the backend's next
+    answer ends. `down` is the one attribute the hot path reads."""
+
+    windows: list[Outage] = field(default_factory=list)
+    down: bool = False
+    lost: int = 0  # connection failures so far
+    _open: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    _counts: Counter[str] = field(default_factory=Counter)
+
+    def failed(self, at_s: float, kind: str) -> None:
+        """A request failed with `kind` at `at_s` s into the run (other kinds are ignored)."""
+        what = CONNECTION_KINDS.get(kind)
+        if what is None:
+            return
+        self.lost += 1
+        if not self.down:
+            self.down, self._open, self._counts = True, [at_s, at_s], Counter()
+        self._open[1] = max(self._open[1], at_s)
+        self._counts[what] += 1
+
+    def answered(self, at_s: float) -> None:
+        """The backend answered a request (any status) at `at_s`: an outage ends."""
+        if self.down:
+            self._end(at_s)
+
+    def _end(self, back_s: float | None) -> None:
+        start, end = (round(t, 3) for t in self._open)
+        self.windows.append(Outage(start, end, None if back_s is None else round(back_s, 3),
+                                   self._counts["refused"], self._counts["closed"]))
+        self.down = False
+
+    def close(self) -> list[Outage]:
+        """Every outage; one still going at the end has no `back_s`."""
+        if self.down:
+            self._end(None)
+        return list(self.windows)
 
 
 @dataclass(frozen=True)

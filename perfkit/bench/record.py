@@ -22,7 +22,7 @@ from hdrh.histogram import HdrHistogram
 
 from perfkit import stats
 from perfkit.bench.cache import CacheEffect, Speedup, judge, matched_ratio, speedup
-from perfkit.bench.evidence import ErrorBody, merge_bodies
+from perfkit.bench.evidence import NO_ANSWER_KINDS, ErrorBody, Outage, merge_bodies
 from perfkit.bench.hdr import decode, encode, new_histogram, record_us
 from perfkit.bench.meta import (
     Generator,
@@ -139,6 +139,7 @@ class Run:
     error_bodies: list[ErrorBody] = field(default_factory=list)  # the app's reply per failure
     cut_routes: dict[str, int] = field(default_factory=dict)  # requests the run's end cut
     n_plus_one: list[NPlusOne] = field(default_factory=list)  # statements 5+ times a request
+    outages: list[Outage] = field(default_factory=list)  # the backend refused/closed connections
 
     def record(self, route: str, phase: Phase) -> RouteRecord:
         key = (route, phase)
@@ -171,6 +172,13 @@ class Run:
     @property
     def total_errors(self) -> int:
         return sum(r.error_count for r in self.records.values() if r.phase is Phase.ALL)
+
+    @property
+    def answered(self) -> int:
+        """Requests the backend answered (any HTTP status): none while it was down."""
+        return sum(r.count + sum(n for kind, n in r.errors.items()
+                                 if kind not in NO_ANSWER_KINDS and not kind.startswith("missing"))
+                   for r in self.records.values() if r.phase is Phase.ALL)
 
     @property
     def error_ratio(self) -> float:
@@ -253,7 +261,8 @@ class Run:
                      failures=[f for r in runs for f in r.failures], db=self.db,
                      notes=list(dict.fromkeys(n for r in runs for n in r.notes)),
                      error_bodies=merge_bodies([r.error_bodies for r in runs]),
-                     n_plus_one=list(self.n_plus_one))
+                     n_plus_one=list(self.n_plus_one),
+                     outages=[o for r in runs for o in r.outages])
         for run in runs:
             for route, n in run.cut_routes.items():
                 merged.cut_routes[route] = merged.cut_routes.get(route, 0) + n
@@ -275,6 +284,8 @@ class Run:
         if len(runs) == 1:
             return runs[0]
         merged = runs[0]._sum(tuple(runs))
+        merged.outages = [o.within(f"repeat {i}") for i, r in enumerate(runs, 1)
+                          for o in r.outages]  # each in seconds into its own repeat
         merged.generator = sequential_generators([r.generator for r in runs])
         merged.repeats = list(runs)
         return merged
@@ -297,6 +308,7 @@ class Run:
             data["logins"] = [rec.to_json() for rec in self.logins.values()]
         data["error_bodies"] = [b.to_json() for b in self.error_bodies]
         data["cut_routes"] = dict(self.cut_routes)
+        data["outages"] = [o.to_json() for o in self.outages]
         return data
 
     def repeat_json(self) -> dict[str, Any]:
@@ -339,6 +351,7 @@ class Run:
             self.logins[login.route] = login
         self.error_bodies = [ErrorBody.from_json(b) for b in data.get("error_bodies") or []]
         self.cut_routes = {str(k): int(v) for k, v in (data.get("cut_routes") or {}).items()}
+        self.outages = [Outage.from_json(o) for o in data.get("outages") or []]
         self.n_plus_one = [NPlusOne.from_json(n) for n in
                            (data.get("db") or {}).get("n_plus_one") or []]
         for item in data.get("repeats") or []:

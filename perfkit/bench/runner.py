@@ -15,6 +15,12 @@ right around aiohttp's request (send -> body read). What one request is (a user,
 prepared request, the budget) lives in bench/users.py; logging users in (before t0, and
 again on a 401 once a token expires), in bench/login.py.
 
+A backend that goes away mid-run (killed, restarting) does not end it: each request it
+refuses or closes is an error of its route and kind, the outage's window is kept
+(bench/evidence.py Outages), a closed-loop connection waits RECONNECT_PAUSE_S before its
+next try (it does not spin on refused connections), and aiohttp connects anew once the
+backend listens again.
+
 Cancelling (Ctrl-C) ends the measurement: in-flight requests are abandoned and the partial
 Run is returned, marked `interrupted`.
 """
@@ -32,7 +38,7 @@ from collections.abc import Callable, Iterator
 import aiohttp
 
 from perfkit.bench import pacer
-from perfkit.bench.evidence import Seen, body_sample, error_bodies, tcp_connect
+from perfkit.bench.evidence import Outages, Seen, body_sample, error_bodies, tcp_connect
 from perfkit.bench.login import Logins, check_login
 from perfkit.bench.meta import Provenance
 from perfkit.bench.options import (
@@ -65,6 +71,7 @@ __all__ = ["BenchOptions", "ProgressInfo", "public_url", "run_bench", "run_bench
            "run_segment"]
 
 TICK_S = 0.5
+RECONNECT_PAUSE_S = 0.1  # a closed-loop connection's pause after the backend failed it
 DEFAULT_OPEN_LOOP_SENDERS = (16, 1024)  # bounds of 2 x rate when --concurrency is not given
 Progress = Callable[[ProgressInfo], None]
 
@@ -98,6 +105,7 @@ class _Engine:
         self.max_lag_s = 0.0
         self.finishing = False
         self.seen = Seen()
+        self.outages = Outages()
         self.secrets = [*options.tokens, *options.spare_tokens,
                         *(c.password for c in (*options.credentials,
                                                *options.spare_credentials)),
@@ -150,9 +158,14 @@ class _Engine:
                 hit = resp.headers.get(self.opt.cache_header) if self.opt.cache_header else None
                 encoding = resp.headers.get("Content-Encoding")
         except (TimeoutError, aiohttp.ClientError) as exc:
-            self._error(step, phase, at, error_kind(exc))
+            kind = error_kind(exc)
+            self._error(step, phase, at, kind)
+            if self.recorder is not None:
+                self.outages.failed(time.perf_counter() - self.t0, kind)
             return False
         t_end = time.perf_counter()
+        if self.outages.down and self.recorder is not None:
+            self.outages.answered(t_end - self.t0)
         if status == 401 and self.logins is not None and not step.ok(status) and (
                 await self.logins.after_401(session, user, generation, index, resent=resent)):
             return await self._send(session, index, step, user, None, resent=True)
@@ -252,8 +265,12 @@ class _Engine:
         while self.budget.left():
             if self.opt.flush_cmd and self.budget.started % max(1, self.opt.flush_every) == 0:
                 await self._flush()
+            lost = self.outages.lost
             if not await self._iteration(session, users(), None):
                 return
+            if self.outages.lost > lost:  # the backend is down: try again soon, not in a spin
+                await asyncio.sleep(max(0.0, min(RECONNECT_PAUSE_S,
+                                                 self.budget.deadline - time.perf_counter())))
 
     async def _closed_loop(self, session: aiohttp.ClientSession, workers: int,
                            users: Callable[[], VirtualUser]) -> None:
@@ -443,6 +460,7 @@ class _Engine:
             cut_iterations=self.seen.cut_iterations)
         self.run.error_bodies = error_bodies(self.seen)
         self.run.cut_routes = dict(self.seen.missing)
+        self.run.outages = self.outages.close()
         self.run.segment = self.segment if self.segment.count > 1 else None
         if self.logins is not None:
             self.logins.close(self.run)

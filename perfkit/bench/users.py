@@ -8,6 +8,7 @@ when and by whom they are sent.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import random
 import time
@@ -126,12 +127,16 @@ def extract(step: Step, user: VirtualUser, data: bytes, content_encoding: str | 
 
 
 def error_kind(exc: BaseException) -> str:
+    """A failed request's kind: refused, connect (another reason it could not connect),
+    disconnected or reset (the backend closed the connection without an answer), timeout."""
     if isinstance(exc, TimeoutError):
         return "timeout"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connect"
+        return "refused" if exc.errno == errno.ECONNREFUSED else "connect"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "disconnected"
+    if isinstance(exc, aiohttp.ClientOSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE):
+        return "reset"
     return type(exc).__name__
 
 

@@ -4,7 +4,8 @@ Each worker (`python -m perfkit.bench.workers JOB OUT`) runs one segment (intend
 round-robin, users partitioned), starting at one shared wall-clock time, writes its Run
 record to a file of its own and reports progress as JSON lines on stdout. Ctrl-C reaches
 every worker, and each keeps what it measured. A worker that dies is named in the record's
-failures (the command exits 1); the others' results stay.
+failures (the command exits 1); the others' results stay. A worker whose connections the
+backend refused or closed is named in the record's outages.
 """
 
 from __future__ import annotations
@@ -173,6 +174,13 @@ def _death(worker: _Worker) -> str:
     return f"{worker.name} died ({how}): its share of the schedule was not measured"
 
 
+def _load(worker: _Worker) -> Run:
+    """A worker's record, its outages named for the worker that saw them."""
+    run = Run.load(worker.out)
+    run.outages = [o.within(worker.name) for o in run.outages]
+    return run
+
+
 def run_workers(scenario: Scenario, options: BenchOptions,
                 on_progress: Progress | None = None) -> Run:
     """Run `options.workers` segments in parallel processes and merge their records."""
@@ -182,7 +190,7 @@ def run_workers(scenario: Scenario, options: BenchOptions,
         errors = [w.error for w in workers if w.error]
         if errors:  # every worker checks the same input: one message says it
             raise _error_of(errors[0])
-        runs = [Run.load(w.out) for w in workers if w.out.exists()]
+        runs = [_load(w) for w in workers if w.out.exists()]
         failures = [_death(w) for w in workers if not w.out.exists()]
     if not runs:
         raise PerfkitError("every worker died: " + "; ".join(failures))

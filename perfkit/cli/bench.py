@@ -354,9 +354,9 @@ def _save_and_show(run: Run, out: Path | None, output: OutputFormat) -> str | No
 
 def _finish(run: Run, out: Path | None, options: BenchOptions, output: OutputFormat,
             max_error_ratio: float) -> None:
-    """Save, print, then the exit code: 130 interrupted, 2 the record not written, 1 over the
-    error budget."""
-    from perfkit.errors import CheckFailed, Interrupted, UsageError
+    """Save, print, then the exit code: 130 interrupted, 2 the record not written, 3 a backend
+    that never answered, 1 over the error budget."""
+    from perfkit.errors import CheckFailed, Interrupted, Unreachable, UsageError
 
     if run.interrupted and run.total_count + run.total_errors == 0:
         raise Interrupted(_nothing_measured(out))  # an empty record replaces nothing
@@ -370,13 +370,21 @@ def _finish(run: Run, out: Path | None, options: BenchOptions, output: OutputFor
     if run.failures:
         raise CheckFailed(f"{len(run.failures)} worker(s) died; the record holds the others' "
                           "results", hint="see the lines above")
+    lost = sum(o.connections for o in run.outages)
+    if lost and not run.answered:
+        kept = f"the record {out} holds the errors" if out is not None else "nothing saved"
+        raise Unreachable(f"the backend at {run.base_url} never answered: it refused or "
+                          f"closed all {lost} connections of the run",
+                          hint=f"start it, or check --base-url; {kept}")
     if run.total_count == 0 and run.total_errors == 0:
         raise CheckFailed("no request completed", hint="raise --duration or -n")
     if run.error_ratio > max_error_ratio:
         total = run.total_errors + run.total_count
+        down = (f", {lost} of them connections the backend refused or closed: see the "
+                "warning above" if lost else "")
         raise CheckFailed(f"error ratio {run.error_ratio:.1%} is above the budget "
                           f"{max_error_ratio:.1%} ({run.total_errors} failed of {total} "
-                          "requests)",
+                          f"requests{down})",
                           hint="see the errors column; --max-error-ratio sets the budget")
 
 

@@ -87,7 +87,7 @@ def doctor(
         prometheus_url=settings.prometheus_url, prometheus_token=settings.prometheus_token,
         backend_log=log or settings.backend_log, index_paths=_index_paths(indexes, settings),
         since_s=parse_duration_s(since, flag="--since"), split=split, until=until_at,
-        config=settings.config, rules=_rules(settings))
+        config=settings.config, rules=_rules(settings), on_retry=console.note)
     with console.status("checking the system, line by line"):
         result = run_doctor(target)
     if console.fmt(output_format) is OutputFormat.json:

@@ -103,7 +103,7 @@ def _collect(prometheus: str | None, options: ReportOptions) -> Report:
     _, url_auth = split_credentials(settings.prometheus_url)
     console.state.secrets.extend(s for s in (*(auth or ()), *(url_auth or ())) if s)
     client = PromClient(settings.prometheus_url, token=settings.prometheus_token,
-                        basic_auth=auth)
+                        basic_auth=auth, on_retry=console.note)
     options = replace(options, target=settings.target)  # split on this target's events
     with console.status(f"querying Prometheus at {client.display_url}"):
         return collect_report(client, options, settings.config)

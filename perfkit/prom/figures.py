@@ -209,12 +209,19 @@ def _cumulative(samples: list[Sample], label: str) -> dict[str | None, dict[floa
     return out
 
 
+QUERY_PURPOSES = {"mean_s": "mean", "count": "request count", "p99_s": "P99",
+                  "buckets": "latency buckets", "ratio_5xx": "5xx ratio"}
+
+
 def window_figures(client: PromClient, profile: Profile, window: Window,
-                   excluded: tuple[str, ...]) -> dict[str | None, WindowFigures]:
+                   excluded: tuple[str, ...], side: str = "") -> dict[str | None, WindowFigures]:
     """Figures per route (key None = all routes together) for one window, five queries.
-    A route with no request in the window is absent, not zero."""
+    A route with no request in the window is absent, not zero. `side` (before, after) names
+    the window in a failure."""
     queries = window_queries(profile, window.seconds, excluded)
-    answers = {name: client.instant(q, window.end) for name, q in queries.items()}
+    where = f"the {side} window's" if side else "a window's"
+    answers = {name: client.instant(q, window.end, f"{where} {QUERY_PURPOSES[name]}")
+               for name, q in queries.items()}
     label = profile.route_label
     count, mean, p99, ratio = (_by_route(answers[k], label)
                                for k in ("count", "mean_s", "p99_s", "ratio_5xx"))

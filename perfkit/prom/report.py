@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,8 @@ def choose_profile(client: PromClient, options: ReportOptions,
     matching = [found, *(profiles[o] for o in others)]
     pattern = "|".join(f"{p.histogram}_count" for p in matching)
     live = {s.labels.get("__name__") for s in client.instant(
-        f'count by (__name__) ({{__name__=~"{pattern}"}})', plan.after.end)}
+        f'count by (__name__) ({{__name__=~"{pattern}"}})', plan.after.end,
+        "the profile live at the after window's end")}
     found = next((p for p in matching if f"{p.histogram}_count" in live), found)
     note = ReportWarning("profile", f"metrics of several profiles exist "
                          f"({', '.join(p.name for p in matching)}); using {found.name}, live "
@@ -254,8 +255,12 @@ def _bench_warnings(bench: BenchComparison) -> list[ReportWarning]:
 
 def _plan(client: PromClient, options: ReportOptions
           ) -> tuple[WindowPlan, float | None, list[ReportWarning]]:
+    now = options.now or datetime.now(UTC)
+    # the flags first: a bad --split is a usage error whether Prometheus answers or not
+    plan_windows(options.since_s, now=now, split=options.split, journal=options.journal,
+                 target=options.target)
     interval_s = client.scrape_interval_s()
-    plan = plan_windows(options.since_s, now=options.now, split=options.split,
+    plan = plan_windows(options.since_s, now=now, split=options.split,
                         scrape_interval_s=interval_s, journal=options.journal,
                         target=options.target)
     notes = [ReportWarning("window", note, Severity.NOTE) for note in plan.notes]
@@ -291,8 +296,8 @@ def collect_report(client: PromClient, options: ReportOptions,
     before: Figures = {}
     after: Figures = {}
     if choice.profile is not None:
-        before = window_figures(client, choice.profile, plan.before, excluded)
-        after = window_figures(client, choice.profile, plan.after, excluded)
+        before = window_figures(client, choice.profile, plan.before, excluded, "before")
+        after = window_figures(client, choice.profile, plan.after, excluded, "after")
     routes = _route_reports(before, after, choice.profile, options.rule)
     overall = WindowPair(before.get(None), after.get(None))
     bench = _bench(options, plan, before, after, routes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from perfkit.bench.cache import MIN_COLD_SAMPLES, CacheEffect, Speedup
+from perfkit.bench.evidence import Outage
 from perfkit.bench.meta import LoopMode
 from perfkit.bench.record import Phase, Run
 from perfkit.db.workload import DbStats
@@ -124,10 +125,37 @@ def run_warnings(run: Run) -> list[str]:
         achieved = gen.achieved_rate_per_s if steps == 1 else gen.achieved_iterations_per_s
         out.append(f"the generator fell behind: {gen.late_sends} sends late, up to "
                    f"{fmt_ms(gen.max_send_lag_ms)} ms; achieved {achieved} {unit}")
+    out += outage_lines(run)
     out += run.warnings()
     if run.interrupted:
         out.append("interrupted: the results are partial")
     return out
+
+
+OUTAGE_LINES = 5  # a flapping backend: the first ones said, all kept in the record
+
+
+def outage_line(outage: Outage, base_url: str) -> str:
+    """`the backend at URL refused 40 and closed 2 connections between 1.20 s and 2.31 s into
+    the run; it answered again at 2.33 s`, prefixed with the worker or repeat that saw it."""
+    done = [f"{verb} {n}" for verb, n in (("refused", outage.refused),
+                                         ("closed", outage.closed)) if n]
+    noun = "connection" if outage.connections == 1 else "connections"
+    span = (f"at {outage.from_s:.2f} s" if outage.to_s - outage.from_s < 0.005 else
+            f"between {outage.from_s:.2f} s and {outage.to_s:.2f} s")
+    back = ("it did not answer again before the run ended" if outage.back_s is None else
+            f"it answered again at {outage.back_s:.2f} s, and the run went on")
+    who = f"{outage.source}: " if outage.source else ""
+    return (f"{who}the backend at {base_url} {' and '.join(done)} {noun} {span} into the run; "
+            f"{back} (each is an error of its route: refused, disconnected, reset)")
+
+
+def outage_lines(run: Run) -> list[str]:
+    lines = [outage_line(o, run.base_url) for o in run.outages[:OUTAGE_LINES]]
+    more = len(run.outages) - OUTAGE_LINES
+    if more > 0:
+        lines.append(f"and {more} more outages in the record's `outages`")
+    return lines
 
 
 DB_COLUMNS = (text("statement"), number("calls/req"), number("mean ms"), number("total ms"),
