@@ -89,7 +89,7 @@ def lint(
     through a transaction pooler and leaves nothing on it. Suppress a finding in
     perfkit.yaml: `lint: {ignore: [{rule: unused_index, index: NAME, reason: WHY}]}`.
 
-    Example: `perfkit lint --out fix.sql && perfkit apply-indexes fix.sql`
+    Example: `perfkit lint --out fix.sql`, then `perfkit apply-indexes fix.sql`
     """
     from perfkit.db.lint import LintOptions
     from perfkit.db.lint import lint as run_lint

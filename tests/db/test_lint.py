@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import psycopg
 import pytest
 
@@ -20,6 +21,12 @@ from tests.support import CliResult
 
 pytestmark = pytest.mark.integration
 Cli = Callable[..., CliResult]
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "lint.schema.json"
+
+
+def schema_problems(record: dict[str, Any]) -> list[str]:
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(record)]
 
 
 @pytest.fixture
@@ -54,6 +61,9 @@ def test_one_of_each_fault_is_reported_with_its_evidence_and_nothing_else(
     record = lint_json(cli, "--dsn", faulty, "--min-age", "0s")
     assert found(record) == faults.EXPECTED
     assert record["hypopg"] is True
+    assert schema_problems(record) == []
+    assert len(schema_problems({**record, "findings": [{**record["findings"][0],
+                                                          "rule": "no_such_rule"}]})) == 1
     rules = by_rule(record)
 
     key = rules["unindexed_foreign_key"]["evidence"]
@@ -154,6 +164,7 @@ def test_suppressed_findings_keep_their_reason(faulty: str, cli: Cli, tmp_path: 
     assert found(record) == faults.EXPECTED - {
         ("unused_index", "public.idx_orders_total"), ("rls_per_row_call", "public.notes.own_notes"),
         ("table_without_primary_key", "public.events")}
+    assert schema_problems(record) == []
     assert {(s["rule"], s["reason"]) for s in record["suppressed"]} == {
         ("unused_index", "read by the yearly report"), ("rls_per_row_call", "tiny table")}
 
