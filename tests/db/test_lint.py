@@ -40,6 +40,16 @@ def faulty(advice_server: Server) -> Iterator[str]:
         advice_server.drop(dsn)
 
 
+@pytest.fixture
+def empty_db(advice_server: Server) -> Iterator[str]:
+    """A database with nothing in it (bad input needs no faults)."""
+    dsn = advice_server.create()
+    try:
+        yield dsn
+    finally:
+        advice_server.drop(dsn)
+
+
 def lint_json(cli: Cli, *args: str, code: int = 1) -> dict[str, Any]:
     result = cli("lint", *args, "--format", "json")
     assert result.exit_code == code, result.output
@@ -189,11 +199,11 @@ def test_without_hypopg_the_foreign_key_still_reports_unproven(
     ("", ("--fail-on", "info"), "--fail-on 'info': not a level"),
     ("", ("--min-age", "soon"), "invalid --min-age 'soon': not a duration"),
 ])
-def test_bad_input_is_one_line_and_exit_2(faulty: str, cli: Cli, tmp_path: Path, setup: str,
+def test_bad_input_is_one_line_and_exit_2(empty_db: str, cli: Cli, tmp_path: Path, setup: str,
                                           args: tuple[str, ...], message: str) -> None:
     config = tmp_path / "perfkit.yaml"
     config.write_text(setup or "{}\n")
-    result = cli("--config", str(config), "lint", "--dsn", faulty, *args)
+    result = cli("--config", str(config), "lint", "--dsn", empty_db, *args)
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
