@@ -119,7 +119,10 @@ def config_text(plan: InitPlan, scenario_file: str) -> str:
         f'#   {_q("GET " + first)}: {{p99: "< 200ms", error_ratio: "< 1%"}}', "",
         "# cache lines in the backend log (cache-stats, doctor): a regex with the groups "
         "result and key", "# cache:", "#   preset: app", "#   presets:",
-        "#     app: {pattern: 'cache (?P<result>hit|miss) key=(?P<key>\\S+)'}", ""])
+        "#     app: {pattern: 'cache (?P<result>hit|miss) key=(?P<key>\\S+)'}", "",
+        "# `perfkit lint`: a finding suppressed per object, with its reason", "# lint:",
+        "#   ignore:", "#     - {rule: unused_index, index: idx_orders_legacy, "
+        'reason: "read by the yearly report"}', ""])
 
 
 def write_project(plan: InitPlan, folder: Path, *, force: bool = False) -> list[Path]:

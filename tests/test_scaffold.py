@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from perfkit.db.lint.settings import from_config as lint_settings
 from perfkit.errors import UsageError
 from perfkit.init import plan_init
 from perfkit.openapi import read_spec
@@ -23,11 +24,16 @@ def test_perfkit_yaml_is_commented_and_valid() -> None:
     plan = _plan(REFSERVER_API, origin="http://127.0.0.1:9999")
     text = config_text(plan, "scenarios/items_api.yaml")
     assert yaml.safe_load(text) == {"base_url": "http://127.0.0.1:9999"}
-    for section in ("# checks:", "# thresholds:", "# cache:", "# dsn:", "# prometheus_url:"):
+    for section in ("# checks:", "# thresholds:", "# cache:", "# dsn:", "# prometheus_url:",
+                    "# lint:"):
         assert section in text
-    uncommented = "\n".join(line[2:] if line.startswith("# ") and line[2:3] in " abcdt" else line
-                            for line in text.splitlines())
-    assert "checks" in (yaml.safe_load(uncommented) or {})
+    uncommented = "\n".join(line[2:] if line.startswith("# ") and line[2:3] in " abcdlt"
+                            else line for line in text.splitlines())
+    loaded = yaml.safe_load(uncommented) or {}
+    assert "checks" in loaded
+    ignore, _rows = lint_settings(loaded)
+    assert [(i.rule, i.name, i.reason) for i in ignore] == [
+        ("unused_index", "idx_orders_legacy", "read by the yearly report")]
 
 
 def test_nothing_is_overwritten_without_force(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ import pytest
 SCHEMAS = Path(__file__).resolve().parents[1] / "docs" / "schemas"
 KINDS = {"run": "perfkit.run/2", "compare": "perfkit.compare/1", "report": "perfkit.report/1",
          "gate": "perfkit.gate/1", "advice": "perfkit.advice/1", "indexes": "perfkit.indexes/1",
-         "cache-stats": "perfkit.cache-stats/1", "demo": "perfkit.demo/1"}
+         "cache-stats": "perfkit.cache-stats/1", "demo": "perfkit.demo/1",
+         "lint": "perfkit.lint/1"}
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -68,6 +69,7 @@ def records(demo_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
     found["indexes"] = json_of("verify-indexes", codes=(0, 1))
     found["advice"] = json_of("advise-indexes")
     found["cache-stats"] = json_of("cache-stats")
+    found["lint"] = json_of("lint", "--min-age", "0s", codes=(0, 1))
     return found
 
 

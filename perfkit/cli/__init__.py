@@ -42,6 +42,8 @@ COMMANDS: tuple[tuple[str, str, str | None, str], ...] = (
      "Expected indexes vs the catalog; --explain proves use."),
     ("advise-indexes", "advise", "advise_indexes",
      "Indexes the traffic needs, proven with HypoPG."),
+    ("lint", "lint", "lint",
+     "The schema's performance faults, each proven, each with its fix."),
     ("bench", "bench", "bench",
      "Measure cold vs warm latency per route (HDR, no coordinated omission)."),
     ("compare", "bench", "compare", "Before/after of two bench runs with a verdict."),

@@ -82,4 +82,4 @@ def refuse_transaction_pooler(conn: psycopg.Connection[Any], dsn: str, command: 
         f"{command}: this connection goes through a transaction pooler ({found.evidence}): "
         "a CONCURRENTLY build needs one session for its whole life, with its lock_timeout",
         hint=f"use the direct connection or a session pooler{supabase}; read-only commands "
-             "(verify-indexes, advise-indexes, bench --dsn) work through it")
+             "(verify-indexes, advise-indexes, lint, bench --dsn) work through it")

@@ -24,7 +24,7 @@ DURATION_OPTIONS = {
     ("apply-indexes", "--lock-timeout"), ("report", "--since"), ("doctor", "--since"),
     ("events", "--since"), ("advise-indexes", "--since"), ("cache-stats", "--for"),
     ("k8s-job", "--duration"), ("k8s-job", "--timeout"), ("k8s-job", "--cache-ttl"),
-    ("k8s-job", "--start-in"), ("demo story", "--duration")}
+    ("k8s-job", "--start-in"), ("demo story", "--duration"), ("lint", "--min-age")}
 
 
 def _options() -> Iterator[tuple[str, Any]]:

@@ -30,7 +30,7 @@ OWNER_TIMEOUT, API_TIMEOUT = "1min", "8s"
 POOL_SIZE = 3
 #: What a fresh server connection shows, and what perfkit must leave it with.
 WATCHED = ("default_transaction_read_only", "statement_timeout", "lock_timeout",
-           "plan_cache_mode")
+           "plan_cache_mode", "role", "row_security")
 
 
 def find_pgbouncer() -> str | None:

@@ -18,7 +18,7 @@ import pytest
 from perfkit.db.pooler import probe
 from tests.bench.support import RefServer
 from tests.db import pooler_support as pool
-from tests.db.support import Server, index_names, runbook_traffic
+from tests.db.support import Server, index_names, run_sql, runbook_traffic
 from tests.support import CliResult
 
 pytestmark = [pytest.mark.integration,
@@ -208,3 +208,51 @@ def test_a_role_timeout_shorter_than_the_build_does_not_cut_it(
     assert build["done"] and build["duration_s"] > 0.02, build  # longer than the role allows
     with psycopg.connect(supabase.admin, autocommit=True) as conn:
         conn.execute("DROP INDEX idx_messages_body")
+
+
+#: A foreign key without an index, owned by the owner role, readable by the API role; the
+#: owner may use auth.uid() (Supabase's postgres may).
+LINT_FAULT = f"""
+CREATE SCHEMA lint_faults AUTHORIZATION {pool.OWNER};
+GRANT USAGE ON SCHEMA auth TO {pool.OWNER};
+SET ROLE {pool.OWNER};
+CREATE TABLE lint_faults.parent (id bigint PRIMARY KEY);
+INSERT INTO lint_faults.parent SELECT generate_series(1, 100);
+CREATE TABLE lint_faults.child (id bigint PRIMARY KEY,
+                                parent_id bigint NOT NULL REFERENCES lint_faults.parent (id));
+INSERT INTO lint_faults.child SELECT g, 1 + g % 100 FROM generate_series(1, 20000) g;
+GRANT USAGE ON SCHEMA lint_faults TO {pool.API_USER};
+GRANT SELECT ON ALL TABLES IN SCHEMA lint_faults TO {pool.API_USER};
+RESET ROLE;
+ANALYZE lint_faults.parent, lint_faults.child;
+"""
+
+
+def test_lint_through_a_transaction_pooler_works_for_owner_and_api_role_and_leaves_nothing(
+        supabase: Supabase, cli: Cli) -> None:
+    run_sql(supabase.admin, LINT_FAULT)
+    try:
+        results = [cli("lint", "--dsn", dsn, "--schema", "public", "--schema", "lint_faults",
+                       "--format", "json")
+                   for dsn in (supabase.pooled_owner, supabase.pooled_api)]
+        assert [r.exit_code for r in results] == [1, 1], [r.output for r in results]
+        owner, api = (json.loads(r.stdout) for r in results)
+        for record in (owner, api):
+            rules = {f["rule"]: f for f in record["findings"]}
+            assert {(f["rule"], f["object"]) for f in record["findings"]} == {
+                ("unindexed_foreign_key", "lint_faults.child.child_parent_id_fkey"),
+                ("rls_per_row_call", "public.whatsapp_accounts.own_accounts")}
+            assert rules["unindexed_foreign_key"]["evidence"]["lookup"]["proven"]
+        as_owner = {f["rule"]: f for f in owner["findings"]}["rls_per_row_call"]
+        assert as_owner["evidence"]["plans"]["as_role"]["error"].startswith(
+            f"the current role {pool.OWNER} cannot assume authenticated")
+        assert as_owner["evidence"]["plans"]["rewritten"]["initplan"]  # the owner bypasses RLS
+        as_api = {f["rule"]: f for f in api["findings"]}["rls_per_row_call"]
+        assert as_api["evidence"]["plans"]["as_role"]["role"] == "authenticated"
+        assert as_api["evidence"]["plans"]["as_role"]["initplan"] == []
+        assert as_api["evidence"]["plans"]["rewritten"]["error"]  # api_user is under RLS
+        assert_nothing_left(supabase, results)
+        assert pool.API_PASSWORD not in results[1].output
+    finally:
+        run_sql(supabase.admin, "DROP SCHEMA lint_faults CASCADE",
+                f"REVOKE USAGE ON SCHEMA auth FROM {pool.OWNER}")
