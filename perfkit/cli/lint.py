@@ -105,7 +105,7 @@ def lint(
     options = LintOptions(schemas=tuple(schema or ()), min_age_s=age_s,
                           pk_min_rows=pk_min_rows, ignore=ignore, fail_on=level)
     with console.status("linting the schema (read-only)"):
-        report = run_lint(settings.dsn, options)
+        report = run_lint(settings.dsn, options, on_retry=console.note)
     if console.fmt(output_format) is OutputFormat.json:
         console.print_json(report.to_json())
     else:

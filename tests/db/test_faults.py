@@ -247,3 +247,42 @@ def test_advise_since_retries_its_evaluation_once_and_leaves_nothing_behind(
         assert conn.execute("SELECT count(*) FROM pg_db_role_setting").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname LIKE "
                             "'idx_messages_conversation_id%'").fetchone() == (0,)
+
+
+# --- lint: its proofs (HypoPG costs, EXPLAINs) --------------------------------------------------
+
+
+def _lint(dsn: str, kills: int) -> tuple[int, str, str]:
+    """lint whose proof of the unindexed messages -> conversations key waits on a lock of the
+    messages table, where its session is terminated `kills` times."""
+    with psycopg.connect(dsn) as lock:
+        lock.execute("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
+        proc = perfkit("lint", "--dsn", dsn, "--format", "json")
+        pid = 0
+        for _ in range(kills):
+            pid = backend_doing(dsn, f"application_name = 'perfkit-lint' AND "
+                                     f"wait_event_type = 'Lock' AND pid <> {pid}",
+                                "lint's wait")
+            terminate(dsn, pid)
+        if kills < 2:  # the retry waits on the lock too: wait for it, then let it through
+            backend_doing(dsn, f"application_name = 'perfkit-lint' AND wait_event_type = "
+                               f"'Lock' AND pid <> {pid}", "the retry's wait")
+        lock.rollback()
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
+def test_lint_is_retried_once_after_a_lost_session_and_a_second_loss_is_exit_3(
+        advice_db: Callable[[], str]) -> None:
+    dsn = advice_db()
+    code, out, err = _lint(dsn, kills=2)
+    assert code == 3, err
+    line = one_error(err, out)
+    assert "was lost while linting the schema, and again on the one retry" in line, line
+    assert perfkit_sessions(dsn) == [] and _hypothetical_left(dsn) == []
+
+    code, out, err = _lint(dsn, kills=1)
+    assert code == 0 and "error: " not in err, err
+    assert "retried once on a new connection" in err, err
+    assert json.loads(out)["schema"] == "perfkit.lint/1", out  # the whole report, after all
+    assert perfkit_sessions(dsn) == [] and _hypothetical_left(dsn) == []

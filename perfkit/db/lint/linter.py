@@ -14,7 +14,7 @@ from collections.abc import Callable
 import psycopg
 
 from perfkit.config import database_identity
-from perfkit.db.connect import connect, failed, read_only
+from perfkit.db.connect import failed, read_only
 from perfkit.db.hypo import Planner, hypopg_schema
 from perfkit.db.lint.foreign_keys import foreign_key_findings, taken_names
 from perfkit.db.lint.indexes import index_findings
@@ -23,17 +23,20 @@ from perfkit.db.lint.model import RULES, Finding, LintReport
 from perfkit.db.lint.policies import policy_findings
 from perfkit.db.lint.settings import LintOptions
 from perfkit.db.lint.tables import table_findings
+from perfkit.db.retry import once
 
 Say = Callable[[str], None]
 _ORDER = {rule: n for n, rule in enumerate(RULES)}
 
 
 def lint(dsn: str | None, options: LintOptions | None = None, *,
-         say: Say | None = None) -> LintReport:
-    """The schema's findings; nothing in the database changes."""
+         say: Say | None = None, on_retry: Say | None = None) -> LintReport:
+    """The schema's findings; nothing in the database changes. Read-only, so a lost
+    connection is retried once on a new one (`on_retry` tells the user; db/retry.py)."""
     options = options or LintOptions()
     tell: Say = say or (lambda _msg: None)
-    with connect(dsn, application_name="perfkit-lint") as conn:
+
+    def step(conn: psycopg.Connection[tuple[object, ...]]) -> LintReport:
         with read_only(conn):
             schemas = choose_schemas(conn, options.schemas)
         report = LintReport(database_identity(dsn) or conn.info.dbname, list(schemas),
@@ -42,7 +45,10 @@ def lint(dsn: str | None, options: LintOptions | None = None, *,
             _run_rules(conn, report, options, tell)
         except psycopg.Error as exc:
             raise failed(exc, "linting the schema") from None
-    return report
+        return report
+
+    return once(dsn, step, doing="linting the schema", say=on_retry,
+                application_name="perfkit-lint")
 
 
 def _run_rules(conn: psycopg.Connection[tuple[object, ...]], report: LintReport,
