@@ -366,7 +366,8 @@ def _interrupted(result: ApplyResult, doing: str, dsn: str | None) -> Interrupte
         result.event_id = record_event(
             "apply-indexes", _event_text(result) + f"; interrupted while {doing}",
             target=EventTarget.of(dsn=dsn)).id
-    after = {"running ANALYZE": "; ANALYZE may not have finished: rerun it on those tables",
+    after = {"running ANALYZE": f"; the ANALYZE may not have finished: run "
+                                f"{_analyze_repair(result)} (a rerun has nothing to build)",
              "verifying the indexes": "; `perfkit verify-indexes` checks them"}.get(doing, "")
     return Interrupted(f"apply-indexes interrupted while {doing}: "
                        f"{left_behind(dsn or '', changes)}{after}")
@@ -391,6 +392,15 @@ def _analyze(runner: Runner, steps: list[Step], options: ApplyOptions) -> list[s
     return analyzed
 
 
+def _analyze_repair(result: ApplyResult) -> str:
+    """The ANALYZE to run by hand when the one after the builds did not finish: a rerun of
+    apply-indexes finds nothing to build, so nothing to ANALYZE."""
+    tables = list(dict.fromkeys(
+        sql.Identifier(s.schema or "public", s.statement.table).as_string()
+        for s in result.changed if s.statement.table))
+    return "; ".join(f"ANALYZE {t}" for t in tables) or "ANALYZE"
+
+
 def _analyze_lost(error: ConnectionLost, result: ApplyResult, dsn: str | None) -> Unreachable:
     """The session died in the ANALYZE after the builds: they are done and VALID (a build
     that returned committed its index), only the planner's statistics may be missing, and a
@@ -398,10 +408,7 @@ def _analyze_lost(error: ConnectionLost, result: ApplyResult, dsn: str | None) -
     statement to run. The change is journaled as a finished one would be."""
     from perfkit.events import record_event
 
-    tables = list(dict.fromkeys(
-        sql.Identifier(s.schema or "public", s.statement.table).as_string()
-        for s in result.changed if s.statement.table))
-    repair = "; ".join(f"ANALYZE {t}" for t in tables) or "ANALYZE"
+    repair = _analyze_repair(result)
     done = _event_text(result)
     result.event_id = record_event("apply-indexes", f"{done}; ANALYZE lost",
                                    target=EventTarget.of(dsn=dsn)).id

@@ -8,8 +8,11 @@ leaves the database as a fault-free run would. Server restarts: test_faults_rest
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -73,14 +76,11 @@ def _last_analyze(dsn: str) -> datetime:
     return row[0]
 
 
-def test_an_analyze_whose_session_is_terminated_says_the_index_is_valid_and_what_to_run(
-        fresh_db: Callable[[float], str], index_states: States, tmp_path: Path) -> None:
-    """The ANALYZE after the build is made to wait (a session queued behind the build takes
-    the table's lock as the build ends), then its session is terminated."""
-    dsn = fresh_db(0.01)
-    migration = tmp_path / "one.sql"
-    migration.write_text(f"CREATE INDEX {INDEX} ON messages (conversation_id);\n")
-    analyzed_before = _last_analyze(dsn)  # the data load's
+@contextmanager
+def _apply_waiting_in_analyze(dsn: str, migration: Path) -> Iterator[
+        tuple[subprocess.Popen[str], int]]:
+    """apply-indexes whose ANALYZE after the build waits (a session queued behind the build
+    takes the table's lock as the build ends): its process and the ANALYZE's session."""
     release = threading.Event()
 
     def hold_after_the_build() -> None:
@@ -100,11 +100,21 @@ def test_an_analyze_whose_session_is_terminated_says_the_index_is_valid_and_what
                       "the blocker's wait behind the build")
         holder.rollback()  # the build ends; the blocker takes the lock before the ANALYZE
     try:
-        terminate(dsn, backend_doing(dsn, "query LIKE 'ANALYZE%%' AND wait_event_type = "
-                                          "'Lock'", "the ANALYZE's wait"))
+        yield proc, backend_doing(dsn, "query LIKE 'ANALYZE%%' AND wait_event_type = 'Lock'",
+                                  "the ANALYZE's wait")
     finally:
         release.set()
         blocker.join(timeout=30)
+
+
+def test_an_analyze_whose_session_is_terminated_says_the_index_is_valid_and_what_to_run(
+        fresh_db: Callable[[float], str], index_states: States, tmp_path: Path) -> None:
+    dsn = fresh_db(0.01)
+    migration = tmp_path / "one.sql"
+    migration.write_text(f"CREATE INDEX {INDEX} ON messages (conversation_id);\n")
+    analyzed_before = _last_analyze(dsn)  # the data load's
+    with _apply_waiting_in_analyze(dsn, migration) as (proc, analyzing):
+        terminate(dsn, analyzing)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
     line = one_error(err, out)
@@ -120,6 +130,24 @@ def test_an_analyze_whose_session_is_terminated_says_the_index_is_valid_and_what
     _out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
     assert index_states(dsn) == {INDEX: True} and _last_analyze(dsn) > analyzed_before
+
+
+def test_ctrl_c_during_the_analyze_says_the_index_is_built_and_a_rerun_completes(
+        fresh_db: Callable[[float], str], index_states: States, tmp_path: Path) -> None:
+    dsn = fresh_db(0.01)
+    migration = tmp_path / "one.sql"
+    migration.write_text(f"CREATE INDEX {INDEX} ON messages (conversation_id);\n")
+    with _apply_waiting_in_analyze(dsn, migration) as (proc, _analyzing):
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    line = one_error(err, out)
+    assert f"interrupted while running ANALYZE: {INDEX} is built" in line, line
+    assert 'the ANALYZE may not have finished: run ANALYZE "public"."messages"' in line, line
+    assert index_states(dsn) == {INDEX: True} and perfkit_sessions(dsn) == []
+    again = perfkit("apply-indexes", str(migration), "--dsn", dsn)
+    _out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
 
 
 def _gated_migration(path: Path) -> Path:
