@@ -25,6 +25,7 @@ import psycopg
 import pytest
 
 from tests.bench.support import RefServer
+from tests.db.fault_support import old_snapshot
 
 pytestmark = pytest.mark.integration  # real processes, real load on loopback
 
@@ -267,9 +268,7 @@ def test_sigterm_during_a_build_names_the_invalid_index_and_a_rerun_repairs(
     dsn = fresh_db(0.01)
     migration = tmp_path / "one.sql"
     migration.write_text(f"CREATE INDEX {MESSAGES} ON messages (conversation_id);\n")
-    with psycopg.connect(dsn) as holder:  # an old snapshot: the build waits at its end
-        holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-        holder.execute("SELECT count(*) FROM users").fetchone()
+    with old_snapshot(dsn) as holder:  # the build waits at its end
         run = Perfkit("apply-indexes", str(migration), "--dsn", dsn, "--lock-timeout", "60s")
         session_waiting(dsn, BUILD_WAITS, "the build's wait")
         run.proc.send_signal(signal.SIGTERM)

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -65,3 +67,14 @@ def perfkit_sessions(dsn: str) -> list[str]:
                             "current_database() AND application_name LIKE 'perfkit%'"
                             ).fetchall()
     return [str(r[0]) for r in rows]
+
+
+@contextmanager
+def old_snapshot(dsn: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A transaction holding an old snapshot: a concurrent build waits at its end (visible in
+    pg_stat_activity) until the caller rolls it back or the block ends."""
+    with psycopg.connect(dsn) as holder:
+        holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        holder.execute("SELECT count(*) FROM users").fetchone()
+        yield holder
+        holder.rollback()

@@ -23,6 +23,7 @@ from tests.db.fault_support import (
     PASSWORD,
     backend_doing,
     no_demo,
+    old_snapshot,
     one_error,
     perfkit,
     perfkit_sessions,
@@ -48,9 +49,7 @@ def test_a_build_whose_session_is_terminated_says_what_it_left_and_a_rerun_repai
     dsn = fresh_db(0.01)
     migration = tmp_path / "one.sql"
     migration.write_text(f"CREATE INDEX {INDEX} ON messages (conversation_id);\n")
-    with psycopg.connect(dsn) as holder:  # an old snapshot: the build waits at its end
-        holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-        holder.execute("SELECT count(*) FROM users").fetchone()
+    with old_snapshot(dsn) as holder:  # the build waits at its end
         proc = perfkit("apply-indexes", str(migration), "--dsn", dsn, "--lock-timeout", "60s")
         terminate(dsn, _build_backend(dsn))
         out, err = proc.communicate(timeout=60)
@@ -90,9 +89,7 @@ def _apply_waiting_in_analyze(dsn: str, migration: Path) -> Iterator[
             conn.rollback()
 
     blocker = threading.Thread(target=hold_after_the_build, daemon=True)
-    with psycopg.connect(dsn) as holder:  # an old snapshot: the build waits at its end
-        holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-        holder.execute("SELECT count(*) FROM users").fetchone()
+    with old_snapshot(dsn) as holder:  # the build waits at its end
         proc = perfkit("apply-indexes", str(migration), "--dsn", dsn, "--lock-timeout", "60s")
         _build_backend(dsn)
         blocker.start()
