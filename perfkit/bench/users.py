@@ -128,13 +128,13 @@ def extract(step: Step, user: VirtualUser, data: bytes, content_encoding: str | 
 
 def error_kind(exc: BaseException) -> str:
     """A failed request's kind: refused, connect (another reason it could not connect),
-    disconnected or reset (the backend closed the connection without an answer), timeout."""
+    disconnected or reset (the backend closed the connection without a whole answer), timeout."""
     if isinstance(exc, TimeoutError):
         return "timeout"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return "refused" if exc.errno == errno.ECONNREFUSED else "connect"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "disconnected"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return "disconnected"  # closed before the answer, or in the middle of its body
     if isinstance(exc, aiohttp.ClientOSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE):
         return "reset"
     return type(exc).__name__
