@@ -28,6 +28,13 @@ class Change:
     builds: bool = True
 
 
+def check_connection(dsn: str) -> psycopg.Connection[tuple[object, ...]]:
+    """A short-lived connection that reads what a failed or interrupted change left: its own
+    session (the work's may be dead), nothing prepared, a bounded wait to connect."""
+    return psycopg.connect(dsn, autocommit=True, connect_timeout=5, prepare_threshold=None,
+                           application_name="perfkit-check")
+
+
 def _state(conn: psycopg.Connection[tuple[object, ...]], change: Change) -> str:
     found = catalog.find_index(conn, change.schema, change.name)
     name = sql.Identifier(change.schema, change.name).as_string(conn)
@@ -45,8 +52,7 @@ def left_behind(dsn: str, changes: list[Change]) -> str:
     if not changes:
         return "nothing was changed"
     try:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=5, prepare_threshold=None,
-                             application_name="perfkit-check") as conn:
+        with check_connection(dsn) as conn:
             states = [_state(conn, change) for change in changes]
     except psycopg.Error:
         return (f"what is left could not be read (the database does not answer): {RERUN} once "

@@ -23,6 +23,7 @@ from psycopg import sql
 
 from perfkit.db import catalog
 from perfkit.db.connect import safe_dsn, scrub, sql_text
+from perfkit.db.leftovers import check_connection
 from perfkit.errors import CheckFailed, Unreachable
 
 ProgressCallback = Callable[[catalog.BuildProgress], None]
@@ -251,9 +252,7 @@ class Runner:
         deadline = time.monotonic() + LEFT_CHECK_S
         while True:
             try:
-                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
-                                     prepare_threshold=None,
-                                     application_name="perfkit-check") as conn:
+                with check_connection(self.dsn) as conn:
                     found = catalog.find_index(conn, target.schema, target.index)
                 break
             except psycopg.Error:
