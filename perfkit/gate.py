@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from perfkit import stats
 from perfkit.bench.compare import ComparedRow, Comparison, Method, compare_runs
 from perfkit.bench.record import Phase, RouteRecord, Run
+from perfkit.bench.routesql import RouteSql
 from perfkit.bench.scenario import METHODS
 from perfkit.errors import UsageError
 from perfkit.thresholds import (
+    DB_METRICS,
     LATENCY_METRICS,
     REPORT_METRICS,
     RecordKind,
@@ -30,6 +32,9 @@ from perfkit.thresholds import (
 
 DEFAULT_MAX_REGRESSION_PCT = stats.MIN_CHANGE_PCT  # benchmarks/gate_power.py: catches +15%
 MIN_ERROR_RISE = 0.01  # an error ratio may rise by one point before it can fail the gate
+#: Statements per request a route may gain over its baseline: an N+1 adds one per row, one
+#: more query adds 1, while caches move the count by fractions (benchmarks/n_plus_one.py).
+DEFAULT_MAX_CALLS_RISE = 0.5
 
 
 class Status(StrEnum):
@@ -150,10 +155,45 @@ def _judge(route: str, name: str, threshold: Threshold, value: float | None,
 def _split(thresholds: list[Threshold], kind: RecordKind,
            what: str) -> tuple[list[Threshold], list[str]]:
     applying = [t for t in thresholds if t.applies_to(kind)]
-    skipped = [f"{t.route} {t.phase}.{t.metric} {t.condition.text}: applies to "
+    other = RecordKind.REPORT if kind is RecordKind.RUN else RecordKind.RUN
+    skipped = [f"{t.route} {t.name_for(other)}: applies to "
                f"{'reports' if kind is RecordKind.RUN else 'bench runs'}, not to {what}"
                for t in thresholds if not t.applies_to(kind)]
     return applying, skipped
+
+
+def _db_value(run: Run, route: str, metric: str) -> tuple[float | None, str | None]:
+    """A route's SQL per request (db.calls, db.ms, db.share), or why there is none."""
+    if run.db is None:
+        return None, "no SQL figures in this run: bench with --dsn"
+    figures = run.route_sql.get(route)
+    if figures is None:
+        return None, ("no SQL figures for this route: " + run.route_sql.detail
+                      if run.route_sql.detail else "no SQL figures for this route")
+    if metric == "db.calls":
+        return figures.calls_per_request, None
+    if metric == "db.ms":
+        return figures.ms_per_request, None
+    if figures.share_of_latency is None:
+        return None, "no share: the route had no successful request"
+    return figures.share_of_latency, None
+
+
+def _db_check(run: Run, route: str, threshold: Threshold) -> Check:
+    check = _judge(route, threshold.name_for(RecordKind.RUN), threshold,
+                   *_db_value(run, route, threshold.metric))
+    figures = run.route_sql.get(route)
+    if threshold.metric != "db.calls" or figures is None or not figures.statements:
+        return check
+    top = max(figures.statements, key=lambda s: s.calls_per_request)
+    return replace(check, detail=f"{check.detail} per request; most: "
+                                 f"{top.calls_per_request:g} x {_short(top.query)}")
+
+
+def _short(query: str, width: int = 80) -> str:
+    """A statement on one line, cut to `width` characters."""
+    line = " ".join(query.split())
+    return line if len(line) <= width else line[:width - 1] + "…"
 
 
 def _run_threshold_checks(run: Run, threshold: Threshold, min_samples: int) -> list[Check]:
@@ -162,6 +202,8 @@ def _run_threshold_checks(run: Run, threshold: Threshold, min_samples: int) -> l
     if not routes:
         return [Check(threshold.route, name, limit, None, Status.ERROR,
                       "no samples: this route is not in the run")]
+    if threshold.metric in DB_METRICS:
+        return [_db_check(run, route, threshold) for route in routes]
     checks = []
     phase = Phase(threshold.phase_for(RecordKind.RUN))
     for route in routes:
@@ -336,10 +378,46 @@ def error_ratio_checks(run: Run, baseline: Run, *, alpha: float = stats.ALPHA,
     return checks
 
 
+def _added(before: RouteSql, after: RouteSql) -> str:
+    """The statement whose calls per request rose most, matched by its text."""
+    was = {s.query: s.calls_per_request for s in before.statements}
+    rises = [(s.calls_per_request - was.get(s.query, 0.0), s) for s in after.statements]
+    if not rises:
+        return ""
+    rise, top = max(rises, key=lambda r: r[0])
+    if rise <= 0:
+        return ""
+    return (f"; most added: {_short(top.query)} {was.get(top.query, 0.0):g} -> "
+            f"{top.calls_per_request:g} per request")
+
+
+def calls_checks(run: Run, baseline: Run, *, max_rise: float = DEFAULT_MAX_CALLS_RISE
+                 ) -> list[Check]:
+    """Per route with SQL figures in the baseline: its statements per request may not rise by
+    more than `max_rise`. Exact counts, no statistics: the N+1 check."""
+    limit, checks = f"< +{max_rise:g} per request", []
+    for before in baseline.route_sql.routes:
+        after = run.route_sql.get(before.route)
+        name = "db.calls vs baseline"
+        if after is None:
+            why = ("this run has no SQL figures (bench with --dsn)" if run.db is None else
+                   f"this run has no SQL figures for it: {run.route_sql.detail}")
+            checks.append(Check(before.route, name, limit, None, Status.INCONCLUSIVE, why))
+            continue
+        rise = after.calls_per_request - before.calls_per_request
+        figures = (f"statements per request {before.calls_per_request:g} -> "
+                   f"{after.calls_per_request:g} ({rise:+g})")
+        failed = rise > max_rise
+        checks.append(Check(before.route, name, limit, round(after.calls_per_request, 6),
+                            Status.FAIL if failed else Status.PASS,
+                            figures + (_added(before, after) if failed else "")))
+    return checks
+
+
 def run_gate(run: Run, *, thresholds: list[Threshold], baseline: Run | None = None,
              max_regression_pct: float = DEFAULT_MAX_REGRESSION_PCT, alpha: float = stats.ALPHA,
-             min_samples: int = stats.MIN_SAMPLES,
-             run_noise_pct: float | None = None) -> GateResult:
+             min_samples: int = stats.MIN_SAMPLES, run_noise_pct: float | None = None,
+             max_calls_rise: float = DEFAULT_MAX_CALLS_RISE) -> GateResult:
     result = check_thresholds_on_run(run, thresholds, min_samples)
     if not result.checks and baseline is None:
         raise UsageError("nothing to check: no threshold applies to a bench run and no baseline",
@@ -349,7 +427,7 @@ def run_gate(run: Run, *, thresholds: list[Threshold], baseline: Run | None = No
                                                  max_regression_pct=max_regression_pct,
                                                  alpha=alpha, min_samples=min_samples,
                                                  run_noise_pct=run_noise_pct)
-        result.checks += checks
+        result.checks += checks + calls_checks(run, baseline, max_rise=max_calls_rise)
         result.method, result.notes = comparison.basis.value, list(comparison.notes)
     return result
 
@@ -360,6 +438,7 @@ class GateOptions:
     alpha: float = stats.ALPHA
     min_samples: int = stats.MIN_SAMPLES
     run_noise_pct: float | None = None
+    max_calls_rise: float = DEFAULT_MAX_CALLS_RISE
 
 
 def gate_record(data: Mapping[str, Any], source: str, thresholds: list[Threshold],
@@ -373,4 +452,5 @@ def gate_record(data: Mapping[str, Any], source: str, thresholds: list[Threshold
     return run_gate(Run.from_json(dict(data), source=source), thresholds=thresholds,
                     baseline=baseline, max_regression_pct=options.max_regression_pct,
                     alpha=options.alpha, min_samples=options.min_samples,
-                    run_noise_pct=options.run_noise_pct)
+                    run_noise_pct=options.run_noise_pct,
+                    max_calls_rise=options.max_calls_rise)

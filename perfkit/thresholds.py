@@ -18,7 +18,9 @@ _CONDITION = re.compile(r"^\s*(<=|<|>=|>|==)\s*(-?[0-9]*\.?[0-9]+)\s*(ms|s|us|µ
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
 LATENCY_METRICS = ("mean", "p50", "p90", "p99", "p999", "max")
-RUN_METRICS = (*LATENCY_METRICS, "error_ratio", "count")
+#: A route's SQL per request (a run with --dsn): statements, database ms, share of its time.
+DB_METRICS = ("db.calls", "db.ms", "db.share")
+RUN_METRICS = (*LATENCY_METRICS, "error_ratio", "count", *DB_METRICS)
 REPORT_METRICS = {"mean": "mean_ms", "p99": "p99_ms", "error_ratio": "ratio_5xx",
                   "ratio_5xx": "ratio_5xx", "rps": "rps", "count": "count"}
 RUN_PHASES = tuple(p.value for p in (Phase.ALL, Phase.COLD, Phase.WARM))
@@ -57,6 +59,8 @@ class Threshold:
         return self.phase or (Phase.ALL.value if kind is RecordKind.RUN else "after")
 
     def name_for(self, kind: RecordKind) -> str:
+        if self.metric in DB_METRICS:  # the whole route's, no phase
+            return f"{self.metric} {self.condition.text}"
         return f"{self.phase_for(kind)}.{self.metric} {self.condition.text}"
 
 
@@ -67,12 +71,12 @@ def parse_condition(text: str, metric: str, where: str) -> Condition:
         raise UsageError(f"{where}: cannot read condition {text!r}",
                          hint='write it like "< 200ms", "<= 1s", "< 1%" or "> 100"')
     op, number, unit = match.group(1), float(match.group(2)), match.group(3) or ""
-    if metric in LATENCY_METRICS:
+    if metric in (*LATENCY_METRICS, "db.ms"):
         if unit == "%":
             raise UsageError(f"{where}: {metric} is a latency; give ms or s, not %")
         factor = {"": 1.0, "ms": 1.0, "s": 1000.0, "us": 0.001, "µs": 0.001}[unit]
         return Condition(op, number * factor, "ms", str(text).strip())
-    if metric in ("error_ratio", "ratio_5xx"):
+    if metric in ("error_ratio", "ratio_5xx", "db.share"):
         if unit not in ("", "%"):
             raise UsageError(f"{where}: {metric} is a ratio; give a % or a fraction")
         return Condition(op, number / 100.0 if unit == "%" else number, "ratio",
@@ -83,7 +87,7 @@ def parse_condition(text: str, metric: str, where: str) -> Condition:
 
 
 def _threshold(route: str, key: str, condition: Any, where: str) -> Threshold:
-    phase, _, metric = str(key).rpartition(".")
+    phase, _, metric = ("", "", str(key)) if key in DB_METRICS else str(key).rpartition(".")
     known_phases = (*RUN_PHASES, *REPORT_WINDOWS)
     if (phase and phase not in known_phases) or metric not in (*RUN_METRICS, *REPORT_METRICS):
         raise UsageError(f"{where}: unknown check {key!r}",

@@ -9,6 +9,7 @@ from typing import Any
 from perfkit import stats
 from perfkit.bench.meta import LoopMode
 from perfkit.bench.record import Phase, RouteRecord, Run
+from perfkit.bench.routesql import RouteSql
 from perfkit.errors import UsageError
 
 SCHEMA = "perfkit.compare/1"
@@ -94,6 +95,27 @@ class Unmatched:
 
 
 @dataclass(frozen=True)
+class SqlRow:
+    """A route's SQL per request on both sides (runs with --dsn): exact counts, no verdict."""
+
+    route: str
+    before: RouteSql
+    after: RouteSql
+
+    def to_json(self) -> dict[str, Any]:
+        return {"route": self.route,
+                "calls_per_request": [self.before.calls_per_request,
+                                      self.after.calls_per_request],
+                "ms_per_request": [self.before.ms_per_request, self.after.ms_per_request]}
+
+
+def sql_rows(before: Run, after: Run) -> list[SqlRow]:
+    """The routes with SQL figures in both runs."""
+    return [SqlRow(b.route, b, a) for b in before.route_sql.routes
+            if (a := after.route_sql.get(b.route)) is not None]
+
+
+@dataclass(frozen=True)
 class Comparison:
     before_started_at: str
     before_base_url: str
@@ -104,6 +126,7 @@ class Comparison:
     method: Method = field(default_factory=Method)
     basis: Basis = Basis.REQUESTS
     notes: list[str] = field(default_factory=list)
+    sql: list[SqlRow] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         m = self.method
@@ -116,7 +139,8 @@ class Comparison:
                            "base_url": self.before_base_url},
                 "after": {"started_at": self.after_started_at, "base_url": self.after_base_url},
                 "routes": [r.to_json() for r in self.rows],
-                "unmatched": [u.to_json() for u in self.unmatched]}
+                "unmatched": [u.to_json() for u in self.unmatched],
+                "sql": [r.to_json() for r in self.sql]}
 
 
 def _pairs(run: Run) -> str:
@@ -304,4 +328,4 @@ def compare_runs(before: Run, after: Run, method: Method | None = None) -> Compa
                      "as one row (all requests)")
     notes += _load_note(before, after)
     return Comparison(before.started_at, before.base_url, after.started_at, after.base_url,
-                      judged, unmatched, method, basis, notes)
+                      judged, unmatched, method, basis, notes, sql_rows(before, after))

@@ -34,6 +34,7 @@ from perfkit.bench.meta import (
 )
 from perfkit.bench.nplusone import NPlusOne
 from perfkit.bench.pacer import Segment
+from perfkit.bench.routesql import RoutesSql
 from perfkit.bench.series import Series
 from perfkit.db.workload import DbStats
 from perfkit.errors import UsageError
@@ -139,6 +140,7 @@ class Run:
     error_bodies: list[ErrorBody] = field(default_factory=list)  # the app's reply per failure
     cut_routes: dict[str, int] = field(default_factory=dict)  # requests the run's end cut
     n_plus_one: list[NPlusOne] = field(default_factory=list)  # statements 5+ times a request
+    route_sql: RoutesSql = field(default_factory=RoutesSql)  # statements per request per route
     outages: list[Outage] = field(default_factory=list)  # the backend refused/closed connections
 
     def record(self, route: str, phase: Phase) -> RouteRecord:
@@ -220,6 +222,11 @@ class Run:
                  round((start - origin).total_seconds(), 3))
                 for s, start in zip(sources, starts, strict=True)]
 
+    def service_ms_by_route(self) -> dict[str, float | None]:
+        """Per route, the mean service time (from the actual send) of its successes."""
+        return {r.route: stats.summary_ms(r.raw)["mean"] if r.count else None
+                for r in self.records.values() if r.phase is Phase.ALL}
+
     def mean_latency_ms(self) -> float | None:
         """The mean of every successful request of the run, all routes together."""
         total = [(r.count, stats.summary_ms(r.corrected)["mean"])
@@ -261,7 +268,7 @@ class Run:
                      failures=[f for r in runs for f in r.failures], db=self.db,
                      notes=list(dict.fromkeys(n for r in runs for n in r.notes)),
                      error_bodies=merge_bodies([r.error_bodies for r in runs]),
-                     n_plus_one=list(self.n_plus_one),
+                     n_plus_one=list(self.n_plus_one), route_sql=self.route_sql,
                      outages=[o for r in runs for o in r.outages])
         for run in runs:
             for route, n in run.cut_routes.items():
@@ -302,7 +309,7 @@ class Run:
                 "repeats": [r.repeat_json() for r in self.repeats],
                 "series": None if self.series is None else self.series.to_json()}
         if self.db is not None:
-            data["db"] = {**self.db.to_json(),
+            data["db"] = {**self.db.to_json(), **self.route_sql.to_json(),
                           "n_plus_one": [n.to_json() for n in self.n_plus_one]}
         if self.logins:
             data["logins"] = [rec.to_json() for rec in self.logins.values()]
@@ -354,6 +361,7 @@ class Run:
         self.outages = [Outage.from_json(o) for o in data.get("outages") or []]
         self.n_plus_one = [NPlusOne.from_json(n) for n in
                            (data.get("db") or {}).get("n_plus_one") or []]
+        self.route_sql = RoutesSql.from_json(data.get("db"))
         for item in data.get("repeats") or []:
             repeat = Run(base_url=self.base_url, settings=self.settings,
                          started_at=str(item.get("started_at") or ""),

@@ -34,6 +34,7 @@ import random
 import signal
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import aiohttp
 
@@ -76,13 +77,22 @@ DEFAULT_OPEN_LOOP_SENDERS = (16, 1024)  # bounds of 2 x rate when --concurrency 
 Progress = Callable[[ProgressInfo], None]
 
 
+class StepWatch(Protocol):
+    """Told around each request of a sequential run (the attribution pass reads the
+    database's counters there: bench/attribution.py)."""
+
+    def before(self, route: str) -> None: ...
+
+    def after(self, route: str) -> None: ...
+
+
 class _Engine:
     """One segment of a run, in one process."""
 
     def __init__(self, scenario: Scenario, options: BenchOptions, segment: Segment,
-                 on_progress: Progress | None) -> None:
+                 on_progress: Progress | None, watch: StepWatch | None = None) -> None:
         self.scenario, self.opt, self.segment = scenario, options, segment
-        self.on_progress = on_progress
+        self.on_progress, self.watch = on_progress, watch
         self.base = options.base_url.rstrip("/")
         self.users = segment_users(options, segment)
         self.logins = (Logins(scenario.login, self.base) if scenario.login is not None
@@ -219,7 +229,11 @@ class _Engine:
                 self.iterations += 1
                 self.recorder.started(time.perf_counter(), intended)
             first = False
+            if self.watch is not None:
+                self.watch.before(step.route)
             ok = await self._send(session, index, step, user, intended)
+            if self.watch is not None:
+                self.watch.after(step.route)
             sending[0] = -1
             intended = None  # later steps depend on earlier ones: no schedule to keep
             if step.once and ok:
@@ -471,7 +485,8 @@ class _Engine:
 
 
 async def run_segment(scenario: Scenario, options: BenchOptions, segment: Segment,
-                      on_progress: Progress | None = None) -> Run:
+                      on_progress: Progress | None = None, watch: StepWatch | None = None
+                      ) -> Run:
     """Measure one segment of `scenario` in this process; cancellation (Ctrl-C, or SIGTERM:
     how Kubernetes stops a pod) returns the partial Run."""
     task = asyncio.current_task()
@@ -481,7 +496,7 @@ async def run_segment(scenario: Scenario, options: BenchOptions, segment: Segmen
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGTERM, task.cancel)  # not in every thread/OS
     try:
-        return await _Engine(scenario, options, segment, on_progress).execute()
+        return await _Engine(scenario, options, segment, on_progress, watch).execute()
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGTERM)
@@ -515,7 +530,8 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def run_segment_sync(scenario: Scenario, options: BenchOptions, segment: Segment,
-                     on_progress: Progress | None = None) -> Run:
+                     on_progress: Progress | None = None, watch: StepWatch | None = None
+                     ) -> Run:
     """`run_segment` on a fresh uvloop; Ctrl-C keeps results."""
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        return runner.run(run_segment(scenario, options, segment, on_progress))
+        return runner.run(run_segment(scenario, options, segment, on_progress, watch))

@@ -14,9 +14,10 @@ from dataclasses import replace
 from typing import TypeVar
 
 from perfkit.bench.login import check_login
-from perfkit.bench.nplusone import find_n_plus_one
+from perfkit.bench.nplusone import find_n_plus_one, routes_n_plus_one
 from perfkit.bench.options import BenchOptions, ProgressInfo
 from perfkit.bench.record import Run
+from perfkit.bench.routesql import Attribution, attribute_run
 from perfkit.bench.scenario import Scenario
 from perfkit.errors import PerfkitError, UsageError
 
@@ -108,9 +109,33 @@ def run_session(scenario: Scenario, options: BenchOptions,
             return run
         run.notes.extend(retried)  # the database had an event during the run: worth a word
         run.n_plus_one = find_n_plus_one(run.db, run.requests_by_route())
+        run.route_sql = attribute_run(run.db, run.requests_by_route(),
+                                      run.service_ms_by_route())
     finally:
         window.close()
+    if run.route_sql.method is Attribution.NONE and not run.interrupted and run.route_sql.detail:
+        _attribute(scenario, options, dsn, run)
     return run
+
+
+def _attribute(scenario: Scenario, options: BenchOptions, dsn: str, run: Run) -> None:
+    """Several routes ran together: the attribution pass gives each its statements (a few
+    sequential requests after the run); its failure costs the run nothing but those."""
+    import psycopg
+
+    from perfkit.bench.attribution import attribution_pass
+
+    try:
+        run.route_sql = attribution_pass(scenario, options, dsn, run.service_ms_by_route())
+    except (PerfkitError, psycopg.Error) as exc:
+        text = exc.message if isinstance(exc, PerfkitError) else str(exc).strip()
+        run.notes.append(f"no SQL figures per route: the attribution pass failed: {text}")
+        return
+    except KeyboardInterrupt:  # the run is whole; only the per-route figures are missing
+        run.interrupted = True
+        run.notes.append("no SQL figures per route: interrupted during the attribution pass")
+        return
+    run.n_plus_one = routes_n_plus_one(run.route_sql) or run.n_plus_one
 
 
 class RunKept(PerfkitError):

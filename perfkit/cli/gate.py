@@ -31,6 +31,9 @@ def gate(
              "Runs "
              "with --repeat 4+ a side measure the noise between runs and keep this for a "
              "shift between the before and the after blocks.")] = "auto",
+    max_calls_rise: Annotated[float, typer.Option(
+        help="Statements per request a route may gain over the baseline (runs with --dsn): "
+             "an N+1 adds one per row, caches move it by fractions.", min=0.0)] = 0.5,
     alpha: Annotated[float, typer.Option(help="Significance level (after Holm).", min=0.0001,
                                          max=0.5)] = 0.05,
     min_samples: Annotated[int, typer.Option(
@@ -44,8 +47,10 @@ def gate(
 ) -> None:
     """CI regression gate: thresholds and a statistical baseline comparison.
 
-    Thresholds like `warm.p99: "< 200ms"` come from perfkit.yaml; a baseline run is
-    compared with a rank test (Holm-corrected) and a confidence interval of the change.
+    Thresholds like `warm.p99: "< 200ms"` or `db.calls: "<= 3"` (statements per request, a
+    run with --dsn) come from perfkit.yaml; a baseline run is compared with a rank test
+    (Holm-corrected) and a confidence interval of the change, and its statements per
+    request exactly (an N+1 fails).
 
     Exit 0 pass, 1 fail, 2 usage, 4 inconclusive with --strict.
 
@@ -65,7 +70,8 @@ def gate(
     options = GateOptions(
         max_regression_pct=parse_percent(max_regression, flag="--max-regression"), alpha=alpha,
         min_samples=min_samples, run_noise_pct=parse_percent_or_auto(run_noise,
-                                                                     flag="--run-noise"))
+                                                                     flag="--run-noise"),
+        max_calls_rise=max_calls_rise)
     base = Run.load(baseline) if baseline is not None else None
     result = gate_record(read_json_object(record), str(record), rules, base, options)
     doc = gate_document(result, strict=strict)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perfkit.bench.compare import MIN_RUNS, Basis, ComparedRow, Comparison
+from perfkit.bench.compare import MIN_RUNS, Basis, ComparedRow, Comparison, SqlRow
 from perfkit.render.fmt import arrow, fmt_interval_pct, fmt_ms, fmt_p, fmt_pct
 from perfkit.render.model import Document, Table, name, number, text
 
@@ -35,6 +35,21 @@ def compare_table(result: Comparison) -> Table:
     return Table.of("perfkit compare", COMPARE_COLUMNS, [_cells(r) for r in ordered])
 
 
+SQL_COLUMNS = (name("route"), number("statements/request"), number("db ms/request"))
+
+
+def _sql_cells(row: SqlRow) -> list[str]:
+    b, a = row.before, row.after
+    return [row.route, arrow(f"{b.calls_per_request:g}", f"{a.calls_per_request:g}"),
+            arrow(fmt_ms(b.ms_per_request), fmt_ms(a.ms_per_request))]
+
+
+def sql_table(result: Comparison) -> Table:
+    """Statements and database time per request, before -> after (exact counts)."""
+    return Table.of("SQL per request", SQL_COLUMNS,
+                    [_sql_cells(r) for r in sorted(result.sql, key=lambda r: r.route)])
+
+
 def compare_notes(result: Comparison) -> list[str]:
     family = sum(1 for r in result.rows if r.judged)
     m = result.method
@@ -58,4 +73,7 @@ def compare_notes(result: Comparison) -> list[str]:
 
 
 def compare_document(result: Comparison) -> Document:
-    return Document().table(compare_table(result)).lines(*compare_notes(result), bullets=True)
+    doc = Document().table(compare_table(result))
+    if result.sql:
+        doc.table(sql_table(result))
+    return doc.lines(*compare_notes(result), bullets=True)

@@ -240,11 +240,26 @@ def n_plus_one_lines(run: Run) -> list[str]:
             for n in run.n_plus_one]
 
 
+ROUTE_SQL_COLUMNS = (name("route"), number("statements/req"), number("db ms/req"),
+                     number("share", drop=1))
+
+
+def route_sql_table(run: Run) -> Table:
+    """Each route's SQL per request, as the attribution pass found it."""
+    rows = [[r.route, f"{r.calls_per_request:g}", fmt_ms(r.ms_per_request),
+             "-" if r.share_of_latency is None else f"{r.share_of_latency:.0%}"]
+            for r in run.route_sql.routes]
+    return Table.of("database: SQL per request of each route", ROUTE_SQL_COLUMNS, rows,
+                    run.route_sql.detail)
+
+
 def run_document(run: Run) -> Document:
     doc = Document().table(run_table(run))
     doc.lines(*speedup_lines(run.speedups()), *run_notes(run), *error_body_lines(run),
               *cut_lines(run), bullets=True)
     if run.db is not None and run.db.statements:
-        doc.table(db_table(run.db)).lines(*n_plus_one_lines(run), *db_notes(run.db),
-                                          bullets=True)
+        doc.table(db_table(run.db))
+        if len(run.route_sql.routes) > 1:
+            doc.table(route_sql_table(run))
+        doc.lines(*n_plus_one_lines(run), *db_notes(run.db), bullets=True)
     return doc

@@ -36,8 +36,8 @@ def test_the_n_plus_one_of_a_route_is_named_with_its_calls_per_request(
     assert third_stack.token_secret not in result.output + out.read_text()
 
 
-def test_several_routes_say_per_request_of_the_run(cli: Cli, third_stack: Any,
-                                                   tmp_path: Path) -> None:
+def test_several_routes_are_attributed_by_a_pass_after_the_run(cli: Cli, third_stack: Any,
+                                                               tmp_path: Path) -> None:
     plan = tmp_path / "two.yaml"
     plan.write_text("name: two\nheaders:\n  Authorization: \"Bearer {token}\"\nsteps:\n"
                     f"  - path: {LIST}\n  - path: /articles/article-7\n")
@@ -46,10 +46,15 @@ def test_several_routes_say_per_request_of_the_run(cli: Cli, third_stack: Any,
                  "--tokens-file", str(third_stack.tokens_file), "-n", "10",
                  "--dsn", third_stack.dsn, "--out", str(out))
     assert result.exit_code == 0, result.output
-    (found,) = json.loads(out.read_text())["db"]["n_plus_one"]
-    assert found["route"] is None and found["calls_per_request"] == 10.0
-    assert "N+1: 10.0 calls per request of the run" in result.stdout
-    assert "2 routes" in found["method"]
+    db = json.loads(out.read_text())["db"]
+    assert db["attribution"]["method"] == "pass"
+    routes = {r["route"]: r for r in db["routes"]}
+    # the list: the login's lookup, the list, one count per listed article (20)
+    assert routes["GET /articles"]["calls_per_request"] == 22.0
+    assert routes["GET /articles/article-7"]["calls_per_request"] == 2.0
+    (found,) = db["n_plus_one"]
+    assert found["route"] == "GET /articles" and found["calls_per_request"] == 20.0
+    assert "N+1: 20.0 calls per request of GET /articles" in result.stdout
 
 
 def test_a_wrong_auth_header_shows_the_apps_reply(cli: Cli, third_stack: Any,
