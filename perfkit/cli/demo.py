@@ -136,13 +136,21 @@ def fault(
     error_ratio: Annotated[str | None, typer.Option(
         help="Share of requests answered 500, 10% or 0.1 (0 removes it; omitted: left as "
              "is).")] = None,
+    n_plus_one: Annotated[list[str] | None, typer.Option(
+        "--n-plus-one", metavar="<route>",
+        help="Turn a list route (/conversations, /accounts) into N+1: one more statement per "
+             "row it answers. Repeatable; --route does not apply.", show_default=False)] = None,
+    no_n_plus_one: Annotated[list[str] | None, typer.Option(
+        "--no-n-plus-one", metavar="<route>", help="Turn the N+1 fault off for a route.",
+        show_default=False)] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove every fault first.")] = False,
     output_format: FormatOpt = None,
 ) -> None:
-    """Inject latency or 5xx into the running demo backend, without a restart.
+    """Inject latency, 5xx or N+1 queries into the running demo backend, without a restart.
 
-    Example: `perfkit demo fault --route /auth/me --latency-ms 100`, then `perfkit demo fault
-    --clear`
+    Example: `perfkit demo fault --route /auth/me --latency-ms 100`, `perfkit demo fault
+    --n-plus-one /conversations` (1 + a statement per row: 51 for 50 rows), then
+    `perfkit demo fault --no-n-plus-one /conversations` or `perfkit demo fault --clear`
     """
     from perfkit.demo import stack
     from perfkit.demo.control import change_fault
@@ -151,7 +159,8 @@ def fault(
 
     ratio = None if error_ratio is None else parse_ratio(error_ratio, flag="--error-ratio")
     now = change_fault(stack.backend_url(), route, latency_ms=latency_ms, error_ratio=ratio,
-                       clear=clear)
+                       clear=clear, n_plus_one=n_plus_one or (),
+                       no_n_plus_one=no_n_plus_one or ())
     if console.fmt(output_format) is OutputFormat.json:
         console.print_json(now.to_json())
         return

@@ -2,8 +2,9 @@
 
 `Backend.current_user` calls a simulated remote auth provider (the seed's Supabase call,
 ~150 ms) unless the auth cache has the user; `--no-cache` is the seed's "before". A fault knob
-(`/_demo/faults`) adds latency or 5xx per route at run time, for tests. The `/_demo/*` control
-routes, `/healthz` and the API schema are perfkit's own traffic: never in the metrics.
+(`/_demo/faults`) adds latency or 5xx per route at run time, for tests, or turns a list route
+into N+1 (one more statement per row). The `/_demo/*` control routes, `/healthz` and the API
+schema are perfkit's own traffic: never in the metrics.
 """
 
 from __future__ import annotations
@@ -68,6 +69,26 @@ RETURNING id"""
 TOUCH_CONVERSATION_SQL = "UPDATE conversations SET updated_at = now() WHERE id = %s"
 INBOUND_MESSAGE_SQL = """INSERT INTO messages (conversation_id, "timestamp", direction, body)
 VALUES (%s, now(), 'inbound', %s)"""
+# The N+1 fault's per-row lookups, by primary key as an ORM's lazy load runs them (Django's
+# `conversation.account` without select_related). Texts no other route runs, so that
+# pg_stat_statements counts them apart: a gate names the statement and its calls per request.
+ACCOUNT_BY_ID_SQL = """SELECT id, user_id, phone_number_id, display_name, created_at
+FROM whatsapp_accounts WHERE id = %s"""
+BOT_PROFILE_BY_ACCOUNT_SQL = """SELECT account_id, name, prompt, enabled
+FROM bot_profiles WHERE account_id = %s"""
+
+
+@dataclass(frozen=True)
+class PerRowLookup:
+    """What the N+1 fault runs for each row of a list route: `sql` with the row's `key`."""
+
+    sql: str
+    key: str
+
+
+#: Keyed by control.LIST_ROUTES (the client checks a route against those, without FastAPI).
+PER_ROW_LOOKUPS = {"/conversations": PerRowLookup(ACCOUNT_BY_ID_SQL, "account_id"),
+                   "/accounts": PerRowLookup(BOT_PROFILE_BY_ACCOUNT_SQL, "id")}
 
 
 @dataclass
@@ -146,6 +167,17 @@ class Backend:
             cur = await conn.execute(sql, params)
             return await cur.fetchall()
 
+    async def fetch_list(self, route: str, sql: str, *params: Any) -> list[Row]:
+        """A list route's rows; under the N+1 fault, then one lookup per row on the same
+        connection (its answer unused: the response keeps its shape)."""
+        lookup = PER_ROW_LOOKUPS[route] if route in self.faults.n_plus_one else None
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(sql, params)).fetchall()
+            if lookup is not None:
+                for row in rows:
+                    await (await conn.execute(lookup.sql, (row[lookup.key],))).fetchall()
+        return rows
+
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
         rows = await self.fetch_all(sql, *params)
         return rows[0] if rows else None
@@ -213,11 +245,11 @@ def add_api_routes(app: FastAPI, backend: Backend) -> None:
 
     @app.get("/accounts")
     async def accounts(user: Row = user_dep) -> list[Row]:
-        return await backend.fetch_all(ACCOUNTS_OF_USER_SQL, user["id"])
+        return await backend.fetch_list("/accounts", ACCOUNTS_OF_USER_SQL, user["id"])
 
     @app.get("/conversations")
     async def conversations(account_id: int, user: Row = user_dep) -> list[Row]:
-        return await backend.fetch_all(CONVERSATIONS_SQL, account_id)
+        return await backend.fetch_list("/conversations", CONVERSATIONS_SQL, account_id)
 
     @app.get("/conversations/{conversation_id}")
     async def conversation(conversation_id: UUID, user: Row = user_dep) -> Row:

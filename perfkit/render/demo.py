@@ -5,7 +5,7 @@ from __future__ import annotations
 from perfkit.demo.control import Faults
 from perfkit.demo.stack import StackStatus
 from perfkit.render.fmt import MISSING, fmt_ms, fmt_share
-from perfkit.render.model import Document, Table, name, number, text
+from perfkit.render.model import Column, Document, Table, name, number, text
 
 STATUS_COLUMNS = (name("service"), text("state"), number("pid"), name("address"))
 FAULT_COLUMNS = (name("route"), number("extra latency ms"), number("5xx"))
@@ -33,8 +33,14 @@ def try_line(status: StackStatus, token: str) -> str:
 
 
 def faults_document(faults: Faults) -> Document:
+    """One row a route; the N+1 column only when a route has that fault (the table is as it
+    was for latency and 5xx alone)."""
     rows = [[route, fmt_ms(faults.latency_ms.get(route, 0.0)),
              fmt_share(faults.error_ratio.get(route, 0.0))] for route in faults.routes()]
-    table = Table.of("faults of the demo backend", FAULT_COLUMNS,
+    columns: tuple[Column, ...] = FAULT_COLUMNS
+    if faults.n_plus_one:
+        columns = (*FAULT_COLUMNS, text("N+1"))
+        rows = [[*row, "on" if row[0] in faults.n_plus_one else "off"] for row in rows]
+    table = Table.of("faults of the demo backend", columns,
                      rows or [["(none)", fmt_ms(0.0), fmt_share(0.0)]])
     return Document().table(table)

@@ -13,7 +13,17 @@ from typing import Any
 
 import psycopg
 
+from perfkit.db.statements import StatementWindow
+from perfkit.demo.app import (
+    ACCOUNTS_OF_USER_SQL,
+    CONVERSATIONS_SQL,
+    PER_ROW_LOOKUPS,
+    DemoConfig,
+    api_routes,
+    create_app,
+)
 from perfkit.demo.auth import DEFAULT_AUTH_LATENCY_MS
+from perfkit.demo.control import LIST_ROUTES
 from tests.demo.support import get, post_json, tokens
 
 
@@ -116,3 +126,56 @@ def test_routes_control_endpoint_lists_the_api_without_control_routes(
     assert routes == ["/accounts", "/auth/me", "/conversations",
                       "/conversations/{conversation_id}", "/messages/{conversation_id}",
                       "/webhooks/whatsapp"]
+
+
+def _shape(sql: str) -> str:
+    """A statement's text without its parameters and constants (psycopg's %s, then
+    pg_stat_statements' $n for them and for a constant such as LIMIT 50)."""
+    return re.sub(r"%s|\$\d+|\b\d+\b", "?", sql)
+
+
+def _calls(window: StatementWindow, requests: int) -> dict[str, int]:
+    """Calls of each statement in the window, by its shape."""
+    return {_shape(s.query): s.calls for s in window.result(requests=requests).statements}
+
+
+def test_n_plus_one_fault_runs_one_more_statement_per_row(demo_stack: dict[str, Any],
+                                                          demo_dsn: str) -> None:
+    """pg_stat_statements of the demo database: 1 list statement per request, plus, under the
+    fault, the per-row lookup as many times as the list has rows; off again, 1."""
+    base = demo_stack["backend"]["url"]
+    token = tokens(demo_stack)[160]
+    with psycopg.connect(demo_dsn) as conn:
+        row = conn.execute("SELECT account_id FROM conversations GROUP BY 1 "
+                           "ORDER BY count(*) DESC LIMIT 1").fetchone()
+    assert row is not None
+    url, per_row = f"{base}/conversations?account_id={row[0]}", PER_ROW_LOOKUPS["/conversations"]
+    plain = get(url, token)[2]  # the auth cache has the token from here on
+    assert len(plain) > 1
+    requests = 5
+    try:
+        post_json(f"{base}/_demo/faults", {"n_plus_one": ["/conversations", "/accounts"]},
+                  method="PUT")
+        with StatementWindow(demo_dsn) as window:
+            bodies = [get(url, token)[2] for _ in range(requests)]
+            accounts = get(f"{base}/accounts", token)[2]
+        calls = _calls(window, requests)
+        assert bodies == [plain] * requests  # the response keeps its shape
+        assert calls[_shape(CONVERSATIONS_SQL)] == requests
+        assert calls[_shape(per_row.sql)] == requests * len(plain)  # 1 + rows statements a request
+        assert calls[_shape(ACCOUNTS_OF_USER_SQL)] == 1
+        assert calls[_shape(PER_ROW_LOOKUPS["/accounts"].sql)] == len(accounts)
+    finally:
+        post_json(f"{base}/_demo/faults", {}, method="PUT")
+    with StatementWindow(demo_dsn) as window:
+        assert [get(url, token)[2] for _ in range(requests)] == [plain] * requests
+    calls = _calls(window, requests)
+    assert calls[_shape(CONVERSATIONS_SQL)] == requests
+    assert _shape(per_row.sql) not in calls
+
+
+def test_every_list_route_has_its_per_row_lookup() -> None:
+    """The client checks --n-plus-one against control.LIST_ROUTES; the backend runs these."""
+    app = create_app(DemoConfig(dsn="postgresql://127.0.0.1:1/unused"))  # the pool stays shut
+    assert set(PER_ROW_LOOKUPS) == set(LIST_ROUTES)
+    assert set(LIST_ROUTES) <= set(api_routes(app))

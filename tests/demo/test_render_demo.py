@@ -52,8 +52,30 @@ def test_faults_table() -> None:
 def test_a_fault_change_leaves_the_other_faults_alone() -> None:
     faults = Faults({"/auth/me": 100.0}, {"/auth/me": 0.5})
     assert faults.changed("/auth/me", None, 0).to_json() == {
-        "latency_ms": {"/auth/me": 100.0}, "error_ratio": {}}
+        "latency_ms": {"/auth/me": 100.0}, "error_ratio": {}, "n_plus_one": []}
     assert faults.changed("/accounts", 7.0, None).latency_ms == {"/auth/me": 100.0,
                                                                  "/accounts": 7.0}
     assert faults.to_json() == {"latency_ms": {"/auth/me": 100.0},
-                                "error_ratio": {"/auth/me": 0.5}}  # unchanged itself
+                                "error_ratio": {"/auth/me": 0.5},
+                                "n_plus_one": []}  # unchanged itself
+
+
+def test_faults_table_shows_n_plus_one_only_when_a_route_has_it() -> None:
+    faults = Faults({"/auth/me": 100.0}, {}, {"/conversations"})
+    table = faults_document(faults).tables()[0]
+    assert table.column("route") == ["/auth/me", "/conversations"]
+    assert table.column("N+1") == ["off", "on"]
+    assert table.column("extra latency ms") == ["100", "0.00"]
+    plain = faults_document(Faults({"/auth/me": 100.0})).tables()[0]
+    assert [c.header for c in plain.columns] == ["route", "extra latency ms", "5xx"]
+
+
+def test_n_plus_one_on_and_off_leaves_the_other_faults_alone() -> None:
+    faults = Faults({"/auth/me": 100.0}, {}, {"/accounts"})
+    on = faults.with_n_plus_one(on=["/conversations"])
+    assert on.n_plus_one == {"/accounts", "/conversations"}
+    assert on.with_n_plus_one(off=["/accounts"]).to_json() == {
+        "latency_ms": {"/auth/me": 100.0}, "error_ratio": {}, "n_plus_one": ["/conversations"]}
+    assert faults.changed("/auth/me", 0, None).n_plus_one == {"/accounts"}
+    assert Faults.from_json(on.to_json()) == on
+    assert Faults.from_json({}).n_plus_one == set()  # a body of an older client

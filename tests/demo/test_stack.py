@@ -129,6 +129,35 @@ def test_fault_flags_leave_the_other_fault_alone_and_clear_resets(
     assert "| `(none)` | 0.00 | 0.0% |" in cleared.stdout
 
 
+def test_n_plus_one_flag_turns_a_list_route_on_and_off(
+        cli: Cli, demo_stack: dict[str, object]) -> None:
+    try:
+        on = cli("demo", "fault", "--n-plus-one", "/conversations")
+        assert on.exit_code == 0, on.stderr
+        assert "N+1" in on.stdout
+        rows = [line.split() for line in on.stdout.splitlines() if "/" in line]
+        assert rows == [["/conversations", "│", "0.00", "│", "0.0%", "│", "on"]]
+        other = cli("demo", "fault", "--route", "/auth/me", "--latency-ms", "5", "--format",
+                    "json")
+        assert json.loads(other.stdout)["n_plus_one"] == ["/conversations"]  # left alone
+        off = cli("demo", "fault", "--no-n-plus-one", "/conversations", "--format", "json")
+        assert off.exit_code == 0, off.stderr
+        data = json.loads(off.stdout)
+        assert data["n_plus_one"] == [] and data["latency_ms"] == {"/auth/me": 5.0}
+        for args, said in ((["--n-plus-one", "/auth/me"], "'/auth/me' is not a list route"),
+                           (["--no-n-plus-one", "/nope"], "'/nope' is not a route"),
+                           (["--n-plus-one", "/accounts", "--no-n-plus-one", "/accounts"],
+                            "both name '/accounts'")):
+            refused = cli("demo", "fault", *args)
+            assert refused.exit_code == 2, args
+            assert refused.stderr.count("\n") == 1 and said in refused.stderr, refused.stderr
+            assert "/conversations" in refused.stderr or "both" in said
+        assert cli("demo", "fault", "--n-plus-one", "/accounts").exit_code == 0
+    finally:
+        cleared = cli("demo", "fault", "--clear", "--format", "json")
+    assert json.loads(cleared.stdout)["n_plus_one"] == []
+
+
 def test_a_taken_backend_port_starts_nothing(cli: Cli, own_state: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
