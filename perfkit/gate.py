@@ -10,6 +10,7 @@ The thresholds themselves are read in thresholds.py.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -190,9 +191,13 @@ def _db_check(run: Run, route: str, threshold: Threshold) -> Check:
                                  f"{top.calls_per_request:g} x {_short(top.query)}")
 
 
-def _short(query: str, width: int = 80) -> str:
-    """A statement on one line, cut to `width` characters."""
+def _short(query: str, width: int = 90) -> str:
+    """A statement on one line within `width` characters; a long SELECT list goes first, as
+    the table and the filter say which statement it is."""
     line = " ".join(query.split())
+    if len(line) > width:
+        line = re.sub(r"^SELECT\s.+?\sFROM\s", "SELECT … FROM ", line, count=1,
+                      flags=re.IGNORECASE)
     return line if len(line) <= width else line[:width - 1] + "…"
 
 

@@ -1,0 +1,81 @@
+"""N+1 caught by the gate on real runs of the demo backend: `demo fault --n-plus-one` turns
+GET /conversations (50 rows for account 1) into 1 + 50 statements a request; the gate fails
+naming the route, the count and the statement; without the fault it passes.
+
+The 20-runs-each-way false-verdict count is benchmarks/n_plus_one.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import CliResult
+
+Cli = Callable[..., CliResult]
+LIST = "/conversations?account_id=1"  # the hot account: more than 50 conversations
+PER_ROW = "FROM whatsapp_accounts WHERE id = $1"
+
+
+@pytest.fixture
+def demo(cli: Cli, demo_stack: dict[str, Any], tmp_path: Path,
+         monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    monkeypatch.chdir(tmp_path)  # no stray perfkit.yaml
+    try:
+        yield demo_stack
+    finally:
+        assert cli("demo", "fault", "--clear").exit_code == 0
+
+
+def bench(cli: Cli, demo: dict[str, Any], out: Path) -> dict[str, Any]:
+    result = cli("bench", LIST, "--base-url", str(demo["backend"]["url"]),
+                 "--tokens-file", str(demo["tokens_file"]), "--users", "4", "-n", "40",
+                 "--dsn", str(demo["postgres"]["dsn"]), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(out.read_text())["db"])
+
+
+def test_the_gate_fails_an_n_plus_one_against_the_baseline_and_passes_without(
+        cli: Cli, demo: dict[str, Any], tmp_path: Path) -> None:
+    base = bench(cli, demo, tmp_path / "base.json")
+    (before,) = base["routes"]
+    assert base["attribution"]["method"] == "one-route"
+    assert before["route"] == "GET /conversations" and before["calls_per_request"] < 2
+    same = bench(cli, demo, tmp_path / "same.json")
+    assert same["routes"][0]["calls_per_request"] < 2
+    passed = cli("gate", str(tmp_path / "same.json"), "--baseline", str(tmp_path / "base.json"),
+                 "--format", "json")
+    checks = {c["check"]: c for c in json.loads(passed.stdout)["checks"]
+              if c["route"] == "GET /conversations"}
+    assert checks["db.calls vs baseline"]["status"] == "pass"
+
+    assert cli("demo", "fault", "--n-plus-one", "/conversations").exit_code == 0
+    after = bench(cli, demo, tmp_path / "after.json")
+    # 1 list + 50 lookups, and the auth lookup of users the cache did not hold yet
+    assert 51 <= after["routes"][0]["calls_per_request"] <= 52
+    failed = cli("gate", str(tmp_path / "after.json"), "--baseline",
+                 str(tmp_path / "base.json"))
+    assert failed.exit_code == 1, failed.output
+    (line,) = [ln for ln in failed.stdout.splitlines() if "db.calls vs baseline" in ln]
+    assert "GET /conversations" in line
+    text = " ".join(failed.stdout.split())
+    assert f"-> {after['routes'][0]['calls_per_request']:g}" in text
+    assert PER_ROW in text and "0 -> 50 per request" in text
+
+
+def test_a_db_calls_threshold_fails_naming_the_route_and_its_statements(
+        cli: Cli, demo: dict[str, Any], tmp_path: Path) -> None:
+    (tmp_path / "perfkit.yaml").write_text(
+        'thresholds:\n  "GET /conversations": {db.calls: "<= 3"}\n')
+    assert cli("demo", "fault", "--n-plus-one", "/conversations").exit_code == 0
+    bench(cli, demo, tmp_path / "run.json")
+    result = cli("gate", str(tmp_path / "run.json"), "--format", "json")
+    assert result.exit_code == 1, result.output
+    (check,) = json.loads(result.stdout)["checks"]
+    assert check["route"] == "GET /conversations" and check["check"] == "db.calls <= 3"
+    assert check["value"] >= 51 and "most: 50 x SELECT" in check["detail"]
+    compared = cli("compare", str(tmp_path / "run.json"), str(tmp_path / "run.json"))
+    assert "SQL per request" in compared.stdout
