@@ -63,9 +63,13 @@ def _interrupted_line(run: Run, out: Path | None, options: BenchOptions) -> str:
     """The one line an interrupted bench ends with: what was interrupted and what is kept."""
     from perfkit.bench.session import SNAPSHOT_INTERRUPTED
 
+    finished = len(run.repeats) if run.repeats and not run.repeats[-1].interrupted else 0
     if SNAPSHOT_INTERRUPTED in run.notes:
         what, kept = ("interrupted while reading the database's statements after the run",
                       "the whole run without its SQL figures")
+    elif finished:  # between two repeats (a flush, the next one connecting)
+        what = f"interrupted after {finished} of {options.repeat} repeats"
+        kept = "the finished repeat" if finished == 1 else f"the {finished} finished repeats"
     else:
         what, kept = f"interrupted after {_how_far(run, options)}", "what was measured"
     if out is None:
