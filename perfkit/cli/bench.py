@@ -386,8 +386,8 @@ def _finish(run: Run, out: Path | None, options: BenchOptions, output: OutputFor
         raise Unreachable(f"the backend at {run.base_url} never answered: it {refused}left "
                           f"{hung} requests unanswered until each timed out (--timeout "
                           f"{options.timeout_s:g} s): it accepts connections but hangs",
-                          hint=f"look for what it waits on (a lock, a full pool, a stopped "
-                               f"process), or raise --timeout; {kept}")
+                          hint=f"look for what it waits on: a lock, a full pool, a stopped "
+                               f"process; or raise --timeout; {kept}")
     if run.total_count == 0 and run.total_errors == 0:
         raise CheckFailed("no request completed", hint="raise --duration or -n")
     if run.error_ratio > max_error_ratio:

@@ -190,7 +190,7 @@ def test_a_backend_that_accepts_but_never_answers_exits_3(tmp_path: Path) -> Non
     assert _line(stderr, "error:") == (
         f"error: the backend at {url} never answered: it left {timed_out} requests "
         "unanswered until each timed out (--timeout 0.2 s): it accepts connections but "
-        "hangs (look for what it waits on (a lock, a full pool, a stopped process), or raise "
+        "hangs (look for what it waits on: a lock, a full pool, a stopped process; or raise "
         f"--timeout; the record {out} holds the errors)")
 
 
