@@ -33,9 +33,11 @@ pytestmark = pytest.mark.integration  # real processes, real load on loopback
 class Perfkit:
     """`python -m perfkit --debug ARGS` in a child process whose stderr is read as it comes."""
 
-    def __init__(self, *args: str, preexec_fn: Callable[[], None] | None = None) -> None:
+    def __init__(self, *args: str, preexec_fn: Callable[[], None] | None = None,
+                 debug: bool = True) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "perfkit", "--debug", *args], stdout=subprocess.PIPE,
+            [sys.executable, "-m", "perfkit", *(["--debug"] if debug else []), *args],
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "160"},
             preexec_fn=preexec_fn)
         self.lines: queue.Queue[str | None] = queue.Queue()
@@ -177,6 +179,40 @@ def waiting_on_the_lock(dsn: str, application: str, deadline_s: float = 30) -> N
                 return
             time.sleep(0.02)
     raise AssertionError(f"{application} never waited on the lock")
+
+
+@pytest.mark.parametrize(("finished", "stop"), [(1, signal.SIGTERM), (2, signal.SIGINT)])
+def test_stopped_between_repeats_keeps_the_finished_repeats(
+        ref: RefServer, tmp_path: Path, finished: int, stop: signal.Signals) -> None:
+    out, flushes = tmp_path / "run.json", tmp_path / "flushes"
+    # --flush-cmd runs at each repeat's start and between repeats: its run 2 x `finished` is
+    # the one after repeat `finished`; it waits there, so the signal lands between repeats
+    between = 2 * finished
+    flush = f"echo x >> {flushes}; [ $(wc -l < {flushes}) -lt {between} ] || exec sleep 30"
+    run = Perfkit("bench", "/sleep/5", "--base-url", ref.url, "-c", "1", "--out", str(out),
+                  "--duration", "0.3s", "--repeat", "3", "--flush-cmd", flush,
+                  "--flush-every", "100000", debug=False)
+    end = time.monotonic() + 30
+    while not (flushes.exists() and len(flushes.read_text().split()) == between):
+        assert time.monotonic() < end and run.proc.poll() is None, "never between repeats"
+        time.sleep(0.02)
+    run.proc.send_signal(stop)
+    code, stdout, err = run.finish()
+    assert code == 130, err
+    kept = "the finished repeat" if finished == 1 else f"the {finished} finished repeats"
+    assert err.splitlines() == [  # the results' warning, then one line; no traceback
+        "warning: interrupted: the results are partial",
+        f"error: interrupted after {finished} of 3 repeats: the record {out} holds {kept}, "
+        "marked partial (\"interrupted\": true)"]
+    data = json.loads(out.read_text())
+    assert data["interrupted"] is True and data["settings"]["repeat"] == 3
+    assert [r["interrupted"] for r in data["repeats"]] == [False] * finished
+    assert all(r["generator"]["elapsed_s"] >= 0.25 for r in data["repeats"])
+    counts = [sum(r["count"] for r in rep["routes"] if r["phase"] == "all")
+              for rep in data["repeats"]]
+    assert min(counts) > 0 and sum(counts) == sum(
+        r["count"] for r in data["routes"] if r["phase"] == "all")
+    assert "GET /sleep/5" in stdout and leftovers(tmp_path) == []
 
 
 def test_interrupted_while_writing_leaves_a_whole_record(ref: RefServer,

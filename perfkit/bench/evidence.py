@@ -1,6 +1,7 @@
 """What a bench saw beside the latencies: the app's replies to failed requests, the iterations
 the end of the run cut short, the stretches where the backend refused or closed connections
-(killed, restarting), and whether the target listens (without sending it a request).
+(killed, restarting) or answered nothing at all until the requests timed out (hung), and
+whether the target listens (without sending it a request).
 
 bench/runner.py feeds these while it runs; the Run record (bench/record.py) keeps them, and
 render/run.py says them. perfkit sends the target nothing but the scenario: reachability is
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -74,19 +76,26 @@ NO_ANSWER_KINDS = frozenset({*CONNECTION_KINDS, "timeout", "unsent"})  # no HTTP
 
 @dataclass(frozen=True)
 class Outage:
-    """Connections the backend refused or closed, with no answer in between (it was killed,
-    or restarting): the record's `outages[]`, in seconds into the run."""
+    """Connections the backend refused or closed, or requests it let time out while it
+    answered no other, with no answer in between (it was killed, restarting, or hung): the
+    record's `outages[]`, in seconds into the run."""
 
-    from_s: float  # the first connection it failed
+    from_s: float  # the first connection it failed (a timed-out request: when it was sent)
     to_s: float  # the last one
     back_s: float | None  # its first answer after them; None: it never answered again
     refused: int
     closed: int  # closed or reset, without an answer
     source: str | None = None  # the worker or repeat that saw it (None: the whole run)
+    timed_out: int = 0  # requests sent while it answered nothing, until they timed out
 
     @property
     def connections(self) -> int:
         return self.refused + self.closed
+
+    @property
+    def lost(self) -> int:
+        """Every request of the outage: connections failed and requests left unanswered."""
+        return self.connections + self.timed_out
 
     def within(self, where: str) -> Outage:
         """The same outage, said to be seen by `where` (a worker, a repeat)."""
@@ -94,47 +103,67 @@ class Outage:
 
     def to_json(self) -> dict[str, Any]:
         return {"from_s": self.from_s, "to_s": self.to_s, "back_s": self.back_s,
-                "refused": self.refused, "closed": self.closed, "source": self.source}
+                "refused": self.refused, "closed": self.closed, "timed_out": self.timed_out,
+                "source": self.source}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outage:
         back = data.get("back_s")
         return cls(float(data["from_s"]), float(data["to_s"]),
                    None if back is None else float(back), int(data.get("refused", 0)),
-                   int(data.get("closed", 0)), data.get("source"))
+                   int(data.get("closed", 0)), data.get("source"),
+                   int(data.get("timed_out", 0)))
 
 
 @dataclass
 class Outages:
     """The accumulator: connection failures, grouped into outages that the backend's next
-    answer ends. `down` is the one attribute the hot path reads."""
+    answer ends. Timeouts join them when two in a row came with no answer at all while they
+    waited (the backend hung: down, to its users); one alone, or one among answers, is a slow
+    request. `down` is the one attribute the hot path reads."""
 
     windows: list[Outage] = field(default_factory=list)
     down: bool = False
-    lost: int = 0  # connection failures so far
+    lost: int = 0  # connection failures and hung requests so far
+    answer_s: float = -math.inf  # the backend's last answer
+    _hung: float | None = None  # the send of a first unanswered timeout, not yet an outage
     _open: list[float] = field(default_factory=lambda: [0.0, 0.0])
     _counts: Counter[str] = field(default_factory=Counter)
 
-    def failed(self, at_s: float, kind: str) -> None:
-        """A request failed with `kind` at `at_s` s into the run (other kinds are ignored)."""
+    def failed(self, at_s: float, kind: str, sent_s: float | None = None) -> None:
+        """A request sent at `sent_s` failed with `kind` at `at_s` s into the run (kinds other
+        than a connection's and a timeout are ignored)."""
         what = CONNECTION_KINDS.get(kind)
+        if kind == "timeout" and sent_s is not None and self.answer_s < sent_s:
+            if not self.down and self._hung is None:
+                self._hung = sent_s  # alone, a slow request; a second one makes it a hang
+                return
+            what, at_s = "timed_out", sent_s  # hung since (at least) its send
         if what is None:
             return
+        self._count(at_s, what)
+        if self._hung is not None:  # the first unanswered timeout was the hang's start
+            self._count(self._hung, "timed_out")
+            self._hung = None
+
+    def _count(self, at_s: float, what: str) -> None:
         self.lost += 1
         if not self.down:
             self.down, self._open, self._counts = True, [at_s, at_s], Counter()
-        self._open[1] = max(self._open[1], at_s)
+        self._open = [min(self._open[0], at_s), max(self._open[1], at_s)]
         self._counts[what] += 1
 
     def answered(self, at_s: float) -> None:
         """The backend answered a request (any status) at `at_s`: an outage ends."""
+        self.answer_s, self._hung = at_s, None
         if self.down:
             self._end(at_s)
 
     def _end(self, back_s: float | None) -> None:
         start, end = (round(t, 3) for t in self._open)
         self.windows.append(Outage(start, end, None if back_s is None else round(back_s, 3),
-                                   self._counts["refused"], self._counts["closed"]))
+                                   self._counts["refused"], self._counts["closed"],
+                                   timed_out=self._counts["timed_out"]))
         self.down = False
 
     def close(self) -> list[Outage]:

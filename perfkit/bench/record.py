@@ -285,10 +285,11 @@ class Run:
         return merged
 
     @classmethod
-    def of_repeats(cls, runs: list[Run]) -> Run:
+    def of_repeats(cls, runs: list[Run], planned: int = 1) -> Run:
         """One record of N runs of the same schedule one after the other: the histograms
-        add, and each run stays in `repeats` (compare and gate use them as samples)."""
-        if len(runs) == 1:
+        add, and each run stays in `repeats` (compare and gate use them as samples), even
+        one of `planned` (a session stopped early: the record says how many were run)."""
+        if len(runs) == 1 and planned == 1:
             return runs[0]
         merged = runs[0]._sum(tuple(runs))
         merged.outages = [o.within(f"repeat {i}") for i, r in enumerate(runs, 1)

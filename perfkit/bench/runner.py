@@ -15,11 +15,11 @@ right around aiohttp's request (send -> body read). What one request is (a user,
 prepared request, the budget) lives in bench/users.py; logging users in (before t0, and
 again on a 401 once a token expires), in bench/login.py.
 
-A backend that goes away mid-run (killed, restarting) does not end it: each request it
-refuses or closes is an error of its route and kind, the outage's window is kept
-(bench/evidence.py Outages), a closed-loop connection waits RECONNECT_PAUSE_S before its
-next try (it does not spin on refused connections), and aiohttp connects anew once the
-backend listens again.
+A backend that goes away mid-run (killed, restarting, hung) does not end it: each request
+it refuses, closes or leaves unanswered is an error of its route and kind, the outage's
+window is kept (bench/evidence.py Outages), a closed-loop connection waits RECONNECT_PAUSE_S
+before its next try (it does not spin on refused connections), and aiohttp connects anew
+once the backend listens again.
 
 Cancelling (Ctrl-C) ends the measurement: in-flight requests are abandoned and the partial
 Run is returned, marked `interrupted`.
@@ -171,10 +171,10 @@ class _Engine:
             kind = error_kind(exc)
             self._error(step, phase, at, kind)
             if self.recorder is not None:
-                self.outages.failed(time.perf_counter() - self.t0, kind)
+                self.outages.failed(time.perf_counter() - self.t0, kind, t_send - self.t0)
             return False
         t_end = time.perf_counter()
-        if self.outages.down and self.recorder is not None:
+        if self.recorder is not None:
             self.outages.answered(t_end - self.t0)
         if status == 401 and self.logins is not None and not step.ok(status) and (
                 await self.logins.after_401(session, user, generation, index, resent=resent)):

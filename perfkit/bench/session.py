@@ -167,7 +167,7 @@ def _repeats(scenario: Scenario, options: BenchOptions, on_progress: Progress | 
             stale.append(index + 1)
         if runs[-1].interrupted:
             break
-    run = Run.of_repeats(runs)
+    run = Run.of_repeats(runs, planned=options.repeat)
     run.interrupted = run.interrupted or stopped
     if stale:
         run.notes.append(f"repeats {', '.join(map(str, stale))} reused the first repeat's "

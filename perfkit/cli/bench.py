@@ -63,9 +63,13 @@ def _interrupted_line(run: Run, out: Path | None, options: BenchOptions) -> str:
     """The one line an interrupted bench ends with: what was interrupted and what is kept."""
     from perfkit.bench.session import SNAPSHOT_INTERRUPTED
 
+    finished = len(run.repeats) if run.repeats and not run.repeats[-1].interrupted else 0
     if SNAPSHOT_INTERRUPTED in run.notes:
         what, kept = ("interrupted while reading the database's statements after the run",
                       "the whole run without its SQL figures")
+    elif finished:  # between two repeats (a flush, the next one connecting)
+        what = f"interrupted after {finished} of {options.repeat} repeats"
+        kept = "the finished repeat" if finished == 1 else f"the {finished} finished repeats"
     else:
         what, kept = f"interrupted after {_how_far(run, options)}", "what was measured"
     if out is None:
@@ -371,17 +375,26 @@ def _finish(run: Run, out: Path | None, options: BenchOptions, output: OutputFor
         raise CheckFailed(f"{len(run.failures)} worker(s) died; the record holds the others' "
                           "results", hint="see the lines above")
     lost = sum(o.connections for o in run.outages)
-    if lost and not run.answered:
+    hung = sum(o.timed_out for o in run.outages)
+    if (lost or hung) and not run.answered:
         kept = f"the record {out} holds the errors" if out is not None else "nothing saved"
-        raise Unreachable(f"the backend at {run.base_url} never answered: it refused or "
-                          f"closed all {lost} connections of the run",
-                          hint=f"start it, or check --base-url; {kept}")
+        if not hung:
+            raise Unreachable(f"the backend at {run.base_url} never answered: it refused or "
+                              f"closed all {lost} connections of the run",
+                              hint=f"start it, or check --base-url; {kept}")
+        refused = f"refused or closed {lost} connections and " if lost else ""
+        raise Unreachable(f"the backend at {run.base_url} never answered: it {refused}left "
+                          f"{hung} requests unanswered until each timed out (--timeout "
+                          f"{options.timeout_s:g} s): it accepts connections but hangs",
+                          hint=f"look for what it waits on: a lock, a full pool, a stopped "
+                               f"process; or raise --timeout; {kept}")
     if run.total_count == 0 and run.total_errors == 0:
         raise CheckFailed("no request completed", hint="raise --duration or -n")
     if run.error_ratio > max_error_ratio:
         total = run.total_errors + run.total_count
-        down = (f", {lost} of them connections the backend refused or closed: see the "
-                "warning above" if lost else "")
+        said = [f"{lost} connections the backend refused or closed"] if lost else []
+        said += [f"{hung} requests it left unanswered (hung)"] if hung else []
+        down = (f", of them {' and '.join(said)}: see the warning above" if said else "")
         raise CheckFailed(f"error ratio {run.error_ratio:.1%} is above the budget "
                           f"{max_error_ratio:.1%} ({run.total_errors} failed of {total} "
                           f"requests{down})",

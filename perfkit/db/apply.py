@@ -24,6 +24,7 @@ from perfkit.db.explain import PlanSummary, explain_query
 from perfkit.db.leftovers import Change, left_behind
 from perfkit.db.parse import IndexStatement, StatementKind
 from perfkit.db.pooler import refuse_transaction_pooler
+from perfkit.db.retry import again, lost
 from perfkit.db.runner import (
     ConnectionLost,
     LockTimeout,
@@ -255,8 +256,8 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
                 except ConnectionLost as exc:
                     raise _analyze_lost(exc, result, dsn) from None
                 doing = "verifying the indexes"
-                result.verify = verify_indexes(conn, statements, explain=options.explain,
-                                               plans_before=plans_before)
+                result.verify = _verify(conn, dsn or "", statements, options, plans_before,
+                                        result, say)
             except KeyboardInterrupt:
                 raise _interrupted(result, doing, dsn) from None
     if result.changed:
@@ -417,6 +418,45 @@ def _analyze_lost(error: ConnectionLost, result: ApplyResult, dsn: str | None) -
                        f"{repair} (a rerun of apply-indexes finds nothing to build and "
                        "does not ANALYZE)", hint="the change is recorded as event "
                        f"{result.event_id}")
+
+
+def _verify(conn: psycopg.Connection[Any], dsn: str, statements: list[IndexStatement],
+            options: ApplyOptions, plans_before: dict[str, PlanSummary], result: ApplyResult,
+            say: Notify) -> VerifyReport:
+    """The check after the builds, read-only: a lost session is retried once on a new
+    connection (db/retry.py); a second loss says the indexes are built, only not verified."""
+    def check(c: psycopg.Connection[Any]) -> VerifyReport:
+        return verify_indexes(c, statements, explain=options.explain, plans_before=plans_before)
+
+    try:
+        return check(conn)
+    except (psycopg.Error, PerfkitError) as exc:
+        if not lost(conn):
+            raise
+        first = exc
+    try:
+        return again(dsn, check, first, doing="verifying the indexes", say=say)
+    except Unreachable as exc:
+        raise _verify_lost(exc, result, dsn, statements) from None
+
+
+def _verify_lost(error: Unreachable, result: ApplyResult, dsn: str,
+                 statements: list[IndexStatement]) -> Unreachable:
+    """The verification lost twice: the builds are done (a build that returned committed its
+    index), only unchecked; journaled as done, with the command that checks them."""
+    from perfkit.events import record_event
+
+    files = " ".join(dict.fromkeys(str(s.source.path) for s in statements))
+    done = _event_text(result)
+    what = (f"the indexes are built ({done}) but could not be verified" if done else
+            "nothing was changed; the indexes could not be verified")
+    if done:
+        result.event_id = record_event("apply-indexes", f"{done}; verification lost",
+                                       target=EventTarget.of(dsn=dsn)).id
+    return Unreachable(f"{error.message.rsplit('; ', 1)[0]}: {what}: check them with "
+                       f"`perfkit verify-indexes {files}`",
+                       hint=f"the change is recorded as event {result.event_id}"
+                       if done else None)
 
 
 def _event_text(result: ApplyResult) -> str:

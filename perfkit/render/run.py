@@ -137,17 +137,27 @@ OUTAGE_LINES = 5  # a flapping backend: the first ones said, all kept in the rec
 
 def outage_line(outage: Outage, base_url: str) -> str:
     """`the backend at URL refused 40 and closed 2 connections between 1.20 s and 2.31 s into
-    the run; it answered again at 2.33 s`, prefixed with the worker or repeat that saw it."""
+    the run; it answered again at 2.33 s`, or `hung: it answered none of the 12 requests sent
+    between ...`, prefixed with the worker or repeat that saw it."""
     done = [f"{verb} {n}" for verb, n in (("refused", outage.refused),
                                          ("closed", outage.closed)) if n]
     noun = "connection" if outage.connections == 1 else "connections"
+    what, kinds = [], []
+    if done:
+        what.append(f"{' and '.join(done)} {noun}")
+        kinds.append("refused, disconnected, reset")
+    if outage.timed_out:
+        sent = ("did not answer the request sent" if outage.timed_out == 1 else
+                f"answered none of the {outage.timed_out} requests sent")
+        what.append(f"{'hung: it ' if not done else ''}{sent}")
+        kinds.append("timeout")
     span = (f"at {outage.from_s:.2f} s" if outage.to_s - outage.from_s < 0.005 else
             f"between {outage.from_s:.2f} s and {outage.to_s:.2f} s")
     back = ("it did not answer again before the run ended" if outage.back_s is None else
             f"it answered again at {outage.back_s:.2f} s, and the run went on")
     who = f"{outage.source}: " if outage.source else ""
-    return (f"{who}the backend at {base_url} {' and '.join(done)} {noun} {span} into the run; "
-            f"{back} (each is an error of its route: refused, disconnected, reset)")
+    return (f"{who}the backend at {base_url} {' and '.join(what)} {span} into the run; "
+            f"{back} (each is an error of its route: {', '.join(kinds)})")
 
 
 def outage_lines(run: Run) -> list[str]:

@@ -1,6 +1,6 @@
 """Backend faults for bench tests: a uvicorn backend killed (SIGKILL) and started again on its
-port, and a loopback TCP proxy that cuts the connections of one process (one --workers
-worker) while the others' go through.
+port, or frozen (SIGSTOP) and let go; a loopback TCP proxy that cuts the connections of one
+process (one --workers worker) while the others' go through.
 
 Everything waits on observable state (the backend's request count, a port that listens, a
 socket's owner in /proc), never on a guessed sleep; the outage's length is the test's choice.
@@ -67,8 +67,24 @@ class KillableBackend:
         self.proc.wait()
         return at
 
+    def freeze(self) -> float:
+        """SIGSTOP: the kernel still accepts its connections, nothing answers them (a hung
+        process: a deadlock, a full pool, a debugger); returns time.time() then."""
+        assert self.proc is not None
+        at = time.time()
+        self.proc.send_signal(signal.SIGSTOP)
+        return at
+
+    def thaw(self) -> float:
+        """SIGCONT: it answers again (the requests still waiting first)."""
+        assert self.proc is not None
+        at = time.time()
+        self.proc.send_signal(signal.SIGCONT)
+        return at
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a frozen one cannot handle SIGTERM
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)

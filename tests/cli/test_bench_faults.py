@@ -1,7 +1,8 @@
 """The backend killed (SIGKILL) and started again on its port in the middle of `perfkit bench`,
 open and closed loop; one worker's connections cut in a `--workers 2` run; a backend that
-never answers. The run keeps its duration, counts each refused or closed connection as an
-error of its route, reconnects, and says the outage in one line; the record keeps it.
+hangs (SIGSTOP: it accepts, answers nothing) and one that never answers. The run keeps its
+duration, counts each refused or closed connection or unanswered request as an error of its
+route, reconnects, and says the outage in one line; the record keeps it.
 
 perfkit runs as a command (a process of its own) while the test kills and restarts a real
 uvicorn backend (tests/bench/asgiapp.py); runs last 3 s.
@@ -140,6 +141,57 @@ def test_a_backend_that_never_answers_exits_3(tmp_path: Path) -> None:
         f"connections of the run (start it, or check --base-url; the record {out} holds the "
         "errors)")
     assert "it did not answer again before the run ended" in stderr
+
+
+def test_a_backend_that_hangs_mid_run_is_an_outage_of_timeouts(
+        backend: KillableBackend, tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    proc = _bench(f"{backend.url}/fast", "--rate", "100", "--duration", "3s", "--timeout",
+                  "0.3s", "--out", str(out))
+    backend.wait_answered(50)
+    frozen = backend.freeze()  # it accepts connections, answers nothing
+    time.sleep(DOWN_S)
+    thawed = backend.thaw()
+    code, stderr = _done(proc)
+    run = json.loads(out.read_text())
+    started = datetime.fromisoformat(run["started_at"]).timestamp()
+    [outage] = run["outages"]
+    assert outage["refused"] == outage["closed"] == 0 and outage["timed_out"] >= 20
+    # from the first hung request's send to the first answer once it was let go
+    assert frozen - started - 0.05 <= outage["from_s"] <= outage["to_s"] < outage["back_s"]
+    assert thawed - started - 0.05 <= outage["back_s"] <= thawed - started + 0.5
+    errors = _errors(run)
+    assert set(errors) == {"timeout"}
+    assert outage["timed_out"] <= errors["timeout"] <= outage["timed_out"] + 2
+    assert 2.9 <= run["generator"]["elapsed_s"] <= 4.0  # the run kept its duration
+    assert (f"warning: the backend at {backend.url} hung: it answered none of the "
+            f"{outage['timed_out']} requests sent between {outage['from_s']:.2f} s and "
+            f"{outage['to_s']:.2f} s into the run; it answered again at "
+            f"{outage['back_s']:.2f} s, and the run went on (each is an error of its route: "
+            "timeout)") in stderr
+    assert code == 1
+    error = _line(stderr, "error:")
+    assert f"of them {outage['timed_out']} requests it left unanswered (hung)" in error
+
+
+def test_a_backend_that_accepts_but_never_answers_exits_3(tmp_path: Path) -> None:
+    """It listens (the kernel accepts into its backlog) and never reads a request."""
+    with socket.create_server(("127.0.0.1", 0), backlog=128) as listener:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        out = tmp_path / "run.json"
+        code, stderr = _done(_bench(f"{url}/fast", "--rate", "20", "--duration", "1s",
+                                    "--timeout", "0.2s", "--out", str(out)))
+    assert code == 3, stderr
+    run = json.loads(out.read_text())
+    [outage] = run["outages"]
+    timed_out = outage["timed_out"]
+    assert timed_out >= 15 and outage["back_s"] is None and _errors(run) == {
+        "timeout": timed_out}
+    assert _line(stderr, "error:") == (
+        f"error: the backend at {url} never answered: it left {timed_out} requests "
+        "unanswered until each timed out (--timeout 0.2 s): it accepts connections but "
+        "hangs (look for what it waits on: a lock, a full pool, a stopped process; or raise "
+        f"--timeout; the record {out} holds the errors)")
 
 
 def test_one_workers_connections_cut_the_merged_run_names_that_worker(

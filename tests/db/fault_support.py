@@ -31,12 +31,17 @@ def no_demo(tmp_path: Path) -> dict[str, str]:
     return {"PERFKIT_STATE_DIR": str(state)}
 
 
-def backend_doing(dsn: str, condition: str, what: str, deadline_s: float = 30) -> int:
+def backend_doing(dsn: str, condition: str, what: str, deadline_s: float = 30,
+                  proc: subprocess.Popen[str] | None = None) -> int:
     """The pid of the session of this database that matches `condition` (pg_stat_activity),
-    once it does."""
+    once it does; an AssertionError with perfkit's output if `proc` ends first."""
     end = time.monotonic() + deadline_s
     with psycopg.connect(dsn, autocommit=True) as conn:
         while time.monotonic() < end:
+            if proc is not None and proc.poll() is not None:
+                out, err = proc.communicate()
+                raise AssertionError(f"{what} never happened: perfkit ended with "
+                                     f"{proc.returncode}: {out}{err}")
             row = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                 f"AND pid <> pg_backend_pid() AND {condition}").fetchone()

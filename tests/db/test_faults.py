@@ -158,9 +158,10 @@ def _gated_migration(path: Path) -> Path:
     return path
 
 
-def _gated_explain(dsn: str, but_not: int = 0) -> int:
+def _gated_explain(dsn: str, but_not: int = 0,
+                   proc: subprocess.Popen[str] | None = None) -> int:
     return backend_doing(dsn, f"query LIKE 'EXPLAIN%%' AND wait_event_type = 'Lock' "
-                              f"AND pid <> {but_not}", "the EXPLAIN's wait")
+                              f"AND pid <> {but_not}", "the EXPLAIN's wait", proc=proc)
 
 
 def _explains_killed(dsn: str, args: tuple[str, ...], times: int,
@@ -177,6 +178,51 @@ def _explains_killed(dsn: str, args: tuple[str, ...], times: int,
         gate.execute("SELECT pg_advisory_unlock(%s)", (GATE,))
     out, err = proc.communicate(timeout=60)
     return proc.returncode, out, err
+
+
+def _apply_verify_killed(dsn: str, migration: Path, times: int) -> tuple[int, str, str]:
+    """apply-indexes --explain whose final verification (its declared query's EXPLAIN, after
+    the build and the ANALYZE) waits for GATE, where its session is terminated `times` times."""
+    with old_snapshot(dsn) as holder, psycopg.connect(dsn, autocommit=True) as gate:
+        proc = perfkit("apply-indexes", str(migration), "--explain", "--dsn", dsn,
+                       "--lock-timeout", "60s")
+        backend_doing(dsn, "query LIKE 'CREATE INDEX%%' AND wait_event_type = 'Lock'",
+                      "the build's wait", proc=proc)  # the plan before is taken: close the gate
+        gate.execute("SELECT pg_advisory_lock(%s)", (GATE,))
+        holder.rollback()  # the build ends, then the ANALYZE, then the verification waits
+        pid = 0
+        for _ in range(times):
+            pid = _gated_explain(dsn, but_not=pid, proc=proc)
+            terminate(dsn, pid)
+        gate.execute("SELECT pg_advisory_unlock(%s)", (GATE,))
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err
+
+
+def test_apply_verification_is_retried_once_and_a_second_loss_names_the_built_index(
+        fresh_db: Callable[[float], str], index_states: States, tmp_path: Path) -> None:
+    migration = _gated_migration(tmp_path / "one.sql")
+    dsn = fresh_db(0.01)
+    code, out, err = _apply_verify_killed(dsn, migration, times=2)
+    assert code == 3, err
+    line = one_error(err, out)
+    assert "was lost while verifying the indexes, and again on the one retry" in line, line
+    assert (f"the indexes are built (built {INDEX}; analyzed messages) but could not be "
+            f"verified: check them with `perfkit verify-indexes {migration}`") in line, line
+    assert "(the change is recorded as event " in line, line  # journaled: report --split
+    assert "retried once on a new connection" in err  # the first loss, said as it happened
+    assert index_states(dsn) == {INDEX: True} and perfkit_sessions(dsn) == []
+    check = perfkit("verify-indexes", str(migration), "--explain", "--dsn", dsn)
+    out, err = check.communicate(timeout=60)  # the check the line gives
+    assert check.returncode == 0, err
+    assert INDEX in out and "ok" in out
+
+    dsn = fresh_db(0.01)
+    code, out, err = _apply_verify_killed(dsn, migration, times=1)  # one loss: retried
+    assert code == 0, err
+    assert "error:" not in err and "retried once on a new connection" in err, err
+    assert "was lost while verifying the indexes" in err
+    assert index_states(dsn) == {INDEX: True} and perfkit_sessions(dsn) == []
 
 
 def test_verify_explain_is_retried_once_after_a_lost_session_and_a_second_loss_is_exit_3(
