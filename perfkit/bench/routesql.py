@@ -32,7 +32,7 @@ ATTRIBUTION_TEXT = {
     Attribution.ONE_ROUTE: "the run's one route: every statement of the run's window over its "
                            "requests",
     Attribution.PASS: "an attribution pass after the run: one user ran the scenario {passes} "
-                      "time(s), pg_stat_statements read between steps (warm caches: a cold "
+                      "times, pg_stat_statements read between steps (warm caches: a cold "
                       "request may run more)",
     Attribution.NONE: "not per route: the run has {routes} routes running together and "
                       "pg_stat_statements does not say which ran what (bench one route, or "
