@@ -64,6 +64,10 @@ def test_the_gate_fails_an_n_plus_one_against_the_baseline_and_passes_without(
     text = " ".join(failed.stdout.split())
     assert f"-> {after['routes'][0]['calls_per_request']:g}" in text
     assert PER_ROW in text and "0 -> 50 per request" in text
+    compared = cli("compare", str(tmp_path / "base.json"), str(tmp_path / "after.json"))
+    (row,) = [ln for ln in compared.stdout.split("SQL per request", 1)[1].splitlines()
+              if "GET /conversations" in ln]
+    assert f"{before['calls_per_request']:g} → {after['routes'][0]['calls_per_request']:g}" in row
 
 
 def test_a_db_calls_threshold_fails_naming_the_route_and_its_statements(
@@ -77,5 +81,3 @@ def test_a_db_calls_threshold_fails_naming_the_route_and_its_statements(
     (check,) = json.loads(result.stdout)["checks"]
     assert check["route"] == "GET /conversations" and check["check"] == "db.calls <= 3"
     assert check["value"] >= 51 and "most: 50 x SELECT" in check["detail"]
-    compared = cli("compare", str(tmp_path / "run.json"), str(tmp_path / "run.json"))
-    assert "SQL per request" in compared.stdout
