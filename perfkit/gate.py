@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from perfkit import stats
+from perfkit.bench.capacity import Change, capacity_change
 from perfkit.bench.compare import ComparedRow, Comparison, Method, compare_runs
 from perfkit.bench.record import Phase, RouteRecord, Run
 from perfkit.bench.routesql import RouteSql
@@ -419,6 +420,27 @@ def calls_checks(run: Run, baseline: Run, *, max_rise: float = DEFAULT_MAX_CALLS
     return checks
 
 
+def capacity_checks(run: Run, baseline: Run, *, max_drop_pct: float) -> list[Check]:
+    """bench --find-max on both sides: capacity may not drop beyond the margin. It fails only
+    when this run's bracket lies below the baseline's held rate less the margin (brackets
+    are 10% wide: a drop inside one is no measurement)."""
+    if baseline.capacity is None:
+        return []
+    name, limit = "capacity vs baseline", f"> -{max_drop_pct:g}%"
+    if run.capacity is None:
+        return [Check("*", name, limit, None, Status.ERROR,
+                      "the baseline has a capacity (--find-max), this run has none")]
+    change, text = capacity_change(baseline.capacity, run.capacity)
+    held = baseline.capacity.max_rate_per_s
+    broke = run.capacity.broke_at_per_s
+    if change is Change.UNKNOWN:
+        return [Check("*", name, limit, None, Status.INCONCLUSIVE, text)]
+    dropped = (held is not None and broke is not None
+               and broke <= held * (1 - max_drop_pct / 100.0))
+    return [Check("*", name, limit, run.capacity.max_rate_per_s,
+                  Status.FAIL if dropped else Status.PASS, text)]
+
+
 def run_gate(run: Run, *, thresholds: list[Threshold], baseline: Run | None = None,
              max_regression_pct: float = DEFAULT_MAX_REGRESSION_PCT, alpha: float = stats.ALPHA,
              min_samples: int = stats.MIN_SAMPLES, run_noise_pct: float | None = None,
@@ -427,12 +449,18 @@ def run_gate(run: Run, *, thresholds: list[Threshold], baseline: Run | None = No
     if not result.checks and baseline is None:
         raise UsageError("nothing to check: no threshold applies to a bench run and no baseline",
                          hint="add `thresholds:` to perfkit.yaml or pass --baseline BASE.json")
-    if baseline is not None:
+    if baseline is not None and run.capacity is not None and baseline.capacity is not None:
+        result.checks += capacity_checks(run, baseline, max_drop_pct=max_regression_pct)
+        result.checks += calls_checks(run, baseline, max_rise=max_calls_rise)
+        result.notes.append("--find-max runs on both sides: judged by capacity; their tables "
+                            "are steps at different rates, so their latencies are not compared")
+    elif baseline is not None:
         checks, comparison = baseline_comparison(run, baseline,
                                                  max_regression_pct=max_regression_pct,
                                                  alpha=alpha, min_samples=min_samples,
                                                  run_noise_pct=run_noise_pct)
         result.checks += checks + calls_checks(run, baseline, max_rise=max_calls_rise)
+        result.checks += capacity_checks(run, baseline, max_drop_pct=max_regression_pct)
         result.method, result.notes = comparison.basis.value, list(comparison.notes)
     return result
 

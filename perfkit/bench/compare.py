@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from perfkit import stats
+from perfkit.bench.capacity import capacity_change
 from perfkit.bench.meta import LoopMode
 from perfkit.bench.record import Phase, RouteRecord, Run
 from perfkit.bench.routesql import RouteSql
@@ -127,6 +128,7 @@ class Comparison:
     basis: Basis = Basis.REQUESTS
     notes: list[str] = field(default_factory=list)
     sql: list[SqlRow] = field(default_factory=list)
+    capacity: tuple[str, str] | None = None  # (change, sentence) of two --find-max runs
 
     def to_json(self) -> dict[str, Any]:
         m = self.method
@@ -140,7 +142,9 @@ class Comparison:
                 "after": {"started_at": self.after_started_at, "base_url": self.after_base_url},
                 "routes": [r.to_json() for r in self.rows],
                 "unmatched": [u.to_json() for u in self.unmatched],
-                "sql": [r.to_json() for r in self.sql]}
+                "sql": [r.to_json() for r in self.sql],
+                "capacity": None if self.capacity is None else {
+                    "change": self.capacity[0], "text": self.capacity[1]}}
 
 
 def _pairs(run: Run) -> str:
@@ -328,4 +332,12 @@ def compare_runs(before: Run, after: Run, method: Method | None = None) -> Compa
                      "as one row (all requests)")
     notes += _load_note(before, after)
     return Comparison(before.started_at, before.base_url, after.started_at, after.base_url,
-                      judged, unmatched, method, basis, notes, sql_rows(before, after))
+                      judged, unmatched, method, basis, notes, sql_rows(before, after),
+                      _capacity(before, after))
+
+
+def _capacity(before: Run, after: Run) -> tuple[str, str] | None:
+    if before.capacity is None or after.capacity is None:
+        return None
+    change, text = capacity_change(before.capacity, after.capacity)
+    return change.value, text

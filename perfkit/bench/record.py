@@ -22,6 +22,7 @@ from hdrh.histogram import HdrHistogram
 
 from perfkit import stats
 from perfkit.bench.cache import CacheEffect, Speedup, judge, matched_ratio, speedup
+from perfkit.bench.capacity import Capacity
 from perfkit.bench.evidence import NO_ANSWER_KINDS, ErrorBody, Outage, merge_bodies
 from perfkit.bench.hdr import decode, encode, new_histogram, record_us
 from perfkit.bench.meta import (
@@ -141,6 +142,7 @@ class Run:
     cut_routes: dict[str, int] = field(default_factory=dict)  # requests the run's end cut
     n_plus_one: list[NPlusOne] = field(default_factory=list)  # statements 5+ times a request
     route_sql: RoutesSql = field(default_factory=RoutesSql)  # statements per request per route
+    capacity: Capacity | None = None  # bench --find-max: the steps and the bracket
     outages: list[Outage] = field(default_factory=list)  # the backend refused/closed connections
 
     def record(self, route: str, phase: Phase) -> RouteRecord:
@@ -316,6 +318,7 @@ class Run:
             data["logins"] = [rec.to_json() for rec in self.logins.values()]
         data["error_bodies"] = [b.to_json() for b in self.error_bodies]
         data["cut_routes"] = dict(self.cut_routes)
+        data["capacity"] = None if self.capacity is None else self.capacity.to_json()
         data["outages"] = [o.to_json() for o in self.outages]
         return data
 
@@ -363,6 +366,8 @@ class Run:
         self.n_plus_one = [NPlusOne.from_json(n) for n in
                            (data.get("db") or {}).get("n_plus_one") or []]
         self.route_sql = RoutesSql.from_json(data.get("db"))
+        if data.get("capacity"):
+            self.capacity = Capacity.from_json(data["capacity"])
         for item in data.get("repeats") or []:
             repeat = Run(base_url=self.base_url, settings=self.settings,
                          started_at=str(item.get("started_at") or ""),

@@ -168,6 +168,18 @@ def bench(
     = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Write the run record (perfkit.run/2 JSON) here.")] = None,
+    find_max: Annotated[bool, typer.Option(
+        "--find-max", help="Capacity search: open-loop steps from --rate (default 10/s), "
+        "doubling until the SLO breaks twice, then bisecting to a 10% bracket. It pushes "
+        "the target to its limit: not against production.")] = False,
+    slo: Annotated[str, typer.Option(
+        help="What a step must hold with --find-max: p50/p90/p99/p999/mean/max in ms or s, "
+             "errors in %, comma-separated.")] = "p99<500ms,errors<1%",
+    max_rate: Annotated[float, typer.Option(
+        help="The highest rate --find-max offers (iterations/s).", min=0.001)] = 2000.0,
+    step: Annotated[str, typer.Option(
+        help="Shortest step of --find-max (longer at low rates, for the samples the SLO's "
+             "percentile needs; 60 s at most).")] = "5s",
     output_format: FormatOpt = None,
 ) -> None:
     """Measure cold (cache miss) and warm (cache hit) latency per route, with HDR histograms.
@@ -177,7 +189,8 @@ def bench(
     ones; each route gets a cache verdict (detected / none / inconclusive) with its interval.
 
     Example: `perfkit bench /auth/me --tokens-file tokens.txt --users 20 -n 400 --out run.json`
-    or, users who log in: `perfkit bench scenarios/app.yaml --users-file users.csv -n 400`
+    or, users who log in: `perfkit bench scenarios/app.yaml --users-file users.csv -n 400`;
+    capacity: `perfkit bench /conversations --find-max --slo "p99<200ms,errors<1%"`
     """
     from perfkit.bench.runner import BenchOptions
     from perfkit.bench.spread import parse_start_at, parse_workers, resolve_segment
@@ -215,7 +228,8 @@ def bench(
 
     kept: RunKept | None = None
     try:
-        run = _run_with_progress(plan, options, cfg.dsn, out)
+        run = (_find_max(plan, options, slo, max_rate, step, (requests, duration, repeat))
+               if find_max else _run_with_progress(plan, options, cfg.dsn, out))
     except RunKept as exc:  # the database failed after the run: its results, then the error
         run, kept = exc.run, exc
     _finish(run, out, options, console.fmt(output_format),
@@ -224,6 +238,41 @@ def bench(
         where = f", saved to {out}" if out is not None else ""
         raise type(kept.error)(f"{kept.error.message}; the run's results are above{where}, "
                                "without SQL figures", hint=kept.error.hint)
+
+
+def _find_max(plan: Scenario, options: BenchOptions, slo_text: str, max_rate: float,
+              step: str, bounds: tuple[int | None, str | None, int]) -> Run:
+    """The capacity search, a line per step as it goes (bench/findmax.py)."""
+    from dataclasses import replace
+
+    from perfkit.bench.capacity import Slo, Step
+    from perfkit.bench.findmax import find_max
+    from perfkit.durations import parse_duration_s
+    from perfkit.errors import UsageError
+
+    requests, duration, repeat = bounds
+    if requests is not None or duration is not None or repeat != 1:
+        raise UsageError("--find-max sets each step's length and count itself",
+                         hint="drop -n, --duration and --repeat; --step sets the shortest step")
+    if options.segment.count > 1:
+        raise UsageError("--find-max runs in one place: a segment cannot judge the whole rate",
+                         hint="use --workers on one machine")
+    slo = Slo.parse(slo_text)
+    start = options.rate_per_s or 10.0
+    if start > max_rate:
+        raise UsageError(f"--rate {start:g} is above --max-rate {max_rate:g}")
+
+    def said(s: Step) -> None:
+        verdict = {True: "held", False: "broke", None: "unclear"}[s.held]
+        p99 = s.latency_ms.get("p99")
+        console.info(f"{s.rate:.4g}/s for {s.seconds:.1f} s: {verdict} (achieved "
+                     f"{s.achieved:.4g}/s, p99 {'-' if p99 is None else f'{p99:.3g} ms'}, "
+                     f"{s.errors} errors){': ' + s.why if s.why and s.held is not True else ''}")
+
+    console.info(f"capacity search: from {start:g}/s up to {max_rate:g}/s, SLO {slo.text}")
+    return find_max(plan, replace(options, rate_per_s=start), slo, start=start,
+                    max_rate=max_rate, step_s=parse_duration_s(step, flag="--step"),
+                    on_step=said)
 
 
 def _users(plan: Scenario, cfg: Settings, tokens_file: Path | None, users_file: Path | None,

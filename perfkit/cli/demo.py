@@ -207,6 +207,10 @@ def story(
     = 4,
     html: Annotated[Path | None, typer.Option(
         help="Also write the story as one self-contained HTML page (perfkit plot).")] = None,
+    capacity: Annotated[bool, typer.Option(
+        help="Also search the mix's capacity before and after (bench --find-max; ~2 min "
+             "more).")] = False,
+    slo: Annotated[str, typer.Option(help="The SLO of --capacity.")] = "p90<500ms,errors<1%",
     output_format: FormatOpt = None,
 ) -> None:
     """The whole runbook on the demo stack, measured: before -> caches -> indexes -> after.
@@ -224,8 +228,12 @@ def story(
     from perfkit.jsonfile import check_writable
 
     need_demo_extra()
+    if capacity:
+        from perfkit.bench.capacity import Slo
+
+        Slo.parse(slo)  # a wrong SLO fails now, not after the first half of the story
     options = StoryOptions(scale=scale, duration_s=parse_duration_s(duration),
-                           concurrency=concurrency)
+                           concurrency=concurrency, capacity_slo=slo if capacity else None)
     if html is not None:
         check_writable(html, "--html")
     with console.status("replaying the runbook"):

@@ -23,6 +23,7 @@ from perfkit.errors import StackError
 from perfkit.resources import shipped_path
 
 if TYPE_CHECKING:
+    from perfkit.bench.capacity import Capacity
     from perfkit.bench.compare import Comparison
     from perfkit.bench.record import Run
     from perfkit.db.advice import Advice, AdviceMatch
@@ -49,6 +50,9 @@ class StoryOptions:
     index_paths: tuple[Path, ...] = (SHIPPED_INDEXES,)  # the runbook's, whatever the cwd
     scenario: Path = SHIPPED_RUNBOOK
     out_dir: Path | None = None
+    capacity_slo: str | None = None  # --capacity: a --find-max of the mix before and after
+    capacity_step_s: float = 3.0
+    capacity_rates: tuple[float, float] = (4.0, 1000.0)  # the first, the highest (iterations/s)
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class StoryResult:
     advice_match: AdviceMatch | None = None
     notes: tuple[str, ...] = ()
     timings_s: dict[str, float] = field(default_factory=dict)
+    capacity: tuple[Capacity, Capacity] | None = None  # before, after (with --capacity)
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "before_run": str(self.before_run),
@@ -76,6 +81,8 @@ class StoryResult:
                 "advice_match": None if self.advice_match is None else (
                     self.advice_match.to_json()),
                 "notes": list(self.notes), "timings_s": self.timings_s,
+                "capacity": None if self.capacity is None else {
+                    "before": self.capacity[0].to_json(), "after": self.capacity[1].to_json()},
                 "overall": overall_change(self.report)}
 
 
@@ -170,6 +177,25 @@ def _bench(label: str, target: StoryStack, options: StoryOptions, out: Path,
     return run, datetime.now(UTC)
 
 
+def _capacity(label: str, target: StoryStack, options: StoryOptions,
+              progress: Progress) -> Capacity:
+    """--find-max of the runbook's mix (iterations/s) against the stack as it is now."""
+    from perfkit.bench.capacity import Slo
+    from perfkit.bench.findmax import find_max
+    from perfkit.bench.runner import BenchOptions
+    from perfkit.bench.scenario import load_scenario
+
+    assert options.capacity_slo is not None
+    slo = Slo.parse(options.capacity_slo)
+    progress(f"capacity {label}: --find-max of the mix within {slo.text}")
+    start, highest = options.capacity_rates
+    run = find_max(load_scenario(options.scenario), BenchOptions(
+        base_url=target.base_url, tokens=target.tokens, rate_per_s=start), slo,
+        start=start, max_rate=highest, step_s=options.capacity_step_s)
+    assert run.capacity is not None
+    return run.capacity
+
+
 def _advise(target: StoryStack, options: StoryOptions, before: Run, path: Path,
             progress: Progress) -> tuple[Advice | None, AdviceMatch | None, str | None]:
     """advise-indexes on the 'before' run's statements, against the runbook's indexes."""
@@ -239,6 +265,9 @@ def run_story(options: StoryOptions, progress: Progress) -> StoryResult:
         target = _before_state(options, progress)
     with timings.step("bench_before_s"):
         before_run, before_end = _bench("before", target, options, before_path, progress)
+    with timings.step("capacity_before_s"):
+        before_capacity = (_capacity("before", target, options, progress)
+                           if options.capacity_slo else None)
     with timings.step("advise_s"):
         advice, match, skipped = _advise(target, options, before_run, before_path, progress)
     progress("step 2: restart the backend with the auth and conversation caches")
@@ -248,6 +277,9 @@ def run_story(options: StoryOptions, progress: Progress) -> StoryResult:
         applied = _apply_indexes(target, options, progress)
     with timings.step("bench_after_s"):
         after_run, after_end = _bench("after", target, options, after_path, progress)
+    with timings.step("capacity_after_s"):
+        after_capacity = (_capacity("after", target, options, progress)
+                          if options.capacity_slo else None)
     report = _report(target, options, before_end, after_end, progress)
     cache = _cache_since(target.log_file, log_offset)
     doctor = _doctor(target, options, report, progress)
@@ -255,4 +287,6 @@ def run_story(options: StoryOptions, progress: Progress) -> StoryResult:
                        comparison=compare_runs(before_run, after_run), applied=applied,
                        cache=cache, doctor=doctor, runs=(before_run, after_run),
                        advice=advice, advice_match=match,
-                       notes=(skipped,) if skipped else (), timings_s=timings.total())
+                       notes=(skipped,) if skipped else (), timings_s=timings.total(),
+                       capacity=(before_capacity, after_capacity)
+                       if before_capacity and after_capacity else None)

@@ -58,8 +58,10 @@ def compare_notes(result: Comparison) -> list[str]:
     test = (f"Mann-Whitney U, Holm-corrected over {family} comparisons, alpha {m.alpha:g}"
             if family > 1 else f"Mann-Whitney U over 1 comparison, alpha {m.alpha:g}"
             if family == 1 else "no row had enough samples for a test")
-    notes = [f"{test}; CI of the mean's change at {m.confidence:.0%}; faster/slower only when "
-             "the whole "
+    capacity = ([f"{result.capacity[1]}: {result.capacity[0]}; the rows are steps at "
+                 "different rates"] if result.capacity else [])
+    notes = [*capacity, f"{test}; CI of the mean's change at {m.confidence:.0%}; faster/slower "
+             "only when the whole "
              f"interval is beyond ±{m.min_change_pct:g}% (--min-change); fewer than "
              f"{least} {samples} a side: not judged",
              *result.notes]

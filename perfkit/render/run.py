@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from perfkit.bench.cache import MIN_COLD_SAMPLES, CacheEffect, Speedup
+from perfkit.bench.capacity import Capacity
 from perfkit.bench.evidence import Outage
 from perfkit.bench.meta import LoopMode
 from perfkit.bench.record import Phase, Run
@@ -263,8 +264,35 @@ def route_sql_table(run: Run) -> Table:
                     run.route_sql.detail)
 
 
+CAPACITY_COLUMNS = (number("offered/s"), number("achieved/s"), number("p50 ms", drop=2),
+                    number("p99 ms"), number("errors"), number("s", drop=1), text("verdict"))
+
+
+def capacity_table(capacity: Capacity) -> Table:
+    """Every step of the search, in the order it ran."""
+    rows = [[f"{s.rate:.4g}", f"{s.achieved:.4g}", fmt_ms(s.latency_ms.get("p50")),
+             fmt_ms(s.latency_ms.get("p99")), str(s.errors), f"{s.seconds:.1f}",
+             {True: "held", False: "broke", None: "unclear"}[s.held]
+             + (" (estimate)" if s.on_estimate else "")] for s in capacity.steps]
+    return Table.of(f"capacity search, SLO {capacity.slo}", CAPACITY_COLUMNS, rows)
+
+
+def capacity_lines(capacity: Capacity) -> list[str]:
+    """The bracket, what broke it, and what limits it."""
+    broke = next((s for s in capacity.steps if s.held is False
+                  and s.rate == capacity.broke_at_per_s), None)
+    why = f" ({broke.why})" if broke is not None and broke.why else ""
+    body = ("the tables below are the step at the highest rate that held"
+            if capacity.max_rate_per_s is not None else "the tables below are the last step")
+    return [f"capacity: {capacity.bracket} within {capacity.slo}{why}", *capacity.notes, body]
+
+
 def run_document(run: Run) -> Document:
-    doc = Document().table(run_table(run))
+    doc = Document()
+    if run.capacity is not None:
+        doc.table(capacity_table(run.capacity)).lines(*capacity_lines(run.capacity),
+                                                      bullets=True)
+    doc.table(run_table(run))
     doc.lines(*speedup_lines(run.speedups()), *run_notes(run), *error_body_lines(run),
               *cut_lines(run), bullets=True)
     if run.db is not None and run.db.statements:

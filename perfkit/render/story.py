@@ -128,9 +128,20 @@ def cache_table(cache: CacheStats) -> Table:
     return Table.of("Cache lookups since the restart", CACHE_COLUMNS, rows)
 
 
+def capacity_lines(story: StoryResult) -> list[str]:
+    """The mix's capacity before -> after (demo story --capacity)."""
+    if story.capacity is None:
+        return []
+    from perfkit.bench.capacity import capacity_change
+
+    change, text = capacity_change(*story.capacity)
+    return [f"{text} (the runbook's mix, iterations/s, within {story.capacity[0].slo}): "
+            f"{change.value}"]
+
+
 def story_document(story: StoryResult) -> Document:
     doc = Document().table(prometheus_table(story.report))
-    doc.lines(*headline_lines(story.report))
+    doc.lines(*headline_lines(story.report), *capacity_lines(story))
     doc.lines(*advice_lines(story))
     doc.table(index_table(story.applied)).table(client_table(story.comparison))
     return doc.table(effect_table(*story.runs)).table(cache_table(story.cache))

@@ -33,7 +33,9 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StoryResul
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PERFKIT_STATE_DIR", str(state))
         try:
-            yield run_story(StoryOptions(scale=0.05, duration_s=5.0), lambda _: None), state
+            yield run_story(StoryOptions(
+                scale=0.05, duration_s=5.0, capacity_slo="p90<500ms,errors<1%",
+                capacity_step_s=1.0, capacity_rates=(16.0, 32.0)), lambda _: None), state
         finally:
             stack.down(purge=True)
 
@@ -58,6 +60,19 @@ def test_story_shows_the_cache_and_index_effects(story: tuple[StoryResult, Path]
     assert auth_user.hits > auth_user.misses
     assert result.before_run.is_file() and result.after_run.is_file()
     assert data["compare"]["schema"] == "perfkit.compare/1"
+
+
+def test_with_capacity_the_mix_is_searched_before_and_after(
+        story: tuple[StoryResult, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    result, _ = story
+    assert result.capacity is not None
+    for side in result.to_json()["capacity"].values():
+        assert side["slo"] == "p90<500ms,errors<1%"
+        assert [s["rate"] for s in side["steps"]][:1] == [16.0] and side["steps"]
+    assert "capacity_before_s" in result.timings_s and "capacity_after_s" in result.timings_s
+    out = _shown(result, OutputFormat.table, capsys)
+    assert "(the runbook's mix, iterations/s, within p90<500ms,errors<1%)" in " ".join(
+        out.split())
 
 
 def test_the_advice_from_the_before_traffic_is_the_runbook_s_three_indexes(

@@ -117,3 +117,20 @@ def test_cut_iterations_name_the_routes_that_lost_a_share_of_their_samples() -> 
     for _ in range(162):
         run.record("GET /b", Phase.ALL).add_latency(1000, 1000)
     assert cut_lines(run) == []
+
+
+def test_a_capacity_search_shows_its_steps_and_bracket_first() -> None:
+    from perfkit.bench.capacity import Capacity, Step
+
+    run = hand_run(COLD_MS, [1.0, 1.1, 0.9, 1.0, 1.0])
+    steps = (Step(40, 39.8, 400, 0, {"p50": 2.0, "p99": 9.0}, True, "", 5.0),
+             Step(80, 61.0, 500, 0, {"p50": 900.0, "p99": 1800.0}, False,
+                  "achieved 61/s of 80/s offered: the target fell behind", 6.5),
+             Step(56.57, 56.1, 450, 0, {"p50": 3.0, "p99": 20.0}, None, "", 5.0, True))
+    run.capacity = Capacity("p99<200ms", 56.57, 80, steps)
+    lines = document(run_document(run)).splitlines()
+    assert lines[0] == "**capacity search, SLO p99<200ms**"
+    assert lines[4].startswith("| 40 | 39.8 |") and lines[4].endswith("| held |")
+    assert lines[5].endswith("| broke |") and lines[6].endswith("| unclear (estimate) |")
+    assert ("- capacity: held 56.57/s, broke at 80/s within p99<200ms (achieved 61/s of 80/s "
+            "offered: the target fell behind)") in lines
