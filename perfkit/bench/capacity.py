@@ -255,7 +255,12 @@ def _probe(measure: Measure, rate: float, steps: list[Step]) -> bool:
 
 
 class Stopped(Exception):
-    """Raised by a measuring function when the user stopped the search (Ctrl-C)."""
+    """Raised by a measuring function when the search cannot go on: the user stopped it
+    (Ctrl-C, no reason) or the target failed in a way that is no load limit (`reason`)."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass
@@ -298,8 +303,10 @@ def search(measure: Measure, slo: Slo, *, start: float, max_rate: float,
     try:
         _ramp_and_bisect(measure, steps, found, start=start, max_rate=max_rate,
                          resolution=resolution, max_steps=max_steps)
-    except Stopped:
-        notes.append(f"interrupted after {len(steps)} step(s): the bracket so far")
+    except Stopped as stop:
+        notes.append(f"stopped after {len(steps)} step(s): {stop.reason}: the bracket so far"
+                     if stop.reason else
+                     f"interrupted after {len(steps)} step(s): the bracket so far")
     held, broke = found.held, found.broke
     if broke is None and held is not None and held >= max_rate:
         notes.append(f"held up to --max-rate {max_rate:g}/s: raise it to find the limit")

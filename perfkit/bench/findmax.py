@@ -14,6 +14,8 @@ from perfkit.bench.capacity import EXTENSIONS, Slo, Step, Stopped, judge, search
 from perfkit.bench.options import BenchOptions
 from perfkit.bench.record import Phase, Run
 from perfkit.bench.scenario import Scenario
+from perfkit.bench.session import RunKept, run_session
+from perfkit.errors import Unreachable
 
 MAX_STEP_S = 60.0  # a step at a low rate stops here even short of the samples it wants
 #: the open loop's senders at most (bench/runner.py): above half this rate they may all be busy
@@ -26,8 +28,6 @@ def step_seconds(slo: Slo, rate: float, step_s: float) -> float:
 
 
 def _step_run(scenario: Scenario, options: BenchOptions, rate: float, seconds: float) -> Run:
-    from perfkit.bench.session import run_session
-
     step = replace(options, rate_per_s=rate, duration_s=seconds, requests=None, repeat=1)
     try:
         run = run_session(scenario, step)
@@ -35,7 +35,18 @@ def _step_run(scenario: Scenario, options: BenchOptions, rate: float, seconds: f
         raise Stopped from None
     if run.interrupted:
         raise Stopped
+    if run.outages:  # refused or hung: a backend going away says nothing of its capacity
+        raise StepOutage(run, f"the backend at {run.base_url} went away during the step at "
+                          f"{rate:.4g}/s (an outage, not a load limit)")
     return run
+
+
+class StepOutage(Stopped):
+    """A step saw the backend refuse, close or hang: the search stops, the step is kept."""
+
+    def __init__(self, run: Run, reason: str) -> None:
+        super().__init__(reason)
+        self.run = run
 
 
 def _judged(run: Run, rate: float, seconds: float, slo: Slo, *, on_estimate: bool = False
@@ -72,7 +83,16 @@ def find_max(scenario: Scenario, options: BenchOptions, slo: Slo, *, start: floa
             on_step(step)
         return step
 
-    capacity = search(measure, slo, start=start, max_rate=max_rate)
+    outage: list[StepOutage] = []
+
+    def measured(rate: float) -> Step:
+        try:
+            return measure(rate)
+        except StepOutage as exc:
+            outage.append(exc)
+            raise
+
+    capacity = search(measured, slo, start=start, max_rate=max_rate)
     body = kept.get(capacity.max_rate_per_s or -1.0) or (last[0] if last else Run(
         base_url=options.base_url))
     if any(s.rate * 2 > SENDERS_CAP for s in capacity.steps) and not options.concurrency:
@@ -81,4 +101,10 @@ def find_max(scenario: Scenario, options: BenchOptions, slo: Slo, *, start: floa
             "step that broke there may have run out of senders (--concurrency raises it)")))
     body.capacity = capacity
     body.interrupted = any(n.startswith("interrupted") for n in capacity.notes)
+    if outage:
+        body.outages = list(outage[0].run.outages)
+        raise RunKept(Unreachable(outage[0].reason + ": the capacity search stopped",
+                                  hint="restart it and search again; the record holds the "
+                                       "steps so far and the outage"), body,
+                      missing="with the steps before the outage")
     return body

@@ -140,12 +140,15 @@ def _attribute(scenario: Scenario, options: BenchOptions, dsn: str, run: Run) ->
 
 
 class RunKept(PerfkitError):
-    """A system failed after the run (the statements snapshot at its end): the run is whole
-    and goes to the caller, who prints and saves it, then ends with `error`."""
+    """A system failed after the run (the statements snapshot at its end) or in its middle
+    (a capacity search's step): what was measured goes to the caller, who prints and saves
+    it, then ends with `error`; `missing` says what the record lacks."""
 
-    def __init__(self, error: PerfkitError, run: Run) -> None:
+    def __init__(self, error: PerfkitError, run: Run,
+                 missing: str = "without SQL figures") -> None:
         super().__init__(error.message, hint=error.hint)
         self.error, self.run, self.exit_code = error, run, error.exit_code
+        self.missing = missing
 
 
 def _repeats(scenario: Scenario, options: BenchOptions, on_progress: Progress | None) -> Run:

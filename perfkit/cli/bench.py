@@ -237,7 +237,7 @@ def bench(
     if kept is not None:
         where = f", saved to {out}" if out is not None else ""
         raise type(kept.error)(f"{kept.error.message}; the run's results are above{where}, "
-                               "without SQL figures", hint=kept.error.hint)
+                               f"{kept.missing}", hint=kept.error.hint)
 
 
 def _find_max(plan: Scenario, options: BenchOptions, slo_text: str, max_rate: float,

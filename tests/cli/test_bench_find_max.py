@@ -57,3 +57,59 @@ def test_find_max_refuses_the_flags_it_sets_itself(cli: Cli, server: str) -> Non
     assert result.exit_code == 2 and "--find-max sets each step's length" in result.output
     result = cli("bench", f"{server}/limit", "--find-max", "--slo", "rps>5")
     assert result.exit_code == 2 and "--slo: cannot read 'rps>5'" in result.output
+
+
+def test_a_backend_killed_mid_search_stops_it_with_exit_3_and_keeps_the_steps(
+        tmp_path: Path) -> None:
+    """An outage is no load limit: the search stops at it rather than call it capacity."""
+    import subprocess
+    import time
+
+    out = tmp_path / "cap.json"
+    with subprocess.Popen([sys.executable, str(SERVER), "--limit", "1000"],
+                          stdout=subprocess.PIPE, text=True) as server_proc:
+        assert server_proc.stdout is not None
+        url = server_proc.stdout.readline().strip()
+        with subprocess.Popen([sys.executable, "-m", "perfkit", "bench", f"{url}/limit",
+                               "--find-max", "--slo", "p90<50ms", "--rate", "50", "--step",
+                               "1s", "--out", str(out)], stderr=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) as bench:
+            assert bench.stderr is not None
+            first = bench.stderr.readline()  # "capacity search: from 50/s ..."
+            step = bench.stderr.readline()  # the first step's verdict
+            assert first.startswith("capacity search") and "50/s for" in step, (first, step)
+            time.sleep(0.3)  # into the second step
+            server_proc.kill()
+            stdout, stderr = bench.communicate(timeout=120)
+    assert bench.returncode == 3, stderr
+    errors = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "went away during the step at 100/s" in errors[0], stderr
+    assert "Traceback" not in stderr
+    record = json.loads(out.read_text())
+    assert record["capacity"]["max_rate_per_s"] == 50.0 and record["outages"]
+    assert "stopped after 1 step(s)" in record["capacity"]["notes"][0]
+    assert "capacity: held 50/s, never broke" in " ".join(stdout.split())
+
+
+def test_ctrl_c_mid_search_keeps_the_steps_so_far_marked_partial(
+        server: str, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "cap.json"
+    with subprocess.Popen([sys.executable, "-m", "perfkit", "bench", f"{server}/limit",
+                           "--find-max", "--slo", "p90<50ms", "--rate", "10", "--step", "1s",
+                           "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True) as bench:
+        assert bench.stderr is not None
+        bench.stderr.readline()
+        assert "10/s for" in bench.stderr.readline()
+        time.sleep(0.3)
+        bench.send_signal(signal.SIGINT)
+        _, stderr = bench.communicate(timeout=60)
+    assert bench.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    record = json.loads(out.read_text())
+    assert record["interrupted"] is True and record["capacity"]["max_rate_per_s"] == 10.0
+    assert "interrupted after 1 step(s)" in record["capacity"]["notes"][0]
