@@ -55,6 +55,7 @@ class ChartKind(StrEnum):
     SPECTRUM = "spectrum"  # HDR percentile spectrum of one route, every run overlaid
     BARS = "bars"  # a report's per-route before/after figures
     TIMELINE = "timeline"  # a report's windows and the change event
+    CAPACITY = "capacity"  # a capacity search's steps against the offered rate
 
 
 @dataclass(frozen=True)

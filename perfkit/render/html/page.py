@@ -24,6 +24,7 @@ from perfkit.bench.compare import Comparison
 from perfkit.bench.record import Run
 from perfkit.render.compare import compare_document
 from perfkit.render.html import tables
+from perfkit.render.html.capacity import knee_chart
 from perfkit.render.html.figures import Chart
 from perfkit.render.html.prometheus import report_charts, report_table
 from perfkit.render.html.report import ReportRecord
@@ -144,8 +145,19 @@ def sections(runs: Sequence[tuple[str, Run]], report: ReportRecord | None,
     out = [_report_section(report, runs)] if report is not None else []
     if runs:
         out.append(_spectrum_section(runs, comparison, compare_error))
+    searched = [(label, run) for label, run in runs if run.capacity is not None]
+    if searched:
+        out.append(_capacity_section(searched))
     out += [_run_section(label, run, k) for k, (label, run) in enumerate(runs)]
     return out
+
+
+def _capacity_section(runs: Sequence[tuple[str, Run]]) -> Section:
+    charts = [knee_chart(run.capacity, label, f"capacity-{k}")
+              for k, (label, run) in enumerate(runs) if run.capacity is not None]
+    intro = ("bench --find-max: every step of the search at its offered rate, its p99 and the "
+             "rate the target achieved; where they part is the knee, bracketed by the search.")
+    return Section("capacity", "Capacity", intro, charts)
 
 
 def _header(title: str, parts: list[Section], inputs: list[str]) -> str:
