@@ -55,6 +55,7 @@ class ChartKind(StrEnum):
     SPECTRUM = "spectrum"  # HDR percentile spectrum of one route, every run overlaid
     BARS = "bars"  # a report's per-route before/after figures
     TIMELINE = "timeline"  # a report's windows and the change event
+    SERIES = "series"  # a report's mean and P99 of one route over time
 
 
 @dataclass(frozen=True)
