@@ -286,8 +286,8 @@ def _report(target: DoctorTarget) -> Report | None:
         client = PromClient(target.prometheus_url, token=target.prometheus_token,
                             on_retry=target.on_retry)
         try:
-            target.report = collect_report(client, ReportOptions(
-                since_s=target.since_s, split=_split(target), now=target.until),
+            target.report = collect_report(client, ReportOptions(  # verdicts only: no series
+                since_s=target.since_s, split=_split(target), now=target.until, series=False),
                 target.config)
         except PerfkitError as exc:
             target.report_error = exc

@@ -40,6 +40,15 @@ class Sample:
     value: float
 
 
+@dataclass(frozen=True)
+class RangeSeries:
+    """One series of a range query: its labels and its (time, value) samples; a time with no
+    value is absent (Prometheus had nothing to evaluate there), NaN kept as NaN."""
+
+    labels: dict[str, str]
+    values: list[tuple[float, float]]
+
+
 @dataclass
 class QueryLog:
     """What was asked and what Prometheus said about it besides the data."""
@@ -72,7 +81,8 @@ def basic_auth_from(config: Mapping[str, Any],
 
 
 class PromClient:
-    """Instant queries, label values and targets over one PrometheusConnect session."""
+    """Instant and range queries, label values and targets over one PrometheusConnect
+    session."""
 
     def __init__(self, url: str, *, token: str | None = None,
                  basic_auth: tuple[str, str] | None = None,
@@ -172,6 +182,20 @@ class PromClient:
             labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
             samples.append(Sample(labels, float(item["value"][1])))
         return samples
+
+    def range_query(self, promql: str, start: datetime, end: datetime, step_s: float,
+              purpose: str = "a range query") -> list[RangeSeries]:
+        """Evaluate PromQL at start, start + step, ... <= end (`/api/v1/query_range`)."""
+        self.log.queries.append(promql)
+        data = self._get("/api/v1/query_range", {
+            "query": promql, "start": f"{start.timestamp():.3f}",
+            "end": f"{end.timestamp():.3f}", "step": f"{step_s:g}"}, purpose)
+        if not isinstance(data, dict) or data.get("resultType") != "matrix":
+            raise Unreachable(f"Prometheus at {self.display_url} returned an unexpected "
+                              f"answer for {promql!r}", hint="is it a Prometheus-compatible API?")
+        return [RangeSeries({str(k): str(v) for k, v in (item.get("metric") or {}).items()},
+                            [(float(t), float(v)) for t, v in item.get("values") or []])
+                for item in data.get("result") or []]
 
     def metric_names(self, start: datetime | None = None,
                      end: datetime | None = None) -> list[str]:

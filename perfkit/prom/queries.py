@@ -2,9 +2,11 @@
 
 Each query is `<per-route expression> or <global expression>`: the global series is the
 one without the route label. So a report costs five queries per window however many
-routes the backend has. Mean is `increase(_sum[W]) / increase(_count[W])` and P99 is
-Prometheus's own `histogram_quantile` over `increase(_bucket[W])`; perfkit only locates
-the bucket the P99 fell in, it never estimates a quantile itself.
+routes the backend has, and three range queries for its series over time (the same mean
+and P99 over each step's short window, and the counters seen going down). Mean is
+`increase(_sum[W]) / increase(_count[W])` and P99 is Prometheus's own `histogram_quantile`
+over `increase(_bucket[W])`; perfkit only locates the bucket the P99 fell in, it never
+estimates a quantile itself.
 """
 
 from __future__ import annotations
@@ -47,11 +49,22 @@ class WindowQueries:
                 ("buckets", self.buckets), ("ratio_5xx", self.ratio_5xx)]
 
 
+def duration(seconds: float) -> str:
+    """A PromQL duration: whole seconds when it is whole, else milliseconds (a window cut
+    short at a mark rounded to the second would drop up to 0.5 s of its traffic)."""
+    ms = max(1, round(seconds * 1000))
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
 def range_selector(window_s: float) -> str:
-    """The window as a range: whole seconds when it is whole, else milliseconds (a window
-    cut short at a mark rounded to the second would drop up to 0.5 s of its traffic)."""
-    ms = max(1, round(window_s * 1000))
-    return f"[{ms // 1000}s]" if ms % 1000 == 0 else f"[{ms}ms]"
+    """The window as a range, `[20s]` or `[10400ms]`."""
+    return f"[{duration(window_s)}]"
+
+
+def _named(expr: str, route: str) -> str:
+    """Series without the route label (an exporter's unmatched requests) get a name of their
+    own, else they would share the global series' empty label set and hide it."""
+    return f'label_replace({expr}, "{route}", {_quote(NO_ROUTE_LABEL)}, "{route}", "")'
 
 
 def window_queries(profile: Profile, window_s: float,
@@ -63,9 +76,7 @@ def window_queries(profile: Profile, window_s: float,
         return f"increase({selector(metric, profile, excluded_routes, extra)}{w})"
 
     def named(expr: str) -> str:
-        """Series without the route label (an exporter's unmatched requests) get a name of
-        their own, else they would share the global series' empty label set and hide it."""
-        return f'label_replace({expr}, "{route}", {_quote(NO_ROUTE_LABEL)}, "{route}", "")'
+        return _named(expr, route)
 
     h_sum, h_count, h_bucket = inc(f"{h}_sum"), inc(f"{h}_count"), inc(f"{h}_bucket")
     err = inc(profile.requests_total, {profile.status_label: profile.status_5xx})
@@ -80,6 +91,33 @@ def window_queries(profile: Profile, window_s: float,
         ratio_5xx=(f"{named(f'({by} ({err}) or 0 * {by} ({total})) / {by} ({total})')} "
                    f"or ((sum({err}) or 0 * sum({total})) / sum({total}))"),
     )
+
+
+@dataclass(frozen=True)
+class SeriesQueries:
+    """The range queries of a report's series, each evaluated at every step."""
+
+    mean_s: str
+    p99_s: str
+    resets: str
+
+    def items(self) -> list[tuple[str, str]]:
+        return [("mean_s", self.mean_s), ("p99_s", self.p99_s), ("resets", self.resets)]
+
+
+def series_queries(profile: Profile, window_s: float, step_s: float, lookback_s: float,
+                   excluded_routes: Sequence[str]) -> SeriesQueries:
+    """Per point: the window queries' own mean and P99 over the `window_s` before it; and
+    per route the counters whose last sample is lower than the one a step earlier (raw
+    samples compared, found up to `lookback_s` back across a scrape gap): a reset."""
+    window = window_queries(profile, window_s, excluded_routes)
+    route, count = profile.route_label, selector(f"{profile.histogram}_count", profile,
+                                                  excluded_routes)
+    last = f"last_over_time({count}[{duration(lookback_s)}])"
+    dropped = f"{last} < last_over_time({count}[{duration(lookback_s)}] offset {duration(step_s)})"
+    return SeriesQueries(
+        mean_s=window.mean_s, p99_s=window.p99_s,
+        resets=f"{_named(f'count by ({route}) ({dropped})', route)} or count({dropped})")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The report (`perfkit.report/1`): per-route before/after figures from two real windows.
 
 Prometheus does every estimate (increase, histogram_quantile); this module asks, puts the
-answers side by side, judges each route by the rule of compare and the gate (judge.py), and
-says where the figures cannot be trusted (caveats.py). `collect_report` returns the typed
+answers side by side, judges each route by the rule of compare and the gate (judge.py),
+says where the figures cannot be trusted (caveats.py), and keeps each route's mean and P99
+over time (series.py). `collect_report` returns the typed
 `Report`; JSON only at the edge (`Report.to_json`).
 """
 
@@ -39,6 +40,7 @@ from perfkit.prom.profiles import (
     latency_histograms,
     with_filters,
 )
+from perfkit.prom.series import SeriesSet, fetch_series, plan_series, reset_warnings
 from perfkit.prom.windows import WindowPlan, plan_windows
 
 SCHEMA = "perfkit.report/1"
@@ -57,6 +59,7 @@ class ReportOptions:
     journal: Path | None = None
     rule: Rule = field(default_factory=Rule)
     target: Target | None = None  # split only on this target's events (None: any event)
+    series: bool = True  # also each route's mean and P99 over time (three range queries)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class Report:
     queries: int
     rule: Rule = field(default_factory=Rule)
     bench: BenchComparison | None = None
+    series: SeriesSet | None = None
 
     def route(self, name: str) -> RouteReport | None:
         return next((r for r in self.routes if r.route == name), None)
@@ -125,14 +129,19 @@ class Report:
             "before": self.plan.before.to_json(), "after": self.plan.after.to_json(),
             "split": self.plan.split_json(), "excluded_routes": list(self.excluded_routes),
             "verdicts": self.rule.to_json(),
-            "routes": [r.to_json(self.rule) for r in self.routes],
-            "global": self.overall.to_json(),
+            "routes": [self._with_series(r.to_json(self.rule), r.route) for r in self.routes],
+            "global": self._with_series(self.overall.to_json(), None),
             "warnings": [w.to_json() for w in self.warnings]}
         if self.bench is not None:
             record["client_vs_server"] = [row.to_json() for row in self.bench.rows]
             record["bench"] = self.bench.to_json()
         record["queries"] = self.queries
         return record
+
+    def _with_series(self, data: dict[str, Any], route: str | None) -> dict[str, Any]:
+        if self.series is not None:
+            data["series"] = self.series.of(route).to_json()
+        return data
 
 
 @dataclass(frozen=True)
@@ -283,8 +292,8 @@ def _bench(options: ReportOptions, plan: WindowPlan, before: Figures, after: Fig
 
 def collect_report(client: PromClient, options: ReportOptions,
                    config: Mapping[str, Any] | None = None) -> Report:
-    """Ask Prometheus about both windows (about ten queries whatever the routes) and judge
-    each route."""
+    """Ask Prometheus about both windows (ten queries whatever the routes, and three range
+    queries for the series over time) and judge each route."""
     profiles = all_profiles(config or {})
     if options.profile and options.profile not in profiles:
         raise UsageError(f"unknown profile {options.profile!r}",
@@ -301,6 +310,10 @@ def collect_report(client: PromClient, options: ReportOptions,
     routes = _route_reports(before, after, choice.profile, options.rule)
     overall = WindowPair(before.get(None), after.get(None))
     bench = _bench(options, plan, before, after, routes)
+    series = None
+    if choice.profile is not None and routes and options.series:
+        series = fetch_series(client, choice.profile, plan_series(plan, interval_s), excluded)
+        warnings += reset_warnings(series, [r.route for r in routes])
     warnings += choice.warnings + _figure_warnings(routes, overall, options.rule)
     warnings += _data_warnings(routes, before, after, choice, profiles, plan)
     warnings += [] if bench is None else _bench_warnings(bench)
@@ -310,7 +323,7 @@ def collect_report(client: PromClient, options: ReportOptions,
                  for text in client.log.infos]
     return Report(client.display_url, None if choice.profile is None else choice.profile.name,
                   choice.source, interval_s, plan, excluded, tuple(routes), overall,
-                  tuple(ordered(warnings)), client.queries_sent, options.rule, bench)
+                  tuple(ordered(warnings)), client.queries_sent, options.rule, bench, series)
 
 
 def build_report(client: PromClient, options: ReportOptions,

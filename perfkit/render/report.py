@@ -4,7 +4,7 @@ the method, and the warnings grouped per route."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from perfkit.prom.caveats import GLOBAL_SCOPE, grouped
 from perfkit.prom.clientside import READINGS, BenchComparison
@@ -172,7 +172,29 @@ def method_notes(report: Report) -> list[str]:
     if any(r.unmatched for r in report.routes):
         notes.append("(unmatched): requests the server matched to no route (404s for unknown "
                      "paths, as the exporter labels them): a mix of paths, never judged")
+    return notes + series_notes(report)
+
+
+def series_notes(report: Report) -> list[str]:
+    """How the series over time were taken, and the counter resets they saw."""
+    series = report.series
+    if series is None:
+        return []
+    plan = series.plan
+    scrape = (f"an assumed {plan.scrape_interval_s:g} s scrape interval" if plan.scrape_assumed
+              else f"the {plan.scrape_interval_s:g} s scrape interval")
+    notes = [f"over time: mean and P99 per route every {plan.step_s:g} s ({plan.count} points, "
+             f"each over the {plan.window_s:g} s before it: the step plus {scrape}), in the "
+             "JSON record and drawn by `perfkit plot --report`; no value is a gap, never "
+             "interpolated"]
+    for at, routes in series.resets([r.route for r in report.routes]).items():
+        notes.append(f"counter reset (a restart) seen at {at_clock(at)}: {', '.join(routes)}; "
+                     "Prometheus counts across it")
     return notes
+
+
+def at_clock(epoch_s: float) -> str:
+    return f"{datetime.fromtimestamp(epoch_s, UTC):%H:%M:%S} UTC"
 
 
 def warning_lines(report: Report, *, notes: bool = True) -> list[str]:

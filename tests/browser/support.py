@@ -115,6 +115,34 @@ return out;
 """
 
 
+READ_SERIES = """
+function count(g, selector) { return g.querySelectorAll(selector).length; }
+return Array.prototype.map.call(document.querySelectorAll('figure.chart[data-kind=series]'),
+                                function (f) {
+  var plot = f.querySelector('[data-plot]');
+  var drawn = Array.prototype.map.call(plot.querySelectorAll('g.trace.scatter'), function (g) {
+    var segments = 0;
+    g.querySelectorAll('path.js-line').forEach(function (p) {
+      segments += ((p.getAttribute('d') || '').match(/M/g) || []).length;
+    });
+    return {markers: count(g, 'path.point'), segments: segments};
+  });
+  return {route: f.getAttribute('data-route'),
+          traces: plot.data.map(function (t) { return {name: t.name, x: t.x, y: t.y}; }),
+          drawn: drawn,
+          dotted: (plot.layout.shapes || []).filter(function (s) {
+            return s.line && s.line.dash === 'dot'; }).map(function (s) { return s.x0; })};
+});
+"""
+
+
+def read_series(driver: Any) -> list[dict[str, Any]]:
+    """Each series chart as Plotly holds it in the DOM (its traces' points, the dotted reset
+    lines) and as it drew it (markers and line segments per trace, in the SVG)."""
+    found: list[dict[str, Any]] = driver.execute_script(READ_SERIES)
+    return found
+
+
 def read_charts(driver: Any) -> list[dict[str, Any]]:
     """Every chart as the DOM has it: attributes, facts, and its drawn plot's box."""
     charts: list[dict[str, Any]] = driver.execute_script(READ_CHARTS)

@@ -21,9 +21,17 @@ from tests.browser.support import (
     find_chromium,
     open_page,
     read_charts,
+    read_series,
     read_tables,
 )
-from tests.render.html_support import check_compare, check_report, check_run, read, write_inputs
+from tests.render.html_support import (
+    check_compare,
+    check_report,
+    check_run,
+    read,
+    series_of,
+    write_inputs,
+)
 
 pytestmark = [pytest.mark.integration,  # a real headless Chromium
               pytest.mark.skipif(
@@ -112,6 +120,35 @@ def test_the_figures_in_the_dom_are_the_records(shown: Shown, inputs: dict[str, 
         check_compare(shown.tables, comparison.to_json())
     if "report" in parts:
         check_report(shown.charts, shown.tables, read(inputs["report"]))
+
+
+def _runs(values: list[float | None]) -> int:
+    """Stretches of values between gaps: the line's segments when no gap is bridged."""
+    return sum(1 for k, v in enumerate(values) if v is not None
+               and (k == 0 or values[k - 1] is None))
+
+
+def test_the_series_drawn_are_the_report_points_with_gaps_and_resets(
+        browser: Any, pages: dict[str, Path], inputs: dict[str, Path]) -> None:
+    from perfkit.render.html.figures import plot_time
+
+    open_page(browser, pages["with-report"])
+    assert console_errors(browser) == []
+    drawn = {c["route"]: c for c in read_series(browser)}
+    lines = series_of(read(inputs["report"]))
+    assert set(drawn) == {route for route, _ in lines}
+    for route, series in lines:
+        chart, points = drawn[route], series["points"]
+        times = [plot_time(t) for t, _, _ in points]
+        for k, (trace, shown) in enumerate(zip(chart["traces"], chart["drawn"], strict=True)):
+            values = [p[k + 1] for p in points]
+            assert trace["name"] == ("mean", "P99")[k]
+            assert trace["x"] == times and trace["y"] == values, (route, trace["name"])
+            # a marker per value, a line segment per stretch between two gaps
+            assert shown["markers"] == sum(v is not None for v in values), route
+            assert shown["segments"] == _runs(values) > 1, route
+        assert chart["dotted"] == [plot_time(t) for t in series["resets"]], route
+    assert drawn["/auth/me"]["dotted"] and not drawn["/conversations"]["dotted"]
 
 
 def test_a_phone_gets_every_chart_and_no_sideways_scroll(browser: Any,

@@ -3,7 +3,8 @@
 A real Prometheus (the demo stack's) answers behind a loopback proxy (tests/faultproxy.py)
 that forwards the first queries, then answers 503, closes the connection unanswered, or goes
 away. A report asks, in order: the scrape interval (/api/v1/targets), the metric names, then
-five queries for the before window and five for the after window.
+five queries for the before window, five for the after window, and three range queries for
+its series over time (mean, P99, counter resets).
 """
 
 from __future__ import annotations
@@ -26,25 +27,28 @@ PROFILE = "fastapi-observability"
 WINDOWS = ("--since", "30s", "--split=-30s", "--profile", PROFILE)
 BEFORE_P99 = 4  # requests forwarded before the before window's P99 (its third query)
 AFTER_MEAN = 7  # ... before the after window's mean (its first query)
+RANGE_MEAN = 12  # ... before the mean over time (the first range query)
 
 
 @pytest.fixture(scope="module")
 def traffic(lab: Any) -> None:
-    """A second of requests in the after window, and Prometheus holding them: the report
-    then sends its window queries (with no histogram it stops after the metric names)."""
+    """Requests in the after window, and Prometheus holding two samples of them: the report
+    then sends its window queries and, with a route, its range queries (with no histogram
+    it stops after the metric names)."""
     from perfkit.demo import stack
 
     if stack.status()["backend"]["metrics_profile"] != PROFILE:
         stack.restart_backend(metrics_profile=PROFILE)
-    lab.drive({"/auth/me": ("/auth/me", 2, 0.02)}, 1.0)
-    query = urllib.parse.urlencode({"query": "fastapi_requests_duration_seconds_count"})
+    query = urllib.parse.urlencode(
+        {"query": "increase(fastapi_requests_duration_seconds_count[20s]) > 0"})
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # a fresh backend's first sample may hold it all
+        lab.drive({"/auth/me": ("/auth/me", 2, 0.02)}, 0.5)
         with urllib.request.urlopen(f"{lab.prometheus_url}/api/v1/query?{query}",
                                     timeout=5) as resp:
             if json.loads(resp.read())["data"]["result"]:
                 return
-        time.sleep(0.2)
+        time.sleep(0.5)
     raise AssertionError("Prometheus did not scrape the traffic")
 
 
@@ -77,8 +81,9 @@ def test_one_503_mid_report_is_retried_and_the_report_completes(
     assert _retry_notes(result.stderr) == [
         f"Prometheus at {proxy.url} answered HTTP 503 (upstream unavailable) asking for the "
         "before window's P99; retrying once in 0.5 s"]
-    assert json.loads(result.stdout)["queries"] == 10  # the report is whole: 5 per window
-    assert len(proxy.paths) == 13 and proxy.paths[4] == proxy.paths[5] == "/api/v1/query"
+    # the report is whole: 5 per window, 3 range queries
+    assert json.loads(result.stdout)["queries"] == 13
+    assert len(proxy.paths) == 16 and proxy.paths[4] == proxy.paths[5] == "/api/v1/query"
     assert set(proxy.authorizations) == {f"Bearer {TOKEN}"}  # the retry carries it too
     assert "error:" not in result.stderr and TOKEN not in result.output
 
@@ -102,6 +107,41 @@ def test_prometheus_failing_for_good_mid_report_exits_3_in_one_line(
         "again on the retry (check that it is up and healthy, then rerun")
     assert len(_retry_notes(result.stderr)) == 1
     assert len(proxy.paths) == asked  # sent once more, not more
+    assert "Traceback" not in result.output and TOKEN not in result.output
+
+
+def test_a_503_on_a_range_query_is_retried_and_the_series_complete(
+        proxies: Callable[..., FaultProxy], cli: Callable[..., Any]) -> None:
+    proxy = proxies(forward=RANGE_MEAN, fault="503", times=1)
+    result = cli("report", *WINDOWS, "--prometheus", proxy.url, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert _retry_notes(result.stderr) == [
+        f"Prometheus at {proxy.url} answered HTTP 503 (upstream unavailable) asking for the "
+        "mean over time (a range query); retrying once in 0.5 s"]
+    record = json.loads(result.stdout)
+    assert record["queries"] == 13 and len(proxy.paths) == 16
+    assert proxy.paths[RANGE_MEAN] == proxy.paths[RANGE_MEAN + 1] == "/api/v1/query_range"
+    assert any(p[1] is not None for p in record["routes"][0]["series"]["points"])
+    assert "error:" not in result.stderr and TOKEN not in result.output
+
+
+@pytest.mark.parametrize(("fault", "says", "asked"), [
+    ("503", "answered HTTP 503 (upstream unavailable)", 15),
+    ("gone", "is unreachable (Connection refused)", 14),
+])
+def test_prometheus_failing_for_good_during_the_range_queries_exits_3_in_one_line(
+        proxies: Callable[..., FaultProxy], cli: Callable[..., Any], fault: str, says: str,
+        asked: int) -> None:
+    proxy = proxies(forward=RANGE_MEAN + 1, fault=fault)  # the mean over time went through
+    result = cli("report", *WINDOWS, "--prometheus", proxy.url)
+    assert result.exit_code == 3, result.output
+    assert result.stdout == ""  # no report without its series
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == result.stderr.splitlines()[-1:]
+    assert errors[0].startswith(
+        f"error: Prometheus at {proxy.url} {says} asking for the P99 over time (a range "
+        "query), and again on the retry (check that it is up and healthy, then rerun")
+    assert len(_retry_notes(result.stderr)) == 1 and len(proxy.paths) == asked
     assert "Traceback" not in result.output and TOKEN not in result.output
 
 

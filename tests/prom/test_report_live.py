@@ -25,6 +25,7 @@ from perfkit.bench.record import Phase, Run
 from perfkit.events import ChangeEvent, record_event
 from perfkit.prom import PromClient, ReportOptions, build_report
 from perfkit.prom.judge import Rule
+from perfkit.prom.profiles import DEFAULT_EXCLUDED_ROUTES
 from perfkit.prom.report import Report, collect_report
 from perfkit.stats import MIN_SAMPLES, Verdict
 
@@ -197,10 +198,12 @@ def test_query_count_does_not_grow_with_routes(phases: Phases, counting_proxy: A
         record = build_report(PromClient(counting_proxy.url), ReportOptions(
             since_s=phases.window_s, split=phases.mark.id, now=phases.now, filters=filters))
         asked.append((len(record["routes"]), counting_proxy.queries() - queries_before,
-                      len(counting_proxy.paths) - before))
-    (many, q_many, http_many), (one, q_one, http_one) = asked
+                      len(counting_proxy.paths) - before,
+                      counting_proxy.paths[before:].count("/api/v1/query_range")))
+    (many, q_many, http_many, r_many), (one, q_one, http_one, r_one) = asked
     assert many >= 3 and one == 1
     assert q_many == q_one <= 12
+    assert r_many == r_one == 3  # the series over time: mean, P99, resets
     assert http_many == http_one
 
 
@@ -358,3 +361,73 @@ def test_prometheus_own_warnings_and_infos_are_kept(phases: Phases, counting_pro
     assert said == ["Prometheus: partial response: store 2 of 3 unreachable",
                     "Prometheus: PromQL info: metric might not be a counter"]
 
+
+
+def _range(prometheus_url: str, query: str, series: dict[str, Any]
+           ) -> dict[str | None, dict[float, float]]:
+    """Prometheus's own answer to a range query on the series' grid, per route."""
+    times = [p[0] for p in series["points"]]
+    url = f"{prometheus_url}/api/v1/query_range?" + urllib.parse.urlencode(
+        {"query": query, "start": f"{times[0]:.3f}", "end": f"{times[-1]:.3f}",
+         "step": f"{series['step_s']:g}"})
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        result = json.loads(resp.read())["data"]["result"]
+    return {r["metric"].get("path"): {round(float(t), 3): float(v) for t, v in r["values"]}
+            for r in result}
+
+
+def _expected(answer: dict[float, float], times: list[float]) -> list[float | None]:
+    """Prometheus's values in ms on the grid; no value (or NaN: no request) is None."""
+    values = [answer.get(round(t, 3)) for t in times]
+    return [None if v is None or math.isnan(v) else round(v * 1000, 3) for v in values]
+
+
+def test_series_points_are_prometheus_own_range_answers(phases: Phases, lab: Any) -> None:
+    record, h = phases.record, "fastapi_requests_duration_seconds"
+    series = _route(record, "/auth/me")["series"]
+    # the demo scrapes every second: a point per second, each over the 2 s before it
+    assert series["step_s"] == 1 and series["window_s"] == 2
+    times = [p[0] for p in series["points"]]
+    before_start = datetime.fromisoformat(record["before"]["start"]).timestamp()
+    after_end = datetime.fromisoformat(record["after"]["end"]).timestamp()
+    assert times[0] == pytest.approx(before_start + 1, abs=1e-3) and times[-1] <= after_end + 1e-3
+    assert len(times) == math.floor(after_end - before_start)
+    w = f'{{path!~"{"|".join(DEFAULT_EXCLUDED_ROUTES)}"}}[{series["window_s"]:g}s]'
+    means = _range(lab.prometheus_url, f"sum by (path) (rate({h}_sum{w})) / sum by (path) "
+                   f"(rate({h}_count{w})) or sum(rate({h}_sum{w})) / sum(rate({h}_count{w}))",
+                   series)
+    p99s = _range(lab.prometheus_url, f"histogram_quantile(0.99, sum by (path, le) (rate("
+                  f"{h}_bucket{w})) or sum by (le) (rate({h}_bucket{w})))", series)
+    for route in [*record["routes"], {"route": None, **record["global"]}]:
+        points = route["series"]["points"]
+        assert [p[0] for p in points] == times, route["route"]
+        assert [p[1] for p in points] == _expected(means.get(route["route"], {}), times)
+        assert [p[2] for p in points] == _expected(p99s.get(route["route"], {}), times)
+    # a step without a request of the rare route (0/0: NaN) or before it existed: null
+    assert any(p[1] is None for p in _route(record, RARE)["series"]["points"])
+    auth = [p for p in series["points"] if p[1] is not None]
+    assert len(auth) >= 0.6 * len(times)  # traffic in both windows, some steps without
+    slow = [p[1] for p in auth if p[0] <= phases.mark.at.timestamp() - 2]
+    fast = [p[1] for p in auth if p[0] >= phases.mark.at.timestamp() + 2]
+    assert slow and fast and min(slow) > 95 and max(fast) < 50  # the +100 ms fault, then none
+
+
+def test_the_restart_is_a_counter_reset_on_the_series(phases: Phases,
+                                                      cli: Callable[..., Any]) -> None:
+    restart = phases.restart_at.timestamp()
+    for route in (*ROUTES, None):
+        line = (_route(phases.record, route) if route else phases.record["global"])["series"]
+        # the first point whose step holds a sample of the restarted process
+        seen = [t for t in line["resets"] if restart < t <= restart + 8]
+        # a route's counter once; all routes' at each route's first sample after it
+        assert len(seen) == 1 if route else len(seen) >= 1, (route, restart, line["resets"])
+        assert all(t < restart for t in line["resets"] if t not in seen)  # earlier restarts
+    notes = {w["route"]: w for w in phases.record["warnings"] if w["kind"] == "counter-reset"}
+    assert set(ROUTES) <= set(notes) and notes["/auth/me"]["severity"] == "note"
+    assert "counters were reset at" in notes["/auth/me"]["message"]
+    result = cli("report", "--since", f"{phases.window_s}s", "--split", phases.mark.id)
+    assert result.exit_code == 0, result.output
+    # one line per time seen: each route's counter at its own first sample after it
+    said = " ".join(x for x in result.stdout.splitlines() if "counter reset (a restart)" in x)
+    assert "/auth/me" in said and "/accounts" in said
+    assert "over time: mean and P99 per route every 1 s" in result.stdout

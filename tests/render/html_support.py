@@ -15,6 +15,7 @@ from perfkit.prom.caveats import ReportWarning, Severity
 from perfkit.prom.figures import WindowPair
 from perfkit.prom.judge import Rule, judge
 from perfkit.prom.report import Report, RouteReport
+from perfkit.prom.series import RouteSeries, SeriesSet, plan_series
 from perfkit.prom.windows import Window, WindowPlan
 from tests.bench.series_support import START_EPOCH_S, synthetic_run
 from tests.prom.support import figures
@@ -62,7 +63,31 @@ def report() -> Report:
     warnings = (ReportWarning("few-samples", "12 requests in the after window",
                               Severity.CAVEAT, "/webhook/whatsapp"),)
     return Report("http://127.0.0.1:9090", "fastapi-observability", "auto", 1.0, plan, (),
-                  routes, overall, warnings, 5, Rule())
+                  routes, overall, warnings, 8, Rule(), series=series(plan, names))
+
+
+#: /auth/me's process restarted 8 s into the before window: its counter reset there.
+RESET_AT_S = START_EPOCH_S + 8.0
+
+
+def series(plan: WindowPlan, routes: tuple[str, ...]) -> SeriesSet:
+    """Each route's line at 1 s steps over both windows: values while its window's traffic
+    flows (slow before, fast after), none between the windows (no request) nor at the
+    restart (no scrape: a gap), a reset right after it on /auth/me."""
+    grid = plan_series(plan, 1.0)
+    lines: dict[str | None, RouteSeries] = {}
+    for k, route in enumerate((None, *routes)):
+        points = []
+        for t_ms in grid.times_ms:
+            t = t_ms / 1000
+            base = (40.0 if t <= plan.split_at.timestamp() else 8.0) + k
+            flowing = (plan.before.contains(_at(t)) or plan.after.contains(_at(t)))
+            gap = RESET_AT_S <= t < RESET_AT_S + 2 or not flowing
+            points.append((t, None if gap else base + (t % 3) / 4,
+                           None if gap else round(1.25 * base + t % 5, 3)))
+        resets = (RESET_AT_S + 2,) if route in (None, "/auth/me") else ()
+        lines[route] = RouteSeries(grid.step_s, grid.window_s, tuple(points), resets)
+    return SeriesSet(grid, lines)
 
 
 def write_inputs(folder: Path) -> dict[str, Path]:
@@ -207,3 +232,35 @@ def check_report(charts: Charts, tables: Tables, data: dict[str, Any]) -> None:
     verdicts = {r["route"]: r["verdict"] for r in tables["perfkit report: verdicts"]}
     for route in data["routes"]:
         assert verdicts[route["route"]] == route["verdict"].replace("not-judged", "not judged")
+    check_series(charts, tables, data)
+
+
+def series_of(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(route, its series) of a report record: all routes first; none in an older record."""
+    lines = [("all routes", data["global"].get("series")),
+             *((r["route"], r.get("series")) for r in data["routes"])]
+    return [(route, series) for route, series in lines if series]
+
+
+def check_series(charts: Charts, tables: Tables, data: dict[str, Any]) -> None:
+    """Each route's series over time: its chart's summary, resets and table of points are
+    the record's, gaps included (a "-" row, never a made-up value)."""
+    from perfkit.render.fmt import fmt_ms
+    from perfkit.render.html.figures import clock
+
+    lines = series_of(data)
+    assert len([c for c in charts if c.get("kind") == "series"]) == len(lines)
+    for route, series in lines:
+        chart = chart_of(charts, "series", route=route)
+        (summary,) = [f for f in chart["facts"] if "points" in f]
+        points = series["points"]
+        assert summary["points"] == str(len(points))
+        assert summary["step-s"] == repr(series["step_s"])
+        assert summary["gaps"] == str(sum(1 for _, m, p in points if m is None and p is None))
+        assert [f["reset-at"] for f in chart["facts"] if "reset-at" in f] == [
+            repr(t) for t in series["resets"]]
+        assert any(f.get("split-at") == data["split"]["at"] for f in chart["facts"])
+        rows = tables[f"{route}: mean and P99 over time (Prometheus)"]
+        time_col = f"time (UTC, every {series['step_s']:g} s)"
+        assert [(r[time_col], r["mean ms"], r["P99 ms"]) for r in rows] == [
+            (clock(t), fmt_ms(mean), fmt_ms(p99)) for t, mean, p99 in points]

@@ -13,9 +13,11 @@ import pytest
 from perfkit.bench.compare import compare_runs
 from perfkit.bench.record import Phase, Run
 from perfkit.render.html import ReportRecord, plot_page, story_page
+from perfkit.render.html.figures import plot_time
 from perfkit.render.html.spectrum import display_phases, spectrum_points
 from perfkit.stats import summary_ms
 from tests.render.html_support import (
+    RESET_AT_S,
     ROUTES,
     PageReader,
     after_run,
@@ -23,6 +25,7 @@ from tests.render.html_support import (
     check_compare,
     check_report,
     check_run,
+    check_series,
     read,
     write_inputs,
 )
@@ -139,8 +142,8 @@ def test_story_page_takes_the_report_json(inputs: dict[str, Path]) -> None:
     page = story_page(before_run(), after_run(), read(inputs["report"]))
     reader = PageReader(page.html)
     assert "perfkit demo story" in page.html
-    assert {c["kind"] for c in reader.charts} == {"timeline", "bars", "spectrum", "rate",
-                                                  "latency"}
+    assert {c["kind"] for c in reader.charts} == {"timeline", "series", "bars", "spectrum",
+                                                  "rate", "latency"}
     assert page.charts == tuple(c["id"] for c in reader.charts)
 
 
@@ -225,7 +228,33 @@ def test_only_a_report_is_a_page_too(inputs: dict[str, Path], cli: Cli,
     result = cli("plot", "--report", str(inputs["report"]), "-o", str(out))
     assert result.exit_code == 0 and "wrote" in result.stdout
     kinds = {c["kind"] for c in PageReader(out.read_text()).charts}
-    assert kinds == {"timeline", "bars"}
+    assert kinds == {"timeline", "series", "bars"}
+
+
+def test_each_route_is_drawn_over_time_with_its_gaps_and_resets(
+        inputs: dict[str, Path]) -> None:
+    data = read(inputs["report"])
+    reader = _page(rep=ReportRecord.from_json(data))
+    check_series(reader.charts, reader.tables, data)
+    auth = reader.chart("series", route="/auth/me")
+    (reset,) = [f for f in auth["facts"] if "reset-at" in f]
+    assert float(reset["reset-at"]) == RESET_AT_S + 2
+    figure = reader.figures[auth["id"]]
+    for line in figure["data"]:  # mean and P99: a gap is a break
+        assert line["connectgaps"] is False and None in line["y"], line["name"]
+    assert [s["x0"] for s in figure["layout"]["shapes"] if s["line"].get("dash") == "dot"] == [
+        plot_time(RESET_AT_S + 2)]
+    assert not [f for f in reader.chart("series", route="/conversations")["facts"]
+                if "reset-at" in f]
+
+
+def test_a_report_written_before_series_existed_still_draws(inputs: dict[str, Path]) -> None:
+    data = read(inputs["report"])
+    for route in (*data["routes"], data["global"]):
+        del route["series"]
+    reader = _page(rep=ReportRecord.from_json(data))
+    assert {c["kind"] for c in reader.charts} == {"timeline", "bars"}
+    check_report(reader.charts, reader.tables, data)
 
 
 def test_phases_shown_follow_the_cache_verdict() -> None:

@@ -56,6 +56,7 @@ class ChartKind(StrEnum):
     BARS = "bars"  # a report's per-route before/after figures
     TIMELINE = "timeline"  # a report's windows and the change event
     CAPACITY = "capacity"  # a capacity search's steps against the offered rate
+    SERIES = "series"  # a report's mean and P99 of one route over time
 
 
 @dataclass(frozen=True)

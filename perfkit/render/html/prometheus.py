@@ -1,5 +1,6 @@
 """A report's pictures: the Prometheus timeline (both windows, the change event between them,
-the bench runs' spans) and per-route before/after bars of the mean and the P99.
+the bench runs' spans), each route over time (overtime.py) and per-route before/after bars
+of the mean and the P99.
 
 Before is grey and hatched, after blue and solid: told apart without colour, also on paper.
 """
@@ -25,6 +26,7 @@ from perfkit.render.html.figures import (
     plot_time,
     rgba,
 )
+from perfkit.render.html.overtime import series_charts, window_shapes
 from perfkit.render.html.report import Figures, ReportRecord, RouteFigures, Span
 from perfkit.render.model import Table, name, number, text
 
@@ -103,12 +105,7 @@ def _window_trace(span: Span, figures: Figures | None, side: str, metric: str,
 
 
 def _shapes(report: ReportRecord, runs: Sequence[tuple[str, Run]]) -> list[dict[str, Any]]:
-    shapes: list[dict[str, Any]] = []
-    for span, look in ((report.before, BEFORE_LOOK), (report.after, AFTER_LOOK)):
-        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "y0": 0, "y1": 1,
-                       "x0": plot_time(span.start.timestamp()),
-                       "x1": plot_time(span.end.timestamp()), "layer": "below",
-                       "fillcolor": rgba(look.color, 0.08), "line": {"width": 0}})
+    shapes = window_shapes(report)
     for label, run in runs:  # in the headroom the y range leaves above the figures
         if run.started_at and run.ended_at:
             shapes.append({"type": "rect", "xref": "x", "yref": "paper", "y0": 0.9, "y1": 0.97,
@@ -116,9 +113,6 @@ def _shapes(report: ReportRecord, runs: Sequence[tuple[str, Run]]) -> list[dict[
                            "x1": plot_time(iso_epoch_s(run.ended_at)),
                            "fillcolor": rgba(BLUISH_GREEN, 0.6), "line": {"width": 0},
                            "label": {"text": label, "font": {"size": 10}}})
-    split = plot_time(report.split.at.timestamp())
-    shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": split, "x1": split,
-                   "y0": 0, "y1": 1, "line": {"color": "#1a1a1a", "width": 2, "dash": "dash"}})
     return shapes
 
 
@@ -187,7 +181,7 @@ def report_table(report: ReportRecord) -> Table:
 
 
 def report_charts(report: ReportRecord, runs: Sequence[tuple[str, Run]]) -> list[Chart]:
-    charts = [timeline_chart(report, runs, "prometheus-timeline")]
+    charts = [timeline_chart(report, runs, "prometheus-timeline"), *series_charts(report)]
     if report.routes:
         charts += [bars_chart(report, metric, label, f"prometheus-{label.lower()}")
                    for metric, label in BAR_METRICS]

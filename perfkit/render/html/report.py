@@ -13,6 +13,7 @@ from typing import Any
 
 from perfkit import stats
 from perfkit.errors import UsageError
+from perfkit.prom.series import RouteSeries
 
 SCHEMA = "perfkit.report/1"
 NOT_JUDGED = "not-judged"
@@ -70,6 +71,7 @@ class RouteFigures:
     verdict: stats.Verdict | None  # None: not judged (`reason` says why)
     reason: str | None = None
     unmatched: bool = False
+    series: RouteSeries | None = None  # None: a report written before series existed
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RouteFigures:
@@ -78,7 +80,8 @@ class RouteFigures:
                    Figures.from_json(data.get("after")),
                    {str(k): _number(v) for k, v in (data.get("change_pct") or {}).items()},
                    None if verdict == NOT_JUDGED else stats.Verdict(verdict),
-                   data.get("verdict_reason"), bool(data.get("unmatched", False)))
+                   data.get("verdict_reason"), bool(data.get("unmatched", False)),
+                   RouteSeries.from_json(data.get("series")))
 
 
 @dataclass(frozen=True)
