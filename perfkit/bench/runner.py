@@ -193,7 +193,9 @@ class _Engine:
         if self.recorder is not None:
             raw_us = (t_end - t_send) * 1e6
             self.recorder.ok(step.route, phase or Phase.ALL, at,
-                             raw_us if intended is None else (t_end - intended) * 1e6, raw_us)
+                             raw_us if intended is None  # from its intended start, or
+                             else (t_end - min(intended, t_send)) * 1e6,  # its early send
+                             raw_us)
         return True
 
     def _cut(self, user: VirtualUser, index: int) -> None:
