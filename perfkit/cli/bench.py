@@ -249,6 +249,7 @@ def _find_max(plan: Scenario, options: BenchOptions, slo_text: str, max_rate: fl
     from perfkit.bench.findmax import find_max
     from perfkit.durations import parse_duration_s
     from perfkit.errors import UsageError
+    from perfkit.render.fmt import fmt_ms
 
     requests, duration, repeat = bounds
     if requests is not None or duration is not None or repeat != 1:
@@ -266,7 +267,7 @@ def _find_max(plan: Scenario, options: BenchOptions, slo_text: str, max_rate: fl
         verdict = {True: "held", False: "broke", None: "unclear"}[s.held]
         p99 = s.latency_ms.get("p99")
         console.info(f"{s.rate:.4g}/s for {s.seconds:.1f} s: {verdict} (achieved "
-                     f"{s.achieved:.4g}/s, p99 {'-' if p99 is None else f'{p99:.3g} ms'}, "
+                     f"{s.achieved:.4g}/s, p99 {'-' if p99 is None else fmt_ms(p99, unit=True)}, "
                      f"{s.errors} errors){': ' + s.why if s.why and s.held is not True else ''}")
 
     console.info(f"capacity search: from {start:g}/s up to {max_rate:g}/s, SLO {slo.text}")
