@@ -35,6 +35,8 @@ def test_their_latencies_at_different_rates_are_not_compared() -> None:
 
 def test_a_side_without_a_bracket_is_not_a_pass() -> None:
     (check,) = run_gate(searched(None, 10), thresholds=[], baseline=searched(200, 220)).checks
+    assert check.status is Status.FAIL  # nothing held, it broke at 10/s: [0, 10] < 200
+    (check,) = run_gate(searched(None, 10), thresholds=[], baseline=searched(None, 20)).checks
     assert check.status is Status.INCONCLUSIVE
     plain = make_run({("GET /x", "all"): [5.0] * 100})
     checks = run_gate(plain, thresholds=[], baseline=searched(200, 220)).checks

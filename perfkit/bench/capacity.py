@@ -330,11 +330,23 @@ def capacity_change(before: Capacity, after: Capacity) -> tuple[Change, str]:
     if before.slo != after.slo:
         return Change.UNKNOWN, f"{text}: different SLOs ({before.slo} vs {after.slo})"
     b_held, a_held = before.max_rate_per_s, after.max_rate_per_s
-    if b_held is None or a_held is None:
-        return Change.UNKNOWN, f"{text}: a side has no rate that held"
+    if b_held is None or a_held is None:  # its bracket is [0, broke at]
+        return _from_nothing(before, after, text)
     ratio = f" (x{a_held / b_held:.2g})"
     if before.broke_at_per_s is not None and a_held >= before.broke_at_per_s:
         return Change.MORE, text + ratio
     if after.broke_at_per_s is not None and after.broke_at_per_s <= b_held:
         return Change.LESS, text + ratio
     return Change.SAME, f"{text}: the brackets overlap"
+
+
+def _from_nothing(before: Capacity, after: Capacity, text: str) -> tuple[Change, str]:
+    """A side where nothing held has the bracket [0, broke at]: the other side is more (or
+    less) when it held at (or broke below) that rate."""
+    b_held, a_held = before.max_rate_per_s, after.max_rate_per_s
+    b_broke, a_broke = before.broke_at_per_s, after.broke_at_per_s
+    if b_held is None and b_broke is not None and a_held is not None and a_held >= b_broke:
+        return Change.MORE, f"{text} (x{a_held / b_broke:.2g} at least)"
+    if a_held is None and a_broke is not None and b_held is not None and a_broke <= b_held:
+        return Change.LESS, f"{text} (x{a_broke / b_held:.2g} at most)"
+    return Change.UNKNOWN, f"{text}: no rate held on either side"

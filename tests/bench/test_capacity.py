@@ -113,5 +113,10 @@ def test_capacity_changes_only_when_the_brackets_part() -> None:
     assert capacity_change(base, Capacity(SLO.text, 80, 88))[0] is Change.LESS
     assert capacity_change(base, Capacity(SLO.text, 105, 115))[0] is Change.SAME
     assert capacity_change(base, Capacity("p90<1ms", 400, 440))[0] is Change.UNKNOWN
+    nothing = Capacity(SLO.text, None, 4)  # the demo before its fix: [0, 4]
+    change, text = capacity_change(nothing, Capacity(SLO.text, 234.8, 256))
+    assert change is Change.MORE and text.endswith("(x59 at least)")
+    assert capacity_change(Capacity(SLO.text, 234.8, 256), nothing)[0] is Change.LESS
+    assert capacity_change(nothing, Capacity(SLO.text, None, 8))[0] is Change.UNKNOWN
     assert Capacity.from_json(Capacity(SLO.text, 100, 110, (
         Step(100, 99, 10, 0, {"p99": 1.0}, True, "", 1.0),)).to_json()).steps[0].held is True
