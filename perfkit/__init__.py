@@ -28,7 +28,7 @@ _LAZY = {
     "ApplyOptions": "perfkit.db.apply", "verify_indexes": "perfkit.db.verify",
     "load_scenario": "perfkit.bench.scenario", "Scenario": "perfkit.bench.scenario",
     "BenchOptions": "perfkit.bench.options", "run_bench": "perfkit.bench.runner",
-    "run_bench_sync": "perfkit.bench.runner", "Run": "perfkit.bench.record",
+    "run_bench_sync": "perfkit.bench.session", "Run": "perfkit.bench.record",
     "RouteRecord": "perfkit.bench.record", "compare_runs": "perfkit.bench.compare",
     "PromClient": "perfkit.prom.client", "ReportOptions": "perfkit.prom.report",
     "build_report": "perfkit.prom.report", "run_gate": "perfkit.gate",

@@ -21,13 +21,24 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from perfkit import stats
 from perfkit.errors import UsageError
 
-if TYPE_CHECKING:  # the record imports this module: its Run holds a Capacity
-    from perfkit.bench.record import RouteRecord
+
+class RouteRecord(Protocol):
+    """What a step's judge reads of a route's record (bench/record.py's RouteRecord; the
+    record holds a Capacity, so this module does not import it)."""
+
+    route: str
+    corrected: Any  # its HDR histogram, latency from the intended start
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def error_count(self) -> int: ...
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99, "p999": 0.999}
 ESTIMATED = ("mean", "max")  # judged on the value itself: no distribution-free bound

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from perfkit.bench.meta import (
 )
 from perfkit.bench.nplusone import NPlusOne
 from perfkit.bench.pacer import Segment
+from perfkit.bench.phase import Phase as Phase  # re-exported: rows are read by phase
 from perfkit.bench.routesql import RoutesSql
 from perfkit.bench.series import Series
 from perfkit.db.workload import DbStats
@@ -44,21 +44,6 @@ SCHEMA = "perfkit.run/2"
 READABLE_SCHEMAS = ("perfkit.run/1", SCHEMA)
 
 
-class Phase(StrEnum):
-    """Which requests a row holds: cache misses, cache hits, or all of them; `login` rows are
-    the virtual users' logins, kept in the record's `logins`, never among its routes."""
-
-    COLD = "cold"
-    WARM = "warm"
-    ALL = "all"
-    LOGIN = "login"
-
-    @property
-    def order(self) -> int:
-        return _PHASE_ORDER[self]
-
-
-_PHASE_ORDER = {Phase.COLD: 0, Phase.WARM: 1, Phase.ALL: 2, Phase.LOGIN: 3}
 RecordKey = tuple[str, Phase]
 
 

@@ -68,8 +68,7 @@ from perfkit.bench.users import (
 )
 from perfkit.errors import Unreachable, UsageError
 
-__all__ = ["BenchOptions", "ProgressInfo", "public_url", "run_bench", "run_bench_sync",
-           "run_segment"]
+__all__ = ["BenchOptions", "ProgressInfo", "public_url", "run_bench", "run_segment"]
 
 TICK_S = 0.5
 RECONNECT_PAUSE_S = 0.1  # a closed-loop connection's pause after the backend failed it
@@ -512,14 +511,6 @@ async def run_bench(scenario: Scenario, options: BenchOptions,
                     on_progress: Progress | None = None) -> Run:
     """Measure `scenario` in this process (its --segment if any; no repeats, no workers)."""
     return await run_segment(scenario, options, options.segment, on_progress)
-
-
-def run_bench_sync(scenario: Scenario, options: BenchOptions,
-                   on_progress: Progress | None = None, *, dsn: str | None = None) -> Run:
-    """The whole run: repeats, worker processes, a DSN's statements (bench/session.py)."""
-    from perfkit.bench.session import run_session
-
-    return run_session(scenario, options, on_progress, dsn=dsn)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

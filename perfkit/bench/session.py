@@ -139,6 +139,12 @@ def _attribute(scenario: Scenario, options: BenchOptions, dsn: str, run: Run) ->
     run.n_plus_one = routes_n_plus_one(run.route_sql) or run.n_plus_one
 
 
+def run_bench_sync(scenario: Scenario, options: BenchOptions,
+                   on_progress: Progress | None = None, *, dsn: str | None = None) -> Run:
+    """The whole run: repeats, worker processes, a DSN's statements (the public name)."""
+    return run_session(scenario, options, on_progress, dsn=dsn)
+
+
 class RunKept(PerfkitError):
     """A system failed after the run (the statements snapshot at its end) or in its middle
     (a capacity search's step): what was measured goes to the caller, who prints and saves

@@ -362,7 +362,7 @@ def _nothing_measured(out: Path | None) -> str:
 
 def _run_with_progress(plan: Scenario, options: BenchOptions, dsn: str | None,
                        out: Path | None) -> Run:
-    from perfkit.bench.runner import run_bench_sync
+    from perfkit.bench.session import run_bench_sync
     from perfkit.errors import Interrupted
 
     measuring = False

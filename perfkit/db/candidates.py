@@ -10,17 +10,20 @@ tell the prover which values to plan with.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pglast import ast, parse_sql
-from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from pglast.parser import ParseError
 
-if TYPE_CHECKING:
-    from perfkit.db.sqlreader import Wants
+from perfkit.db.sqlreader import Wants, collect, params_in
+from perfkit.db.vocabulary import IndexColumn as IndexColumn
+from perfkit.db.vocabulary import Param as Param
+from perfkit.db.vocabulary import ParamRole as ParamRole
+from perfkit.db.vocabulary import Resolver as Resolver
+from perfkit.db.vocabulary import TableInfo as TableInfo
+from perfkit.db.vocabulary import TableName as TableName
+from perfkit.db.vocabulary import quote_ident as quote_ident
 
 #: An index wider than this serves few statements better than a narrower one.
 MAX_COLUMNS = 5
@@ -33,41 +36,6 @@ class Unadvisable(Exception):
         super().__init__(reason)
         self.reason = reason
         self.quiet = quiet
-
-
-@dataclass(frozen=True, order=True)
-class TableName:
-    schema: str
-    name: str
-
-    def __str__(self) -> str:
-        return self.name if self.schema == "public" else f"{self.schema}.{self.name}"
-
-
-@dataclass(frozen=True)
-class TableInfo:
-    """What the catalog says of a table a statement names."""
-
-    table: TableName
-    columns: frozenset[str]
-    indexable: bool = True  # False for catalogs, views and foreign tables
-    catalog: bool = False   # pg_catalog, information_schema: never advised on, quietly
-
-
-#: (schema or None for the search_path, name) -> the table, or None when there is none
-Resolver = Callable[[str | None, str], TableInfo | None]
-
-
-@dataclass(frozen=True, order=True)
-class IndexColumn:
-    name: str
-    descending: bool = False
-
-    def sql(self) -> str:
-        return quote_ident(self.name) + (" DESC" if self.descending else "")
-
-    def __str__(self) -> str:
-        return self.name + (" DESC" if self.descending else "")
 
 
 @dataclass(frozen=True, order=True)
@@ -98,22 +66,6 @@ class Candidate:
         return f"{self.table} ({', '.join(str(c) for c in self.columns)})"
 
 
-class ParamRole(StrEnum):
-    EQUALITY = "equality"      # col = $n, col IN ($n, ...): planned with the heaviest value
-    ANY = "any"                # col = ANY($n): an array of the heaviest value
-    RANGE = "range"            # col < $n, BETWEEN: a typical value of the column
-    LIMIT = "limit"            # LIMIT $n: the statement's rows per call
-    OFFSET = "offset"          # OFFSET $n: 0
-
-
-@dataclass(frozen=True)
-class Param:
-    number: int
-    role: ParamRole
-    table: TableName | None = None
-    column: str | None = None
-
-
 @dataclass(frozen=True)
 class Analysis:
     """What a statement asks of its tables."""
@@ -127,17 +79,6 @@ class Analysis:
 
     def param(self, number: int) -> Param | None:
         return next((p for p in self.params if p.number == number), None)
-
-
-def quote_ident(name: str) -> str:
-    """An identifier quoted only when it must be (as PostgreSQL's quote_ident does)."""
-    plain = (name[:1].isalpha() or name[:1] == "_") and name == name.lower() and all(
-        ch.isalnum() or ch in "_$" for ch in name) and name.isascii()
-    keyword = name in RESERVED_KEYWORDS or name in TYPE_FUNC_NAME_KEYWORDS or (
-        name in COL_NAME_KEYWORDS)
-    if plain and not keyword:
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 # --- candidates ---------------------------------------------------------------------------
@@ -180,7 +121,6 @@ def _parse(text: str) -> Any:
 def analyze(text: str, resolve: Resolver) -> Analysis:
     """What a statement reads and which indexes could serve it; Unadvisable when it is not
     a query perfkit can advise on (the reason says why)."""
-    from perfkit.db.sqlreader import collect, params_in
 
     node = _parse(text)
     if not isinstance(node, (ast.SelectStmt, ast.UpdateStmt, ast.DeleteStmt, ast.InsertStmt)):

@@ -14,7 +14,7 @@ from typing import Any
 
 from pglast import ast, enums
 
-from perfkit.db.candidates import IndexColumn, Param, ParamRole, Resolver, TableInfo, TableName
+from perfkit.db.vocabulary import IndexColumn, Param, ParamRole, Resolver, TableInfo, TableName
 
 _RANGE_OPERATORS = frozenset({"<", ">", "<=", ">="})
 

@@ -163,8 +163,9 @@ def _before_state(options: StoryOptions, progress: Progress) -> StoryStack:
 
 def _bench(label: str, target: StoryStack, options: StoryOptions, out: Path,
            progress: Progress) -> tuple[Run, datetime]:
-    from perfkit.bench.runner import BenchOptions, run_bench_sync
+    from perfkit.bench.runner import BenchOptions
     from perfkit.bench.scenario import load_scenario
+    from perfkit.bench.session import run_bench_sync
 
     scenario = load_scenario(options.scenario)
     progress(f"bench {label}: the runbook's API mix for {options.duration_s:g} s, "

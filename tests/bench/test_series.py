@@ -11,9 +11,10 @@ import pytest
 
 from perfkit import stats
 from perfkit.bench.record import Phase, Run
-from perfkit.bench.runner import BenchOptions, run_bench_sync
+from perfkit.bench.runner import BenchOptions
 from perfkit.bench.scenario import Scenario
 from perfkit.bench.series import Series, SeriesLine
+from perfkit.bench.session import run_bench_sync
 from tests.bench.series_support import (
     START_EPOCH_S,
     Machine,
