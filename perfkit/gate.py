@@ -31,6 +31,7 @@ from perfkit.thresholds import (
     Threshold,
     matches,
 )
+from perfkit.units import fmt_p_equals, fmt_value
 
 DEFAULT_MAX_REGRESSION_PCT = stats.MIN_CHANGE_PCT  # benchmarks/gate_power.py: catches +15%
 MIN_ERROR_RISE = 0.01  # an error ratio may rise by one point before it can fail the gate
@@ -134,16 +135,6 @@ def _run_value(record: RouteRecord, metric: str) -> tuple[float | None, str | No
     return float(value), None
 
 
-def _format(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "ms":
-        return f"{value:.1f}ms"
-    if unit == "ratio":
-        return f"{value * 100:.2f}%"
-    return f"{value:g}"
-
-
 def _judge(route: str, name: str, threshold: Threshold, value: float | None,
            why: str | None) -> Check:
     cond = threshold.condition
@@ -151,7 +142,7 @@ def _judge(route: str, name: str, threshold: Threshold, value: float | None,
         return Check(route, name, cond.text, None, Status.ERROR, f"no value: {why}")
     ok = cond.holds(value)
     return Check(route, name, cond.text, round(value, 6), Status.PASS if ok else Status.FAIL,
-                 f"{_format(value, cond.unit)} {'meets' if ok else 'breaks'} {cond.text}")
+                 f"{fmt_value(value, cond.unit)} {'meets' if ok else 'breaks'} {cond.text}")
 
 
 def _split(thresholds: list[Threshold], kind: RecordKind,
@@ -278,13 +269,6 @@ def _names_a_method(route: str) -> bool:
     return bool(path) and method.upper() in METHODS
 
 
-def _p_text(p_value: float | None) -> str:
-    """`p=0.794`, `p<0.001` (never `p=0`: a p-value is never zero, only too small to print)."""
-    if p_value is None:
-        return "p n/a"
-    return f"p={p_value:.3g}" if p_value >= 0.001 else "p<0.001"
-
-
 def _baseline_check(row: ComparedRow, margin_pct: float, alpha: float) -> Check:
     name, limit = f"{row.phase.value}.mean vs baseline", f"< +{margin_pct:g}%"
     if row.after.count == 0 and row.before.count > 0:
@@ -297,7 +281,7 @@ def _baseline_check(row: ComparedRow, margin_pct: float, alpha: float) -> Check:
                      f"{row.after.count} after)")
     change = row.change_pct["mean"] or 0.0
     low, high = row.ci_pct
-    figures = f"{change:+.1f}% [{low:+.1f}, {high:+.1f}], {_p_text(row.p_value)}"
+    figures = f"{change:+.1f}% [{low:+.1f}, {high:+.1f}], {fmt_p_equals(row.p_value)}"
     significant = row.p_value is not None and row.p_value < alpha
     if row.verdict is stats.Verdict.SLOWER:
         detail = f"slower by {figures}: beyond the {margin_pct:g}% margin"
@@ -380,7 +364,7 @@ def error_ratio_checks(run: Run, baseline: Run, *, alpha: float = stats.ALPHA,
         checks.append(Check(route, "all.error_ratio vs baseline", f"< +{min_rise * 100:g} pt",
                             round(after, 6), Status.FAIL if rose else Status.PASS,
                             f"errors {before * 100:.2f}% -> {after * 100:.2f}%, "
-                            f"{_p_text(p_adj)}"))
+                            f"{fmt_p_equals(p_adj)}"))
     return checks
 
 

@@ -249,7 +249,7 @@ def _find_max(plan: Scenario, options: BenchOptions, slo_text: str, max_rate: fl
     from perfkit.bench.findmax import find_max
     from perfkit.durations import parse_duration_s
     from perfkit.errors import UsageError
-    from perfkit.render.fmt import fmt_ms
+    from perfkit.units import fmt_ms
 
     requests, duration, repeat = bounds
     if requests is not None or duration is not None or repeat != 1:

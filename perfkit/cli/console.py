@@ -317,7 +317,7 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
 
 def bar(value: float, maximum: float, width: int = 20) -> str:
     """A text bar scaled like the seed's Grafana sketch (full width = the largest value)."""
-    from perfkit.render.fmt import bar as text_bar
+    from perfkit.units import bar as text_bar
 
     return text_bar(value, maximum, width)
 

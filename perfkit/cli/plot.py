@@ -84,8 +84,8 @@ def plot(
     """
     from perfkit.errors import UsageError
     from perfkit.jsonfile import check_writable
-    from perfkit.render.fmt import fmt_size
     from perfkit.render.html import plot_page
+    from perfkit.units import fmt_size
 
     check_writable(out, "-o")
     paths = list(runs or [])

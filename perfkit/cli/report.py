@@ -144,7 +144,7 @@ def mark(
     Example: `perfkit mark "restart with the auth cache"`
     """
     from perfkit.events import EVENT_SCHEMA, record_event
-    from perfkit.render.report import fmt_time
+    from perfkit.units import fmt_at
 
     target = console.settings(base_url=base_url, dsn=dsn, prometheus_url=prometheus).target
     event = record_event(kind, text, target=target)
@@ -154,6 +154,6 @@ def mark(
     console.print_text(event.id)
     scope = (f"for {target.describe()}" if target.known
              else "for every target (none is configured)")
-    console.success(f"marked {kind} at {fmt_time(event.at)} {scope}: {text}")
+    console.success(f"marked {kind} at {fmt_at(event.at)} {scope}: {text}")
     console.info(f"send traffic now; `perfkit report --split {event.id}` then compares "
                  "around it")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from perfkit.db.advice import Advice, IndexAdvice, StatementAdvice
 from perfkit.db.candidates import one_line, quote_ident
+from perfkit.units import fmt_cost
 
 #: `-- perfkit:query` lines are wrapped at about this width.
 LINE_WIDTH = 96
@@ -32,20 +33,16 @@ def _wrap(words: list[str], prefix: str) -> list[str]:
     return lines
 
 
-def _cost(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}" if value >= 100 else f"{value:.3g}"
-
-
 def _served_line(stmt: StatementAdvice) -> str:
     text = " ".join(one_line(stmt.stats.query))
     short = text if len(text) <= 60 else text[:57] + "..."
     before, after = stmt.before, stmt.after
     costs = ""
     if before is not None and after is not None:
-        costs = f": cost {_cost(before.generic)} -> {_cost(after.generic)}"
+        costs = f": cost {fmt_cost(before.generic)} -> {fmt_cost(after.generic)}"
         if before.heaviest is not None and after.heaviest is not None:
-            costs += (f" (heaviest value {_cost(before.heaviest)} -> "
-                      f"{_cost(after.heaviest)})")
+            costs += (f" (heaviest value {fmt_cost(before.heaviest)} -> "
+                      f"{fmt_cost(after.heaviest)})")
     return f"--   {short} ({stmt.stats.calls} calls){costs}"
 
 

@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 from perfkit.prom.figures import WindowFigures, WindowPair
-from perfkit.render.fmt import fmt_interval_pct, fmt_ms, fmt_pct
 from perfkit.stats import LOAD_RATIO
+from perfkit.units import fmt_bound_ms, fmt_interval_pct, fmt_ms, fmt_pct
 
 GLOBAL_SCOPE = "all routes"
 
@@ -85,11 +85,6 @@ def grouped(warnings: Iterable[ReportWarning], *, notes: bool = True) -> list[Wa
     found = [WarningGroup(ws[0].scope, ws[0].severity, tuple(w.text for w in ws))
              for ws in groups.values()]
     return sorted(found, key=lambda g: (g.severity.rank, g.scope is not None))
-
-
-def fmt_bound_ms(value_ms: float) -> str:
-    """A bucket bound (`le`, as configured: exact) in ms: `5 ms`, `250 ms`, `1 s`."""
-    return f"{value_ms / 1000:g} s" if abs(value_ms) >= 1000 else f"{value_ms:g} ms"
 
 
 def _requests(count: float) -> str:

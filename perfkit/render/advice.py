@@ -6,8 +6,8 @@ from __future__ import annotations
 from perfkit.db.advice import Advice, IndexAdvice, StatementAdvice, StatementStatus
 from perfkit.db.candidates import one_line
 from perfkit.db.hypo import Costs
-from perfkit.render.fmt import MISSING, arrow, fmt_cost, fmt_ms, fmt_pct, fmt_rate, fmt_size
 from perfkit.render.model import Document, Table, name, number, text
+from perfkit.units import MISSING, arrow, fmt_cost, fmt_ms, fmt_pct, fmt_rate, fmt_size
 
 #: A statement is shown by its first characters (the JSON has it whole).
 QUERY_CHARS = 72

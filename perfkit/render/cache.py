@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from perfkit.logs import CacheStats
 from perfkit.redisstats import RedisWindow
-from perfkit.render.fmt import fmt_ms, fmt_share
 from perfkit.render.model import Document, Table, name, number
+from perfkit.units import fmt_ms, fmt_share
 
 LOG_COLUMNS = (name("family"), number("hits"), number("misses"), number("keys", drop=1),
                number("hit ratio"))

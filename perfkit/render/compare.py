@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from perfkit.bench.compare import MIN_RUNS, Basis, ComparedRow, Comparison, SqlRow
-from perfkit.render.fmt import arrow, fmt_interval_pct, fmt_ms, fmt_p, fmt_pct
 from perfkit.render.model import Document, Table, name, number, text
+from perfkit.units import arrow, fmt_interval_pct, fmt_ms, fmt_p, fmt_pct
 
 COMPARE_COLUMNS = (name("route"), name("phase"), number("n before/after", drop=3),
                    number("mean ms"), number("p50 ms", drop=1), number("p99 ms", drop=2),

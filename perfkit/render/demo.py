@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from perfkit.demo.control import Faults
 from perfkit.demo.stack import StackStatus
-from perfkit.render.fmt import MISSING, fmt_ms, fmt_share
 from perfkit.render.model import Column, Document, Table, name, number, text
+from perfkit.units import MISSING, fmt_ms, fmt_share
 
 STATUS_COLUMNS = (name("service"), text("state"), number("pid"), name("address"))
 FAULT_COLUMNS = (name("route"), number("extra latency ms"), number("5xx"))

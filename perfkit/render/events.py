@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from perfkit.config import Target
 from perfkit.events import ChangeEvent
-from perfkit.render.fmt import fmt_time
 from perfkit.render.model import Document, Table, name
+from perfkit.units import fmt_time
 
 ANY_TARGET = "any (recorded without a target)"
 WHAT_WIDTH = 48  # an event's text goes on rows of this many characters, its words whole

@@ -6,8 +6,8 @@ from __future__ import annotations
 from perfkit.db.apply import Action, ApplyResult, Step
 from perfkit.db.explain import PlanSummary
 from perfkit.db.verify import IndexCheck, VerifyReport
-from perfkit.render.fmt import MISSING, fmt_ms, fmt_size
 from perfkit.render.model import Document, Table, name, number, text
+from perfkit.units import MISSING, fmt_ms, fmt_size
 
 VERIFY_COLUMNS = (name("index"), name("table", drop=3), name("state"),
                   number("idx_scan", drop=1), number("size", drop=2))

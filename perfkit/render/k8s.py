@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from perfkit.k8s import JobPlan
-from perfkit.render.fmt import fmt_rate
 from perfkit.render.model import Document, Table, name, number, text
+from perfkit.units import fmt_rate
 
 
 def job_document(plan: JobPlan) -> Document:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from perfkit.db.lint.model import Finding, LintReport
-from perfkit.render.fmt import MISSING, arrow, fmt_cost, fmt_pct, fmt_size
 from perfkit.render.model import Document, Table, name, number, text
+from perfkit.units import MISSING, arrow, fmt_cost, fmt_pct, fmt_size
 
 SUMMARY_COLUMNS = (number("#"), name("severity"), name("rule"), name("object"),
                    text("evidence", drop=1))

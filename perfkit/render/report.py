@@ -11,9 +11,11 @@ from perfkit.prom.clientside import READINGS, BenchComparison
 from perfkit.prom.figures import WindowFigures, WindowPair
 from perfkit.prom.judge import Judgement
 from perfkit.prom.report import Report, RouteReport
-from perfkit.render.fmt import (
+from perfkit.render.model import Document, Table, name, number, text
+from perfkit.units import (
     arrow,
     bar,
+    fmt_at,
     fmt_interval_pct,
     fmt_ms,
     fmt_p,
@@ -21,7 +23,6 @@ from perfkit.render.fmt import (
     fmt_rate,
     fmt_share,
 )
-from perfkit.render.model import Document, Table, name, number, text
 
 BAR_WIDTH = 8
 SAME_BUCKET = "same bucket"
@@ -37,10 +38,6 @@ P99_COLUMNS = (name("route"), number("P99 ms"), number("P99 bucket ms", drop=1),
                number("Δ P99"), number("req/s", drop=2), number("5xx %"))
 CLIENT_COLUMNS = (name("route"), name("phase"), number("mean ms"), number("gap ms"),
                   number("P99 ms", drop=1), text("reading"))
-
-
-def fmt_time(at: datetime) -> str:
-    return f"{at:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def fmt_bucket(bounds: tuple[float, float | None] | None) -> str:
@@ -141,13 +138,13 @@ def client_table(bench: BenchComparison) -> Table:
 def window_lines(report: Report) -> list[str]:
     """What was compared: both windows, the split, the profile."""
     plan = report.plan
-    lines = [f"{side:<7} {fmt_time(w.start)} → {fmt_time(w.end)} ({round(w.seconds, 3):g} s)"
+    lines = [f"{side:<7} {fmt_at(w.start)} → {fmt_at(w.end)} ({round(w.seconds, 3):g} s)"
              for side, w in (("before:", plan.before), ("after:", plan.after))]
     if plan.event is not None:
         lines.append(f"split:  change event {plan.event.id} ({plan.event.kind}: "
-                     f"{plan.event.text}) at {fmt_time(plan.split_at)}")
+                     f"{plan.event.text}) at {fmt_at(plan.split_at)}")
     elif plan.split_source == "time":
-        lines.append(f"split:  --split {fmt_time(plan.split_at)}")
+        lines.append(f"split:  --split {fmt_at(plan.split_at)}")
     else:
         lines.append("split:  no change event in the lookback; before = the window right "
                      "before the after window")

@@ -8,9 +8,9 @@ from perfkit.bench.evidence import Outage
 from perfkit.bench.meta import LoopMode
 from perfkit.bench.record import Phase, Run
 from perfkit.db.workload import DbStats
-from perfkit.render.fmt import fmt_ms, fmt_rate
 from perfkit.render.model import Document, Table, name, number, text
 from perfkit.stats import summary_ms
+from perfkit.units import fmt_ms, fmt_rate
 
 RUN_COLUMNS = (name("route"), name("phase"), number("count"), number("mean ms"),
                number("p50 ms"), number("p90 ms", drop=2), number("p99 ms"),

@@ -15,8 +15,8 @@ from perfkit.db.apply import ApplyResult
 from perfkit.demo.story import PROMISED_CHANGE_PCT, StoryResult, overall_change
 from perfkit.logs import CacheStats
 from perfkit.render.compare import compare_table
-from perfkit.render.fmt import MISSING, arrow, bar, fmt_ms, fmt_pct, fmt_share
 from perfkit.render.model import Document, Table, name, number, text
+from perfkit.units import MISSING, arrow, bar, fmt_ms, fmt_pct, fmt_share
 
 BAR_WIDTH = 12
 PROMETHEUS_TITLE = "Requests Average Duration (Prometheus), before → after"

@@ -180,7 +180,7 @@ def expected_facts(run_json: dict[str, Any]) -> dict[tuple[str, str], dict[str, 
 
 def check_run(charts: Charts, tables: Tables, label: str, run_json: dict[str, Any]) -> None:
     """Every route and phase of a run record, as its latency chart and its table say it."""
-    from perfkit.render.fmt import fmt_ms
+    from perfkit.units import fmt_ms
 
     expected = expected_facts(run_json)
     seen = {}
@@ -245,8 +245,8 @@ def series_of(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 def check_series(charts: Charts, tables: Tables, data: dict[str, Any]) -> None:
     """Each route's series over time: its chart's summary, resets and table of points are
     the record's, gaps included (a "-" row, never a made-up value)."""
-    from perfkit.render.fmt import fmt_ms
     from perfkit.render.html.figures import clock
+    from perfkit.units import fmt_ms
 
     lines = series_of(data)
     assert len([c for c in charts if c.get("kind") == "series"]) == len(lines)

@@ -18,9 +18,9 @@ from perfkit.bench.compare import Comparison, compare_runs
 from perfkit.bench.record import Run
 from perfkit.errors import UsageError
 from perfkit.prom.report import Report
-from perfkit.render.fmt import fmt_time
 from perfkit.render.html.page import render, sections
 from perfkit.render.html.report import ReportRecord, is_report
+from perfkit.units import fmt_time
 
 __all__ = ["Page", "ReportRecord", "is_report", "plot_page", "story_page"]
 

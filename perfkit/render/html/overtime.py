@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from perfkit.prom.series import RouteSeries
-from perfkit.render.fmt import fmt_ms
 from perfkit.render.html.figures import (
     AFTER_LOOK,
     BEFORE_LOOK,
@@ -30,6 +29,7 @@ from perfkit.render.html.figures import (
 )
 from perfkit.render.html.report import ReportRecord, RouteFigures
 from perfkit.render.model import Table, name, number
+from perfkit.units import fmt_ms
 
 MEAN_LOOK = (BLUE, "circle", "solid")
 P99_LOOK = (ORANGE, "diamond-open", "dash")

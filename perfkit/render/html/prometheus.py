@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from perfkit.bench.record import Run
-from perfkit.render.fmt import arrow, fmt_ms, fmt_pct
 from perfkit.render.html.figures import (
     AFTER_LOOK,
     BEFORE_LOOK,
@@ -29,6 +28,7 @@ from perfkit.render.html.figures import (
 from perfkit.render.html.overtime import series_charts, window_shapes
 from perfkit.render.html.report import Figures, ReportRecord, RouteFigures, Span
 from perfkit.render.model import Table, name, number, text
+from perfkit.units import arrow, fmt_ms, fmt_pct
 
 BAR_METRICS = (("mean_ms", "mean"), ("p99_ms", "P99"))
 

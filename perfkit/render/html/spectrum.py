@@ -16,7 +16,6 @@ from hdrh.histogram import HdrHistogram
 
 from perfkit.bench.cache import CacheEffect
 from perfkit.bench.record import Phase, Run
-from perfkit.render.fmt import fmt_ms
 from perfkit.render.html.figures import (
     PHASE_LOOKS,
     RUN_DASHES,
@@ -29,6 +28,7 @@ from perfkit.render.html.figures import (
 )
 from perfkit.render.model import Table, name, number
 from perfkit.stats import summary_ms
+from perfkit.units import fmt_ms
 
 TICKS_PER_HALF = 5  # HdrHistogram's default for its percentile distribution
 SUMMARY_PERCENTILES = (50.0, 90.0, 99.0, 99.9)

@@ -13,7 +13,6 @@ from typing import Any
 
 from perfkit.bench.record import Phase, Run
 from perfkit.bench.series import Series, SeriesLine
-from perfkit.render.fmt import fmt_ms, fmt_rate
 from perfkit.render.html.figures import (
     ACHIEVED_LOOK,
     BAND_OPACITY,
@@ -33,6 +32,7 @@ from perfkit.render.html.figures import (
 from perfkit.render.model import Table, name, number
 from perfkit.render.run import fmt_errors
 from perfkit.stats import summary_ms
+from perfkit.units import fmt_ms, fmt_rate
 
 SLOW_SHARE = 0.9  # a bucket that sent less than this share of its intended starts fell behind
 

@@ -1,4 +1,6 @@
-"""Cell formatting shared by every renderer: one way to write a duration, a change, a size."""
+"""Units, written one way: durations, changes, shares, sizes, costs, p-values, times. The
+ground floor: the core's sentences (caveats, gate details, migration comments) and every
+renderer use these, and nothing here imports perfkit."""
 
 from __future__ import annotations
 
@@ -75,6 +77,29 @@ def fmt_rate(per_s: float | None) -> str:
     return f"{per_s:.0f}" if per_s >= 100 else f"{per_s:.1f}"
 
 
+def fmt_p_equals(p_value: float | None) -> str:
+    """`p=0.794`, `p<0.001` (never `p=0`: a p-value is never zero, only too small to print)."""
+    if p_value is None:
+        return "p n/a"
+    return f"p={p_value:.3g}" if p_value >= 0.001 else "p<0.001"
+
+
+def fmt_value(value: float | None, unit: str) -> str:
+    """A checked figure in its unit: `12.3ms`, `0.50%` (a ratio), `51` (a plain number)."""
+    if value is None:
+        return MISSING
+    if unit == "ms":
+        return f"{value:.1f}ms"
+    if unit == "ratio":
+        return f"{value * 100:.2f}%"
+    return f"{value:g}"
+
+
+def fmt_bound_ms(value_ms: float) -> str:
+    """A bucket bound (`le`, as configured: exact) in ms: `5 ms`, `250 ms`, `1 s`."""
+    return f"{value_ms / 1000:g} s" if abs(value_ms) >= 1000 else f"{value_ms:g} ms"
+
+
 def fmt_p(p_value: float | None) -> str:
     if p_value is None:
         return MISSING
@@ -83,7 +108,12 @@ def fmt_p(p_value: float | None) -> str:
 
 def fmt_time(iso: str) -> str:
     """An ISO timestamp as `2026-11-29 14:05:00 UTC`."""
-    return f"{datetime.fromisoformat(iso):%Y-%m-%d %H:%M:%S} UTC"
+    return fmt_at(datetime.fromisoformat(iso))
+
+
+def fmt_at(at: datetime) -> str:
+    """An instant as `2026-11-29 14:05:00 UTC`."""
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def arrow(before: str, after: str) -> str:

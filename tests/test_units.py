@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perfkit.render.fmt import fmt_cost, fmt_ms
+from perfkit.units import fmt_cost, fmt_ms
 
 
 def test_milliseconds_keep_three_figures_and_a_tiny_value_is_not_zero() -> None:
