@@ -36,3 +36,11 @@ def test_each_threshold_says_which_records_it_applies_to() -> None:
         thresholds({"GET /a": {"after.p50": "< 1ms"}})
     with pytest.raises(UsageError, match="must map routes to checks"):
         load_thresholds({"thresholds": ["p99 < 1ms"]}, "perfkit.yaml")
+
+
+def test_the_phases_a_threshold_names_are_the_records() -> None:
+    from perfkit.bench.phase import Phase
+    from perfkit.thresholds import RUN_PHASES
+
+    assert set(RUN_PHASES) == {p.value for p in Phase} - {Phase.LOGIN.value}
+    assert RUN_PHASES[0] == Phase.ALL.value  # the default phase of a run's threshold
