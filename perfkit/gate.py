@@ -23,6 +23,7 @@ from perfkit.bench.record import Phase, RouteRecord, Run
 from perfkit.bench.routesql import RouteSql
 from perfkit.bench.scenario import METHODS
 from perfkit.errors import UsageError
+from perfkit.prom.record import ReportRecord, RouteFigures, is_report
 from perfkit.thresholds import (
     DB_METRICS,
     LATENCY_METRICS,
@@ -111,7 +112,7 @@ def record_kind(data: Mapping[str, Any], source: str) -> RecordKind:
 
     if is_run(dict(data)):
         return RecordKind.RUN
-    if data.get("schema") == "perfkit.report/1":
+    if is_report(data):
         return RecordKind.REPORT
     raise UsageError(f"{source}: neither a bench run (perfkit.run/2) nor a report "
                      "(perfkit.report/1)",
@@ -226,7 +227,8 @@ def check_thresholds_on_run(run: Run, thresholds: list[Threshold],
     return GateResult(checks, skipped)
 
 
-def _report_threshold_checks(routes: dict[str, Any], threshold: Threshold) -> list[Check]:
+def _report_threshold_checks(routes: Mapping[str, RouteFigures],
+                             threshold: Threshold) -> list[Check]:
     name, limit = threshold.name_for(RecordKind.REPORT), threshold.condition.text
     matched = [r for r in routes if matches(threshold.route, r)]
     if not matched:
@@ -235,9 +237,9 @@ def _report_threshold_checks(routes: dict[str, Any], threshold: Threshold) -> li
     window_name = threshold.phase_for(RecordKind.REPORT)
     checks = []
     for route in matched:
-        window = routes[route].get(window_name) or {}
-        raw = window.get(REPORT_METRICS[threshold.metric])
-        count = window.get("count") or 0
+        window = getattr(routes[route], window_name)
+        raw = None if window is None else getattr(window, REPORT_METRICS[threshold.metric])
+        count = 0 if window is None else window.count
         if raw is None or (isinstance(raw, float) and math.isnan(raw)) or (
                 threshold.metric != "count" and not count):
             checks.append(Check(route, name, limit, None, Status.ERROR,
@@ -247,14 +249,14 @@ def _report_threshold_checks(routes: dict[str, Any], threshold: Threshold) -> li
     return checks
 
 
-def check_thresholds_on_report(report: Mapping[str, Any],
+def check_thresholds_on_report(report: ReportRecord,
                                thresholds: list[Threshold]) -> GateResult:
     """The same thresholds over a `perfkit.report/1` (Prometheus figures; route labels)."""
     applying, skipped = _split(thresholds, RecordKind.REPORT, "a Prometheus report")
     if not applying:
         raise UsageError("nothing to check in this report: no threshold applies to reports",
                          hint="give report checks such as `after.mean` or `p99` in thresholds:")
-    routes = {str(r["route"]): r for r in report.get("routes") or []}
+    routes = {r.route: r for r in report.routes}
     bench_only = [t for t in applying if _names_a_method(t.route) and t.route not in routes]
     skipped += [f"{t.route} {t.name_for(RecordKind.REPORT)}: a route with its method is a bench "
                 f"run's; a report's routes are paths (write {t.route.split(' ', 1)[1]!r})"
@@ -465,7 +467,8 @@ def gate_record(data: Mapping[str, Any], source: str, thresholds: list[Threshold
         if baseline is not None:
             raise UsageError("--baseline compares bench runs; a report has no per-request data",
                              hint="gate the report with thresholds only")
-        return check_thresholds_on_report(data, thresholds)
+        return check_thresholds_on_report(ReportRecord.from_json(data, source=source),
+                                          thresholds)
     return run_gate(Run.from_json(dict(data), source=source), thresholds=thresholds,
                     baseline=baseline, max_regression_pct=options.max_regression_pct,
                     alpha=options.alpha, min_samples=options.min_samples,

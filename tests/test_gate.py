@@ -6,6 +6,7 @@ import pytest
 
 from perfkit.bench.record import Phase, Run
 from perfkit.errors import UsageError
+from perfkit.prom.record import ReportRecord
 from perfkit.gate import Status, check_thresholds_on_report, compare_with_baseline, run_gate
 from perfkit.thresholds import load_thresholds
 from tests.support import lognormal_ms, make_run
@@ -141,6 +142,15 @@ def test_a_latency_threshold_on_a_handful_of_samples_is_inconclusive() -> None:
     assert result.passed and result.inconclusive
 
 
+def report_of(*routes: dict[str, object]) -> ReportRecord:
+    """A report record with these routes (windows of one minute, split between them)."""
+    span = {"start": "2026-12-05T10:00:00+00:00", "end": "2026-12-05T10:01:00+00:00"}
+    return ReportRecord.from_json({
+        "schema": "perfkit.report/1", "before": span, "after": span,
+        "split": {"at": "2026-12-05T10:01:00+00:00", "source": "time"},
+        "routes": list(routes)})
+
+
 def test_one_file_holds_thresholds_for_runs_and_reports() -> None:
     rules = thresholds({"GET /auth/me": {"warm.p99": "< 200ms", "after.mean": "< 200ms",
                                          "p99": "< 1s"}})
@@ -149,8 +159,8 @@ def test_one_file_holds_thresholds_for_runs_and_reports() -> None:
     assert [c.check for c in on_run.checks] == ["warm.p99 < 200ms", "all.p99 < 1s"]
     assert on_run.skipped == ["GET /auth/me after.mean < 200ms: applies to reports, not to a "
                               "bench run"]
-    report = {"schema": "perfkit.report/1", "routes": [
-        {"route": "GET /auth/me", "after": {"mean_ms": 2.0, "p99_ms": 9.0, "count": 40}}]}
+    report = report_of({"route": "GET /auth/me",
+                        "after": {"mean_ms": 2.0, "p99_ms": 9.0, "count": 40}})
     on_report = check_thresholds_on_report(report, rules)
     assert [c.check for c in on_report.checks] == ["after.mean < 200ms", "after.p99 < 1s"]
     assert all(c.status is Status.PASS for c in on_report.checks)
@@ -160,8 +170,8 @@ def test_one_file_holds_thresholds_for_runs_and_reports() -> None:
 def test_a_bench_route_with_its_method_is_skipped_on_a_report_whose_routes_are_paths() -> None:
     rules = thresholds({"GET /auth/me": {"p99": "< 50ms", "error_ratio": "< 1%"},
                         "/auth/me": {"mean": "< 200ms"}})
-    report = {"schema": "perfkit.report/1", "routes": [
-        {"route": "/auth/me", "after": {"mean_ms": 2.0, "p99_ms": 9.0, "count": 40}}]}
+    report = report_of({"route": "/auth/me",
+                        "after": {"mean_ms": 2.0, "p99_ms": 9.0, "count": 40}})
     result = check_thresholds_on_report(report, rules)
     assert [(c.route, c.check, c.status) for c in result.checks] == [
         ("/auth/me", "after.mean < 200ms", Status.PASS)]

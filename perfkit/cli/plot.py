@@ -12,7 +12,7 @@ from perfkit.cli.console import OutputFormat
 
 if TYPE_CHECKING:
     from perfkit.bench.record import Run
-    from perfkit.render.html.report import ReportRecord
+    from perfkit.prom.record import ReportRecord
 
 PLOT_SCHEMA = "perfkit.plot/1"
 

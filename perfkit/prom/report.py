@@ -40,10 +40,10 @@ from perfkit.prom.profiles import (
     latency_histograms,
     with_filters,
 )
+from perfkit.prom.record import SCHEMA
 from perfkit.prom.series import SeriesSet, fetch_series, plan_series, reset_warnings
 from perfkit.prom.windows import WindowPlan, plan_windows
 
-SCHEMA = "perfkit.report/1"
 Figures = dict[str | None, WindowFigures]  # per route; None = all routes together
 
 

@@ -92,7 +92,9 @@ def test_usage_errors_are_exit_2(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_gate_on_a_prometheus_report(cli: Cli, tmp_path: Path) -> None:
-    report = {"schema": "perfkit.report/1", "routes": [
+    span = {"start": "2026-12-05T10:00:00+00:00", "end": "2026-12-05T10:01:00+00:00"}
+    report = {"schema": "perfkit.report/1", "before": span, "after": span,
+              "split": {"at": "2026-12-05T10:01:00+00:00", "source": "time"}, "routes": [
         {"route": "/auth/me", "before": {"mean_ms": 150, "p99_ms": 240, "ratio_5xx": 0,
                                          "count": 500},
          "after": {"mean_ms": 2, "p99_ms": 9.5, "ratio_5xx": 0.0, "count": 500}}]}
@@ -103,6 +105,10 @@ def test_gate_on_a_prometheus_report(cli: Cli, tmp_path: Path) -> None:
     assert cli("gate", str(path), "--thresholds", str(config)).exit_code == 0
     config.write_text('thresholds:\n  "/auth/me": {before.mean: "< 100ms"}\n')
     assert cli("gate", str(path), "--thresholds", str(config)).exit_code == 1
+    del report["split"]
+    path.write_text(json.dumps(report))
+    cut = cli("gate", str(path), "--thresholds", str(config))
+    assert cut.exit_code == 2 and "malformed report record: no 'split'" in cut.stderr
 
 
 def test_a_json_that_is_neither_run_nor_report_is_exit_2(cli: Cli, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from perfkit.prom.record import ReportRecord, RouteFigures
 from perfkit.prom.series import RouteSeries
 from perfkit.render.html.figures import (
     AFTER_LOOK,
@@ -27,7 +28,6 @@ from perfkit.render.html.figures import (
     plot_time,
     rgba,
 )
-from perfkit.render.html.report import ReportRecord, RouteFigures
 from perfkit.render.model import Table, name, number
 from perfkit.units import fmt_ms
 

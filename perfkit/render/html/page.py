@@ -22,12 +22,12 @@ from typing import Any
 from perfkit import __version__
 from perfkit.bench.compare import Comparison
 from perfkit.bench.record import Run
+from perfkit.prom.record import ReportRecord
 from perfkit.render.compare import compare_document
 from perfkit.render.html import tables
 from perfkit.render.html.capacity import knee_chart
 from perfkit.render.html.figures import Chart
 from perfkit.render.html.prometheus import report_charts, report_table
-from perfkit.render.html.report import ReportRecord
 from perfkit.render.html.spectrum import spectrum_charts
 from perfkit.render.html.timeline import run_timeline_charts
 from perfkit.render.html.verdicts import compare_verdicts, report_verdicts, run_verdicts

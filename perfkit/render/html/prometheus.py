@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from perfkit.bench.record import Run
+from perfkit.prom.record import Figures, ReportRecord, RouteFigures, Span
 from perfkit.render.html.figures import (
     AFTER_LOOK,
     BEFORE_LOOK,
@@ -26,7 +27,6 @@ from perfkit.render.html.figures import (
     rgba,
 )
 from perfkit.render.html.overtime import series_charts, window_shapes
-from perfkit.render.html.report import Figures, ReportRecord, RouteFigures, Span
 from perfkit.render.model import Table, name, number, text
 from perfkit.units import arrow, fmt_ms, fmt_pct
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from perfkit.bench.compare import Comparison
 from perfkit.bench.record import Run
+from perfkit.prom.record import ReportRecord
 from perfkit.render.compare import verdict_cell
-from perfkit.render.html.report import ReportRecord
 from perfkit.render.html.spectrum import cache_effects, display_phases
 from perfkit.render.model import Table, name, number, text
 from perfkit.stats import summary_ms

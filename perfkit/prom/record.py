@@ -1,7 +1,8 @@
-"""A `perfkit report --format json` record (perfkit.report/1), read back typed for the page.
+"""The report record (`perfkit.report/1`) read back typed: what the gate, the page and the
+story read of a report, never its raw JSON. prom/report.py writes it (one SCHEMA, here).
 
-The report's figures are Prometheus's estimates as the report printed them; the page draws
-them as they are, verdicts included (no figure is recomputed here).
+The report's figures are Prometheus's estimates as the report printed them; readers use them
+as they are, verdicts included (no figure is recomputed here).
 """
 
 from __future__ import annotations
@@ -131,7 +132,11 @@ class ReportRecord:
                        tuple(RouteFigures.from_json(r) for r in data.get("routes") or []),
                        overall, data.get("profile"), str(data.get("prometheus_url") or ""),
                        tuple(_warning(w) for w in data.get("warnings") or []))
-        except (KeyError, TypeError, ValueError) as exc:
+        except KeyError as exc:
+            raise UsageError(f"{source}: malformed report record: no {exc}",
+                             hint="use a file written by `perfkit report --format json`"
+                             ) from None
+        except (TypeError, ValueError) as exc:
             raise UsageError(f"{source}: malformed report record ({exc})") from None
 
 
