@@ -438,6 +438,27 @@ def test_a_killed_worker_is_named_and_the_others_results_kept(ref: RefServer,
     assert 100 <= kept <= 130  # worker 1's 125 (its half of 250), not the dead one's
 
 
+@pytest.mark.integration  # seconds of real load
+def test_a_saturated_target_is_named_in_the_warning_and_the_record(
+        cli: Cli, ref: RefServer, tmp_path: Path) -> None:
+    """A fixed pool (4 workers x 20 ms: 200/s) offered 400/s by 16 senders: the warning names
+    the target's saturation, not the generator, and the record keeps the evidence."""
+    from tests.test_schemas import problems
+
+    out = tmp_path / "saturated.json"
+    result = cli("bench", "/pool/20?workers=4", "--base-url", ref.url, "--rate", "400",
+                 "--duration", "1500ms", "-c", "16", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "warning: the target is saturated, not the generator: " in result.stderr
+    assert "generator fell behind" not in result.stderr
+    data = json.loads(out.read_text())
+    saturation = data["generator"]["saturation"]
+    assert saturation["cause"] == "target" and saturation["senders"] == 16, saturation
+    assert saturation["all_busy_share"] > 0.8 and saturation["late_all_busy"] > 0
+    assert saturation["service_ms"]["route"] == "GET /pool/20"
+    assert not problems("run", data)
+
+
 def _database_ms(dsn: str) -> float:
     """All statements' execution time in this database so far (pg_stat_statements), without
     the reads of pg_stat_statements itself."""
