@@ -7,8 +7,9 @@ from dataclasses import replace
 from perfkit.bench.cache import Speedup, judge
 from perfkit.bench.meta import LoopMode
 from perfkit.bench.saturation import Cause, Saturation
+from perfkit.db.workload import DbStats
 from perfkit.render.markdown import document
-from perfkit.render.run import run_document, run_warnings, speedup_lines
+from perfkit.render.run import db_notes, run_document, run_warnings, speedup_lines
 from tests.render.support import hand_run
 
 COLD_MS = [150.0, 152.0, 149.0, 151.0, 150.0]
@@ -162,3 +163,21 @@ def test_late_sends_name_their_cause_with_its_evidence_and_remedy() -> None:
     assert _late(None) == ("the generator fell behind: 772 sends late, up to 2065 ms; "
                            "achieved 200 req/s")
 
+
+def _db_line(service: float | None, latency: float | None) -> str:
+    db = DbStats((), share_of_latency=latency, db_ms_per_request=882.0,
+                 share_of_service_time=service)
+    return db_notes(db)[0]
+
+
+def test_the_database_share_says_which_time_it_is_of() -> None:
+    assert _db_line(0.95, 0.19) == (
+        "database time per request 882 ms = 95% of the mean service time (latency from the "
+        "send); 19% of the mean latency from the intended start (pg_stat_statements of this "
+        "database: other clients count too)")
+    # a closed loop: the latency is the service time, one share
+    assert " = 5% of the mean service time (latency from the send) (pg_stat" in (
+        _db_line(0.05, 0.05))
+    assert " = <1% of the mean service time" in _db_line(0.001, 0.001)
+    # a record from before the service time: the share of the latency, as it was said
+    assert " = 19% of the mean latency (pg_stat" in _db_line(None, 0.19)
