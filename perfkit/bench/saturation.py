@@ -35,7 +35,7 @@ TICK_S = 0.010  # the loop-lag ticker's sleep
 CLIENT_LAG_MS = 5.0  # the ticker's median delay from which the client's loop is the limit
 CLIENT_CPU_CORES = 0.9  # one event loop's process uses at most one core
 BUSY_SHARE = 0.5  # every sender busy this share of the run (or of the late sends): no sender
-GROWTH = 1.5  # the service time's median over its fastest answer: the target queued
+GROWTH = 1.2  # the service time's median over its fastest answer: the target queued
 
 
 class Cause(StrEnum):
