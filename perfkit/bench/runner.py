@@ -54,7 +54,7 @@ from perfkit.bench.options import (
 from perfkit.bench.pacer import Segment, UserPlan
 from perfkit.bench.record import Phase, Run, now_iso
 from perfkit.bench.recorder import Recorder
-from perfkit.bench.saturation import LoopWatch, Saturation, SenderClock, judge
+from perfkit.bench.saturation import LoopWatch, Saturation, SenderClock, fastest_ms, judge
 from perfkit.bench.scenario import Scenario, Step, placeholders
 from perfkit.bench.series import choose_width_s
 from perfkit.bench.users import (
@@ -489,7 +489,7 @@ class _Engine:
                       key=lambda r: r.count, default=None)
         if busiest is not None:
             evidence = replace(evidence, service_route=busiest.route,
-                               service_fastest_ms=busiest.raw.get_min_value() / 1000,
+                               service_fastest_ms=fastest_ms(busiest.raw),
                                service_p50_ms=busiest.raw.get_value_at_percentile(50) / 1000)
         evidence = self.loop_watch.evidence(evidence)
         if clock is None:

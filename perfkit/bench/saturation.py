@@ -101,6 +101,14 @@ class Saturation:
                    service_p50_ms=_float(service.get("p50")))
 
 
+def fastest_ms(hist: HdrHistogram) -> float | None:
+    """The fastest answer of a histogram: its first recorded bucket (not hdrh's min, which
+    adding an empty histogram, a route's errors-only phase, sets to 0)."""
+    if not hist.get_total_count():
+        return None
+    return float(hist.get_value_at_percentile(0)) / 1000
+
+
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
