@@ -153,7 +153,8 @@ def late_line(run: Run) -> str:
                 f"service time ({fmt_ms(sat.service_p50_ms)} ms median, "
                 f"{fmt_ms(sat.service_fastest_ms)} ms fastest, on {sat.service_route}); "
                 f"{achieved} {unit} is what {sat.senders} requests in flight hold: raise "
-                "--concurrency")
+                "--concurrency (a target already saturated at its first answer looks the "
+                "same; its service time then grows with the concurrency)")
     if sat.cause is Cause.CLIENT:
         return (f"the client was the limit, not the target: {late}; {_client(sat, gen.late_sends)}"
                 f"; achieved {achieved} {unit}: spread the load over processes (--workers "
