@@ -6,8 +6,8 @@ import pytest
 
 from perfkit.bench.record import Phase, Run
 from perfkit.errors import UsageError
-from perfkit.prom.record import ReportRecord
 from perfkit.gate import Status, check_thresholds_on_report, compare_with_baseline, run_gate
+from perfkit.prom.record import ReportRecord
 from perfkit.thresholds import load_thresholds
 from tests.support import lognormal_ms, make_run
 

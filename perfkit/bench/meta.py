@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkit.bench.pacer import Segment
+from perfkit.bench.saturation import Saturation, merge
 
 
 class LoopMode(StrEnum):
@@ -88,6 +89,7 @@ class Generator:
     fell_behind: bool = False
     latency_from: str = ""
     sources: int = 1
+    saturation: Saturation | None = None  # why sends were late, with its evidence
 
     @property
     def achieved_rate_per_s(self) -> float | None:
@@ -104,6 +106,7 @@ class Generator:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["mode"] = self.mode.value
+        data["saturation"] = None if self.saturation is None else self.saturation.to_json()
         data["achieved_rate_per_s"] = self.achieved_rate_per_s
         data["achieved_iterations_per_s"] = self.achieved_iterations_per_s
         return data
@@ -117,6 +120,7 @@ class Generator:
         if "target_iterations_per_s" not in data and "target_rate_per_s" in data:
             values["target_iterations_per_s"] = data["target_rate_per_s"]
         values["mode"] = LoopMode(data.get("mode") or LoopMode.CLOSED)
+        values["saturation"] = Saturation.from_json(data.get("saturation"))
         return cls(**values)
 
 
@@ -142,7 +146,7 @@ def merge_generators(gens: list[Generator]) -> Generator:
         max_send_lag_ms=max((g.max_send_lag_ms for g in gens), default=0.0),
         fell_behind=any(g.fell_behind for g in gens),
         latency_from=froms.pop() if len(froms) == 1 else "mixed",
-        sources=sum(g.sources for g in gens))
+        sources=sum(g.sources for g in gens), saturation=merge([g.saturation for g in gens]))
 
 
 def sequential_generators(gens: list[Generator]) -> Generator:
@@ -151,7 +155,7 @@ def sequential_generators(gens: list[Generator]) -> Generator:
     total = merge_generators(gens)
     return replace(total, elapsed_s=round(sum(g.elapsed_s for g in gens), 3),
                    target_iterations_per_s=gens[0].target_iterations_per_s if gens else None,
-                   sources=1)
+                   sources=1, saturation=merge([g.saturation for g in gens], together=False))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from perfkit.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
     from perfkit.bench.pacer import Lag
+    from perfkit.bench.saturation import Saturation
     from perfkit.bench.scenario import Scenario
 
 DEFAULT_REQUESTS = 200
@@ -172,7 +173,8 @@ def latency_origin(open_loop: bool, steps: int) -> str:
 
 def generator_record(o: BenchOptions, *, steps: int, elapsed_s: float, requests: int,
                      errors: int, iterations: int, lag: Lag, share: int = 1,
-                     cut_iterations: int = 0) -> Generator:
+                     cut_iterations: int = 0, saturation: Saturation | None = None
+                     ) -> Generator:
     """The run record's `generator`: what the load generator achieved (requests and
     iterations apart: --rate paces iterations). A segment's target is its share of the
     rate, so that the targets of all segments add up to --rate."""
@@ -182,4 +184,4 @@ def generator_record(o: BenchOptions, *, steps: int, elapsed_s: float, requests:
         requests=requests, errors=errors, iterations=iterations,
         cut_iterations=cut_iterations, target_iterations_per_s=target, late_sends=lag.late,
         max_send_lag_ms=round(lag.max_lag_ms, 3), fell_behind=lag.fell_behind,
-        latency_from=latency_origin(o.open_loop, steps))
+        latency_from=latency_origin(o.open_loop, steps), saturation=saturation)

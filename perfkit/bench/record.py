@@ -215,8 +215,17 @@ class Run:
                 for r in self.records.values() if r.phase is Phase.ALL}
 
     def mean_latency_ms(self) -> float | None:
-        """The mean of every successful request of the run, all routes together."""
-        total = [(r.count, stats.summary_ms(r.corrected)["mean"])
+        """The mean latency (from the intended start in an open loop) of every successful
+        request of the run, all routes together."""
+        return self._mean_ms(raw=False)
+
+    def mean_service_ms(self) -> float | None:
+        """The mean service time (from the actual send) of every successful request of the
+        run, all routes together: what the target spent, without the client's queueing."""
+        return self._mean_ms(raw=True)
+
+    def _mean_ms(self, *, raw: bool) -> float | None:
+        total = [(r.count, stats.summary_ms(r.raw if raw else r.corrected)["mean"])
                  for r in self.records.values() if r.phase is Phase.ALL and r.count]
         count = sum(n for n, _ in total)
         return sum(n * (m or 0.0) for n, m in total) / count if count else None

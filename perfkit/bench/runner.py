@@ -34,6 +34,7 @@ import random
 import signal
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Protocol
 
 import aiohttp
@@ -53,6 +54,7 @@ from perfkit.bench.options import (
 from perfkit.bench.pacer import Segment, UserPlan
 from perfkit.bench.record import Phase, Run, now_iso
 from perfkit.bench.recorder import Recorder
+from perfkit.bench.saturation import LoopWatch, Saturation, SenderClock, fastest_ms, judge
 from perfkit.bench.scenario import Scenario, Step, placeholders
 from perfkit.bench.series import choose_width_s
 from perfkit.bench.users import (
@@ -112,6 +114,10 @@ class _Engine:
         self.iterations = 0
         self.late = self.sent_first = 0
         self.max_lag_s = 0.0
+        self.sender_count = 0
+        self.clock: SenderClock | None = None  # open loop: how busy the senders were
+        self.loop_watch = LoopWatch()
+        self.ended = 0.0  # when the measurement ended (the senders' last schedule)
         self.finishing = False
         self.seen = Seen()
         self.outages = Outages()
@@ -311,7 +317,10 @@ class _Engine:
                            turn: asyncio.Lock) -> None:
         """Senders take the intended starts in turn: the one holding `turn` waits for the
         next start, then sends; when all are busy, the next free one sends late (and the
-        lateness is in its latency)."""
+        lateness is in its latency). The clock notes whether a late send had a sender free
+        at its intended start (bench/saturation.py)."""
+        clock = self.clock
+        assert clock is not None
         while True:
             async with turn:
                 item = next(schedule, None)
@@ -325,7 +334,11 @@ class _Engine:
                     await asyncio.sleep(delay)
             if time.perf_counter() >= self.t0 + self.opt.max_time_s:
                 return
-            await self._iteration(session, user, intended)
+            clock.dispatch(intended)
+            try:
+                await self._iteration(session, user, intended)
+            finally:
+                clock.done()
 
     async def _open_loop(self, session: aiohttp.ClientSession, senders: int) -> None:
         schedule, turn = self._schedule(), asyncio.Lock()
@@ -335,6 +348,7 @@ class _Engine:
         try:
             await asyncio.wait(tasks, timeout=max(0.0, end - time.perf_counter())
                                + self.opt.timeout_s + 1.0)
+            self.ended = time.perf_counter()
             self.finishing = True
             for intended, _ in schedule:  # due, never sent: the run ended first
                 if intended > time.perf_counter():
@@ -425,7 +439,9 @@ class _Engine:
                                                         2 * len(self.scenario.steps)))
         bound_s = min(self.opt.duration_s or self.opt.max_time_s, self.opt.max_time_s)
         self.budget.deadline = self.t0 + bound_s
+        self.loop_watch.start()
         if self.opt.open_loop:
+            self.clock = SenderClock(senders, pacer.late_threshold_s(float(rate or 1.0)))
             await self._open_loop(session, senders)
         else:
             await self._closed_loop(session, senders, lambda: self._next_user(
@@ -434,7 +450,7 @@ class _Engine:
     async def execute(self) -> Run:
         self.opt.validate()
         check_login(self.scenario, self.opt.credentials)
-        senders = self.senders()
+        senders = self.sender_count = self.senders()
         self.run.settings = settings_record(self.opt, self.scenario, senders, self.limit)
         self.run.provenance = Provenance.here()
         connector = aiohttp.TCPConnector(limit=senders, ttl_dns_cache=300)
@@ -457,9 +473,30 @@ class _Engine:
                 if current is not None:
                     current.uncancel()
             finally:
+                await self.loop_watch.stop()
                 ticker.cancel()
                 await asyncio.gather(ticker, return_exceptions=True)
         return self._close()
+
+    def _saturation(self, lag: pacer.Lag) -> Saturation:
+        """The evidence of why sends were late, and its verdict (open loop only)."""
+        evidence, clock = Saturation(senders=self.sender_count), self.clock
+        if clock is not None:
+            evidence = replace(
+                evidence, late_all_busy=clock.late_all_busy,
+                late_sender_idle=clock.late_sender_idle,
+                all_busy_share=clock.all_busy_share(self.t0, self.ended or time.perf_counter()))
+        busiest = max((r for r in self.run.records.values() if r.phase is Phase.ALL and r.count),
+                      key=lambda r: r.count, default=None)
+        if busiest is not None:
+            evidence = replace(evidence, service_route=busiest.route,
+                               service_fastest_ms=fastest_ms(busiest.raw),
+                               service_p50_ms=busiest.raw.get_value_at_percentile(50) / 1000)
+        evidence = self.loop_watch.evidence(evidence)
+        if clock is None:
+            return evidence
+        return replace(evidence, cause=judge(evidence, late=lag.late,
+                                             fell_behind=lag.fell_behind))
 
     def _close(self) -> Run:
         elapsed = max(1e-9, time.perf_counter() - self.t0) if self.t0 else 0.0
@@ -472,7 +509,8 @@ class _Engine:
             self.opt, steps=len(self.scenario.steps), elapsed_s=elapsed,
             requests=(rec.done + rec.failed) if rec else 0, errors=rec.failed if rec else 0,
             iterations=self.iterations, lag=lag, share=self.segment.count,
-            cut_iterations=self.seen.cut_iterations)
+            cut_iterations=self.seen.cut_iterations,
+            saturation=self._saturation(lag) if self.t0 else None)
         self.run.error_bodies = error_bodies(self.seen)
         self.run.cut_routes = dict(self.seen.missing)
         self.run.outages = self.outages.close()

@@ -98,7 +98,8 @@ def run_session(scenario: Scenario, options: BenchOptions,
         run = _repeats(scenario, options, on_progress)
         try:
             run.db = window.result(requests=run.total_count + run.total_errors,
-                                   mean_latency_ms=run.mean_latency_ms())
+                                   mean_latency_ms=run.mean_latency_ms(),
+                                   mean_service_ms=run.mean_service_ms())
         except PerfkitError as exc:  # the database failed at the end: the run is still whole
             run.notes.append(f"no SQL figures: the statements snapshot at the run's end "
                              f"failed: {exc.message}")

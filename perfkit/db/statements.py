@@ -6,7 +6,7 @@ database before and after a window and keeps the statements whose counters moved
 
     with StatementWindow(dsn) as window:
         ...  # the run
-    db = window.result(requests=n, mean_latency_ms=m)
+    db = window.result(requests=n, mean_latency_ms=m, mean_service_ms=s)
 
 perfkit's own queries carry MARK and are left out; other clients of the same database
 during the window are counted (the run should be alone on it).
@@ -136,7 +136,8 @@ def take_snapshot(conn: psycopg.Connection[Any], schema: str | None = None) -> S
 
 
 def delta(before: Snapshot | None, after: Snapshot, *, requests: int | None = None,
-          mean_latency_ms: float | None = None) -> DbStats:
+          mean_latency_ms: float | None = None, mean_service_ms: float | None = None
+          ) -> DbStats:
     """The statements whose counters moved between two snapshots, costliest first (with no
     `before`, everything since the statistics' last reset)."""
     reset_during = before is not None and before.stats_reset != after.stats_reset
@@ -158,7 +159,8 @@ def delta(before: Snapshot | None, after: Snapshot, *, requests: int | None = No
     hidden_ms = after.hidden_ms - (before.hidden_ms if before and not reset_during else 0.0)
     return DbStats(tuple(stats), share_of_latency(per_request, mean_latency_ms), per_request,
                    seconds, after.hidden, reset_during, hidden_ms=max(0.0, hidden_ms),
-                   housekeeping=Housekeeping.of(chores))
+                   housekeeping=Housekeeping.of(chores),
+                   share_of_service_time=share_of_latency(per_request, mean_service_ms))
 
 
 def _merged(seen: tuple[int, Counters] | None, queryid: int, moved: Counters
@@ -236,12 +238,14 @@ class StatementWindow:
             self._conn.close()
             self._conn = None
 
-    def result(self, *, requests: int | None = None,
-               mean_latency_ms: float | None = None) -> DbStats:
+    def result(self, *, requests: int | None = None, mean_latency_ms: float | None = None,
+               mean_service_ms: float | None = None) -> DbStats:
         """The window's statements; `requests` gives calls per request and the database time
-        per request, `mean_latency_ms` its share of the latency."""
+        per request, `mean_service_ms` its share of the service time (from the send) and
+        `mean_latency_ms` its share of the latency (from the intended start)."""
         after = self.stop()
-        return delta(self.before, after, requests=requests, mean_latency_ms=mean_latency_ms)
+        return delta(self.before, after, requests=requests, mean_latency_ms=mean_latency_ms,
+                     mean_service_ms=mean_service_ms)
 
 
 def observe(dsn: str, seconds: float, tick: Callable[[float], None] | None = None,

@@ -116,8 +116,10 @@ class StatementStats:
 
 def share_of_latency(db_ms_per_request: float | None,
                      mean_latency_ms: float | None) -> float | None:
-    """Database time per request over the mean request latency (0..1, more when requests
-    overlap their queries or other clients used the database)."""
+    """Database time per request over a mean request time (0..1, more when requests overlap
+    their queries or other clients used the database): of the service time (from the send)
+    it says what the target spent its time on; of the latency from the intended start, what
+    a user waited on, the client-side queueing of a saturated open loop included."""
     if db_ms_per_request is None or not mean_latency_ms or mean_latency_ms <= 0:
         return None
     return db_ms_per_request / mean_latency_ms
@@ -172,6 +174,7 @@ class DbStats:
     reset_during: bool = False
     hidden_ms: float = 0.0  # the hidden statements' time in the window
     housekeeping: Housekeeping = field(default_factory=Housekeeping)
+    share_of_service_time: float | None = None  # of the mean service time, from the send
 
     @property
     def total_ms(self) -> float:
@@ -201,6 +204,7 @@ class DbStats:
     def to_json(self) -> dict[str, Any]:
         return {"statements": [s.to_json() for s in self.statements],
                 "share_of_latency": self.share_of_latency,
+                "share_of_service_time": self.share_of_service_time,
                 "db_ms_per_request": self.db_ms_per_request, "seconds": self.seconds,
                 "hidden_statements": self.hidden_statements, "hidden_ms": self.hidden_ms,
                 "housekeeping": self.housekeeping.to_json(), "reset_during": self.reset_during}
@@ -208,7 +212,7 @@ class DbStats:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DbStats:
         share, per_request = data.get("share_of_latency"), data.get("db_ms_per_request")
-        seconds = data.get("seconds")
+        seconds, service = data.get("seconds"), data.get("share_of_service_time")
         return cls(statements=tuple(StatementStats.from_json(s) for s in data["statements"]),
                    share_of_latency=None if share is None else float(share),
                    db_ms_per_request=None if per_request is None else float(per_request),
@@ -216,6 +220,7 @@ class DbStats:
                    hidden_statements=int(data.get("hidden_statements", 0)),
                    reset_during=bool(data.get("reset_during", False)),
                    hidden_ms=float(data.get("hidden_ms", 0.0)),
-                   housekeeping=Housekeeping.from_json(data.get("housekeeping")))
+                   housekeeping=Housekeeping.from_json(data.get("housekeeping")),
+                   share_of_service_time=None if service is None else float(service))
 
 

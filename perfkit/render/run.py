@@ -7,10 +7,11 @@ from perfkit.bench.capacity import Capacity
 from perfkit.bench.evidence import Outage
 from perfkit.bench.meta import LoopMode
 from perfkit.bench.record import Phase, Run
+from perfkit.bench.saturation import Cause, Saturation
 from perfkit.db.workload import DbStats
 from perfkit.render.model import Document, Table, name, number, text
 from perfkit.stats import summary_ms
-from perfkit.units import fmt_ms, fmt_rate
+from perfkit.units import fmt_ms, fmt_rate, fmt_share
 
 RUN_COLUMNS = (name("route"), name("phase"), number("count"), number("mean ms"),
                number("p50 ms"), number("p90 ms", drop=2), number("p99 ms"),
@@ -119,18 +120,57 @@ def run_notes(run: Run) -> list[str]:
 
 def run_warnings(run: Run) -> list[str]:
     """What makes the run's figures weaker: said on stderr as warnings."""
-    gen, steps = run.generator, run.settings.steps_per_iteration
     out = []
-    if gen.fell_behind:
-        unit = "req/s" if steps == 1 else "iterations/s"
-        achieved = gen.achieved_rate_per_s if steps == 1 else gen.achieved_iterations_per_s
-        out.append(f"the generator fell behind: {gen.late_sends} sends late, up to "
-                   f"{fmt_ms(gen.max_send_lag_ms)} ms; achieved {achieved} {unit}")
+    if run.generator.fell_behind:
+        out.append(late_line(run))
     out += outage_lines(run)
     out += run.warnings()
     if run.interrupted:
         out.append("interrupted: the results are partial")
     return out
+
+
+def late_line(run: Run) -> str:
+    """Sends left late: what held them back (bench/saturation.py), with the evidence and
+    what to do about it."""
+    gen, steps = run.generator, run.settings.steps_per_iteration
+    unit = "req/s" if steps == 1 else "iterations/s"
+    achieved = fmt_rate(gen.achieved_rate_per_s if steps == 1 else
+                        gen.achieved_iterations_per_s)
+    late = f"{gen.late_sends} sends late, up to {fmt_ms(gen.max_send_lag_ms)} ms"
+    sat = gen.saturation
+    if sat is None or sat.cause is None:
+        return f"the generator fell behind: {late}; achieved {achieved} {unit}"
+    busy = (f"all {sat.senders} senders were waiting on answers "
+            f"({fmt_share(sat.all_busy_share, digits=0)} of the run)")
+    if sat.cause is Cause.TARGET:
+        return (f"the target is saturated, not the generator: {late}: {busy} while its "
+                f"service time grew from {fmt_ms(sat.service_fastest_ms)} ms (fastest) to "
+                f"{fmt_ms(sat.service_p50_ms)} ms (median) on {sat.service_route}; the "
+                f"achieved {achieved} {unit} is its capacity at {sat.senders} requests in "
+                "flight (the rate it holds: --find-max; at more concurrency: --concurrency)")
+    if sat.cause is Cause.SENDERS:
+        return (f"the senders were the limit, not the target: {late}: {busy} at a steady "
+                f"service time ({fmt_ms(sat.service_p50_ms)} ms median, "
+                f"{fmt_ms(sat.service_fastest_ms)} ms fastest, on {sat.service_route}); "
+                f"{achieved} {unit} is what {sat.senders} requests in flight hold: raise "
+                "--concurrency (a target already saturated at its first answer looks the "
+                "same; its service time then grows with the concurrency)")
+    if sat.cause is Cause.CLIENT:
+        return (f"the client was the limit, not the target: {late}; {_client(sat, gen.late_sends)}"
+                f"; achieved {achieved} {unit}: spread the load over processes (--workers "
+                "auto) or lower --rate")
+    return (f"the generator fell behind: {late}; achieved {achieved} {unit} (cause unclear: "
+            f"all senders busy {fmt_share(sat.all_busy_share, digits=0)} of the run, "
+            f"{_client(sat, gen.late_sends)})")
+
+
+def _client(sat: Saturation, late: int | None) -> str:
+    """The client's own figures: its loop's delay, its CPU, the late sends of idle senders."""
+    return (f"its event loop woke a 10 ms timer {fmt_ms(sat.loop_lag_p50_ms)} ms late "
+            f"(median; p99 {fmt_ms(sat.loop_lag_p99_ms)} ms), the process used "
+            f"{sat.cpu_cores or 0:.2f} of a CPU core, and {sat.late_sender_idle} of the "
+            f"{late} late sends left while a sender was free")
 
 
 OUTAGE_LINES = 5  # a flapping backend: the first ones said, all kept in the record
@@ -191,13 +231,27 @@ def db_table(db: DbStats) -> Table:
 def db_notes(db: DbStats) -> list[str]:
     notes = []
     if db.db_ms_per_request is not None:
-        portion = db.share_of_latency
-        share = ("" if portion is None else
-                 f" = {'<1%' if 0 < portion < 0.005 else format(portion, '.0%')} of the mean "
-                 "latency")
-        notes.append(f"database time per request {fmt_ms(db.db_ms_per_request)} ms{share} "
-                     "(pg_stat_statements of this database: other clients count too)")
+        notes.append(f"database time per request {fmt_ms(db.db_ms_per_request)} ms"
+                     f"{_db_share(db)} (pg_stat_statements of this database: other clients "
+                     "count too)")
     return notes + db.notes()
+
+
+def _percent(portion: float) -> str:
+    return "<1%" if 0 < portion < 0.005 else format(portion, ".0%")
+
+
+def _db_share(db: DbStats) -> str:
+    """` = 95% of the mean service time (latency from the send); 19% of the mean latency
+    from the intended start`: the second part only where the two differ (an open loop's
+    queueing); a record from before the service time, its share of the latency alone."""
+    service, latency = db.share_of_service_time, db.share_of_latency
+    if service is None:
+        return "" if latency is None else f" = {_percent(latency)} of the mean latency"
+    said = f" = {_percent(service)} of the mean service time (latency from the send)"
+    if latency is not None and _percent(latency) != _percent(service):
+        said += f"; {_percent(latency)} of the mean latency from the intended start"
+    return said
 
 
 def speedup_lines(speedups: list[Speedup]) -> list[str]:

@@ -1,6 +1,8 @@
 """A reference HTTP server with known latencies (run as a separate process by the tests).
 
-Routes: /fast (answers at once), /sleep/{ms} (answers after ms), /status/{code},
+Routes: /fast (answers at once), /sleep/{ms} (answers after ms), /pool/{ms}?workers=K (a
+fixed pool: at most K requests served at a time, each for ms, the others queue for a worker:
+its capacity is K x 1000/ms requests a second), /status/{code},
 /stall?after=N&ms=M (answers at once, except that request N freezes the whole server for M
 ms: every request arriving during the freeze waits for its end, like a GC pause),
 /items (a JSON list with ids), /items/{id}, /echo (POST: returns the JSON body), /cached
@@ -45,6 +47,7 @@ class State:
     auth_log: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: {"logins": [], "requests": []})
     serial: itertools.count[int] = field(default_factory=itertools.count)
+    pools: dict[int, asyncio.Semaphore] = field(default_factory=dict)  # by worker count
 
 
 def valid_user(email: str, password: str) -> bool:
@@ -113,14 +116,24 @@ def make_app(state: State) -> web.Application:
         await frozen()
         return web.Response(text="ok")
 
-    async def sleep(request: web.Request) -> web.Response:
+    async def exactly(ms: float) -> None:
         # Timers are ms-grained: sleep short, then yield until the exact time has passed, so
         # that the endpoint takes its nominal latency and the client's excess is what shows.
         loop = asyncio.get_running_loop()
-        until = loop.time() + int(request.match_info["ms"]) / 1000
+        until = loop.time() + ms / 1000
         await asyncio.sleep(max(0.0, until - loop.time() - 0.0015))
         while loop.time() < until:
             await asyncio.sleep(0)
+
+    async def sleep(request: web.Request) -> web.Response:
+        await exactly(int(request.match_info["ms"]))
+        return web.Response(text="ok")
+
+    async def pool(request: web.Request) -> web.Response:
+        workers = max(1, int(request.query.get("workers", "4")))
+        busy = state.pools.setdefault(workers, asyncio.Semaphore(workers))
+        async with busy:
+            await exactly(int(request.match_info["ms"]))
         return web.Response(text="ok")
 
     async def status(request: web.Request) -> web.Response:
@@ -158,6 +171,7 @@ def make_app(state: State) -> web.Application:
     async def reset(_: web.Request) -> web.Response:
         state.counts.clear()
         state.frozen_until = 0.0
+        state.pools.clear()
         state.seen_tokens.clear()
         state.issued.clear()
         state.auth_log = {"logins": [], "requests": []}
@@ -165,8 +179,9 @@ def make_app(state: State) -> web.Application:
 
     app = web.Application()
     app.add_routes([web.get("/", fast), web.get("/fast", fast), web.get("/sleep/{ms}", sleep),
-                    web.get("/status/{code}", status), web.get("/stall", stall),
-                    web.get("/items", items), web.get("/items/{id}", item),
+                    web.get("/pool/{ms}", pool), web.get("/status/{code}", status),
+                    web.get("/stall", stall), web.get("/items", items),
+                    web.get("/items/{id}", item),
                     web.post("/echo", echo), web.get("/cached", cached),
                     web.post("/_reset", reset), *make_auth_routes(state)])
     return app

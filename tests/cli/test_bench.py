@@ -438,6 +438,27 @@ def test_a_killed_worker_is_named_and_the_others_results_kept(ref: RefServer,
     assert 100 <= kept <= 130  # worker 1's 125 (its half of 250), not the dead one's
 
 
+@pytest.mark.integration  # seconds of real load
+def test_a_saturated_target_is_named_in_the_warning_and_the_record(
+        cli: Cli, ref: RefServer, tmp_path: Path) -> None:
+    """A fixed pool (4 workers x 20 ms: 200/s) offered 400/s by 16 senders: the warning names
+    the target's saturation, not the generator, and the record keeps the evidence."""
+    from tests.test_schemas import problems
+
+    out = tmp_path / "saturated.json"
+    result = cli("bench", "/pool/20?workers=4", "--base-url", ref.url, "--rate", "400",
+                 "--duration", "1500ms", "-c", "16", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "warning: the target is saturated, not the generator: " in result.stderr
+    assert "generator fell behind" not in result.stderr
+    data = json.loads(out.read_text())
+    saturation = data["generator"]["saturation"]
+    assert saturation["cause"] == "target" and saturation["senders"] == 16, saturation
+    assert saturation["all_busy_share"] > 0.8 and saturation["late_all_busy"] > 0
+    assert saturation["service_ms"]["route"] == "GET /pool/20"
+    assert not problems("run", data)
+
+
 def _database_ms(dsn: str) -> float:
     """All statements' execution time in this database so far (pg_stat_statements), without
     the reads of pg_stat_statements itself."""
@@ -482,6 +503,10 @@ def test_a_run_with_a_dsn_records_its_sql(cli: Cli, demo_stack: dict[str, Any],
     route = next(r for r in json.loads(out.read_text())["routes"] if r["phase"] == "all")
     assert db["share_of_latency"] == pytest.approx(
         db["db_ms_per_request"] / route["latency_ms"]["mean"], rel=1e-6)
+    # of the service time (from the send): in a closed loop, the latency itself
+    assert db["share_of_service_time"] == pytest.approx(
+        db["db_ms_per_request"] / route["latency_raw_ms"]["mean"], rel=1e-6)
+    assert "of the mean service time (latency from the send)" in result.stdout
     # Of the right size: a wrong unit would be 1000x off (a wrong count of calls is caught
     # above); two timings minutes apart on a shared 2-core machine differ by up to ~40%.
     from tests.demo.support import explain_ms
@@ -489,3 +514,34 @@ def test_a_run_with_a_dsn_records_its_sql(cli: Cli, demo_stack: dict[str, Any],
     plans = explain_ms(dsn, str(conversation))
     expected = sum(plans) / len(plans) / route["latency_ms"]["mean"]
     assert expected / 2 <= db["share_of_latency"] <= expected * 2, (db, expected)
+
+
+def test_the_database_share_of_an_open_loop_above_capacity_is_of_the_service_time(
+        cli: Cli, demo_stack: dict[str, Any], tmp_path: Path) -> None:
+    """One sender offered more than it can send: the client queues, so the latency from the
+    intended start grows far beyond the service time; the database share is of the service
+    time (the raw histograms), the share of the latency kept beside it."""
+    import psycopg
+
+    dsn = str(demo_stack["postgres"]["dsn"])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        (conversation,) = conn.execute(
+            "SELECT conversation_id FROM messages GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone() or (None,)
+    tokens = tmp_path / "token.txt"
+    tokens.write_text(Path(demo_stack["tokens_file"]).read_text().split()[-20] + "\n")
+    out = tmp_path / "queued.json"
+    result = cli("bench", f"/messages/{conversation}", "--tokens-file", str(tokens),
+                 "--rate", "1000", "-c", "1", "--duration", "1s", "--timeout", "2s",
+                 "--max-error-ratio", "100%", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    db, route = data["db"], next(r for r in data["routes"] if r["phase"] == "all")
+    service_ms, latency_ms = route["latency_raw_ms"]["mean"], route["latency_ms"]["mean"]
+    assert latency_ms > 3 * service_ms, route  # the queue on the client
+    assert db["share_of_service_time"] == pytest.approx(db["db_ms_per_request"] / service_ms,
+                                                        rel=1e-6)
+    assert db["share_of_latency"] == pytest.approx(db["db_ms_per_request"] / latency_ms,
+                                                   rel=1e-6)
+    assert "of the mean service time (latency from the send); " in result.stdout
+    assert "of the mean latency from the intended start" in result.stdout

@@ -144,8 +144,11 @@ def test_a_reset_during_the_window_is_flagged(advice_db: Callable[[], str]) -> N
 
 def test_records_round_trip_and_share_of_latency_needs_both_figures() -> None:
     stats = StatementStats(1, "SELECT 1", 4, 2.0, 8.0, 2.0, 4, 10, 1)
-    db = DbStats((stats,), 0.25, 4.0, 20.0, 3, False)
+    db = DbStats((stats,), 0.25, 4.0, 20.0, 3, False, share_of_service_time=0.8)
     assert DbStats.from_json(db.to_json()) == db
+    assert db.to_json()["share_of_service_time"] == 0.8
+    older = {k: v for k, v in db.to_json().items() if k != "share_of_service_time"}
+    assert DbStats.from_json(older).share_of_service_time is None  # a record from before it
     assert set(stats.to_json()) == {"queryid", "query", "calls", "calls_per_request",
                                     "total_ms", "mean_ms", "rows", "shared_blks_hit",
                                     "shared_blks_read"}

@@ -6,8 +6,10 @@ from dataclasses import replace
 
 from perfkit.bench.cache import Speedup, judge
 from perfkit.bench.meta import LoopMode
+from perfkit.bench.saturation import Cause, Saturation
+from perfkit.db.workload import DbStats
 from perfkit.render.markdown import document
-from perfkit.render.run import run_document, run_warnings, speedup_lines
+from perfkit.render.run import db_notes, run_document, run_warnings, speedup_lines
 from tests.render.support import hand_run
 
 COLD_MS = [150.0, 152.0, 149.0, 151.0, 150.0]
@@ -134,3 +136,64 @@ def test_a_capacity_search_shows_its_steps_and_bracket_first() -> None:
     assert lines[5].endswith("| broke |") and lines[6].endswith("| unclear (estimate) |")
     assert ("- capacity: held 56.57/s, broke at 80/s within p99<200ms (achieved 61/s of 80/s "
             "offered: the target fell behind)") in lines
+
+SATURATED = Saturation(cause=Cause.TARGET, senders=16, all_busy_share=0.97, late_all_busy=770,
+                       loop_lag_p50_ms=0.15, loop_lag_p99_ms=2.9, cpu_cores=0.05,
+                       service_route="GET /pool/20", service_fastest_ms=21.4,
+                       service_p50_ms=82.5)
+
+
+def _late(saturation: Saturation | None) -> str:
+    run = hand_run([150.0, 151.0], [1.0, 1.1], mode=LoopMode.OPEN)
+    run.generator = replace(run.generator, fell_behind=True, late_sends=772,
+                            max_send_lag_ms=2065.0, requests=800, elapsed_s=4.0,
+                            saturation=saturation)
+    (line,) = run_warnings(run)
+    return line
+
+
+def test_late_sends_name_their_cause_with_its_evidence_and_remedy() -> None:
+    assert _late(SATURATED) == (
+        "the target is saturated, not the generator: 772 sends late, up to 2065 ms: all 16 "
+        "senders were waiting on answers (97% of the run) while its service time grew from "
+        "21.4 ms (fastest) to 82.5 ms (median) on GET /pool/20; the achieved 200 req/s is "
+        "its capacity at 16 requests in flight (the rate it holds: --find-max; at more "
+        "concurrency: --concurrency)")
+    steady = replace(SATURATED, cause=Cause.SENDERS, service_p50_ms=21.9)
+    assert _late(steady).startswith("the senders were the limit, not the target: 772 sends "
+                                    "late, up to 2065 ms: all 16 senders were waiting")
+    assert "200 req/s is what 16 requests in flight hold: raise --concurrency (a target " in (
+        _late(steady))
+    client = replace(SATURATED, cause=Cause.CLIENT, all_busy_share=0.0, late_all_busy=0,
+                     late_sender_idle=772, loop_lag_p50_ms=82.3, loop_lag_p99_ms=89.3,
+                     cpu_cores=0.99)
+    assert _late(client) == (
+        "the client was the limit, not the target: 772 sends late, up to 2065 ms; its event "
+        "loop woke a 10 ms timer 82.3 ms late (median; p99 89.3 ms), the process used 0.99 "
+        "of a CPU core, and 772 of the 772 late sends left while a sender was free; achieved "
+        "200 req/s: spread the load over processes (--workers auto) or lower --rate")
+    unclear = _late(replace(client, cause=Cause.UNCLEAR))
+    assert unclear.startswith("the generator fell behind: 772 sends late, up to 2065 ms; "
+                              "achieved 200 req/s (cause unclear: all senders busy 0% of")
+    # a record from before the diagnosis keeps the old sentence
+    assert _late(None) == ("the generator fell behind: 772 sends late, up to 2065 ms; "
+                           "achieved 200 req/s")
+
+
+def _db_line(service: float | None, latency: float | None) -> str:
+    db = DbStats((), share_of_latency=latency, db_ms_per_request=882.0,
+                 share_of_service_time=service)
+    return db_notes(db)[0]
+
+
+def test_the_database_share_says_which_time_it_is_of() -> None:
+    assert _db_line(0.95, 0.19) == (
+        "database time per request 882 ms = 95% of the mean service time (latency from the "
+        "send); 19% of the mean latency from the intended start (pg_stat_statements of this "
+        "database: other clients count too)")
+    # a closed loop: the latency is the service time, one share
+    assert " = 5% of the mean service time (latency from the send) (pg_stat" in (
+        _db_line(0.05, 0.05))
+    assert " = <1% of the mean service time" in _db_line(0.001, 0.001)
+    # a record from before the service time: the share of the latency, as it was said
+    assert " = 19% of the mean latency (pg_stat" in _db_line(None, 0.19)
