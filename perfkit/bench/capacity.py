@@ -228,6 +228,7 @@ class Capacity:
     broke_at_per_s: float | None  # the lowest rate that broke twice (None: none did)
     steps: tuple[Step, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    interrupted: bool = False  # stopped by the user (the run record says it: not in this JSON)
 
     @property
     def bracket(self) -> str:
@@ -311,10 +312,12 @@ def search(measure: Measure, slo: Slo, *, start: float, max_rate: float,
     steps: list[Step] = []
     found = _Bracket()
     notes = []
+    interrupted = False
     try:
         _ramp_and_bisect(measure, steps, found, start=start, max_rate=max_rate,
                          resolution=resolution, max_steps=max_steps)
     except Stopped as stop:
+        interrupted = not stop.reason
         notes.append(f"stopped after {len(steps)} step(s): {stop.reason}: the bracket so far"
                      if stop.reason else
                      f"interrupted after {len(steps)} step(s): the bracket so far")
@@ -325,7 +328,7 @@ def search(measure: Measure, slo: Slo, *, start: float, max_rate: float,
         notes.append(f"the first rate, {start:g}/s, broke: start lower with --rate")
     if len(steps) >= max_steps:
         notes.append(f"stopped after {max_steps} steps")
-    return Capacity(slo.text, held, broke, tuple(steps), tuple(notes))
+    return Capacity(slo.text, held, broke, tuple(steps), tuple(notes), interrupted)
 
 
 class Change(StrEnum):

@@ -100,7 +100,7 @@ def find_max(scenario: Scenario, options: BenchOptions, slo: Slo, *, start: floa
             f"above {SENDERS_CAP // 2}/s the open loop has {SENDERS_CAP} senders at most: a "
             "step that broke there may have run out of senders (--concurrency raises it)")))
     body.capacity = capacity
-    body.interrupted = any(n.startswith("interrupted") for n in capacity.notes)
+    body.interrupted = capacity.interrupted
     if outage:
         body.outages = list(outage[0].run.outages)
         raise RunKept(Unreachable(outage[0].reason + ": the capacity search stopped",

@@ -105,6 +105,7 @@ def test_the_cap_the_first_rate_and_a_stop_are_said() -> None:
 
     stopped = search(stop_at_40, SLO, start=10, max_rate=1000)
     assert stopped.max_rate_per_s == 20 and "interrupted after 2 step(s)" in stopped.notes[0]
+    assert stopped.interrupted and not capped.interrupted
 
 
 def test_capacity_changes_only_when_the_brackets_part() -> None:
