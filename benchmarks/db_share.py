@@ -53,15 +53,11 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from perfkit.demo import stack  # noqa: E402
-from tests.demo.support import explain_ms, messages_explainer  # noqa: E402
-
-
-def heaviest_conversation(dsn: str) -> str:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT conversation_id FROM messages GROUP BY 1 "
-                           "ORDER BY count(*) DESC LIMIT 1").fetchone()
-    assert row is not None
-    return str(row[0])
+from tests.demo.support import (  # noqa: E402
+    explain_ms,
+    heaviest_conversation,
+    messages_explainer,
+)
 
 
 def quiet_auto_explain(conn: psycopg.Connection[Any]) -> None:

@@ -477,13 +477,10 @@ def test_a_run_with_a_dsn_records_its_sql(cli: Cli, demo_stack: dict[str, Any],
     """One route of the demo: its statements, one messages query per request, the database's
     time per request as pg_stat_statements counts it, and its share of the latency, of the
     size EXPLAIN ANALYZE gives (how close, on a quiet machine: benchmarks/db_share.py)."""
-    import psycopg
+    from tests.demo.support import heaviest_conversation
 
     dsn = str(demo_stack["postgres"]["dsn"])
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        (conversation,) = conn.execute(
-            "SELECT conversation_id FROM messages GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
-        ).fetchone() or (None,)
+    conversation = heaviest_conversation(dsn)
     tokens = tmp_path / "token.txt"
     tokens.write_text(Path(demo_stack["tokens_file"]).read_text().split()[-20] + "\n")
     out = tmp_path / "sql.json"
@@ -521,13 +518,10 @@ def test_the_database_share_of_an_open_loop_above_capacity_is_of_the_service_tim
     """One sender offered more than it can send: the client queues, so the latency from the
     intended start grows far beyond the service time; the database share is of the service
     time (the raw histograms), the share of the latency kept beside it."""
-    import psycopg
+    from tests.demo.support import heaviest_conversation
 
     dsn = str(demo_stack["postgres"]["dsn"])
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        (conversation,) = conn.execute(
-            "SELECT conversation_id FROM messages GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
-        ).fetchone() or (None,)
+    conversation = heaviest_conversation(dsn)
     tokens = tmp_path / "token.txt"
     tokens.write_text(Path(demo_stack["tokens_file"]).read_text().split()[-20] + "\n")
     out = tmp_path / "queued.json"

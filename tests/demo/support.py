@@ -67,6 +67,17 @@ def messages_explainer(conn: Any, conversation: str) -> Callable[[], float]:
     return lambda: float(conn.execute(explain).fetchone()[0][0]["Execution Time"])
 
 
+def heaviest_conversation(dsn: str) -> str:
+    """The conversation with the most messages: the unindexed messages query's worst case."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT conversation_id FROM messages GROUP BY 1 "
+                           "ORDER BY count(*) DESC LIMIT 1").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
 def explain_ms(dsn: str, conversation: str, times: int = 30) -> list[float]:
     """EXPLAIN ANALYZE times of the demo's messages query (messages_explainer), after 10 that
     settle the plan and the pages."""
