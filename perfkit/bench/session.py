@@ -114,7 +114,8 @@ def run_session(scenario: Scenario, options: BenchOptions,
                                       run.service_ms_by_route())
     finally:
         window.close()
-    if run.route_sql.method is Attribution.NONE and run.route_sql.detail and not (
+    routes = sum(1 for n in run.requests_by_route().values() if n)
+    if run.route_sql.method is Attribution.NONE and routes > 1 and not (
             run.interrupted or options.segment.count > 1):  # other pods' traffic would count
         _attribute(scenario, options, dsn, run)
     return run
