@@ -13,7 +13,8 @@ output (README.md shows a few lines of what the guides run in full).
 over the next lines; a line `...` marks elided output. What is checked is the output's
 shape, not its numbers: each table header as written (but for the columns a narrow layout
 hid, which depends on how wide the figures were), the names in the first column of tables of
-routes, indexes, services and cache families, and every line with no digit, no table rule and
+routes, indexes, services and cache families, and every line with no digit (nor the tour's
+temporary folder: both change from run to run), no table rule and
 no `warning:` (titles, notes, verdict words). So a flag removed from the code, a column
 renamed or a note reworded fails the test.
 
@@ -139,6 +140,10 @@ class Shape:
     hidden: set[str] = field(default_factory=set)  # columns a narrow layout dropped
 
 
+#: what differs from run to run beside the figures: the tour's own temporary folders
+VARIES = re.compile(r"\d|" + re.escape(tempfile.gettempdir()) + r"/tmp\w+")
+
+
 def shape(lines: list[str]) -> Shape:
     """The shape of some output. Only tables of named things (routes, indexes, services,
     cache families) give names: a statement table's rows depend on the traffic."""
@@ -153,10 +158,10 @@ def shape(lines: list[str]) -> Shape:
             first = header[0]
         elif "│" in line:
             cell = _cells(line, "│")[0]
-            if first in NAMED and cell and not re.search(r"\d", cell):
+            if first in NAMED and cell and not VARIES.search(cell):
                 found.names.add(cell)
-        elif line.strip() and not any(c in line for c in RULES) and not re.search(
-                r"\d", line) and line.strip() not in ("...", "…") and not narrow and not (
+        elif line.strip() and not any(c in line for c in RULES) and not VARIES.search(
+                line) and line.strip() not in ("...", "…") and not narrow and not (
                 line.startswith("warning:")):  # a warning depends on the figures
             found.keys.add(_norm(line))
     return found
