@@ -30,11 +30,12 @@ AFTER_MEAN = 7  # ... before the after window's mean (its first query)
 RANGE_MEAN = 12  # ... before the mean over time (the first range query)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def traffic(lab: Any) -> None:
     """Requests in the after window, and Prometheus holding two samples of them: the report
     then sends its window queries and, with a route, its range queries (with no histogram
-    it stops after the metric names)."""
+    it stops after the metric names). Driven before each test: a test that came 30 s after
+    the module's first would find its after window empty (a clean clone's CI did)."""
     from perfkit.demo import stack
 
     if stack.status()["backend"]["metrics_profile"] != PROFILE:
