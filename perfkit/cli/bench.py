@@ -178,8 +178,8 @@ def bench(
     max_rate: Annotated[float, typer.Option(
         help="The highest rate --find-max offers (iterations/s).", min=0.001)] = 2000.0,
     step: Annotated[str, typer.Option(
-        help="Shortest step of --find-max (longer at low rates, for the samples the SLO's "
-             "percentile needs; 60 s at most).")] = "5s",
+        help="Shortest step of --find-max (longer at low rates, for the samples the SLO "
+             "needs; 60 s at most).")] = "5s",
     output_format: FormatOpt = None,
 ) -> None:
     """Measure cold (cache miss) and warm (cache hit) latency per route, with HDR histograms.

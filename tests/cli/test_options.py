@@ -24,7 +24,11 @@ DURATION_OPTIONS = {
     ("apply-indexes", "--lock-timeout"), ("report", "--since"), ("doctor", "--since"),
     ("events", "--since"), ("advise-indexes", "--since"), ("cache-stats", "--for"),
     ("k8s-job", "--duration"), ("k8s-job", "--timeout"), ("k8s-job", "--cache-ttl"),
-    ("k8s-job", "--start-in"), ("demo story", "--duration"), ("lint", "--min-age")}
+    ("k8s-job", "--start-in"), ("demo story", "--duration"), ("lint", "--min-age"),
+    ("bench", "--step")}
+#: Options written as conditions (`p99<200ms,errors<1%`): perfkit.yaml's threshold grammar,
+#: each part through thresholds.parse_condition.
+CONDITION_OPTIONS = {("bench", "--slo"), ("demo story", "--slo")}
 
 
 def _options() -> Iterator[tuple[str, Any]]:
@@ -54,12 +58,12 @@ def _reads_text(option: Any) -> bool:
 
 def test_every_percentage_and_duration_option_is_read_as_text_by_one_parser() -> None:
     found = {(path, max(p.opts, key=len)): p for path, p in _options()}
-    for key in PERCENT_OPTIONS | DURATION_OPTIONS:
+    for key in PERCENT_OPTIONS | DURATION_OPTIONS | CONDITION_OPTIONS:
         assert key in found, key
         assert _reads_text(found[key]), key  # not click's float: "5%" reaches the parser
     spoken = {key for key, p in found.items()
               if "percent" in (p.help or "").lower() or "%" in str(p.default or "")}
-    assert spoken <= PERCENT_OPTIONS, spoken - PERCENT_OPTIONS
+    assert spoken <= PERCENT_OPTIONS | CONDITION_OPTIONS, spoken - PERCENT_OPTIONS
     for key in PERCENT_OPTIONS:
         default = found[key].default
         assert default is None or default == "auto" or str(default).endswith("%"), (key, default)
