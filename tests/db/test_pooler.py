@@ -123,6 +123,14 @@ def test_the_tour_through_a_transaction_pooler_leaves_nothing_behind(
         results.append(cli("advise-indexes", "--since", "2s", "--dsn", supabase.pooled_owner))
     assert bench.exit_code == 0, bench.output
     assert json.loads(run.read_text())["db"]["statements"], "the app's SQL was not seen"
+    two = tmp_path / "two.yaml"  # two routes: the attribution pass reads through the pooler
+    two.write_text("name: two\nsteps:\n  - path: /fast\n  - path: /sleep/1\n")
+    mixed = cli("bench", str(two), "--base-url", ref.url, "-n", "20", "--dsn",
+                supabase.pooled_owner, "--out", str(tmp_path / "two.json"))
+    results.append(mixed)
+    assert mixed.exit_code == 0, mixed.output
+    assert json.loads((tmp_path / "two.json").read_text())["db"]["attribution"][
+        "method"] == "pass"
     results.append(cli("advise-indexes", "--from", str(run), "--dsn", supabase.pooled_owner))
     assert [r.exit_code for r in results[-2:]] == [0, 0], [r.output for r in results]
 
