@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,25 +30,28 @@ RANGE_MEAN = 12  # ... before the mean over time (the first range query)
 
 @pytest.fixture
 def traffic(lab: Any) -> None:
-    """Requests in the after window, and Prometheus holding two samples of them: the report
-    then sends its window queries and, with a route, its range queries (with no histogram
-    it stops after the metric names). Driven before each test: a test that came 30 s after
-    the module's first would find its after window empty (a clean clone's CI did)."""
+    """Requests in the after window that the report itself sees (a route in its JSON): then
+    it sends its window queries and its range queries. Waited for on the report, not on a
+    query of our own: after the demo tests (backends restarted under other metrics
+    profiles) a clean clone's CI saw Prometheus answer our query while the report's windows
+    held no data."""
+    import subprocess
+    import sys
+
     from perfkit.demo import stack
 
     if stack.status()["backend"]["metrics_profile"] != PROFILE:
         stack.restart_backend(metrics_profile=PROFILE)
-    query = urllib.parse.urlencode(
-        {"query": "increase(fastapi_requests_duration_seconds_count[20s]) > 0"})
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:  # a fresh backend's first sample may hold it all
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         lab.drive({"/auth/me": ("/auth/me", 2, 0.02)}, 0.5)
-        with urllib.request.urlopen(f"{lab.prometheus_url}/api/v1/query?{query}",
-                                    timeout=5) as resp:
-            if json.loads(resp.read())["data"]["result"]:
-                return
+        seen = subprocess.run([sys.executable, "-m", "perfkit", "report", *WINDOWS,
+                               "--prometheus", lab.prometheus_url, "--format", "json"],
+                              capture_output=True, text=True, timeout=30, check=False)
+        if seen.returncode == 0 and json.loads(seen.stdout)["routes"]:
+            return
         time.sleep(0.5)
-    raise AssertionError("Prometheus did not scrape the traffic")
+    raise AssertionError("the report did not see the traffic")
 
 
 @pytest.fixture
@@ -83,7 +84,8 @@ def test_one_503_mid_report_is_retried_and_the_report_completes(
         f"Prometheus at {proxy.url} answered HTTP 503 (upstream unavailable) asking for the "
         "before window's P99; retrying once in 0.5 s"]
     # the report is whole: 5 per window, 3 range queries
-    assert json.loads(result.stdout)["queries"] == 13
+    report = json.loads(result.stdout)
+    assert report["queries"] == 13, (report["routes"], report["warnings"], result.stderr)
     assert len(proxy.paths) == 16 and proxy.paths[4] == proxy.paths[5] == "/api/v1/query"
     assert set(proxy.authorizations) == {f"Bearer {TOKEN}"}  # the retry carries it too
     assert "error:" not in result.stderr and TOKEN not in result.output
