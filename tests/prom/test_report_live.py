@@ -76,7 +76,11 @@ def phases(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phase
         lab.drive(ROUTES, 4)
         mark = record_event("mark", "test: latency fault removed, 5xx on /accounts")
         lab.faults(error_ratio={"/accounts": 0.3})
-        sent_b = lab.drive({**ROUTES, RARE: (f"/conversations/{uuid.uuid4()}", 1, 1.5)}, 8)
+        # the after window (its length is the before window's) must reach back past the
+        # restart: a slow restart on a loaded machine takes seconds
+        after_s = max(8.0, (mark.at - restart_at).total_seconds() + 1.0 - 2.5)
+        sent_b = lab.drive({**ROUTES, RARE: (f"/conversations/{uuid.uuid4()}", 1, 1.5)},
+                           after_s)
         b_end = datetime.now(UTC)
         lab.faults()
         time.sleep(2.5)  # let the last scrape land
