@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from perfkit.bench.capacity import Capacity
     from perfkit.bench.compare import Comparison
     from perfkit.bench.record import Run
-    from perfkit.db.advice import Advice, AdviceMatch
+    from perfkit.db.advisor.record import Advice, AdviceMatch
     from perfkit.db.apply import ApplyResult
     from perfkit.doctor import DoctorResult
     from perfkit.logs import CacheStats
@@ -200,8 +200,8 @@ def _capacity(label: str, target: StoryStack, options: StoryOptions,
 def _advise(target: StoryStack, options: StoryOptions, before: Run, path: Path,
             progress: Progress) -> tuple[Advice | None, AdviceMatch | None, str | None]:
     """advise-indexes on the 'before' run's statements, against the runbook's indexes."""
-    from perfkit.db.advice import Source, SourceKind, match_declared
-    from perfkit.db.advise import advise
+    from perfkit.db.advisor.orchestrate import advise
+    from perfkit.db.advisor.record import Source, SourceKind, match_declared
     from perfkit.db.parse import StatementKind, load_statements
     from perfkit.errors import PerfkitError
 
