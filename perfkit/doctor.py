@@ -202,7 +202,7 @@ def check_cache_logs(target: DoctorTarget) -> Outcome:
 def _verify(target: DoctorTarget, explain: bool) -> tuple[Any, str]:
     """The indexes' report, and what the line adds when its connection was lost once and
     the (read-only) check retried on a new one; a second loss fails the line (db/retry.py)."""
-    from perfkit.db.parse import load_statements
+    from perfkit.db.migration_reader import load_statements
     from perfkit.db.retry import once
     from perfkit.db.verify import verify_indexes
 

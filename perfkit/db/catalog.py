@@ -15,7 +15,7 @@ import psycopg
 from pglast import parse_sql
 
 from perfkit.db.connect import sql_text
-from perfkit.db.parse import IndexStatement
+from perfkit.db.migration_reader import IndexStatement
 from perfkit.db.vocabulary import IndexColumn, TableInfo, TableName
 
 # default NULLS placement per direction: written or not, they mean the same index

@@ -19,7 +19,7 @@ from perfkit.db.advisor.orchestrate import advise
 from perfkit.db.advisor.record import Advice, Source, SourceKind, StatementStatus
 from perfkit.db.apply import ApplyOptions, apply_indexes
 from perfkit.db.catalog import definition_tree
-from perfkit.db.parse import StatementKind, load_statements
+from perfkit.db.migration_reader import StatementKind, load_statements
 from perfkit.db.statements import DbStats, cumulative, run_statements
 from tests.db.support import SEED_FILE, index_names, run_sql, runbook_traffic
 

@@ -16,7 +16,7 @@ from perfkit.db.advisor.migration_writer import migration_text
 from perfkit.db.advisor.orchestrate import advise
 from perfkit.db.advisor.record import Advice, Source, SourceKind, StatementStatus
 from perfkit.db.apply import ApplyOptions, apply_indexes
-from perfkit.db.parse import load_statements
+from perfkit.db.migration_reader import load_statements
 from perfkit.db.statements import cumulative
 from perfkit.render.advice import short_query
 from tests.db.support import Server, run_sql
