@@ -33,7 +33,7 @@ _LAZY = {
     "PromClient": "perfkit.prom.client", "ReportOptions": "perfkit.prom.report",
     "build_report": "perfkit.prom.report", "run_gate": "perfkit.gate",
     "load_thresholds": "perfkit.thresholds", "GateResult": "perfkit.gate",
-    "count_cache_lines": "perfkit.logs", "run_doctor": "perfkit.doctor",
+    "count_cache_lines": "perfkit.cachestats.logs", "run_doctor": "perfkit.doctor",
     "DoctorTarget": "perfkit.doctor",
 }
 

@@ -26,10 +26,10 @@ if TYPE_CHECKING:
     from perfkit.bench.capacity import Capacity
     from perfkit.bench.compare import Comparison
     from perfkit.bench.record import Run
+    from perfkit.cachestats.logs import CacheStats
     from perfkit.db.advisor.record import Advice, AdviceMatch
     from perfkit.db.apply import ApplyResult
     from perfkit.doctor import DoctorResult
-    from perfkit.logs import CacheStats
     from perfkit.prom.report import Report
 
 SCHEMA = "perfkit.story/1"
@@ -237,7 +237,7 @@ def _report(target: StoryStack, options: StoryOptions, before_end: datetime,
 
 
 def _cache_since(log_file: Path, offset: int) -> CacheStats:
-    from perfkit.logs import count_cache_lines
+    from perfkit.cachestats.logs import count_cache_lines
 
     with log_file.open(encoding="utf-8", errors="replace") as stream:
         stream.seek(offset)

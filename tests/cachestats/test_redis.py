@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from perfkit.cachestats.redis import read_counters, redis_window
 from perfkit.errors import Unreachable, UsageError
-from perfkit.redisstats import read_counters, redis_window
 from tests.redis_support import RedisServer, running_redis
 
 
