@@ -10,9 +10,9 @@ import yaml
 
 from perfkit.db.lint.settings import from_config as lint_settings
 from perfkit.errors import UsageError
-from perfkit.init import plan_init
-from perfkit.openapi import read_spec
-from perfkit.scaffold import config_text, write_project
+from perfkit.init.openapi import read_spec
+from perfkit.init.plan import plan_init
+from perfkit.init.scaffold import config_text, write_project
 from tests.init_support import REFSERVER_API
 
 
