@@ -15,7 +15,7 @@ from perfkit.init.auth import login_path
 from perfkit.init.openapi import load_spec, read_spec
 from perfkit.init.plan import StepState, plan_init, singular
 from perfkit.init.scaffold import scenario_text
-from tests.init_support import CONDUIT_API, OAUTH2_API, REFSERVER_API, SHOP_API
+from tests.support.openapi_docs import CONDUIT_API, OAUTH2_API, REFSERVER_API, SHOP_API
 
 
 def _plan(document: dict[str, object], origin: str | None = None):  # type: ignore[no-untyped-def]
