@@ -38,12 +38,12 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from perfkit.db.advice import Advice, Source, SourceKind  # noqa: E402
-from perfkit.db.advise import advise  # noqa: E402
+from perfkit.db.advisor.migration_writer import migration_text  # noqa: E402
+from perfkit.db.advisor.orchestrate import advise  # noqa: E402
+from perfkit.db.advisor.record import Advice, Source, SourceKind  # noqa: E402
 from perfkit.db.apply import ApplyOptions, apply_indexes  # noqa: E402
 from perfkit.db.explain import explain_query  # noqa: E402
-from perfkit.db.migration import migration_text  # noqa: E402
-from perfkit.db.parse import StatementKind, load_statements  # noqa: E402
+from perfkit.db.migration_reader import StatementKind, load_statements  # noqa: E402
 from perfkit.db.statements import cumulative  # noqa: E402
 from tests.db.support import (  # noqa: E402
     faithful_schema,

@@ -109,7 +109,7 @@ def with_writer(dsn: str, build: Any) -> dict[str, Any]:
 
 def query_times_ms(dsn: str) -> dict[str, float]:
     from perfkit.db.explain import explain_query
-    from perfkit.db.parse import load_statements
+    from perfkit.db.migration_reader import load_statements
 
     times: dict[str, float] = {}
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -123,7 +123,7 @@ def query_times_ms(dsn: str) -> dict[str, float]:
 
 def run(dsn: str, max_build_s: float) -> dict[str, Any]:
     from perfkit.db.apply import ApplyOptions, apply_indexes
-    from perfkit.db.parse import load_statements
+    from perfkit.db.migration_reader import load_statements
 
     statements = load_statements([INDEXES_DIR])
     messages_only = [s for s in statements if s.index_name == "idx_messages_conversation_timestamp"]

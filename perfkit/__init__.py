@@ -24,7 +24,7 @@ __version__ = "0.2.0"
 _LAZY = {
     "Settings": "perfkit.config", "resolve_settings": "perfkit.config",
     "record_event": "perfkit.events", "list_events": "perfkit.events",
-    "load_statements": "perfkit.db.parse", "apply_indexes": "perfkit.db.apply",
+    "load_statements": "perfkit.db.migration_reader", "apply_indexes": "perfkit.db.apply",
     "ApplyOptions": "perfkit.db.apply", "verify_indexes": "perfkit.db.verify",
     "load_scenario": "perfkit.bench.scenario", "Scenario": "perfkit.bench.scenario",
     "BenchOptions": "perfkit.bench.options", "run_bench": "perfkit.bench.runner",
@@ -33,7 +33,7 @@ _LAZY = {
     "PromClient": "perfkit.prom.client", "ReportOptions": "perfkit.prom.report",
     "build_report": "perfkit.prom.report", "run_gate": "perfkit.gate",
     "load_thresholds": "perfkit.thresholds", "GateResult": "perfkit.gate",
-    "count_cache_lines": "perfkit.logs", "run_doctor": "perfkit.doctor",
+    "count_cache_lines": "perfkit.cachestats.logs", "run_doctor": "perfkit.doctor",
     "DoctorTarget": "perfkit.doctor",
 }
 

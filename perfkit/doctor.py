@@ -178,7 +178,7 @@ def check_backend(target: DoctorTarget) -> Outcome:
 def check_cache_logs(target: DoctorTarget) -> Outcome:
     """The log's cache lines, read with perfkit.yaml's cache pattern (`cache: preset:`, or
     its only preset), else the runbook's `Cache HIT:` line; no such line: no cache, a skip."""
-    from perfkit.logs import choose_pattern, count_cache_lines, read_lines
+    from perfkit.cachestats.logs import choose_pattern, count_cache_lines, read_lines
 
     if target.backend_log is None:
         return Status.SKIP, "no backend log configured (PERFKIT_BACKEND_LOG or demo up)"
@@ -202,7 +202,7 @@ def check_cache_logs(target: DoctorTarget) -> Outcome:
 def _verify(target: DoctorTarget, explain: bool) -> tuple[Any, str]:
     """The indexes' report, and what the line adds when its connection was lost once and
     the (read-only) check retried on a new one; a second loss fails the line (db/retry.py)."""
-    from perfkit.db.parse import load_statements
+    from perfkit.db.migration_reader import load_statements
     from perfkit.db.retry import once
     from perfkit.db.verify import verify_indexes
 

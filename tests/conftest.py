@@ -148,6 +148,6 @@ def third_stack(demo_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sdist and the wheel of this tree, built once (`python -m build`)."""
-    from tests.packaging_support import build_dist
+    from tests.support.packaging import build_dist
 
     return build_dist(tmp_path_factory.mktemp("dist"), tmp_path_factory.mktemp("source"))

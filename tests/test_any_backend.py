@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.otherapp.support import DB_PASSWORD
-from tests.packaging_support import fresh_venv, run_perfkit
+from tests.support.packaging import fresh_venv, run_perfkit
 
 CACHE_PATTERN = r"cache lookup (?P<result>\w+) key=(?P<key>\S+)"
 

@@ -7,7 +7,7 @@ from typing import Any
 from perfkit.config import Target
 from perfkit.events import find_event, list_events, record_event, wait_for_event
 from perfkit.prom.windows import plan_windows
-from tests.events_support import quiet_since
+from tests.support.events import quiet_since
 
 
 def test_events_round_trip_in_time_order_and_filter(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from perfkit.k8s import (
     dump,
     read_scenario,
 )
-from tests.k8s_support import container, expand, pod_spec, schema_errors
+from tests.support.k8s import container, expand, pod_spec, schema_errors
 
 NOW = 1_800_000_000.0
 FILES = Files(job="load.yaml", merge="load-merge.yaml", record="load.json")

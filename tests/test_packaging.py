@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.packaging_support import REPO, fresh_venv, run_perfkit
 from tests.support import CliResult
+from tests.support.packaging import REPO, fresh_venv, run_perfkit
 
 SHIPPED = {"perfkit/shipped/indexes/010_performance_indexes.sql",
            *(f"perfkit/shipped/scenarios/{p.name}" for p in (REPO / "scenarios").glob("*.yaml"))}

@@ -13,17 +13,17 @@ from perfkit.cli.console import OutputFormat
 from perfkit.cli.indexes import DsnOpt, FormatOpt
 
 if TYPE_CHECKING:
-    from perfkit.db.advice import Advice, Source
-    from perfkit.db.candidates import TableName
+    from perfkit.db.advisor.record import Advice, Source
     from perfkit.db.statements import DbStats
+    from perfkit.db.vocabulary import TableName
 
 #: --since: at least a second of traffic, at most an hour of waiting.
 SINCE_MIN_S, SINCE_MAX_S = 1.0, 3600.0
 
 
 def _observe(dsn: str | None, since: str) -> tuple[DbStats, Source, dict[TableName, float]]:
-    from perfkit.db.advice import Source, SourceKind
-    from perfkit.db.advise import watch
+    from perfkit.db.advisor.orchestrate import watch
+    from perfkit.db.advisor.record import Source, SourceKind
     from perfkit.durations import parse_duration_s
     from perfkit.errors import UsageError
 
@@ -44,7 +44,7 @@ def _observe(dsn: str | None, since: str) -> tuple[DbStats, Source, dict[TableNa
 def _statements(dsn: str | None, from_run: Path | None, since: str | None
                 ) -> tuple[DbStats, Source, dict[TableName, float] | None]:
     """The statements to advise on: a run's, a window's, or everything since the reset."""
-    from perfkit.db.advice import Source, SourceKind
+    from perfkit.db.advisor.record import Source, SourceKind
     from perfkit.db.statements import cumulative, run_statements
 
     if from_run is not None:
@@ -66,7 +66,7 @@ def _untouched(out: Path | None) -> str:
 
 def _write(advice: Advice, out: Path) -> None:
     from perfkit.atomic import write_output
-    from perfkit.db.migration import migration_text
+    from perfkit.db.advisor.migration_writer import migration_text
     from perfkit.errors import Interrupted
 
     text = migration_text(advice, written_at=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
@@ -117,7 +117,7 @@ def advise_indexes(
 
     Example: `perfkit advise-indexes --since 10m --out indexes/020_advised.sql`
     """
-    from perfkit.db.advise import advise
+    from perfkit.db.advisor.orchestrate import advise
     from perfkit.errors import Interrupted, UsageError
     from perfkit.jsonfile import check_writable
     from perfkit.render.advice import advice_document, choice_table

@@ -12,8 +12,8 @@ from perfkit.cli import console
 from perfkit.cli.console import OutputFormat
 
 if TYPE_CHECKING:
-    from perfkit.logs import CacheStats, LinePattern
-    from perfkit.redisstats import RedisWindow
+    from perfkit.cachestats.logs import CacheStats, LinePattern
+    from perfkit.cachestats.redis import RedisWindow
 
 DEFAULT_WINDOW = "30s"
 DEFAULT_MARK_WAIT = "1h"
@@ -64,13 +64,13 @@ def cache_stats(
     Example: `docker compose logs backend | perfkit cache-stats -`, or
     `perfkit cache-stats redis://127.0.0.1:6379/0 --for 60s`
     """
-    from perfkit.redisstats import is_redis_url
+    from perfkit.cachestats.redis import is_redis_url
 
     output = console.fmt(output_format)
     if source is not None and is_redis_url(source):
         _show_redis(_redis_window(source, watch_for, until_mark), output)
         return
-    from perfkit.logs import choose_pattern, with_flags
+    from perfkit.cachestats.logs import choose_pattern, with_flags
 
     settings = console.settings()
     line_pattern = with_flags(
@@ -92,9 +92,9 @@ def _default_log(backend_log: Path | None) -> str:
 
 def _log_stats(source: str, follow: bool, watch_for: str | None,
                pattern: LinePattern) -> CacheStats:
+    from perfkit.cachestats.logs import count_cache_lines, follow_lines, read_lines
     from perfkit.durations import parse_duration_s
     from perfkit.errors import UsageError
-    from perfkit.logs import count_cache_lines, follow_lines, read_lines
 
     for_s = parse_duration_s(watch_for or DEFAULT_WINDOW, flag="--for", minimum_s=0.1,
                              maximum_s=86400)
@@ -134,10 +134,10 @@ def _redis_window(url: str, watch_for: str | None, until_mark: bool) -> RedisWin
     """Read INFO, wait --for (or until the next change event of this target), read again."""
     import time
 
+    from perfkit.cachestats.redis import read_counters, redis_window
     from perfkit.durations import parse_duration_s
     from perfkit.events import wait_for_event
     from perfkit.redact import redact_url
-    from perfkit.redisstats import read_counters, redis_window
 
     wait = watch_for or (DEFAULT_MARK_WAIT if until_mark else DEFAULT_WINDOW)
     for_s = parse_duration_s(wait, flag="--for", minimum_s=0.1, maximum_s=7 * 86400)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def _index_paths(given: list[Path] | None, settings: Settings) -> list[Path]:
     """The migrations named, else ./indexes/, else (the demo only) the shipped ones."""
-    from perfkit.db.parse import SHIPPED_INDEXES
+    from perfkit.db.migration_reader import SHIPPED_INDEXES
 
     if given:
         return given

@@ -15,7 +15,7 @@ from perfkit.cli.console import OutputFormat
 if TYPE_CHECKING:
     from perfkit.db.apply import ApplyResult
     from perfkit.db.catalog import BuildProgress
-    from perfkit.db.parse import IndexStatement
+    from perfkit.db.migration_reader import IndexStatement
     from perfkit.db.verify import VerifyReport
 
 PathsArg = Annotated[list[Path] | None, typer.Argument(
@@ -56,7 +56,7 @@ _APPLY_HINT = ("an index file holds CREATE INDEX or DROP INDEX statements (COMME
 def _about_the_default(paths: list[Path] | None, command: str) -> Iterator[None]:
     """An error in the runbook's migration, used because no path was given and there is no
     ./indexes/ here, says so: the user never named that file."""
-    from perfkit.db.parse import SHIPPED_INDEXES, default_index_paths
+    from perfkit.db.migration_reader import SHIPPED_INDEXES, default_index_paths
     from perfkit.errors import PerfkitError
 
     try:
@@ -75,7 +75,7 @@ def _shipped_only_on_the_demo(paths: list[Path] | None, dsn: str | None, command
     anywhere else it would build WhatsApp indexes nobody asked for. Exit 2, nothing done."""
     from perfkit.config import database_identity, demo_defaults, load_demo_state
     from perfkit.db.connect import connect
-    from perfkit.db.parse import SHIPPED_INDEXES, default_index_paths
+    from perfkit.db.migration_reader import SHIPPED_INDEXES, default_index_paths
     from perfkit.demo.data import holds_demo_data
     from perfkit.errors import UsageError
 
@@ -95,7 +95,7 @@ def _shipped_only_on_the_demo(paths: list[Path] | None, dsn: str | None, command
 
 def _statements(paths: list[Path] | None, *, verify: bool) -> list[IndexStatement]:
     """The files' statements; exit 2 when they hold nothing to verify or apply."""
-    from perfkit.db.parse import (
+    from perfkit.db.migration_reader import (
         StatementKind,
         default_index_paths,
         load_statements,

@@ -12,7 +12,7 @@ from perfkit.cli.console import OutputFormat
 
 if TYPE_CHECKING:
     from perfkit.config import Settings
-    from perfkit.init import InitPlan
+    from perfkit.init.plan import InitPlan
 
 OPENAPI_PATH = "/openapi.json"  # where FastAPI serves it by default
 
@@ -39,8 +39,8 @@ def init(
     Example: `perfkit init --openapi http://127.0.0.1:8000/openapi.json`, then
     `perfkit bench <name>`
     """
+    from perfkit.init.scaffold import write_project
     from perfkit.render.init import init_document
-    from perfkit.scaffold import write_project
 
     settings = console.settings()
     plan = _plan(openapi, name, settings)
@@ -57,8 +57,8 @@ def _plan(openapi: str | None, name: str | None, settings: Settings) -> InitPlan
     from dataclasses import replace
 
     from perfkit.errors import PerfkitError
-    from perfkit.init import plan_init, skeleton_plan
-    from perfkit.openapi import load_spec
+    from perfkit.init.openapi import load_spec
+    from perfkit.init.plan import plan_init, skeleton_plan
 
     if openapi is not None:
         plan = plan_init(load_spec(openapi), openapi, name)

@@ -1,1 +1,2 @@
-"""Index migrations: parse (pglast), compare with the catalog, apply safely, verify."""
+"""Index migrations read (pglast), compared with the catalog, applied safely, verified;
+the index advisor (advisor/) and the schema linter (lint/) over the same catalog."""

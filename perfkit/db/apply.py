@@ -20,12 +20,7 @@ from psycopg import sql
 from perfkit.config import Target as EventTarget
 from perfkit.db import catalog
 from perfkit.db.connect import connect, ddl_session, pooler_warning
-from perfkit.db.explain import PlanSummary, explain_query
-from perfkit.db.leftovers import Change, left_behind
-from perfkit.db.parse import IndexStatement, StatementKind
-from perfkit.db.pooler import refuse_transaction_pooler
-from perfkit.db.retry import again, lost
-from perfkit.db.runner import (
+from perfkit.db.ddl_runner import (
     ConnectionLost,
     LockTimeout,
     Notify,
@@ -34,6 +29,11 @@ from perfkit.db.runner import (
     Target,
     Watch,
 )
+from perfkit.db.explain import PlanSummary, explain_query
+from perfkit.db.leftovers import Change, left_behind
+from perfkit.db.migration_reader import IndexStatement, StatementKind
+from perfkit.db.pooler import refuse_transaction_pooler
+from perfkit.db.retry import again, lost
 from perfkit.db.verify import VerifyReport, verify_indexes
 from perfkit.errors import Interrupted, PerfkitError, Unreachable, UsageError
 

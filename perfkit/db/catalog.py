@@ -14,9 +14,9 @@ from typing import Any
 import psycopg
 from pglast import parse_sql
 
-from perfkit.db.candidates import IndexColumn, TableInfo, TableName
 from perfkit.db.connect import sql_text
-from perfkit.db.parse import IndexStatement
+from perfkit.db.migration_reader import IndexStatement
+from perfkit.db.vocabulary import IndexColumn, TableInfo, TableName
 
 # default NULLS placement per direction: written or not, they mean the same index
 _SORT_DEFAULT, _SORT_ASC, _SORT_DESC = 0, 1, 2

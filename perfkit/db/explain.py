@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 
 from perfkit.db.connect import failed, sql_text
-from perfkit.db.parse import DeclaredQuery
+from perfkit.db.migration_reader import DeclaredQuery
 from perfkit.errors import UsageError
 
 _names = itertools.count()

@@ -6,7 +6,7 @@ behind when its session dies: running it again on a new connection is safe. A te
 session, a failover or a pooler's reaper is often a single event, so one retry, said in a
 note, turns it into a completed command; a second loss is exit 3, one line. Never for a
 build: a CREATE INDEX that died is repaired by rerunning apply-indexes, which the user
-decides (db/runner.py).
+decides (db/ddl_runner.py).
 """
 
 from __future__ import annotations

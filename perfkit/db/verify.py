@@ -10,7 +10,7 @@ import psycopg
 
 from perfkit.db import catalog
 from perfkit.db.explain import PlanSummary, explain_query
-from perfkit.db.parse import IndexStatement, expected_indexes
+from perfkit.db.migration_reader import IndexStatement, expected_indexes
 
 SCHEMA = "perfkit.indexes/1"
 

@@ -1,6 +1,7 @@
 """The words the SQL reader and the candidate builder share: tables, their columns, index
 columns and the roles of a statement's parameters. Below both, so neither imports the other
-for them (perfkit/db/sqlreader.py reads the tree, perfkit/db/candidates.py builds on it).
+for them (perfkit/db/advisor/sqlreader.py reads the tree, perfkit/db/advisor/candidates.py
+builds on it); the catalog and the linter speak them too.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from perfkit.config import demo_dir
-from perfkit.db.parse import SHIPPED_INDEXES
+from perfkit.db.migration_reader import SHIPPED_INDEXES
 from perfkit.demo import stack
 from perfkit.errors import StackError
 from perfkit.resources import shipped_path
@@ -26,10 +26,10 @@ if TYPE_CHECKING:
     from perfkit.bench.capacity import Capacity
     from perfkit.bench.compare import Comparison
     from perfkit.bench.record import Run
-    from perfkit.db.advice import Advice, AdviceMatch
+    from perfkit.cachestats.logs import CacheStats
+    from perfkit.db.advisor.record import Advice, AdviceMatch
     from perfkit.db.apply import ApplyResult
     from perfkit.doctor import DoctorResult
-    from perfkit.logs import CacheStats
     from perfkit.prom.report import Report
 
 SCHEMA = "perfkit.story/1"
@@ -126,7 +126,7 @@ def _reset_indexes(dsn: str, index_paths: tuple[Path, ...]) -> list[str]:
     from psycopg import sql
 
     from perfkit.db.connect import connect
-    from perfkit.db.parse import expected_indexes, load_statements
+    from perfkit.db.migration_reader import expected_indexes, load_statements
 
     names = [s.index_name for s in expected_indexes(load_statements(list(index_paths)))
              if s.index_name]
@@ -200,9 +200,9 @@ def _capacity(label: str, target: StoryStack, options: StoryOptions,
 def _advise(target: StoryStack, options: StoryOptions, before: Run, path: Path,
             progress: Progress) -> tuple[Advice | None, AdviceMatch | None, str | None]:
     """advise-indexes on the 'before' run's statements, against the runbook's indexes."""
-    from perfkit.db.advice import Source, SourceKind, match_declared
-    from perfkit.db.advise import advise
-    from perfkit.db.parse import StatementKind, load_statements
+    from perfkit.db.advisor.orchestrate import advise
+    from perfkit.db.advisor.record import Source, SourceKind, match_declared
+    from perfkit.db.migration_reader import StatementKind, load_statements
     from perfkit.errors import PerfkitError
 
     if before.db is None:
@@ -219,7 +219,7 @@ def _advise(target: StoryStack, options: StoryOptions, before: Run, path: Path,
 
 def _apply_indexes(target: StoryStack, options: StoryOptions, progress: Progress) -> ApplyResult:
     from perfkit.db.apply import ApplyOptions, apply_indexes
-    from perfkit.db.parse import load_statements
+    from perfkit.db.migration_reader import load_statements
 
     progress("step 3: apply the runbook's three indexes, CONCURRENTLY")
     return apply_indexes(target.dsn, load_statements(list(options.index_paths)),
@@ -237,7 +237,7 @@ def _report(target: StoryStack, options: StoryOptions, before_end: datetime,
 
 
 def _cache_since(log_file: Path, offset: int) -> CacheStats:
-    from perfkit.logs import count_cache_lines
+    from perfkit.cachestats.logs import count_cache_lines
 
     with log_file.open(encoding="utf-8", errors="replace") as stream:
         stream.seek(offset)

@@ -3,9 +3,9 @@ after (generic plan and heaviest value), then why statements were left out."""
 
 from __future__ import annotations
 
-from perfkit.db.advice import Advice, IndexAdvice, StatementAdvice, StatementStatus
-from perfkit.db.candidates import one_line
-from perfkit.db.hypo import Costs
+from perfkit.db.advisor.candidates import one_line
+from perfkit.db.advisor.hypothetical import Costs
+from perfkit.db.advisor.record import Advice, IndexAdvice, StatementAdvice, StatementStatus
 from perfkit.render.model import Document, Table, name, number, text
 from perfkit.units import MISSING, arrow, fmt_cost, fmt_ms, fmt_pct, fmt_rate, fmt_size
 

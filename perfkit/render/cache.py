@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from perfkit.logs import CacheStats
-from perfkit.redisstats import RedisWindow
+from perfkit.cachestats.logs import CacheStats
+from perfkit.cachestats.redis import RedisWindow
 from perfkit.render.model import Document, Table, name, number
 from perfkit.units import fmt_ms, fmt_share
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perfkit.init import InitPlan, StepState
+from perfkit.init.plan import InitPlan, StepState
+from perfkit.init.scaffold import key_header_example
 from perfkit.render.model import Document, Table, name, text
-from perfkit.scaffold import key_header_example
 
 COLUMNS = (name("route"), name("step"), text("values"))
 STATE = {StepState.RUNS: "runs", StepState.COMMENTED: "commented out"}

@@ -11,9 +11,9 @@ from typing import Any
 from perfkit.bench.cache import Speedup
 from perfkit.bench.compare import ComparedRow, Comparison
 from perfkit.bench.record import Phase, Run
+from perfkit.cachestats.logs import CacheStats
 from perfkit.db.apply import ApplyResult
 from perfkit.demo.story import PROMISED_CHANGE_PCT, StoryResult, overall_change
-from perfkit.logs import CacheStats
 from perfkit.render.compare import compare_table
 from perfkit.render.model import Document, Table, name, number, text
 from perfkit.units import MISSING, arrow, bar, fmt_ms, fmt_pct, fmt_share

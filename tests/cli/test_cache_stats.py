@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.redis_support import RedisServer, running_redis
 from tests.support import CliResult
+from tests.support.redis import RedisServer, running_redis
 
 Cli = Callable[..., CliResult]
 

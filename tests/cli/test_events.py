@@ -82,7 +82,7 @@ def test_a_mark_for_another_target_does_not_split_a_report_on_the_demo(
 
     from perfkit.config import Target
     from perfkit.events import record_event
-    from tests.events_support import quiet_since
+    from tests.support.events import quiet_since
 
     demo = Target.of(base_url=demo_stack["backend"]["url"], dsn=demo_stack["postgres"]["dsn"],
                      prometheus_url=demo_stack["prometheus"]["url"])

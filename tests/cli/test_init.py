@@ -14,8 +14,8 @@ import pytest
 
 from perfkit.bench.scenario import load_scenario
 from tests.bench.support import RefServer, users_csv
-from tests.init_support import CONDUIT_API, OAUTH2_API, REFSERVER_API
 from tests.support import CliResult
+from tests.support.openapi_docs import CONDUIT_API, OAUTH2_API, REFSERVER_API
 
 Cli = Callable[..., CliResult]
 

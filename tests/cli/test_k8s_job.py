@@ -1,5 +1,5 @@
 """`perfkit k8s-job`: the files and steps it writes, its refusals, and the whole flow run with the
-pods emulated as local processes against the reference server (tests/k8s_support.py)."""
+pods emulated as local processes against the reference server (tests/support/k8s.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from perfkit.bench.record import Phase, Run
 from perfkit.bench.series import Series
 from tests.bench.support import RefServer
-from tests.k8s_support import Cluster, container, load, schema_errors
 from tests.support import CliResult
+from tests.support.k8s import Cluster, container, load, schema_errors
 
 Cli = Callable[..., CliResult]
 IMAGE = "registry.example.com/perfkit:0.1.0"

@@ -12,7 +12,7 @@ import pytest
 
 from perfkit.db.apply import Action, ApplyOptions, LockTimeout, apply_indexes
 from perfkit.db.catalog import BuildProgress
-from perfkit.db.parse import load_statements
+from perfkit.db.migration_reader import load_statements
 from perfkit.errors import Unreachable
 from perfkit.events import list_events
 from tests.db.support import SEED_INDEXES, run_sql

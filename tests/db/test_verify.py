@@ -10,7 +10,7 @@ import psycopg
 
 from perfkit.db.apply import apply_indexes
 from perfkit.db.catalog import same_definition
-from perfkit.db.parse import load_statements, parse_text
+from perfkit.db.migration_reader import load_statements, parse_text
 from perfkit.db.verify import IndexState, verify_indexes
 from tests.db.support import run_sql
 

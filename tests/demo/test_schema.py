@@ -8,7 +8,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from perfkit.db.parse import SHIPPED_INDEXES, expected_indexes, load_statements
+from perfkit.db.migration_reader import SHIPPED_INDEXES, expected_indexes, load_statements
 from perfkit.demo import data, schema
 from perfkit.demo.app import (
     ACCOUNT_BY_PHONE_SQL,

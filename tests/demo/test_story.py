@@ -14,7 +14,7 @@ import pytest
 from perfkit.cli import console
 from perfkit.cli.console import OutputFormat
 from perfkit.cli.demo import show_story
-from perfkit.db.parse import SHIPPED_INDEXES, expected_indexes, load_statements
+from perfkit.db.migration_reader import SHIPPED_INDEXES, expected_indexes, load_statements
 from perfkit.demo import stack
 from perfkit.demo.story import StoryOptions, StoryResult, run_story
 from perfkit.render.story import prometheus_table

@@ -5,8 +5,8 @@ children, and every join on the key does too.
 The evidence is the database's own: the referencing table's rows; the planner's cost of
 the lookup PostgreSQL runs for each parent row deleted (`SELECT 1 FROM ONLY child WHERE
 fk = $1`), generic and with the heaviest value, with and without a hypothetical index
-(HypoPG, in a transaction that keeps nothing: db/hypo.py, as advise-indexes proves its
-indexes); and the statements of pg_stat_statements that filter or join on the key.
+(HypoPG, in a transaction that keeps nothing: db/advisor/hypothetical.py, as advise-indexes
+proves its indexes); and the statements of pg_stat_statements that filter or join on the key.
 """
 
 from __future__ import annotations
@@ -19,19 +19,13 @@ import psycopg
 from psycopg import sql
 
 from perfkit.db import catalog
-from perfkit.db.candidates import (
-    Candidate,
-    IndexColumn,
-    TableInfo,
-    Unadvisable,
-    analyze,
-    quote_ident,
-)
-from perfkit.db.hypo import HYPOPG_HINT, Costs, Planner
+from perfkit.db.advisor.candidates import Candidate, Unadvisable, analyze
+from perfkit.db.advisor.hypothetical import HYPOPG_HINT, Costs, Planner
 from perfkit.db.lint.indexes import covers, qualified, table_label
 from perfkit.db.lint.inventory import ForeignKey, Inventory
 from perfkit.db.lint.model import Finding
 from perfkit.db.statements import StatementsUnavailable, take_snapshot
+from perfkit.db.vocabulary import IndexColumn, TableInfo, quote_ident
 from perfkit.errors import UsageError
 
 _NAME_MAX = 63

@@ -17,10 +17,11 @@ from typing import Any
 from pglast import parse_sql
 from pglast.stream import RawStream
 
-from perfkit.db.candidates import Candidate, TableName, quote_ident
+from perfkit.db.advisor.candidates import Candidate
 from perfkit.db.catalog import definition_tree
 from perfkit.db.lint.inventory import ForeignKey, IndexRow, Inventory
 from perfkit.db.lint.model import Finding, LintReport
+from perfkit.db.vocabulary import TableName, quote_ident
 
 
 def table_label(table: TableName) -> str:

@@ -14,8 +14,8 @@ from typing import Any
 
 import psycopg
 
-from perfkit.db.candidates import IndexColumn, TableName
 from perfkit.db.lint.model import StatsAge
+from perfkit.db.vocabulary import IndexColumn, TableName
 from perfkit.errors import UsageError
 
 #: Schemas Supabase manages (its platform, not the user's schema): linted only when named.

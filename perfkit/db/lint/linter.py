@@ -1,7 +1,7 @@
 """`lint()`: every rule over the schemas of one database, read-only through any connection.
 
 The catalog is read in one READ ONLY transaction; each proof (HypoPG costs, EXPLAINs as a
-policy's role) runs in a transaction of its own that keeps nothing (db/hypo.py,
+policy's role) runs in a transaction of its own that keeps nothing (db/advisor/hypothetical.py,
 db/lint/policies.py): no session setting, no prepared statement and no hypothetical index
 outlives it, so a transaction pooler's server connections go back as perfkit found them.
 Findings perfkit.yaml suppresses move to `suppressed`, with their reason.
@@ -14,8 +14,8 @@ from collections.abc import Callable
 import psycopg
 
 from perfkit.config import database_identity
+from perfkit.db.advisor.hypothetical import Planner, hypopg_schema
 from perfkit.db.connect import failed, read_only
-from perfkit.db.hypo import Planner, hypopg_schema
 from perfkit.db.lint.foreign_keys import foreign_key_findings, taken_names
 from perfkit.db.lint.indexes import index_findings
 from perfkit.db.lint.inventory import choose_schemas, read_inventory

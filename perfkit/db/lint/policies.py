@@ -23,11 +23,11 @@ from pglast.parser import ParseError
 from pglast.stream import RawStream
 from psycopg import sql
 
-from perfkit.db.candidates import quote_ident
 from perfkit.db.connect import READ_LOCK_TIMEOUT_MS, sql_text
 from perfkit.db.lint.indexes import qualified, table_label
 from perfkit.db.lint.inventory import Inventory, Policy
 from perfkit.db.lint.model import Finding
+from perfkit.db.vocabulary import quote_ident
 
 #: One plain EXPLAIN takes milliseconds; a catalog lock held elsewhere should not hold us.
 EXPLAIN_TIMEOUT_MS = 10_000

@@ -1,6 +1,6 @@
 """Reading a statement's parse tree (pglast): which table each column belongs to, and what
 each query block asks of each table (equalities, ranges, join keys, an ORDER BY under a
-LIMIT) and of each parameter. perfkit/db/candidates.py turns that into candidate indexes.
+LIMIT) and of each parameter. candidates.py turns that into candidate indexes.
 
 Every SELECT (a subquery, a CTE, a branch of a UNION) is a block of its own; a column of an
 enclosing block is a value for the inner one, like a parameter.

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from perfkit.openapi import ApiSpec, AuthKind
+from perfkit.init.openapi import ApiSpec, AuthKind
 
 # How a document shows an API key's form: `Token xxxxxx.yyyyyyy.zzzzzz`, `Bearer <jwt>`.
 _KEY_FORM = re.compile(r"\b(Token|Bearer|JWT|Api-Key|ApiKey)\s+(?:x{3,}|<|\{|\.\.\.|eyJ)")

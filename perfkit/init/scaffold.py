@@ -1,11 +1,11 @@
-"""The files `perfkit init` writes from its plan (init.py): a runnable, commented scenario and
+"""The files `perfkit init` writes from its plan (plan.py): a runnable, commented scenario and
 a perfkit.yaml with the target set and every other section as a commented example."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from perfkit.init import InitPlan, PlannedStep, StepState
+from perfkit.init.plan import InitPlan, PlannedStep, StepState
 
 CONFIG_FILE = "perfkit.yaml"
 TOKENS_HINT = ("# {token} is PERFKIT_TOKEN, or one token per virtual user: --tokens-file",

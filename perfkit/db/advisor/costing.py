@@ -1,7 +1,7 @@
 """The advisor's working state: the statements being advised on, and one cached session of
-catalog look-ups and plan costs with and without hypothetical indexes (db/hypo.py).
+catalog look-ups and plan costs with and without hypothetical indexes (hypothetical.py).
 
-db/advise.py builds the targets and the advice; db/selection.py chooses the indexes; both
+orchestrate.py builds the targets and the advice; selection.py chooses the indexes; both
 ask this session for costs.
 """
 
@@ -14,9 +14,10 @@ import psycopg
 from psycopg import sql
 
 from perfkit.db import catalog
-from perfkit.db.advice import StatementAdvice
-from perfkit.db.candidates import Analysis, Candidate, TableInfo, TableName
-from perfkit.db.hypo import Costs, Planner, hypopg_schema
+from perfkit.db.advisor.candidates import Analysis, Candidate
+from perfkit.db.advisor.hypothetical import Costs, Planner, hypopg_schema
+from perfkit.db.advisor.record import StatementAdvice
+from perfkit.db.vocabulary import TableInfo, TableName
 
 
 @dataclass(eq=False)

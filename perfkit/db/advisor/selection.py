@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perfkit.db.advice import Choice, StatementStatus
-from perfkit.db.candidates import Candidate
-from perfkit.db.costing import CostingSession, Target
-from perfkit.db.hypo import Costs
+from perfkit.db.advisor.candidates import Candidate
+from perfkit.db.advisor.costing import CostingSession, Target
+from perfkit.db.advisor.hypothetical import Costs
+from perfkit.db.advisor.record import Choice, StatementStatus
 
 #: A candidate must cut a statement's plan cost by this fraction (generic or heaviest plan).
 MIN_CUT = 0.5

@@ -9,7 +9,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOT_COPIED = shutil.ignore_patterns(".venv", ".git", "*.whl", "build", "dist", "*.egg-info",
                                     "__pycache__", ".*_cache", "benchmarks", "tests")
 BUILD_TIMEOUT_S = 240

@@ -8,9 +8,10 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from perfkit.db.candidates import Candidate, IndexColumn, TableName
-from perfkit.db.hypo import Planner, hypopg_schema
-from perfkit.db.sizes import ColumnShape, estimate_btree_bytes
+from perfkit.db.advisor.candidates import Candidate
+from perfkit.db.advisor.hypothetical import Planner, hypopg_schema
+from perfkit.db.advisor.sizes import ColumnShape, estimate_btree_bytes
+from perfkit.db.vocabulary import IndexColumn, TableName
 
 UUID = ColumnShape(16, 1, -1.0)
 TIMESTAMP = ColumnShape(8, 8, -1.0)

@@ -2,8 +2,8 @@
 
 For each table a query block reads: equality columns first, then the ORDER BY columns with
 their direction when a LIMIT makes the order matter, or the first range column; each join
-key on its own and after the equality columns (perfkit/db/sqlreader.py reads the tree).
-Which candidate is worth building is for HypoPG to say (perfkit/db/advise.py).
+key on its own and after the equality columns (sqlreader.py reads the tree).
+Which candidate is worth building is for HypoPG to say (orchestrate.py).
 The roles of the parameters ($1: an equality on messages.conversation_id, $2: the LIMIT)
 tell the prover which values to plan with.
 """
@@ -16,14 +16,14 @@ from typing import Any
 from pglast import ast, parse_sql
 from pglast.parser import ParseError
 
-from perfkit.db.sqlreader import Wants, collect, params_in
-from perfkit.db.vocabulary import IndexColumn as IndexColumn
-from perfkit.db.vocabulary import Param as Param
-from perfkit.db.vocabulary import ParamRole as ParamRole
-from perfkit.db.vocabulary import Resolver as Resolver
-from perfkit.db.vocabulary import TableInfo as TableInfo
-from perfkit.db.vocabulary import TableName as TableName
-from perfkit.db.vocabulary import quote_ident as quote_ident
+from perfkit.db.advisor.sqlreader import Wants, collect, params_in
+from perfkit.db.vocabulary import (
+    IndexColumn,
+    Param,
+    Resolver,
+    TableName,
+    quote_ident,
+)
 
 #: An index wider than this serves few statements better than a narrower one.
 MAX_COLUMNS = 5

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from perfkit.db.parse import StatementKind, expected_indexes, load_statements, parse_text
+from perfkit.db.migration_reader import StatementKind, expected_indexes, load_statements, parse_text
 from perfkit.errors import UsageError
 
 

@@ -4,8 +4,8 @@ A candidate is kept when it cuts a statement's plan cost by MIN_CUT or more agai
 best plan the existing indexes already give, on the generic plan or with the heaviest
 values (an existing index on the same leading column is no reason to stay silent: skew
 shows only with the heaviest key), and saves a real share of the source's database time
-by its own cut (db/selection.py chooses). Nothing is changed: hypothetical indexes live in
-perfkit's own read-only transactions (db/hypo.py); db/costing.py caches the costs.
+by its own cut (selection.py chooses). Nothing is changed: hypothetical indexes live in
+perfkit's own read-only transactions (hypothetical.py); costing.py caches the costs.
 """
 
 from __future__ import annotations
@@ -20,23 +20,16 @@ from typing import Any
 import psycopg
 
 from perfkit.db import catalog
-from perfkit.db.advice import Advice, IndexAdvice, Source, StatementAdvice, StatementStatus
-from perfkit.db.candidates import (
-    Analysis,
-    Candidate,
-    Param,
-    ParamRole,
-    TableName,
-    Unadvisable,
-    analyze,
-)
+from perfkit.db.advisor.candidates import Analysis, Candidate, Unadvisable, analyze
+from perfkit.db.advisor.costing import CostingSession, Target
+from perfkit.db.advisor.hypothetical import HYPOPG_HINT
+from perfkit.db.advisor.record import Advice, IndexAdvice, Source, StatementAdvice, StatementStatus
+from perfkit.db.advisor.selection import MIN_CUT, MIN_SAVED_SHARE, Selection, pool, select
 from perfkit.db.connect import connect, failed
-from perfkit.db.costing import CostingSession, Target
-from perfkit.db.hypo import HYPOPG_HINT
 from perfkit.db.pooler import probe
 from perfkit.db.retry import once
-from perfkit.db.selection import MIN_CUT, MIN_SAVED_SHARE, Selection, pool, select
 from perfkit.db.statements import DbStats, StatementStats
+from perfkit.db.vocabulary import Param, ParamRole, TableName
 
 DEFAULT_TOP = 10
 _NAME_MAX = 63

@@ -10,10 +10,10 @@ import yaml
 
 from perfkit.db.lint.settings import from_config as lint_settings
 from perfkit.errors import UsageError
-from perfkit.init import plan_init
-from perfkit.openapi import read_spec
-from perfkit.scaffold import config_text, write_project
-from tests.init_support import REFSERVER_API
+from perfkit.init.openapi import read_spec
+from perfkit.init.plan import plan_init
+from perfkit.init.scaffold import config_text, write_project
+from tests.support.openapi_docs import REFSERVER_API
 
 
 def _plan(document: dict[str, object], origin: str | None = None):  # type: ignore[no-untyped-def]

@@ -8,8 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from perfkit.db.candidates import Candidate
-from perfkit.db.hypo import Costs
+from perfkit.db.advisor.candidates import Candidate
+from perfkit.db.advisor.hypothetical import Costs
 from perfkit.db.statements import StatementStats
 
 SCHEMA = "perfkit.advice/1"

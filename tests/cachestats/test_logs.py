@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from perfkit.errors import UsageError
-from perfkit.logs import (
+from perfkit.cachestats.logs import (
     DEMO_PATTERN,
     NO_KEY_FAMILY,
     CacheLookup,
@@ -18,6 +17,7 @@ from perfkit.logs import (
     parse_line,
     with_flags,
 )
+from perfkit.errors import UsageError
 
 SEED_LINES = [
     "2026-11-25 10:00:00,001 INFO app.cache: Cache MISS: auth_user:a1b2c3d4e5f6...",

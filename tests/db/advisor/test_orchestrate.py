@@ -14,12 +14,12 @@ import psycopg
 import pytest
 from pglast import parse_sql
 
-from perfkit.db.advice import Advice, Source, SourceKind, StatementStatus
-from perfkit.db.advise import advise
+from perfkit.db.advisor.migration_writer import migration_text
+from perfkit.db.advisor.orchestrate import advise
+from perfkit.db.advisor.record import Advice, Source, SourceKind, StatementStatus
 from perfkit.db.apply import ApplyOptions, apply_indexes
 from perfkit.db.catalog import definition_tree
-from perfkit.db.migration import migration_text
-from perfkit.db.parse import StatementKind, load_statements
+from perfkit.db.migration_reader import StatementKind, load_statements
 from perfkit.db.statements import DbStats, cumulative, run_statements
 from tests.db.support import SEED_FILE, index_names, run_sql, runbook_traffic
 

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from perfkit.db.candidates import (
-    Candidate,
-    IndexColumn,
-    ParamRole,
-    TableInfo,
-    TableName,
-    Unadvisable,
-    analyze,
-    one_line,
-    quote_ident,
-)
+from perfkit.db.advisor.candidates import Candidate, Unadvisable, analyze, one_line
+from perfkit.db.vocabulary import IndexColumn, ParamRole, TableInfo, TableName, quote_ident
 from perfkit.demo.app import ACCOUNT_BY_PHONE_SQL, CONVERSATIONS_SQL, MESSAGES_SQL
 
 COLUMNS = {

@@ -1,4 +1,8 @@
-"""Plain helpers shared by tests (fixtures live in conftest.py; tests import from here)."""
+"""Plain helpers shared by tests (fixtures live in conftest.py; tests import from here).
+
+The package's modules hold the larger helpers: events.py, k8s.py (Kubernetes without a
+cluster), openapi_docs.py (documents for `perfkit init`), packaging.py (a wheel in a fresh
+venv), redis.py (a real redis-server)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from perfkit.db.apply import ApplyOptions, LockTimeout, apply_indexes
-from perfkit.db.parse import load_statements
-from perfkit.db.runner import OLDER_THAN_BUILD
+from perfkit.db.ddl_runner import OLDER_THAN_BUILD
+from perfkit.db.migration_reader import load_statements
 
 States = Callable[[str], dict[str, bool]]
 PHONE_INDEX = "idx_accounts_phone_number_id"

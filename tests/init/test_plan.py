@@ -11,11 +11,11 @@ import yaml
 
 from perfkit.bench.scenario import parse_scenario
 from perfkit.errors import UsageError
-from perfkit.init import StepState, plan_init, singular
-from perfkit.initauth import login_path
-from perfkit.openapi import load_spec, read_spec
-from perfkit.scaffold import scenario_text
-from tests.init_support import CONDUIT_API, OAUTH2_API, REFSERVER_API, SHOP_API
+from perfkit.init.auth import login_path
+from perfkit.init.openapi import load_spec, read_spec
+from perfkit.init.plan import StepState, plan_init, singular
+from perfkit.init.scaffold import scenario_text
+from tests.support.openapi_docs import CONDUIT_API, OAUTH2_API, REFSERVER_API, SHOP_API
 
 
 def _plan(document: dict[str, object], origin: str | None = None):  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ From an OpenAPI document: one step per GET route whose values are known; a route
 objects (matched by response schema, then by names; an item's own field or a field of an object it
 holds: `articles[].author.username`), placed before it; a route whose values cannot be
 found, and every write (POST, PUT, PATCH, DELETE), is written commented out with what to
-fill in; instrumentation (/metrics, health checks) is left out. Credentials are initauth.py's:
+fill in; instrumentation (/metrics, health checks) is left out. Credentials are auth.py's:
 the bench's `{token}`, or a login step at an OAuth2 password flow's `tokenUrl`. The files
 are written by scaffold.py.
 """
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from urllib.parse import quote
 
-from perfkit.initauth import Auth, plan_auth
-from perfkit.openapi import (
+from perfkit.init.auth import Auth, plan_auth
+from perfkit.init.openapi import (
     LIST_FIELDS,
     ApiSpec,
     Operation,

@@ -9,8 +9,9 @@ not declared (EXPLAIN ANALYZE would run them).
 
 from __future__ import annotations
 
-from perfkit.db.advice import Advice, IndexAdvice, StatementAdvice
-from perfkit.db.candidates import one_line, quote_ident
+from perfkit.db.advisor.candidates import one_line
+from perfkit.db.advisor.record import Advice, IndexAdvice, StatementAdvice
+from perfkit.db.vocabulary import quote_ident
 from perfkit.units import fmt_cost
 
 #: `-- perfkit:query` lines are wrapped at about this width.

@@ -5,7 +5,7 @@ measured on the demo, 1.0-1.6x the built size, and on two third-party apps 1.5-3
 PostgreSQL 13 stores a repeated value once with a posting list of row pointers (6 bytes
 each). This model lays out the leaf pages as CREATE INDEX fills them (90%), deduplicated
 where the column types allow, from pg_stats (widths, distinct values): within 11% of the
-built size on 11 demo indexes (tests/db/test_sizes.py, benchmarks/advise_indexes.py).
+built size on 11 demo indexes (tests/db/advisor/test_sizes.py, benchmarks/advise_indexes.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from perfkit.db.candidates import Candidate
+from perfkit.db.advisor.candidates import Candidate
 
 _PAGE = 8192
 _USABLE = _PAGE - 24 - 16  # less the page header and B-tree's special space

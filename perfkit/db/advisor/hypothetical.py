@@ -22,10 +22,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from perfkit.db.candidates import Candidate, Unadvisable
+from perfkit.db.advisor.candidates import Candidate, Unadvisable
+from perfkit.db.advisor.sizes import column_shapes, estimate_btree_bytes
 from perfkit.db.connect import read_only, sql_text
 from perfkit.db.explain import summarize
-from perfkit.db.sizes import column_shapes, estimate_btree_bytes
 from perfkit.db.statements import MARK
 from perfkit.errors import UsageError
 
@@ -160,7 +160,7 @@ class Planner:
         return Hypothetical(int(row[0]), str(row[1]))
 
     def size_bytes(self, candidate: Candidate) -> int | None:
-        """The index's size once built: from the statistics (db/sizes.py: deduplication
+        """The index's size once built: from the statistics (sizes.py: deduplication
         counted), HypoPG's estimate when the table has none."""
         shapes = column_shapes(self.conn, candidate)
         if shapes is not None:

@@ -12,11 +12,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from perfkit.db.advice import Advice, Source, SourceKind, StatementStatus
-from perfkit.db.advise import advise
+from perfkit.db.advisor.migration_writer import migration_text
+from perfkit.db.advisor.orchestrate import advise
+from perfkit.db.advisor.record import Advice, Source, SourceKind, StatementStatus
 from perfkit.db.apply import ApplyOptions, apply_indexes
-from perfkit.db.migration import migration_text
-from perfkit.db.parse import load_statements
+from perfkit.db.migration_reader import load_statements
 from perfkit.db.statements import cumulative
 from perfkit.render.advice import short_query
 from tests.db.support import Server, run_sql

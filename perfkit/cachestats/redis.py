@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from perfkit.cachestats.logs import SCHEMA, FamilyStats
 from perfkit.errors import Unreachable, UsageError
-from perfkit.logs import SCHEMA, FamilyStats
 from perfkit.redact import redact_text, redact_url
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")

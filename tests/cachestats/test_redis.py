@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from perfkit.cachestats.redis import read_counters, redis_window
 from perfkit.errors import Unreachable, UsageError
-from perfkit.redisstats import read_counters, redis_window
-from tests.redis_support import RedisServer, running_redis
+from tests.support.redis import RedisServer, running_redis
 
 
 @pytest.fixture(scope="module")
