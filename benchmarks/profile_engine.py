@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from client_overhead import nginx_static  # noqa: E402
 
+from perfkit.bench.engine import BenchOptions, run_segment_sync  # noqa: E402
 from perfkit.bench.pacer import Segment  # noqa: E402
-from perfkit.bench.runner import BenchOptions, run_segment_sync  # noqa: E402
 from perfkit.bench.scenario import Scenario  # noqa: E402
 
 

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/record_size.py --rate 400 --duration 600
 
 The requests are synthetic (lognormal latencies, 1000 users whose first visit to a route is
-cold, 0.5% errors), counted by the engine's own Recorder, so the record is the one `perfkit
+cold, 0.5% errors), counted by the engine's own Tally, so the record is the one `perfkit
 bench --out` would write for them: same bucket width rule, same histograms, same JSON. The
 goal is < 1 MB for 1 h of 20 routes; the size grows with the number of distinct latencies
 in a bucket, so it is printed for a few rates.

@@ -41,10 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from perfkit.bench.compare import Method, compare_runs  # noqa: E402
+from perfkit.bench.engine import BenchOptions  # noqa: E402
 from perfkit.bench.record import Run  # noqa: E402
-from perfkit.bench.runner import BenchOptions  # noqa: E402
 from perfkit.bench.scenario import Scenario, parse_scenario  # noqa: E402
-from perfkit.bench.session import run_bench_sync  # noqa: E402
+from perfkit.bench.scheduler import run_bench_sync  # noqa: E402
 from perfkit.stats import Verdict  # noqa: E402
 from tests.bench.support import served_url  # noqa: E402
 

@@ -92,7 +92,7 @@ def attribution_pass(scenario: Scenario, options: BenchOptions, dsn: str,
                      service_ms_by_route: Mapping[str, float | None],
                      passes: int = PASSES) -> RoutesSql:
     """The routes' SQL per request, from a sequential pass after the run."""
-    from perfkit.bench.runner import run_segment_sync
+    from perfkit.bench.engine import run_segment_sync
     from perfkit.db.connect import connect
     from perfkit.db.statements import extension_schema
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from perfkit import stats
 from perfkit.bench.capacity import capacity_change
-from perfkit.bench.meta import LoopMode
+from perfkit.bench.provenance import LoopMode
 from perfkit.bench.record import Phase, RouteRecord, Run
 from perfkit.bench.routesql import RouteSql
 from perfkit.errors import UsageError

@@ -3,7 +3,7 @@ the end of the run cut short, the stretches where the backend refused or closed 
 (killed, restarting) or answered nothing at all until the requests timed out (hung), and
 whether the target listens (without sending it a request).
 
-bench/runner.py feeds these while it runs; the Run record (bench/record.py) keeps them, and
+bench/engine.py feeds these while it runs; the Run record (bench/record.py) keeps them, and
 render/run.py says them. perfkit sends the target nothing but the scenario: reachability is
 a TCP connect to its host and port, never a request of perfkit's own.
 """

@@ -1,6 +1,6 @@
 """`bench --find-max`: the capacity search's steps, each an open-loop run of its own.
 
-bench/capacity.py judges and searches; this runs the steps (through bench/session.py, so
+bench/capacity.py judges and searches; this runs the steps (through bench/scheduler.py, so
 --workers applies) and keeps the run of the highest rate that held as the record's body,
 with every step in its `capacity`.
 """
@@ -14,11 +14,11 @@ from perfkit.bench.capacity import EXTENSIONS, Slo, Step, Stopped, judge, search
 from perfkit.bench.options import BenchOptions
 from perfkit.bench.record import Phase, Run
 from perfkit.bench.scenario import Scenario
-from perfkit.bench.session import RunKept, run_session
+from perfkit.bench.scheduler import RunKept, run_session
 from perfkit.errors import Unreachable
 
 MAX_STEP_S = 60.0  # a step at a low rate stops here even short of the samples it wants
-#: the open loop's senders at most (bench/runner.py): above half this rate they may all be busy
+#: the open loop's senders at most (bench/engine.py): above half this rate they may all be busy
 SENDERS_CAP = 1024
 
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from perfkit.bench.credentials import Credential
-from perfkit.bench.meta import Generator, LoopMode, RunSettings
 from perfkit.bench.pacer import Segment
+from perfkit.bench.provenance import Generator, LoopMode, RunSettings
 from perfkit.errors import UsageError
 from perfkit.redact import redact_text, redact_url
 

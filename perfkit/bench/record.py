@@ -24,7 +24,10 @@ from perfkit.bench.cache import CacheEffect, Speedup, judge, matched_ratio, spee
 from perfkit.bench.capacity import Capacity
 from perfkit.bench.evidence import NO_ANSWER_KINDS, ErrorBody, Outage, merge_bodies
 from perfkit.bench.hdr import decode, encode, new_histogram, record_us
-from perfkit.bench.meta import (
+from perfkit.bench.nplusone import NPlusOne
+from perfkit.bench.pacer import Segment
+from perfkit.bench.phase import Phase as Phase  # re-exported: rows are read by phase
+from perfkit.bench.provenance import (
     Generator,
     MergedSource,
     Provenance,
@@ -32,9 +35,6 @@ from perfkit.bench.meta import (
     merge_generators,
     sequential_generators,
 )
-from perfkit.bench.nplusone import NPlusOne
-from perfkit.bench.pacer import Segment
-from perfkit.bench.phase import Phase as Phase  # re-exported: rows are read by phase
 from perfkit.bench.routesql import RoutesSql
 from perfkit.bench.series import Series
 from perfkit.db.workload import DbStats

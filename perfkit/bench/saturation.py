@@ -2,7 +2,7 @@
 
 A late send means either no sender was free at the intended start (they were all waiting on
 answers) or the client itself could not act in time (its event loop busy, its core taken).
-The engine measures both per run (bench/runner.py): a SenderClock counts how long every
+The engine measures both per run (bench/engine.py): a SenderClock counts how long every
 sender was busy at once and, for each late send, whether a sender was free at its intended
 start; a LoopWatch times a 10 ms ticker (how late the loop wakes it) and the process's CPU
 time over the wall time (one event loop uses at most one core). `judge` names the cause:

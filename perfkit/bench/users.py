@@ -1,6 +1,6 @@
 """What one request of the engine is: a virtual user, its prepared requests, the budget.
 
-Kept apart from the loops of bench/runner.py: these are the per-request pieces (what goes on
+Kept apart from the loops of bench/engine.py: these are the per-request pieces (what goes on
 the wire for a user, which phase a cache header says, how an error is named), the runner is
 when and by whom they are sent.
 """

@@ -205,7 +205,7 @@ def run_workers(scenario: Scenario, options: BenchOptions,
 
 def main(argv: list[str]) -> int:
     """A worker: `python -m perfkit.bench.workers JOB.pickle OUT.json`."""
-    from perfkit.bench.runner import run_segment_sync
+    from perfkit.bench.engine import run_segment_sync
 
     scenario, options = pickle.loads(Path(argv[0]).read_bytes())
 

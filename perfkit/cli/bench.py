@@ -61,7 +61,7 @@ def _how_far(run: Run, options: BenchOptions) -> str:
 
 def _interrupted_line(run: Run, out: Path | None, options: BenchOptions) -> str:
     """The one line an interrupted bench ends with: what was interrupted and what is kept."""
-    from perfkit.bench.session import SNAPSHOT_INTERRUPTED
+    from perfkit.bench.scheduler import SNAPSHOT_INTERRUPTED
 
     finished = len(run.repeats) if run.repeats and not run.repeats[-1].interrupted else 0
     if SNAPSHOT_INTERRUPTED in run.notes:
@@ -192,8 +192,8 @@ def bench(
     or, users who log in: `perfkit bench scenarios/app.yaml --users-file users.csv -n 400`;
     capacity: `perfkit bench /conversations --find-max --slo "p99<200ms,errors<1%"`
     """
-    from perfkit.bench.runner import BenchOptions
-    from perfkit.bench.spread import parse_start_at, parse_workers, resolve_segment
+    from perfkit.bench.engine import BenchOptions
+    from perfkit.bench.segments import parse_start_at, parse_workers, resolve_segment
     from perfkit.durations import parse_duration_s
     from perfkit.errors import UsageError
     from perfkit.jsonfile import check_writable
@@ -224,7 +224,7 @@ def bench(
     options.validate()
     if out is not None:
         check_writable(out, "--out")
-    from perfkit.bench.session import RunKept
+    from perfkit.bench.scheduler import RunKept
 
     kept: RunKept | None = None
     try:
@@ -362,7 +362,7 @@ def _nothing_measured(out: Path | None) -> str:
 
 def _run_with_progress(plan: Scenario, options: BenchOptions, dsn: str | None,
                        out: Path | None) -> Run:
-    from perfkit.bench.session import run_bench_sync
+    from perfkit.bench.scheduler import run_bench_sync
     from perfkit.errors import Interrupted
 
     measuring = False

@@ -167,7 +167,7 @@ def _target(target: str | None, scenario: Path | None) -> tuple[str | None,
 def _start(start_at: str | None, start_in: str | None, now_s: float) -> float:
     import math
 
-    from perfkit.bench.spread import parse_start_at
+    from perfkit.bench.segments import parse_start_at
     from perfkit.durations import parse_duration_s
     from perfkit.errors import UsageError
     from perfkit.k8s import DEFAULT_START_IN

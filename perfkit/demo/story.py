@@ -163,9 +163,9 @@ def _before_state(options: StoryOptions, progress: Progress) -> StoryStack:
 
 def _bench(label: str, target: StoryStack, options: StoryOptions, out: Path,
            progress: Progress) -> tuple[Run, datetime]:
-    from perfkit.bench.runner import BenchOptions
+    from perfkit.bench.engine import BenchOptions
     from perfkit.bench.scenario import load_scenario
-    from perfkit.bench.session import run_bench_sync
+    from perfkit.bench.scheduler import run_bench_sync
 
     scenario = load_scenario(options.scenario)
     progress(f"bench {label}: the runbook's API mix for {options.duration_s:g} s, "
@@ -182,8 +182,8 @@ def _capacity(label: str, target: StoryStack, options: StoryOptions,
               progress: Progress) -> Capacity:
     """--find-max of the runbook's mix (iterations/s) against the stack as it is now."""
     from perfkit.bench.capacity import Slo
+    from perfkit.bench.engine import BenchOptions
     from perfkit.bench.findmax import find_max
-    from perfkit.bench.runner import BenchOptions
     from perfkit.bench.scenario import load_scenario
 
     assert options.capacity_slo is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from perfkit.bench.cache import MIN_COLD_SAMPLES, CacheEffect, Speedup
 from perfkit.bench.capacity import Capacity
 from perfkit.bench.evidence import Outage
-from perfkit.bench.meta import LoopMode
+from perfkit.bench.provenance import LoopMode
 from perfkit.bench.record import Phase, Run
 from perfkit.bench.saturation import Cause, Saturation
 from perfkit.db.workload import DbStats

@@ -1,6 +1,6 @@
-"""Synthetic runs: known requests fed to the engine's own Recorder, no network.
+"""Synthetic runs: known requests fed to the engine's own Tally, no network.
 
-The Recorder is what the engine counts with, so a Run built here has the exact histograms and
+The Tally is what the engine counts with, so a Run built here has the exact histograms and
 time series a real run of these requests would have. Tests (series merge, the HTML page) and
 benchmarks/record_size.py use it.
 """
@@ -12,10 +12,10 @@ import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from perfkit.bench.meta import Generator, LoopMode, RunSettings
+from perfkit.bench.provenance import Generator, LoopMode, RunSettings
 from perfkit.bench.record import Phase, Run
-from perfkit.bench.recorder import Recorder
 from perfkit.bench.series import choose_width_s
+from perfkit.bench.tally import Tally
 
 START_EPOCH_S = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC: a whole second
 
@@ -67,9 +67,9 @@ def samples(routes: Sequence[str], *, duration_s: float, rate_per_s: float, seed
                      error)
 
 
-def record(items: Iterable[Sample], machine: Machine, width_s: int) -> Recorder:
-    """Count `items` with a Recorder as the engine would, on `machine`'s clock."""
-    rec = Recorder(t0=machine.t0, t0_wall=machine.t0_wall, width_s=width_s, open_loop=True)
+def record(items: Iterable[Sample], machine: Machine, width_s: int) -> Tally:
+    """Count `items` with a Tally as the engine would, on `machine`'s clock."""
+    rec = Tally(t0=machine.t0, t0_wall=machine.t0_wall, width_s=width_s, open_loop=True)
     for s in items:
         rec.started(machine.clock(s.sent_s), machine.clock(s.intended_s))
         at = machine.clock(s.intended_s)
@@ -80,7 +80,7 @@ def record(items: Iterable[Sample], machine: Machine, width_s: int) -> Recorder:
     return rec
 
 
-def run_of(rec: Recorder, *, rate_per_s: float, duration_s: float, routes: Sequence[str],
+def run_of(rec: Tally, *, rate_per_s: float, duration_s: float, routes: Sequence[str],
            scenario: str = "synthetic", base_url: str = "http://127.0.0.1:8000") -> Run:
     """A Run record of what `rec` counted, with the settings of an open-loop run."""
     from datetime import UTC, datetime

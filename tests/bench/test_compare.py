@@ -110,7 +110,7 @@ def test_too_few_samples_are_shown_but_not_judged() -> None:
 def test_closed_loop_runs_at_other_request_rates_are_said_to_differ_in_load() -> None:
     from dataclasses import replace
 
-    from perfkit.bench.meta import Generator, LoopMode, RunSettings
+    from perfkit.bench.provenance import Generator, LoopMode, RunSettings
 
     def paced(run: Run, requests: int, mode: LoopMode) -> Run:
         return replace(run, settings=RunSettings(mode=mode),

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from perfkit.bench.credentials import Credential, read_users_file
+from perfkit.bench.engine import BenchOptions
 from perfkit.bench.record import Phase, Run
-from perfkit.bench.runner import BenchOptions
 from perfkit.bench.scenario import Scenario, parse_scenario
-from perfkit.bench.session import run_bench_sync
+from perfkit.bench.scheduler import run_bench_sync
 from perfkit.errors import UsageError
 from tests.bench.support import RefServer, password, users_csv
 

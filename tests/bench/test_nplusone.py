@@ -4,8 +4,8 @@ statements, kept through JSON and merges."""
 from __future__ import annotations
 
 from perfkit.bench.evidence import ErrorBody, body_sample, split_target_url
-from perfkit.bench.meta import Generator
 from perfkit.bench.nplusone import find_n_plus_one
+from perfkit.bench.provenance import Generator
 from perfkit.bench.record import Phase, Run
 from perfkit.db.workload import DbStats, StatementStats
 

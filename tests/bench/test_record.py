@@ -10,7 +10,7 @@ import pytest
 
 from perfkit import stats
 from perfkit.bench.hdr import decode, encode, new_histogram, record_us
-from perfkit.bench.meta import Generator, LoopMode, RunSettings
+from perfkit.bench.provenance import Generator, LoopMode, RunSettings
 from perfkit.bench.record import SCHEMA, Phase, Run
 from perfkit.errors import UsageError
 

@@ -13,12 +13,12 @@ from dataclasses import replace
 
 import pytest
 
+from perfkit.bench.engine import BenchOptions, run_bench
 from perfkit.bench.hdr import new_histogram, record_us
 from perfkit.bench.record import Run
-from perfkit.bench.runner import BenchOptions, run_bench
 from perfkit.bench.saturation import Cause, Saturation, fastest_ms, judge, merge
 from perfkit.bench.scenario import Scenario
-from perfkit.bench.session import run_bench_sync
+from perfkit.bench.scheduler import run_bench_sync
 from perfkit.render.run import run_warnings
 from tests.bench.support import RefServer
 

@@ -10,11 +10,11 @@ import time
 import pytest
 
 from perfkit import stats
+from perfkit.bench.engine import BenchOptions
 from perfkit.bench.record import Phase, Run
-from perfkit.bench.runner import BenchOptions
 from perfkit.bench.scenario import Scenario
+from perfkit.bench.scheduler import run_bench_sync
 from perfkit.bench.series import Series, SeriesLine
-from perfkit.bench.session import run_bench_sync
 from tests.bench.series_support import (
     START_EPOCH_S,
     Machine,

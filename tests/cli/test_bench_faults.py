@@ -27,7 +27,7 @@ from tests.bench.backend_support import CuttingProxy, KillableBackend, children
 
 PERFKIT = str(Path(sys.executable).parent / "perfkit")
 DOWN_S = 0.8  # how long the test keeps the backend down (uvicorn's start comes on top)
-RECONNECT_PAUSE_S = 0.1  # perfkit/bench/runner.py's pause of a closed-loop connection
+RECONNECT_PAUSE_S = 0.1  # perfkit/bench/engine.py's pause of a closed-loop connection
 
 
 @pytest.fixture

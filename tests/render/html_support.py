@@ -1,4 +1,4 @@
-"""Inputs for the HTML page: synthetic before/after runs (the engine's Recorder over known
+"""Inputs for the HTML page: synthetic before/after runs (the engine's Tally over known
 requests) and a report written by the real report serializer, on the runs' clock."""
 
 from __future__ import annotations

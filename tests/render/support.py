@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perfkit.bench.meta import Generator, LoopMode, RunSettings
+from perfkit.bench.provenance import Generator, LoopMode, RunSettings
 from perfkit.bench.record import Phase, Run
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from perfkit.bench.cache import Speedup, judge
-from perfkit.bench.meta import LoopMode
+from perfkit.bench.provenance import LoopMode
 from perfkit.bench.saturation import Cause, Saturation
 from perfkit.db.workload import DbStats
 from perfkit.render.markdown import document
@@ -99,7 +99,7 @@ def test_record_notes_and_merges_are_said() -> None:
 
 
 def test_cut_iterations_name_the_routes_that_lost_a_share_of_their_samples() -> None:
-    from perfkit.bench.meta import Generator, RunSettings
+    from perfkit.bench.provenance import Generator, RunSettings
     from perfkit.bench.record import Phase, Run
     from perfkit.render.run import cut_lines
 

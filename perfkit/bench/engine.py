@@ -1,6 +1,6 @@
 """The request engine: aiohttp (on uvloop where available), keep-alive, bounded in count and time.
 
-One engine runs one segment of a run in one process (`run_segment`); bench/session.py runs
+One engine runs one segment of a run in one process (`run_segment`); bench/scheduler.py runs
 the repeats and the worker processes. Closed loop (`concurrency` workers, each sending its
 next iteration when the previous one answered) measures service time. Open loop
 (`rate_per_s`) is wrk2's: a fixed pool of senders takes the intended starts in order, sleeps
@@ -10,7 +10,7 @@ is in the latency, never omitted.
 
 Which user runs an iteration is the UserPlan's (pacer.py): each user's first visit, its cold
 sample, falls at a seeded random point of the run. The hot path does a few dict increments
-per request (recorder.py); histograms are built at the end. Timestamps are `perf_counter()`
+per request (tally.py); histograms are built at the end. Timestamps are `perf_counter()`
 right around aiohttp's request (send -> body read). What one request is (a user, its
 prepared request, the budget) lives in bench/users.py; logging users in (before t0, and
 again on a 401 once a token expires), in bench/login.py.
@@ -42,7 +42,6 @@ import aiohttp
 from perfkit.bench import pacer
 from perfkit.bench.evidence import Outages, Seen, body_sample, error_bodies, tcp_connect
 from perfkit.bench.login import Logins, check_login
-from perfkit.bench.meta import Provenance
 from perfkit.bench.options import (
     DEFAULT_REQUESTS,
     BenchOptions,
@@ -52,11 +51,12 @@ from perfkit.bench.options import (
     settings_record,
 )
 from perfkit.bench.pacer import Segment, UserPlan
+from perfkit.bench.provenance import Provenance
 from perfkit.bench.record import Phase, Run, now_iso
-from perfkit.bench.recorder import Recorder
 from perfkit.bench.saturation import LoopWatch, Saturation, SenderClock, fastest_ms, judge
 from perfkit.bench.scenario import Scenario, Step, placeholders
 from perfkit.bench.series import choose_width_s
+from perfkit.bench.tally import Tally
 from perfkit.bench.users import (
     Budget,
     Prepared,
@@ -109,7 +109,7 @@ class _Engine:
         if self.limit is None and options.duration_s is None:
             self.limit = DEFAULT_REQUESTS
         self.budget = Budget(segment_limit(self.limit, segment), math.inf)
-        self.recorder: Recorder | None = None  # None while warming up
+        self.recorder: Tally | None = None  # None while warming up
         self.t0 = 0.0
         self.iterations = 0
         self.late = self.sent_first = 0
@@ -434,7 +434,7 @@ class _Engine:
         self.run.started_at = now_iso()
         rate = self.opt.rate_per_s
         planned_s = self.opt.duration_s or ((self.limit or 0) / rate if rate else None)
-        self.recorder = Recorder(t0=self.t0, t0_wall=time.time(), open_loop=self.opt.open_loop,
+        self.recorder = Tally(t0=self.t0, t0_wall=time.time(), open_loop=self.opt.open_loop,
                                  width_s=choose_width_s(planned_s,
                                                         2 * len(self.scenario.steps)))
         bound_s = min(self.opt.duration_s or self.opt.max_time_s, self.opt.max_time_s)

@@ -12,11 +12,11 @@ import pytest
 from perfkit import stats
 from perfkit.bench import pacer
 from perfkit.bench.cache import CacheEffect
-from perfkit.bench.meta import LoopMode
+from perfkit.bench.engine import BenchOptions, ProgressInfo, run_bench
+from perfkit.bench.provenance import LoopMode
 from perfkit.bench.record import Phase, Run
-from perfkit.bench.runner import BenchOptions, ProgressInfo, run_bench
 from perfkit.bench.scenario import Scenario, parse_scenario
-from perfkit.bench.session import run_bench_sync
+from perfkit.bench.scheduler import run_bench_sync
 from perfkit.errors import Unreachable, UsageError
 from tests.bench.support import RefServer
 

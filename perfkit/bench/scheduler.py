@@ -71,7 +71,7 @@ def _one(scenario: Scenario, options: BenchOptions, on_progress: Progress | None
         from perfkit.bench.workers import run_workers
 
         return run_workers(scenario, options, on_progress)
-    from perfkit.bench.runner import run_segment_sync
+    from perfkit.bench.engine import run_segment_sync
 
     return run_segment_sync(scenario, options, options.segment, on_progress)
 

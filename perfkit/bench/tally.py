@@ -38,7 +38,7 @@ class _Slot:
     errors: int = 0
 
 
-class Recorder:
+class Tally:
     """Counts of latencies and errors per (route, phase), overall and per time bucket."""
 
     def __init__(self, *, t0: float, t0_wall: float, width_s: int, open_loop: bool) -> None:

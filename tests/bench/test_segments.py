@@ -9,7 +9,7 @@ import pytest
 from perfkit.bench import pacer
 from perfkit.bench.options import BenchOptions
 from perfkit.bench.pacer import Segment, UserPlan
-from perfkit.bench.spread import parse_start_at, parse_workers, resolve_segment
+from perfkit.bench.segments import parse_start_at, parse_workers, resolve_segment
 from perfkit.errors import UsageError
 
 
@@ -97,7 +97,7 @@ def test_a_container_s_cpu_quota_bounds_auto_workers(tmp_path) -> None:  # type:
 def test_merged_segments_state_their_start_offsets() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from perfkit.bench.meta import RunSettings
+    from perfkit.bench.provenance import RunSettings
     from perfkit.bench.record import Run
     from perfkit.render.run import run_notes
 
