@@ -15,13 +15,20 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from perfkit import stats
+from perfkit.cachestats.logs import choose_pattern, count_cache_lines, read_lines
+from perfkit.config import Target
+from perfkit.db.migration_reader import load_statements
+from perfkit.db.retry import once
+from perfkit.db.verify import IndexState, verify_indexes
 from perfkit.errors import PerfkitError, UsageError
+from perfkit.prom import PromClient, ReportOptions, collect_report
+from perfkit.prom.windows import latest_event
 from perfkit.redact import redact_text, redact_url
 from perfkit.thresholds import Condition, parse_condition
 
@@ -178,7 +185,6 @@ def check_backend(target: DoctorTarget) -> Outcome:
 def check_cache_logs(target: DoctorTarget) -> Outcome:
     """The log's cache lines, read with perfkit.yaml's cache pattern (`cache: preset:`, or
     its only preset), else the runbook's `Cache HIT:` line; no such line: no cache, a skip."""
-    from perfkit.cachestats.logs import choose_pattern, count_cache_lines, read_lines
 
     if target.backend_log is None:
         return Status.SKIP, "no backend log configured (PERFKIT_BACKEND_LOG or demo up)"
@@ -202,9 +208,6 @@ def check_cache_logs(target: DoctorTarget) -> Outcome:
 def _verify(target: DoctorTarget, explain: bool) -> tuple[Any, str]:
     """The indexes' report, and what the line adds when its connection was lost once and
     the (read-only) check retried on a new one; a second loss fails the line (db/retry.py)."""
-    from perfkit.db.migration_reader import load_statements
-    from perfkit.db.retry import once
-    from perfkit.db.verify import verify_indexes
 
     statements = load_statements(target.index_paths)
     retried: list[str] = []
@@ -224,7 +227,6 @@ def _index_skip(target: DoctorTarget) -> Outcome | None:
 
 
 def check_indexes_valid(target: DoctorTarget) -> Outcome:
-    from perfkit.db.verify import IndexState
 
     skip = _index_skip(target)
     if skip:
@@ -238,7 +240,6 @@ def check_indexes_valid(target: DoctorTarget) -> Outcome:
 
 
 def check_indexes_used(target: DoctorTarget) -> Outcome:
-    from perfkit.db.verify import IndexState
 
     skip = _index_skip(target)
     if skip:
@@ -261,10 +262,7 @@ def _split(target: DoctorTarget) -> str:
     """Where doctor's windows split: --split, else the latest change event of this target
     (a mark made for another backend, database or Prometheus never counts), else right
     before the after window."""
-    from datetime import UTC
 
-    from perfkit.config import Target
-    from perfkit.prom.windows import latest_event
 
     if target.split:
         return target.split
@@ -281,7 +279,6 @@ def _report(target: DoctorTarget) -> Report | None:
     if target.report_error is not None:
         raise target.report_error
     if target.report is None and target.prometheus_url:
-        from perfkit.prom import PromClient, ReportOptions, collect_report
 
         client = PromClient(target.prometheus_url, token=target.prometheus_token,
                             on_retry=target.on_retry)

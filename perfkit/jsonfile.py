@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from perfkit.atomic import create_temp
 from perfkit.errors import UsageError
 
 
@@ -35,7 +36,6 @@ def read_json_object(path: Path, *, label: str = "") -> dict[str, Any]:
 def check_writable(path: Path, flag: str) -> None:
     """Fail before a run, not after it: create the directory as saving would, then create and
     remove a temporary file where saving writes its own (perfkit.atomic)."""
-    from perfkit.atomic import create_temp
 
     hint = f"choose a writable path, e.g. {flag} runs/before.json"
     if path.is_dir():

@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from perfkit.bench.engine import run_segment_sync
 from perfkit.bench.options import BenchOptions
 from perfkit.bench.pacer import Segment
 from perfkit.bench.routesql import (
@@ -27,7 +28,8 @@ from perfkit.bench.routesql import (
     StatementCalls,
 )
 from perfkit.bench.scenario import Scenario
-from perfkit.db.statements import delta, take_snapshot
+from perfkit.db.connect import connect
+from perfkit.db.statements import delta, extension_schema, take_snapshot
 from perfkit.db.workload import DbStats, Snapshot
 
 PASSES = 3  # scenario iterations of the pass: a few, the counts are exact
@@ -92,9 +94,6 @@ def attribution_pass(scenario: Scenario, options: BenchOptions, dsn: str,
                      service_ms_by_route: Mapping[str, float | None],
                      passes: int = PASSES) -> RoutesSql:
     """The routes' SQL per request, from a sequential pass after the run."""
-    from perfkit.bench.engine import run_segment_sync
-    from perfkit.db.connect import connect
-    from perfkit.db.statements import extension_schema
 
     with connect(dsn, application_name="perfkit-statements") as conn:
         watch = SnapshotWatch(conn, extension_schema(conn))

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from perfkit import stats
 from perfkit.errors import UsageError
+from perfkit.thresholds import parse_condition
 
 
 class RouteRecord(Protocol):
@@ -86,7 +87,6 @@ class Slo:
 
     @classmethod
     def parse(cls, text: str) -> Slo:
-        from perfkit.thresholds import parse_condition
 
         limits = []
         for part in (p for p in text.split(",") if p.strip()):

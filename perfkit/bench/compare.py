@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from perfkit import stats
+from perfkit.bench.cache import CacheEffect
 from perfkit.bench.capacity import capacity_change
 from perfkit.bench.provenance import LoopMode
 from perfkit.bench.record import Phase, RouteRecord, Run
@@ -283,7 +284,6 @@ def _load_note(before: Run, after: Run) -> list[str]:
 
 def _folded(run: Run, other: Run) -> set[str]:
     """Routes with no cache effect in both runs: compared as one `all` row."""
-    from perfkit.bench.cache import CacheEffect
 
     none = [{sp.route for sp in r.speedups() if sp.cache_effect is CacheEffect.NONE}
             for r in (run, other)]

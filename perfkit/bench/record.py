@@ -20,6 +20,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from perfkit import stats
+from perfkit.atomic import write_atomic
 from perfkit.bench.cache import CacheEffect, Speedup, judge, matched_ratio, speedup
 from perfkit.bench.capacity import Capacity
 from perfkit.bench.evidence import NO_ANSWER_KINDS, ErrorBody, Outage, merge_bodies
@@ -39,6 +40,7 @@ from perfkit.bench.routesql import RoutesSql
 from perfkit.bench.series import Series
 from perfkit.db.workload import DbStats
 from perfkit.errors import UsageError
+from perfkit.jsonfile import read_json_object
 
 SCHEMA = "perfkit.run/2"
 READABLE_SCHEMAS = ("perfkit.run/1", SCHEMA)
@@ -378,13 +380,11 @@ class Run:
 
     def save(self, path: Path) -> None:
         """Whole or not at all (perfkit.atomic): a kill leaves the previous record or this one."""
-        from perfkit.atomic import write_atomic
 
         write_atomic(path, self.dumps())
 
     @classmethod
     def load(cls, path: Path) -> Run:
-        from perfkit.jsonfile import read_json_object
 
         return cls.from_json(read_json_object(path), source=str(path))
 

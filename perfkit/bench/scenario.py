@@ -45,6 +45,7 @@ import yaml
 
 from perfkit.bench.yamlsource import Path_, YamlSource, duration_at, substitute_env
 from perfkit.errors import UsageError
+from perfkit.resources import shipped_path
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 DEFAULT_TTL_S = 120.0  # the seed's auth cache: "TTL 2 min"
@@ -382,7 +383,6 @@ def load_scenario(path: Path, environ: dict[str, str] | None = None) -> Scenario
 
 def scenario_dirs() -> list[Path]:
     """Where scenario names are looked up: ./scenarios, then the ones shipped with perfkit."""
-    from perfkit.resources import shipped_path
 
     return [Path.cwd() / "scenarios", shipped_path("scenarios")]
 

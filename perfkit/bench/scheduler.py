@@ -13,12 +13,18 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
+import psycopg
+
+from perfkit.bench.attribution import attribution_pass
+from perfkit.bench.engine import run_segment_sync
 from perfkit.bench.login import check_login
 from perfkit.bench.nplusone import find_n_plus_one, routes_n_plus_one
 from perfkit.bench.options import BenchOptions, ProgressInfo
 from perfkit.bench.record import Run
 from perfkit.bench.routesql import Attribution, attribute_run
 from perfkit.bench.scenario import Scenario
+from perfkit.bench.workers import run_workers
+from perfkit.db.statements import StatementWindow
 from perfkit.errors import PerfkitError, UsageError
 
 Progress = Callable[[ProgressInfo], None]
@@ -68,10 +74,8 @@ def flush(command: str) -> None:
 
 def _one(scenario: Scenario, options: BenchOptions, on_progress: Progress | None) -> Run:
     if options.workers > 1:
-        from perfkit.bench.workers import run_workers
 
         return run_workers(scenario, options, on_progress)
-    from perfkit.bench.engine import run_segment_sync
 
     return run_segment_sync(scenario, options, options.segment, on_progress)
 
@@ -85,7 +89,6 @@ def run_session(scenario: Scenario, options: BenchOptions,
     check_login(scenario, options.credentials)
     if dsn is None:
         return _repeats(scenario, options, on_progress)
-    from perfkit.db.statements import StatementWindow
 
     retried: list[str] = []
     try:
@@ -124,9 +127,7 @@ def run_session(scenario: Scenario, options: BenchOptions,
 def _attribute(scenario: Scenario, options: BenchOptions, dsn: str, run: Run) -> None:
     """Several routes ran together: the attribution pass gives each its statements (a few
     sequential requests after the run); its failure costs the run nothing but those."""
-    import psycopg
 
-    from perfkit.bench.attribution import attribution_pass
 
     try:
         run.route_sql = attribution_pass(scenario, options, dsn, run.service_ms_by_route())

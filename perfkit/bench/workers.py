@@ -25,11 +25,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO
 
+from perfkit.bench.engine import run_segment_sync
 from perfkit.bench.options import BenchOptions, ProgressInfo
 from perfkit.bench.pacer import Segment
 from perfkit.bench.record import Run
 from perfkit.bench.scenario import Scenario
-from perfkit.errors import PerfkitError
+from perfkit.errors import PerfkitError, Unreachable, UsageError
 
 Progress = Callable[[ProgressInfo], None]
 START_MARGIN_S = 1.5  # time for the workers to start and connect before the shared start
@@ -161,7 +162,6 @@ def _follow_all(workers: list[_Worker], on_progress: Progress | None) -> bool:
 
 def _error_of(line: str) -> PerfkitError:
     """The error a worker reported (`<exit code> <message>`), as the class of its code."""
-    from perfkit.errors import Unreachable, UsageError
 
     code, _, message = line.partition(" ")
     kinds: dict[str, type[PerfkitError]] = {"2": UsageError, "3": Unreachable}
@@ -205,7 +205,6 @@ def run_workers(scenario: Scenario, options: BenchOptions,
 
 def main(argv: list[str]) -> int:
     """A worker: `python -m perfkit.bench.workers JOB.pickle OUT.json`."""
-    from perfkit.bench.engine import run_segment_sync
 
     scenario, options = pickle.loads(Path(argv[0]).read_bytes())
 

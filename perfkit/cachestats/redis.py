@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
+
 from perfkit.cachestats.logs import SCHEMA, FamilyStats
 from perfkit.errors import Unreachable, UsageError
 from perfkit.redact import redact_text, redact_url
@@ -51,7 +53,6 @@ class RedisCounters:
 
 def _client(url: str) -> Any:
     """A client for the URL; redis-py ignores a database it cannot read: perfkit refuses it."""
-    import redis
 
     problem = None
     try:
@@ -69,7 +70,6 @@ def _client(url: str) -> Any:
 
 def read_counters(url: str) -> RedisCounters:
     """INFO now; one line naming the server (never its password) when it cannot be read."""
-    import redis
 
     client = _client(url)
     where = redact_url(url)

@@ -3,6 +3,8 @@
 Commands are registered lazily: an invocation builds only the command it names (Typer reads
 every option of every command it registers, and `perfkit --help` must stay quick); the list
 of `perfkit --help` is built from one-line stand-ins. Shell completion builds them all.
+For the same reason every command module imports the core inside its functions, never at
+its top: each module's docstring says so.
 """
 
 from __future__ import annotations

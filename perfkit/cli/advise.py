@@ -1,4 +1,8 @@
-"""`perfkit advise-indexes`: the indexes the traffic needs, proven with HypoPG."""
+"""`perfkit advise-indexes`: the indexes the traffic needs, proven with HypoPG.
+
+Imports of the core sit inside the commands (start-up: `perfkit advise-indexes --help` and shell
+completion load none of psycopg, aiohttp, pglast or the record modules).
+"""
 
 from __future__ import annotations
 

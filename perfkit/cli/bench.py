@@ -1,4 +1,8 @@
-"""`perfkit bench`, `perfkit compare`, `perfkit merge`: measure routes, compare runs, add runs."""
+"""`perfkit bench`, `perfkit compare`, `perfkit merge`: measure routes, compare runs, add runs.
+
+Imports of the core sit inside the commands (start-up: `perfkit bench --help` and shell
+completion load none of psycopg, aiohttp, pglast or the record modules).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""`perfkit cache-stats`: a cache's hit ratio, from backend logs or from Redis's counters."""
+"""`perfkit cache-stats`: a cache's hit ratio, from backend logs or from Redis's counters.
+
+Imports of the core sit inside the commands (start-up: `perfkit cache-stats --help` and shell
+completion load none of psycopg, aiohttp, pglast or the record modules).
+"""
 
 from __future__ import annotations
 

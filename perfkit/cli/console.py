@@ -1,4 +1,8 @@
-"""The one Rich facade: results to stdout, progress/warnings/errors to stderr, one exit path."""
+"""The one Rich facade: results to stdout, progress/warnings/errors to stderr, one exit path.
+
+rich's renderers and the core's records are imported where they are used: every command
+imports this module, and `perfkit --help` must stay quick.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """`perfkit demo up|status|restart|fault|reset|down|story`: the embedded PostgreSQL + backend +
-Prometheus."""
+Prometheus.
+
+Imports of the core sit inside the commands (start-up: `perfkit demo --help` and shell
+completion load none of psycopg, aiohttp, pglast or the record modules).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""`perfkit doctor`: the checklist against the configured (or demo) system."""
+"""`perfkit doctor`: the checklist against the configured (or demo) system.
+
+Imports of the core sit inside the commands (start-up: `perfkit doctor --help` and shell
+completion load none of psycopg, aiohttp, pglast or the record modules).
+"""
 
 from __future__ import annotations
 

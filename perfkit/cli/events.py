@@ -1,4 +1,8 @@
-"""`perfkit events`: the change events that split this target's report and doctor windows."""
+"""`perfkit events`: the change events that split this target's report and doctor windows.
+
+Imports of the core sit inside the commands (start-up: `perfkit events --help` and shell
+completion load none of psycopg, aiohttp, pglast or the record modules).
+"""
 
 from __future__ import annotations
 

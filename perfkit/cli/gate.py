@@ -1,4 +1,8 @@
-"""`perfkit gate`: thresholds and a baseline comparison as a CI pass/fail."""
+"""`perfkit gate`: thresholds and a baseline comparison as a CI pass/fail.
+
+Imports of the core sit inside the commands (start-up: `perfkit gate --help` and shell
+completion load none of psycopg, aiohttp, pglast or the record modules).
+"""
 
 from __future__ import annotations
 

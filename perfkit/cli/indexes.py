@@ -1,4 +1,8 @@
-"""`perfkit apply-indexes` and `perfkit verify-indexes`: safe index builds, verified."""
+"""`perfkit apply-indexes` and `perfkit verify-indexes`: safe index builds, verified.
+
+Imports of the core sit inside the commands (start-up: `perfkit apply-indexes --help` and shell
+completion load none of psycopg, aiohttp, pglast or the record modules).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""`perfkit init`: a commented perfkit.yaml and a scenario for your backend."""
+"""`perfkit init`: a commented perfkit.yaml and a scenario for your backend.
+
+Imports of the core sit inside the commands (start-up: `perfkit init --help` and shell
+completion load none of psycopg, aiohttp, pglast or the record modules).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""`perfkit k8s-job`: a Kubernetes Indexed Job that runs one bench on N pods, and its merge."""
+"""`perfkit k8s-job`: a Kubernetes Indexed Job that runs one bench on N pods, and its merge.
+
+Imports of the core sit inside the commands (start-up: `perfkit k --help` and shell
+completion load none of psycopg, aiohttp, pglast or the record modules).
+"""
 
 from __future__ import annotations
 

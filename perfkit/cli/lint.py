@@ -1,4 +1,8 @@
-"""`perfkit lint`: the schema's performance faults, each proven, each with its migration."""
+"""`perfkit lint`: the schema's performance faults, each proven, each with its migration.
+
+Imports of the core sit inside the commands (start-up: `perfkit lint --help` and shell
+completion load none of psycopg, aiohttp, pglast or the record modules).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""`perfkit plot`: bench runs and a report as one self-contained HTML page."""
+"""`perfkit plot`: bench runs and a report as one self-contained HTML page.
+
+Imports of the core sit inside the commands (start-up: `perfkit plot --help` and shell
+completion load none of psycopg, aiohttp, pglast or the record modules).
+"""
 
 from __future__ import annotations
 

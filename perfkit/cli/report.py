@@ -1,4 +1,8 @@
-"""`perfkit report` (Prometheus before/after per route) and `perfkit mark` (a change event)."""
+"""`perfkit report` (Prometheus before/after per route) and `perfkit mark` (a change event).
+
+Imports of the core sit inside the commands (start-up: `perfkit report --help` and shell
+completion load none of psycopg, aiohttp, pglast or the record modules).
+"""
 
 from __future__ import annotations
 

@@ -36,6 +36,7 @@ from perfkit.db.pooler import refuse_transaction_pooler
 from perfkit.db.retry import again, lost
 from perfkit.db.verify import VerifyReport, verify_indexes
 from perfkit.errors import Interrupted, PerfkitError, Unreachable, UsageError
+from perfkit.events import record_event
 
 __all__ = ["Action", "ApplyOptions", "ApplyResult", "LockTimeout", "Step", "apply_indexes",
            "plan_apply"]
@@ -227,7 +228,6 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
                   progress: ProgressCallback | None = None,
                   notify: Notify | None = None) -> ApplyResult:
     """Plan, build CONCURRENTLY, ANALYZE what changed, verify, and journal a change event."""
-    from perfkit.events import record_event
 
     options = options or ApplyOptions()
     say: Notify = notify or (lambda _msg: None)
@@ -334,7 +334,6 @@ def _run_steps(runner: Runner, result: ApplyResult, options: ApplyOptions,
 def _stopped(error: PerfkitError, step: Step, result: ApplyResult,
              dsn: str | None = None) -> PerfkitError:
     """The error of a failed step, saying what was done before it (journaled for `report`)."""
-    from perfkit.events import record_event
 
     done = ", ".join(s.name for s in result.changed)
     message = f"{step.statement.source}: {error.message}"
@@ -348,7 +347,6 @@ def _stopped(error: PerfkitError, step: Step, result: ApplyResult,
 
 def _interrupted(result: ApplyResult, doing: str, dsn: str | None) -> Interrupted:
     """Ctrl-C or SIGTERM: what each change left (read again), journaled like a failure."""
-    from perfkit.events import record_event
 
     changes: list[Change] = []
     for step in result.steps:
@@ -407,7 +405,6 @@ def _analyze_lost(error: ConnectionLost, result: ApplyResult, dsn: str | None) -
     that returned committed its index), only the planner's statistics may be missing, and a
     rerun would find nothing to build, so nothing to ANALYZE: the one line gives the
     statement to run. The change is journaled as a finished one would be."""
-    from perfkit.events import record_event
 
     repair = _analyze_repair(result)
     done = _event_text(result)
@@ -444,7 +441,6 @@ def _verify_lost(error: Unreachable, result: ApplyResult, dsn: str,
                  statements: list[IndexStatement]) -> Unreachable:
     """The verification lost twice: the builds are done (a build that returned committed its
     index), only unchecked; journaled as done, with the command that checks them."""
-    from perfkit.events import record_event
 
     files = " ".join(dict.fromkeys(str(s.source.path) for s in statements))
     done = _event_text(result)

@@ -37,6 +37,7 @@ from perfkit.db.workload import (
     share_of_latency,
 )
 from perfkit.errors import PerfkitError, UsageError
+from perfkit.jsonfile import read_json_object
 
 __all__ = ["MARK", "Counters", "DbStats", "Snapshot", "StatementStats", "StatementWindow",
            "StatementsUnavailable", "share_of_latency"]
@@ -272,7 +273,6 @@ def cumulative(dsn: str | None) -> tuple[DbStats, datetime | None]:
 
 def run_statements(path: Path) -> DbStats:
     """The `db` object of a bench run record; UsageError when it has none or is malformed."""
-    from perfkit.jsonfile import read_json_object
 
     data = read_json_object(path, label="--from")
     db = data.get("db")

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import yaml
+
 from perfkit.errors import Unreachable, UsageError
 from perfkit.redact import redact_text, redact_url
 
@@ -127,7 +129,6 @@ def fetch_document(source: str) -> tuple[dict[str, Any], str | None]:
 
 
 def _parse(text: str, where: str) -> dict[str, Any]:
-    import yaml
 
     try:
         data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)

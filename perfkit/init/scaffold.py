@@ -3,8 +3,12 @@ a perfkit.yaml with the target set and every other section as a commented exampl
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from perfkit.atomic import write_output
+from perfkit.bench.scenario import route_name
+from perfkit.errors import UsageError
 from perfkit.init.plan import InitPlan, PlannedStep, StepState
 
 CONFIG_FILE = "perfkit.yaml"
@@ -44,13 +48,11 @@ def key_lines(plan: InitPlan) -> list[str]:
 
 def _q(text: str) -> str:
     """A YAML double-quoted scalar (JSON's escapes are YAML's)."""
-    import json
 
     return json.dumps(text, ensure_ascii=False)
 
 
 def _step_lines(step: PlannedStep, prefix: str = "") -> list[str]:
-    from perfkit.bench.scenario import route_name
 
     op = step.operation
     lines = [f"{prefix}  - path: {_q(step.path)}"]
@@ -128,7 +130,6 @@ def config_text(plan: InitPlan, scenario_file: str) -> str:
 def write_project(plan: InitPlan, folder: Path, *, force: bool = False) -> list[Path]:
     """perfkit.yaml and scenarios/NAME.yaml in `folder`; neither is written when either
     exists, unless `force`."""
-    from perfkit.errors import UsageError
 
     scenario = folder / "scenarios" / f"{plan.name}.yaml"
     config = folder / CONFIG_FILE
@@ -137,7 +138,6 @@ def write_project(plan: InitPlan, folder: Path, *, force: bool = False) -> list[
         other = "" if existing[0] == config else ", or --name writes another scenario"
         raise UsageError(f"{existing[0]} already exists: nothing written",
                          hint=f"--force overwrites it{other}")
-    from perfkit.atomic import write_output
 
     relative = f"scenarios/{plan.name}.yaml"
     write_output(scenario, scenario_text(plan), "the scenario")

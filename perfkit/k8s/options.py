@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from perfkit.bench.options import BenchOptions, check_base_url
+from perfkit.bench.pacer import Segment
+from perfkit.bench.scenario import METHODS, parse_scenario
+from perfkit.durations import parse_duration_s
 from perfkit.errors import UsageError
 
 Manifest = dict[str, Any]  # one Kubernetes object, as kubectl reads it
@@ -112,7 +117,6 @@ class Load:
 
     def bound_s(self) -> float:
         """The longest the measured part can last (the Job's deadline builds on it)."""
-        from perfkit.durations import parse_duration_s
 
         if self.duration is None:
             return MAX_RUN_S
@@ -227,9 +231,7 @@ def validate(o: JobOptions, now_s: float) -> None:
 
 
 def _check_target(o: JobOptions) -> None:
-    from urllib.parse import urlsplit
 
-    from perfkit.bench.options import check_base_url
 
     if (o.base_url is None) == (o.base_url_secret is None):
         raise UsageError("give the backend with --base-url URL or --base-url-secret SECRET/KEY "
@@ -246,10 +248,6 @@ def _check_target(o: JobOptions) -> None:
 
 def _check_schedule(o: JobOptions, now_s: float) -> None:
     """A bounded run that starts ahead, with flags bench accepts (its own checks)."""
-    from perfkit.bench.options import BenchOptions
-    from perfkit.bench.pacer import Segment
-    from perfkit.bench.scenario import METHODS
-    from perfkit.durations import parse_duration_s
 
     load = o.load
     if load.duration is None and load.requests is None:
@@ -302,7 +300,6 @@ def _check_results(results: Results) -> None:
 def read_scenario(path: Path) -> ScenarioFile:
     """A scenario file for the pods, checked here as bench will check it there. Its ${VARS}
     are the pods' environment (--env-secret), so any value stands in for them now."""
-    from perfkit.bench.scenario import parse_scenario
 
     try:
         text = path.read_text()

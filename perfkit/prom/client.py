@@ -20,6 +20,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
+import yaml
+from prometheus_api_client import PrometheusConnect
+from urllib3.util.retry import Retry
+
+from perfkit.durations import duration_s
 from perfkit.errors import Unreachable
 from perfkit.redact import redact_text, redact_url
 
@@ -88,9 +94,6 @@ class PromClient:
                  basic_auth: tuple[str, str] | None = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S,
                  on_retry: Callable[[str], None] | None = None) -> None:
-        import requests
-        from prometheus_api_client import PrometheusConnect
-        from urllib3.util.retry import Retry
 
         bare, from_url = split_credentials(url.rstrip("/"))
         self.url = bare
@@ -125,7 +128,6 @@ class PromClient:
 
     def _send(self, path: str, params: Mapping[str, Any], purpose: str) -> Any:
         """The response, sent again once after a lost connection or a 5xx (reads only)."""
-        import requests
 
         fault = ""
         for attempt in (1, 2):
@@ -223,7 +225,6 @@ class PromClient:
 
     def _configured_interval_s(self) -> float | None:
         """From the loaded configuration, when no target is known yet (just started)."""
-        import yaml
 
         try:
             data = self._get("/api/v1/status/config", {}, "the scrape interval")
@@ -260,6 +261,5 @@ def _reason(exc: Exception) -> str:
 
 def _duration_s(text: str) -> float | None:
     """Prometheus durations as targets report them: "1s", "15s", "1m30s", "500ms"."""
-    from perfkit.durations import duration_s
 
     return duration_s(text) if text else None

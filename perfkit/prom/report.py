@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from perfkit import stats
+from perfkit.bench.record import Run
 from perfkit.config import Target
 from perfkit.errors import UsageError
 from perfkit.prom.caveats import (
@@ -283,7 +284,6 @@ def _bench(options: ReportOptions, plan: WindowPlan, before: Figures, after: Fig
            routes: list[RouteReport]) -> BenchComparison | None:
     if options.bench is None:
         return None
-    from perfkit.bench.record import Run
 
     server_routes = [r.route for r in routes if not r.unmatched]
     return compare_bench(Run.load(options.bench), options.bench.name, plan, before, after,

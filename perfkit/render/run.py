@@ -9,6 +9,7 @@ from perfkit.bench.provenance import LoopMode
 from perfkit.bench.record import Phase, Run
 from perfkit.bench.saturation import Cause, Saturation
 from perfkit.db.workload import DbStats
+from perfkit.render.advice import short_query
 from perfkit.render.model import Document, Table, name, number, text
 from perfkit.stats import summary_ms
 from perfkit.units import fmt_ms, fmt_rate, fmt_share
@@ -216,7 +217,6 @@ DB_TOP = 5
 
 def db_table(db: DbStats) -> Table:
     """The run's costliest statements (pg_stat_statements, this database, this window)."""
-    from perfkit.render.advice import short_query
 
     rows = [[short_query(s.query, s.queryid),
              "-" if s.calls_per_request is None else f"{s.calls_per_request:.2f}",

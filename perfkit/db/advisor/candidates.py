@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pglast import ast, parse_sql
-from pglast.parser import ParseError
+from pglast.parser import ParseError, scan
 
 from perfkit.db.advisor.sqlreader import Wants, collect, params_in
 from perfkit.db.vocabulary import (
@@ -148,7 +148,6 @@ def analyze(text: str, resolve: Resolver) -> Analysis:
 def one_line(text: str) -> list[str]:
     """A statement as words on one line, comments dropped, string literals untouched:
     joined by single spaces it is the same statement (for `-- perfkit:query` lines)."""
-    from pglast.parser import scan
 
     words: list[str] = []
     end = -1

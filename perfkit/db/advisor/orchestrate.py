@@ -28,7 +28,7 @@ from perfkit.db.advisor.selection import MIN_CUT, MIN_SAVED_SHARE, Selection, po
 from perfkit.db.connect import connect, failed
 from perfkit.db.pooler import probe
 from perfkit.db.retry import once
-from perfkit.db.statements import DbStats, StatementStats
+from perfkit.db.statements import DbStats, StatementStats, observe
 from perfkit.db.vocabulary import Param, ParamRole, TableName
 
 DEFAULT_TOP = 10
@@ -267,7 +267,6 @@ def _writes_snapshot(dsn: str | None, say: Say | None) -> tuple[dict[TableName, 
 def watch(dsn: str, seconds: float, tick: Callable[[float], None] | None = None,
           say: Say | None = None) -> tuple[DbStats, dict[TableName, float]]:
     """Live traffic for `seconds`: its statements, and each table's writes per second."""
-    from perfkit.db.statements import observe
 
     before, started = _writes_snapshot(dsn, say)
     stats = observe(dsn, seconds, tick, say=say)

@@ -8,8 +8,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pglast import parse_sql
+
 from perfkit.db.advisor.candidates import Candidate
 from perfkit.db.advisor.hypothetical import Costs
+from perfkit.db.catalog import definition_tree
 from perfkit.db.statements import StatementStats
 
 SCHEMA = "perfkit.advice/1"
@@ -181,9 +184,7 @@ class AdviceMatch:
 def match_declared(advice: Advice, declared: list[Any]) -> AdviceMatch:
     """Which of `declared` (CREATE INDEX IndexStatements) the advice proposes: same table,
     same definition (columns, order, direction), whatever the names."""
-    from pglast import parse_sql
 
-    from perfkit.db.catalog import definition_tree
 
     def key(table: str | None, node: Any) -> str:
         return repr((table, definition_tree(node)))
