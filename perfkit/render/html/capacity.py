@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from perfkit.bench.capacity import Capacity, Step
+from perfkit.render.html import figures
 from perfkit.render.html.figures import (
     ACHIEVED_LOOK,
     INTENDED_LOOK,
@@ -14,9 +15,6 @@ from perfkit.render.html.figures import (
     Chart,
     ChartKind,
     Fact,
-    attr_number,
-    latency_axis,
-    layout,
 )
 from perfkit.render.model import Table, name, number, text
 
@@ -51,8 +49,8 @@ def knee_chart(capacity: Capacity, label: str, key: str) -> Chart:
          "marker": {"symbol": ACHIEVED_LOOK.symbol, "size": 7}},
         {"type": "scatter", "name": "offered /s", "x": rates, "y": rates, "yaxis": "y2",
          "mode": "lines", "line": {"color": INTENDED_LOOK.color, "dash": INTENDED_LOOK.dash}}]
-    fig_layout = layout("capacity", x_title="offered rate /s (log scale)", y_title="p99 ms",
-                        xaxis={"type": "log"}, yaxis=latency_axis(p99),
+    fig_layout = figures.layout("capacity", x_title="offered rate /s (log scale)", y_title="p99 ms",
+                        xaxis={"type": "log"}, yaxis=figures.latency_axis(p99),
                         yaxis2={"title": {"text": "rate /s"}, "overlaying": "y", "side": "right",
                                 "rangemode": "tozero", "showgrid": False},
                         shapes=_bracket_lines(capacity))
@@ -61,8 +59,8 @@ def knee_chart(capacity: Capacity, label: str, key: str) -> Chart:
     table = Table.of(None, (name("offered /s"), number("achieved /s"), number("p99 ms"),
                             number("errors"), text("verdict")), rows)
     facts = (Fact(f"{capacity.bracket} within {capacity.slo} ({len(steps)} steps)",
-                  {"max-rate": attr_number(capacity.max_rate_per_s),
-                   "broke-at": attr_number(capacity.broke_at_per_s)}),
+                  {"max-rate": figures.attr_number(capacity.max_rate_per_s),
+                   "broke-at": figures.attr_number(capacity.broke_at_per_s)}),
              Fact("each step's p99 (circle: held, cross: broke), the rate it achieved beside "
                   "the rate offered; lines at the highest rate held (solid) and the lowest "
                   "that broke (dotted)", {}))

@@ -12,6 +12,7 @@ from typing import Any
 
 from perfkit.prom.record import ReportRecord, RouteFigures
 from perfkit.prom.series import RouteSeries
+from perfkit.render.html import figures
 from perfkit.render.html.figures import (
     AFTER_LOOK,
     BEFORE_LOOK,
@@ -21,12 +22,6 @@ from perfkit.render.html.figures import (
     Chart,
     ChartKind,
     Fact,
-    attr_number,
-    clock,
-    latency_axis,
-    layout,
-    plot_time,
-    rgba,
 )
 from perfkit.render.model import Table, name, number
 from perfkit.units import fmt_ms
@@ -40,10 +35,10 @@ def window_shapes(report: ReportRecord) -> list[dict[str, Any]]:
     shapes: list[dict[str, Any]] = []
     for span, look in ((report.before, BEFORE_LOOK), (report.after, AFTER_LOOK)):
         shapes.append({"type": "rect", "xref": "x", "yref": "paper", "y0": 0, "y1": 1,
-                       "x0": plot_time(span.start.timestamp()),
-                       "x1": plot_time(span.end.timestamp()), "layer": "below",
-                       "fillcolor": rgba(look.color, 0.08), "line": {"width": 0}})
-    split = plot_time(report.split.at.timestamp())
+                       "x0": figures.plot_time(span.start.timestamp()),
+                       "x1": figures.plot_time(span.end.timestamp()), "layer": "below",
+                       "fillcolor": figures.rgba(look.color, 0.08), "line": {"width": 0}})
+    split = figures.plot_time(report.split.at.timestamp())
     shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": split, "x1": split,
                    "y0": 0, "y1": 1, "line": {"color": "#1a1a1a", "width": 2, "dash": "dash"}})
     return shapes
@@ -53,7 +48,7 @@ def _trace(series: RouteSeries, label: str, index: int,
            look: tuple[str, str, str]) -> dict[str, Any]:
     color, symbol, dash = look
     return {"type": "scatter", "mode": "lines+markers", "name": label,
-            "x": [plot_time(p[0]) for p in series.points],
+            "x": [figures.plot_time(p[0]) for p in series.points],
             "y": [p[index] for p in series.points], "connectgaps": False,
             "line": {"color": color, "width": 2, "dash": dash},
             "marker": {"symbol": symbol, "size": 5, "color": color},
@@ -61,7 +56,8 @@ def _trace(series: RouteSeries, label: str, index: int,
 
 
 def _reset_shapes(series: RouteSeries) -> list[dict[str, Any]]:
-    return [{"type": "line", "xref": "x", "yref": "paper", "x0": plot_time(t), "x1": plot_time(t),
+    return [{"type": "line", "xref": "x", "yref": "paper",
+             "x0": figures.plot_time(t), "x1": figures.plot_time(t),
              "y0": 0, "y1": 1, "line": {"color": REDDISH_PURPLE, "width": 2, "dash": "dot"},
              "label": {"text": "counter reset", "textposition": "start", "textangle": 0,
                        "xanchor": "left", "yanchor": "bottom", "padding": 4,
@@ -71,33 +67,35 @@ def _reset_shapes(series: RouteSeries) -> list[dict[str, Any]]:
 
 def _notes(report: ReportRecord) -> list[dict[str, Any]]:
     """`before`, `after` and the change's name at the top of the plot."""
-    notes = [{"x": plot_time(span.start.timestamp()), "y": 1, "yref": "paper",
+    notes = [{"x": figures.plot_time(span.start.timestamp()), "y": 1, "yref": "paper",
               "yanchor": "top", "xanchor": "left", "xshift": 4, "text": f"{side} window",
               "showarrow": False, "font": {"size": 11, "color": "#4d4d4d"}}
              for side, span in (("before", report.before), ("after", report.after))]
-    notes.append({"x": plot_time(report.split.at.timestamp()), "y": 0.9, "yref": "paper",
+    notes.append({"x": figures.plot_time(report.split.at.timestamp()), "y": 0.9, "yref": "paper",
                   "yanchor": "top", "xanchor": "left", "xshift": 4,
                   "text": report.split.label[:60], "showarrow": False,
-                  "bgcolor": "rgba(255,255,255,0.85)", "font": {"size": 11}})
+                  "bgcolor": "figures.rgba(255,255,255,0.85)", "font": {"size": 11}})
     return notes
 
 
 def _facts(report: ReportRecord, route: str, series: RouteSeries) -> tuple[Fact, ...]:
     points, gaps = series.points, series.gaps
     facts = [Fact(f"{route}: {len(points)} points every {series.step_s:g} s from "
-                  f"{clock(points[0][0])} to {clock(points[-1][0])}, each Prometheus's mean "
+                  f"{figures.clock(points[0][0])} to {figures.clock(points[-1][0])}, "
+                  "each Prometheus's mean "
                   f"and P99 over the {series.window_s:g} s before it",
                   {"route": route, "points": str(len(points)),
-                   "step-s": attr_number(series.step_s), "window-s": attr_number(series.window_s),
+                   "step-s": figures.attr_number(series.step_s),
+                   "window-s": figures.attr_number(series.window_s),
                    "gaps": str(gaps)})]
     facts.append(Fact(f"{gaps} point(s) with no value (no scrape, or no request): breaks in "
                       "the lines, never bridged" if gaps else "a value at every point",
                       {"gaps": str(gaps)}))
-    facts += [Fact(f"counter reset (a restart) seen at {clock(t)}, within the "
-                   f"{series.step_s:g} s before: dotted line", {"reset-at": attr_number(t)})
+    facts += [Fact(f"counter reset (a restart) seen at {figures.clock(t)}, within the "
+                   f"{series.step_s:g} s before: dotted line", {"reset-at": figures.attr_number(t)})
               for t in series.resets]
     mark = report.split
-    facts.append(Fact(f"change at {clock(mark.at.timestamp())}: {mark.label}",
+    facts.append(Fact(f"change at {figures.clock(mark.at.timestamp())}: {mark.label}",
                       {"split-at": mark.at.isoformat()}))
     return tuple(facts)
 
@@ -107,11 +105,12 @@ def series_chart(report: ReportRecord, route: RouteFigures, key: str) -> Chart:
     series = route.series
     assert series is not None
     values = [v for _, mean, p99 in series.points for v in (mean, p99)]
-    fig_layout = layout(f"{route.route} over time", x_title="time (UTC)", y_title="latency ms",
-                        shapes=window_shapes(report) + _reset_shapes(series),
-                        annotations=_notes(report), yaxis=latency_axis(values))
+    fig_layout = figures.layout(f"{route.route} over time", x_title="time (UTC)",
+                                y_title="latency ms",
+                                shapes=window_shapes(report) + _reset_shapes(series),
+                                annotations=_notes(report), yaxis=figures.latency_axis(values))
     traces = [_trace(series, "mean", 1, MEAN_LOOK), _trace(series, "P99", 2, P99_LOOK)]
-    rows = [[clock(t), fmt_ms(mean), fmt_ms(p99)] for t, mean, p99 in series.points]
+    rows = [[figures.clock(t), fmt_ms(mean), fmt_ms(p99)] for t, mean, p99 in series.points]
     table = Table.of(None, (name(f"time (UTC, every {series.step_s:g} s)"), number("mean ms"),
                             number("P99 ms")), rows)
     return Chart(key, ChartKind.SERIES, f"{route.route}: mean and P99 over time (Prometheus)",
