@@ -14,6 +14,22 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
+def ms_from_s(value_s: float | None) -> float | None:
+    """Seconds (Prometheus's unit) as milliseconds to the µs; None for no value or NaN/Inf."""
+    return round(value_s * 1000, 3) if value_s is not None and _finite(value_s) else None
+
+
+def fmt_age(seconds: float) -> str:
+    """A span of time for a sentence: `45 s`, `12 min`, `5.0 h`, `9.5 days`."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
 def fmt_ms(value_ms: float | None, *, unit: bool = False) -> str:
     """Milliseconds with 3 significant figures or so (`0.67`, `15.2`, `152`); with `unit`,
     `152 ms`, and seconds from 1000 ms on (`1.82 s`)."""

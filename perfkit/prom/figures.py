@@ -18,6 +18,7 @@ from perfkit.prom.client import PromClient, Sample
 from perfkit.prom.profiles import Profile
 from perfkit.prom.queries import BucketBounds, locate_quantile_bucket, window_queries
 from perfkit.prom.windows import Window
+from perfkit.units import ms_from_s
 
 #: A change of P99 below this share of it is not a change worth explaining.
 P99_CLAIM_SHARE = 0.01
@@ -25,11 +26,6 @@ P99_CLAIM_SHARE = 0.01
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
-
-
-def _ms(value_s: float | None) -> float | None:
-    value = _finite(value_s)
-    return None if value is None else round(value * 1000, 3)
 
 
 @dataclass(frozen=True)
@@ -232,7 +228,7 @@ def window_figures(client: PromClient, profile: Profile, window: Window,
             continue
         route_buckets = cumulative.get(route, {})
         figures[route] = WindowFigures(
-            count_exact=n, rps=round(n / window.seconds, 3), mean_ms=_ms(mean.get(route)),
-            p99_ms=_ms(p99.get(route)), p99_bucket=locate_quantile_bucket(route_buckets),
+            count_exact=n, rps=round(n / window.seconds, 3), mean_ms=ms_from_s(mean.get(route)),
+            p99_ms=ms_from_s(p99.get(route)), p99_bucket=locate_quantile_bucket(route_buckets),
             ratio_5xx=_finite(ratio.get(route)), buckets=per_bucket(route_buckets))
     return figures

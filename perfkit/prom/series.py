@@ -21,6 +21,7 @@ from perfkit.prom.client import PromClient, RangeSeries
 from perfkit.prom.profiles import Profile
 from perfkit.prom.queries import series_queries
 from perfkit.prom.windows import WindowPlan
+from perfkit.units import ms_from_s
 
 #: At most this many points per line: enough for a panel, small enough for the record.
 MAX_POINTS = 300
@@ -141,10 +142,6 @@ def _by_route(answer: list[RangeSeries], label: str) -> dict[str | None, dict[in
     return {s.labels.get(label): {round(t * 1000): v for t, v in s.values} for s in answer}
 
 
-def _ms(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else round(value * 1000, 3)
-
-
 def fetch_series(client: PromClient, profile: Profile, plan: SeriesPlan,
                  excluded: tuple[str, ...]) -> SeriesSet:
     """Three range queries (mean, P99, resets), each grouped by route with all routes in
@@ -156,7 +153,8 @@ def fetch_series(client: PromClient, profile: Profile, plan: SeriesPlan,
     lines: dict[str | None, RouteSeries] = {}
     for route in {r for answer in answers.values() for r in answer}:
         mean, p99, resets = (answers[k].get(route, {}) for k in ("mean_s", "p99_s", "resets"))
-        points = tuple((t / 1000, _ms(mean.get(t)), _ms(p99.get(t))) for t in plan.times_ms)
+        points = tuple((t / 1000, ms_from_s(mean.get(t)), ms_from_s(p99.get(t)))
+                       for t in plan.times_ms)
         seen = tuple(t / 1000 for t in plan.times_ms if resets.get(t, 0) > 0)
         lines[route] = RouteSeries(plan.step_s, plan.window_s, points, seen)
     return SeriesSet(plan, lines)

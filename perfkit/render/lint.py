@@ -7,24 +7,13 @@ from typing import Any
 
 from perfkit.db.lint.model import Finding, LintReport
 from perfkit.render.model import Document, Table, name, number, text
-from perfkit.units import MISSING, arrow, fmt_cost, fmt_pct, fmt_size
+from perfkit.units import MISSING, arrow, fmt_age, fmt_cost, fmt_pct, fmt_size
 
 SUMMARY_COLUMNS = (number("#"), name("severity"), name("rule"), name("object"),
                    text("evidence", drop=1))
 DETAIL_COLUMNS = (name("what"), text("the database shows"))
 #: Statements quoted in a detail table are cut at this length (the JSON has them whole).
 QUERY_CHARS = 90
-
-
-def fmt_age(seconds: float) -> str:
-    """A span of time for a sentence: `45 s`, `12 min`, `5.0 h`, `9.5 days`."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
 
 
 def _rows(value: float | int | None) -> str:

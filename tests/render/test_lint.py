@@ -4,7 +4,7 @@ the notes that say what got no verdict and what was suppressed."""
 from __future__ import annotations
 
 from perfkit.db.lint.model import Finding, LintReport, StatsAge
-from perfkit.render.lint import fmt_age, lint_document
+from perfkit.render.lint import lint_document
 from perfkit.render.model import Text
 
 
@@ -57,7 +57,3 @@ def test_a_clean_report_says_so() -> None:
     assert doc.tables() == []
     assert doc.blocks[0] == Text(("perfkit lint: no finding in public, shop",))
 
-
-def test_ages_read_in_their_unit() -> None:
-    assert [fmt_age(s) for s in (45, 720, 18000, 9.5 * 86400)] == [
-        "45 s", "12 min", "5.0 h", "9.5 days"]
