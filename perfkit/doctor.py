@@ -185,7 +185,6 @@ def check_backend(target: DoctorTarget) -> Outcome:
 def check_cache_logs(target: DoctorTarget) -> Outcome:
     """The log's cache lines, read with perfkit.yaml's cache pattern (`cache: preset:`, or
     its only preset), else the runbook's `Cache HIT:` line; no such line: no cache, a skip."""
-
     if target.backend_log is None:
         return Status.SKIP, "no backend log configured (PERFKIT_BACKEND_LOG or demo up)"
     if not target.backend_log.is_file():
@@ -208,7 +207,6 @@ def check_cache_logs(target: DoctorTarget) -> Outcome:
 def _verify(target: DoctorTarget, explain: bool) -> tuple[Any, str]:
     """The indexes' report, and what the line adds when its connection was lost once and
     the (read-only) check retried on a new one; a second loss fails the line (db/retry.py)."""
-
     statements = load_statements(target.index_paths)
     retried: list[str] = []
     doing = "running the indexes' declared queries" if explain else "reading the indexes"
@@ -227,7 +225,6 @@ def _index_skip(target: DoctorTarget) -> Outcome | None:
 
 
 def check_indexes_valid(target: DoctorTarget) -> Outcome:
-
     skip = _index_skip(target)
     if skip:
         return skip
@@ -240,7 +237,6 @@ def check_indexes_valid(target: DoctorTarget) -> Outcome:
 
 
 def check_indexes_used(target: DoctorTarget) -> Outcome:
-
     skip = _index_skip(target)
     if skip:
         return skip
@@ -262,8 +258,6 @@ def _split(target: DoctorTarget) -> str:
     """Where doctor's windows split: --split, else the latest change event of this target
     (a mark made for another backend, database or Prometheus never counts), else right
     before the after window."""
-
-
     if target.split:
         return target.split
     now = (target.until or datetime.now(UTC)).astimezone(UTC)
@@ -279,7 +273,6 @@ def _report(target: DoctorTarget) -> Report | None:
     if target.report_error is not None:
         raise target.report_error
     if target.report is None and target.prometheus_url:
-
         client = PromClient(target.prometheus_url, token=target.prometheus_token,
                             on_retry=target.on_retry)
         try:

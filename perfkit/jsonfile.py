@@ -36,7 +36,6 @@ def read_json_object(path: Path, *, label: str = "") -> dict[str, Any]:
 def check_writable(path: Path, flag: str) -> None:
     """Fail before a run, not after it: create the directory as saving would, then create and
     remove a temporary file where saving writes its own (perfkit.atomic)."""
-
     hint = f"choose a writable path, e.g. {flag} runs/before.json"
     if path.is_dir():
         raise UsageError(f"cannot write {flag} {path}: it is a directory", hint=hint)

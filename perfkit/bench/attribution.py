@@ -94,7 +94,6 @@ def attribution_pass(scenario: Scenario, options: BenchOptions, dsn: str,
                      service_ms_by_route: Mapping[str, float | None],
                      passes: int = PASSES) -> RoutesSql:
     """The routes' SQL per request, from a sequential pass after the run."""
-
     with connect(dsn, application_name="perfkit-statements") as conn:
         watch = SnapshotWatch(conn, extension_schema(conn))
         run_segment_sync(scenario, pass_options(options, scenario, passes), Segment(),

@@ -87,7 +87,6 @@ class Slo:
 
     @classmethod
     def parse(cls, text: str) -> Slo:
-
         limits = []
         for part in (p for p in text.split(",") if p.strip()):
             match = _PART.match(part)

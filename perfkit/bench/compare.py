@@ -284,7 +284,6 @@ def _load_note(before: Run, after: Run) -> list[str]:
 
 def _folded(run: Run, other: Run) -> set[str]:
     """Routes with no cache effect in both runs: compared as one `all` row."""
-
     none = [{sp.route for sp in r.speedups() if sp.cache_effect is CacheEffect.NONE}
             for r in (run, other)]
     return none[0] & none[1]

@@ -380,12 +380,10 @@ class Run:
 
     def save(self, path: Path) -> None:
         """Whole or not at all (perfkit.atomic): a kill leaves the previous record or this one."""
-
         write_atomic(path, self.dumps())
 
     @classmethod
     def load(cls, path: Path) -> Run:
-
         return cls.from_json(read_json_object(path), source=str(path))
 
 

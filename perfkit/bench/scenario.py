@@ -383,7 +383,6 @@ def load_scenario(path: Path, environ: dict[str, str] | None = None) -> Scenario
 
 def scenario_dirs() -> list[Path]:
     """Where scenario names are looked up: ./scenarios, then the ones shipped with perfkit."""
-
     return [Path.cwd() / "scenarios", shipped_path("scenarios")]
 
 

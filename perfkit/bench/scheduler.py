@@ -74,9 +74,7 @@ def flush(command: str) -> None:
 
 def _one(scenario: Scenario, options: BenchOptions, on_progress: Progress | None) -> Run:
     if options.workers > 1:
-
         return run_workers(scenario, options, on_progress)
-
     return run_segment_sync(scenario, options, options.segment, on_progress)
 
 
@@ -89,7 +87,6 @@ def run_session(scenario: Scenario, options: BenchOptions,
     check_login(scenario, options.credentials)
     if dsn is None:
         return _repeats(scenario, options, on_progress)
-
     retried: list[str] = []
     try:
         window = StatementWindow(dsn, say=retried.append).open()
@@ -127,8 +124,6 @@ def run_session(scenario: Scenario, options: BenchOptions,
 def _attribute(scenario: Scenario, options: BenchOptions, dsn: str, run: Run) -> None:
     """Several routes ran together: the attribution pass gives each its statements (a few
     sequential requests after the run); its failure costs the run nothing but those."""
-
-
     try:
         run.route_sql = attribution_pass(scenario, options, dsn, run.service_ms_by_route())
     except (PerfkitError, psycopg.Error) as exc:

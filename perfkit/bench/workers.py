@@ -162,7 +162,6 @@ def _follow_all(workers: list[_Worker], on_progress: Progress | None) -> bool:
 
 def _error_of(line: str) -> PerfkitError:
     """The error a worker reported (`<exit code> <message>`), as the class of its code."""
-
     code, _, message = line.partition(" ")
     kinds: dict[str, type[PerfkitError]] = {"2": UsageError, "3": Unreachable}
     return kinds.get(code, PerfkitError)(message)
@@ -205,7 +204,6 @@ def run_workers(scenario: Scenario, options: BenchOptions,
 
 def main(argv: list[str]) -> int:
     """A worker: `python -m perfkit.bench.workers JOB.pickle OUT.json`."""
-
     scenario, options = pickle.loads(Path(argv[0]).read_bytes())
 
     def report(info: ProgressInfo) -> None:

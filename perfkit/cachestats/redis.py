@@ -53,7 +53,6 @@ class RedisCounters:
 
 def _client(url: str) -> Any:
     """A client for the URL; redis-py ignores a database it cannot read: perfkit refuses it."""
-
     problem = None
     try:
         parts = urlsplit(url)
@@ -70,7 +69,6 @@ def _client(url: str) -> Any:
 
 def read_counters(url: str) -> RedisCounters:
     """INFO now; one line naming the server (never its password) when it cannot be read."""
-
     client = _client(url)
     where = redact_url(url)
     try:

@@ -228,7 +228,6 @@ def apply_indexes(dsn: str | None, statements: list[IndexStatement],
                   progress: ProgressCallback | None = None,
                   notify: Notify | None = None) -> ApplyResult:
     """Plan, build CONCURRENTLY, ANALYZE what changed, verify, and journal a change event."""
-
     options = options or ApplyOptions()
     say: Notify = notify or (lambda _msg: None)
     with _connect(dsn) as conn:
@@ -334,7 +333,6 @@ def _run_steps(runner: Runner, result: ApplyResult, options: ApplyOptions,
 def _stopped(error: PerfkitError, step: Step, result: ApplyResult,
              dsn: str | None = None) -> PerfkitError:
     """The error of a failed step, saying what was done before it (journaled for `report`)."""
-
     done = ", ".join(s.name for s in result.changed)
     message = f"{step.statement.source}: {error.message}"
     if done:
@@ -347,7 +345,6 @@ def _stopped(error: PerfkitError, step: Step, result: ApplyResult,
 
 def _interrupted(result: ApplyResult, doing: str, dsn: str | None) -> Interrupted:
     """Ctrl-C or SIGTERM: what each change left (read again), journaled like a failure."""
-
     changes: list[Change] = []
     for step in result.steps:
         if step.action not in _CHANGES or step.schema is None or not step.statement.index_name:
@@ -405,7 +402,6 @@ def _analyze_lost(error: ConnectionLost, result: ApplyResult, dsn: str | None) -
     that returned committed its index), only the planner's statistics may be missing, and a
     rerun would find nothing to build, so nothing to ANALYZE: the one line gives the
     statement to run. The change is journaled as a finished one would be."""
-
     repair = _analyze_repair(result)
     done = _event_text(result)
     result.event_id = record_event("apply-indexes", f"{done}; ANALYZE lost",
@@ -441,7 +437,6 @@ def _verify_lost(error: Unreachable, result: ApplyResult, dsn: str,
                  statements: list[IndexStatement]) -> Unreachable:
     """The verification lost twice: the builds are done (a build that returned committed its
     index), only unchecked; journaled as done, with the command that checks them."""
-
     files = " ".join(dict.fromkeys(str(s.source.path) for s in statements))
     done = _event_text(result)
     what = (f"the indexes are built ({done}) but could not be verified" if done else

@@ -273,7 +273,6 @@ def cumulative(dsn: str | None) -> tuple[DbStats, datetime | None]:
 
 def run_statements(path: Path) -> DbStats:
     """The `db` object of a bench run record; UsageError when it has none or is malformed."""
-
     data = read_json_object(path, label="--from")
     db = data.get("db")
     if not isinstance(db, dict) or not isinstance(db.get("statements"), list):

@@ -129,7 +129,6 @@ def fetch_document(source: str) -> tuple[dict[str, Any], str | None]:
 
 
 def _parse(text: str, where: str) -> dict[str, Any]:
-
     try:
         data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:

@@ -48,12 +48,10 @@ def key_lines(plan: InitPlan) -> list[str]:
 
 def _q(text: str) -> str:
     """A YAML double-quoted scalar (JSON's escapes are YAML's)."""
-
     return json.dumps(text, ensure_ascii=False)
 
 
 def _step_lines(step: PlannedStep, prefix: str = "") -> list[str]:
-
     op = step.operation
     lines = [f"{prefix}  - path: {_q(step.path)}"]
     if op.method != "GET":
@@ -130,7 +128,6 @@ def config_text(plan: InitPlan, scenario_file: str) -> str:
 def write_project(plan: InitPlan, folder: Path, *, force: bool = False) -> list[Path]:
     """perfkit.yaml and scenarios/NAME.yaml in `folder`; neither is written when either
     exists, unless `force`."""
-
     scenario = folder / "scenarios" / f"{plan.name}.yaml"
     config = folder / CONFIG_FILE
     existing = [p for p in (config, scenario) if p.exists()]
@@ -138,7 +135,6 @@ def write_project(plan: InitPlan, folder: Path, *, force: bool = False) -> list[
         other = "" if existing[0] == config else ", or --name writes another scenario"
         raise UsageError(f"{existing[0]} already exists: nothing written",
                          hint=f"--force overwrites it{other}")
-
     relative = f"scenarios/{plan.name}.yaml"
     write_output(scenario, scenario_text(plan), "the scenario")
     write_output(config, config_text(plan, relative), "the configuration")

@@ -117,7 +117,6 @@ class Load:
 
     def bound_s(self) -> float:
         """The longest the measured part can last (the Job's deadline builds on it)."""
-
         if self.duration is None:
             return MAX_RUN_S
         return min(MAX_RUN_S, parse_duration_s(self.duration, flag="--duration"))
@@ -231,8 +230,6 @@ def validate(o: JobOptions, now_s: float) -> None:
 
 
 def _check_target(o: JobOptions) -> None:
-
-
     if (o.base_url is None) == (o.base_url_secret is None):
         raise UsageError("give the backend with --base-url URL or --base-url-secret SECRET/KEY "
                          "(one of them)", hint="a Job never targets anything by default")
@@ -248,7 +245,6 @@ def _check_target(o: JobOptions) -> None:
 
 def _check_schedule(o: JobOptions, now_s: float) -> None:
     """A bounded run that starts ahead, with flags bench accepts (its own checks)."""
-
     load = o.load
     if load.duration is None and load.requests is None:
         raise UsageError("the run has no bound: give --duration or -n",
@@ -300,7 +296,6 @@ def _check_results(results: Results) -> None:
 def read_scenario(path: Path) -> ScenarioFile:
     """A scenario file for the pods, checked here as bench will check it there. Its ${VARS}
     are the pods' environment (--env-secret), so any value stands in for them now."""
-
     try:
         text = path.read_text()
     except OSError as exc:

@@ -94,7 +94,6 @@ class PromClient:
                  basic_auth: tuple[str, str] | None = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S,
                  on_retry: Callable[[str], None] | None = None) -> None:
-
         bare, from_url = split_credentials(url.rstrip("/"))
         self.url = bare
         self.display_url = redact_url(bare)
@@ -128,7 +127,6 @@ class PromClient:
 
     def _send(self, path: str, params: Mapping[str, Any], purpose: str) -> Any:
         """The response, sent again once after a lost connection or a 5xx (reads only)."""
-
         fault = ""
         for attempt in (1, 2):
             try:
@@ -225,7 +223,6 @@ class PromClient:
 
     def _configured_interval_s(self) -> float | None:
         """From the loaded configuration, when no target is known yet (just started)."""
-
         try:
             data = self._get("/api/v1/status/config", {}, "the scrape interval")
             config = yaml.safe_load((data or {}).get("yaml") or "") or {}
@@ -261,5 +258,4 @@ def _reason(exc: Exception) -> str:
 
 def _duration_s(text: str) -> float | None:
     """Prometheus durations as targets report them: "1s", "15s", "1m30s", "500ms"."""
-
     return duration_s(text) if text else None

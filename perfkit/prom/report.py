@@ -284,7 +284,6 @@ def _bench(options: ReportOptions, plan: WindowPlan, before: Figures, after: Fig
            routes: list[RouteReport]) -> BenchComparison | None:
     if options.bench is None:
         return None
-
     server_routes = [r.route for r in routes if not r.unmatched]
     return compare_bench(Run.load(options.bench), options.bench.name, plan, before, after,
                          server_routes)

@@ -217,7 +217,6 @@ DB_TOP = 5
 
 def db_table(db: DbStats) -> Table:
     """The run's costliest statements (pg_stat_statements, this database, this window)."""
-
     rows = [[short_query(s.query, s.queryid),
              "-" if s.calls_per_request is None else f"{s.calls_per_request:.2f}",
              fmt_ms(s.mean_ms), fmt_ms(s.total_ms), f"{s.rows_per_call:.1f}",

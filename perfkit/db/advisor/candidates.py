@@ -148,7 +148,6 @@ def analyze(text: str, resolve: Resolver) -> Analysis:
 def one_line(text: str) -> list[str]:
     """A statement as words on one line, comments dropped, string literals untouched:
     joined by single spaces it is the same statement (for `-- perfkit:query` lines)."""
-
     words: list[str] = []
     end = -1
     for token in scan(text):

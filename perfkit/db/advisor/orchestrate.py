@@ -267,7 +267,6 @@ def _writes_snapshot(dsn: str | None, say: Say | None) -> tuple[dict[TableName, 
 def watch(dsn: str, seconds: float, tick: Callable[[float], None] | None = None,
           say: Say | None = None) -> tuple[DbStats, dict[TableName, float]]:
     """Live traffic for `seconds`: its statements, and each table's writes per second."""
-
     before, started = _writes_snapshot(dsn, say)
     stats = observe(dsn, seconds, tick, say=say)
     after, ended = _writes_snapshot(dsn, say)

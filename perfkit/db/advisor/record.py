@@ -184,8 +184,6 @@ class AdviceMatch:
 def match_declared(advice: Advice, declared: list[Any]) -> AdviceMatch:
     """Which of `declared` (CREATE INDEX IndexStatements) the advice proposes: same table,
     same definition (columns, order, direction), whatever the names."""
-
-
     def key(table: str | None, node: Any) -> str:
         return repr((table, definition_tree(node)))
 
