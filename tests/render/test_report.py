@@ -1,7 +1,7 @@
 """The report as a Document (table and markdown), over a hand-built Report.
 
 Regenerate the golden file after an intended change:
-PERFKIT_UPDATE_GOLDEN=1 pytest tests/prom/test_render.py
+PERFKIT_UPDATE_GOLDEN=1 pytest tests/render/test_report.py
 """
 
 from __future__ import annotations
