@@ -86,7 +86,7 @@ def test_anything_else_is_one_usage_error_naming_the_file(tmp_path: Path, conten
                                                           expected: str) -> None:
     path = tmp_path / "x.json"
     path.write_text(content)
-    with pytest.raises(UsageError, match="x.json") as raised:
+    with pytest.raises(UsageError, match=r"x\.json") as raised:
         load_record(path)
     assert expected in raised.value.message and raised.value.exit_code == 2
 
@@ -106,7 +106,7 @@ def test_a_record_of_another_kind_says_what_it_is(files: dict[str, Path]) -> Non
     with pytest.raises(UsageError, match=r"--report .*run.json: not a perfkit report \(expected "
                                          r"schema perfkit.report/1\); it is a bench run"):
         load_report(files["run"], label="--report")
-    with pytest.raises(UsageError, match="nor a report .*; it is an index advice"):
+    with pytest.raises(UsageError, match=r"nor a report .*; it is an index advice"):
         load_run_or_report(files["advice"])
 
 

@@ -142,23 +142,24 @@ def reset_to_before(index_paths: tuple[Path, ...] = (SHIPPED_INDEXES,),
     """The running demo back to the runbook's 'before' (caches off, its indexes dropped
     CONCURRENTLY), so the runbook, advise-indexes or a story can be tried again."""
     state = stack.read_state(stack.StackPaths.default())
-    if not state.get("postgres") or not state.get("backend"):
+    if state.postgres is None or not state.postgres.dsn or state.backend is None:
         raise StackError("the demo stack is not up", hint="run `perfkit demo up` first")
-    if state["backend"].get("cache", True):
+    if state.backend.cache is not False:
         stack.restart_backend(cache=False, progress=progress)
-    return _reset_indexes(state["postgres"]["dsn"], index_paths)
+    return _reset_indexes(state.postgres.dsn, index_paths)
 
 
 def _before_state(options: StoryOptions, progress: Progress) -> StoryStack:
     progress("step 0: the 'before': caches off, the runbook's indexes absent")
     state = stack.up(stack.UpOptions(scale=options.scale, cache=False), progress=progress)
-    dsn = state["postgres"]["dsn"]
-    dropped = _reset_indexes(dsn, options.index_paths)
+    pg, be, pr = state.postgres, state.backend, state.prometheus
+    assert pg and pg.dsn and be and be.url and pr and pr.url, "up records every part"
+    assert state.tokens_file and state.log_file, "up records the tokens and the log"
+    dropped = _reset_indexes(pg.dsn, options.index_paths)
     progress(f"  indexes reset for the 'before' state: {', '.join(dropped)}")
-    tokens = Path(state["tokens_file"]).read_text().split()[: options.users]
-    return StoryStack(dsn=dsn, base_url=state["backend"]["url"],
-                      prometheus_url=state["prometheus"]["url"],
-                      log_file=Path(state["log_file"]), tokens=tuple(tokens))
+    tokens = Path(state.tokens_file).read_text().split()[: options.users]
+    return StoryStack(dsn=pg.dsn, base_url=be.url, prometheus_url=pr.url,
+                      log_file=Path(state.log_file), tokens=tuple(tokens))
 
 
 def _bench(label: str, target: StoryStack, options: StoryOptions, out: Path,

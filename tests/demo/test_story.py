@@ -170,8 +170,9 @@ def test_doctor_passes_on_the_story_system_and_fails_without_indexes_or_caches(
     assert "caches off, indexes dropped: idx_conversations_account_updated" in " ".join(
         reset.stderr.split())
     state = stack.read_state(stack.StackPaths.default())
-    assert state["backend"]["cache"] is False
-    Path(state["log_file"]).write_text("")
+    assert state.backend is not None and state.backend.cache is False
+    assert state.log_file is not None
+    Path(state.log_file).write_text("")
     bad = cli("doctor", indexes, *window, "--format", "json")
     assert bad.exit_code == 1
     status = {c["check"]: c["status"] for c in json.loads(bad.stdout)["checks"]}
