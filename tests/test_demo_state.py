@@ -40,7 +40,7 @@ def test_a_state_written_by_up_reads_typed_and_writes_back_the_same(tmp_path: Pa
     state.write(out)
     assert json.loads(out.read_text()) == WRITTEN_BY_UP
     assert stat.S_IMODE(out.stat().st_mode) == 0o600  # it holds a token and a DSN
-    assert SCHEMA == WRITTEN_BY_UP["schema"]
+    assert WRITTEN_BY_UP["schema"] == SCHEMA
 
 
 @pytest.mark.parametrize("content", ["", "not json", "[1]", "null"])

@@ -248,7 +248,7 @@ def story(
         from perfkit.atomic import write_output
         from perfkit.render.html import story_page
 
-        write_output(html, story_page(*result.runs, result.report,
+        write_output(html, story_page(*result.runs, result.record,
                                       comparison=result.comparison).html, "--html")
         console.note(f"story page written to {html}")
     if not result.doctor.passed:
