@@ -3,13 +3,13 @@ demo stack's state > defaults."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perfkit.demo_state import DemoState
 from perfkit.errors import UsageError
 
 CONFIG_FILE_NAME = "perfkit.yaml"
@@ -37,14 +37,9 @@ def demo_state_file() -> Path:
     return demo_dir() / DEMO_STATE_FILE_NAME
 
 
-def load_demo_state() -> dict[str, Any] | None:
+def load_demo_state() -> DemoState | None:
     """The running demo stack's addresses, if `perfkit demo up` left any."""
-    path = demo_state_file()
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return DemoState.read(demo_state_file())
 
 
 def load_config_file(path: Path | None) -> tuple[dict[str, Any], Path | None]:
@@ -195,15 +190,13 @@ ENVIRONMENT = {
 TARGETS = ("base_url", "dsn", "prometheus_url")  # the systems perfkit talks to
 
 
-def demo_defaults(state: dict[str, Any]) -> dict[str, Any]:
+def demo_defaults(state: DemoState | None) -> dict[str, str | None]:
     """What a running demo stack offers as defaults, by setting name."""
-    def part(name: str) -> dict[str, Any]:
-        value = state.get(name)
-        return value if isinstance(value, dict) else {}
-
-    return {"base_url": part("backend").get("url"), "dsn": part("postgres").get("dsn"),
-            "prometheus_url": part("prometheus").get("url"), "token": state.get("token"),
-            "tokens_file": state.get("tokens_file"), "backend_log": state.get("log_file")}
+    state = state or DemoState()
+    pg, be, pr = state.postgres, state.backend, state.prometheus
+    return {"base_url": be.url if be else None, "dsn": pg.dsn if pg else None,
+            "prometheus_url": pr.url if pr else None, "token": state.token,
+            "tokens_file": state.tokens_file, "backend_log": state.log_file}
 
 
 @dataclass(frozen=True)
@@ -226,7 +219,7 @@ class _Layers:
             return self.scenario[name]
         return self.config.get(name)
 
-    def points_elsewhere(self, demo: dict[str, Any]) -> bool:
+    def points_elsewhere(self, demo: Mapping[str, str | None]) -> bool:
         """True when a target is set to another system than the demo's: then the demo fills
         nothing at all, above all not its tokens sent to another host."""
         for name in TARGETS:
@@ -253,7 +246,7 @@ def resolve_settings(
                       "token": token, "tokens_file": tokens_file},
                      os.environ if environ is None else environ,
                      {"base_url": scenario_base_url}, config)
-    demo = demo_defaults(load_demo_state() or {})
+    demo = demo_defaults(load_demo_state())
     if layers.points_elsewhere(demo):
         demo = dict.fromkeys(demo)
     values = {name: layers.explicit(name) for name in ENVIRONMENT}

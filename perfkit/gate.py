@@ -23,7 +23,7 @@ from perfkit.bench.record import Phase, RouteRecord, Run
 from perfkit.bench.routesql import RouteSql
 from perfkit.bench.scenario import METHODS
 from perfkit.errors import UsageError
-from perfkit.prom.record import ReportRecord, RouteFigures, is_report
+from perfkit.prom.record import ReportRecord, RouteFigures
 from perfkit.thresholds import (
     DB_METRICS,
     LATENCY_METRICS,
@@ -104,19 +104,6 @@ class GateResult:
         return {"schema": "perfkit.gate/1", "passed": self.passed,
                 "checks": [c.to_json() for c in self.checks], "skipped": self.skipped,
                 "method": self.method, "notes": self.notes}
-
-
-def record_kind(data: Mapping[str, Any], source: str) -> RecordKind:
-    """A gate input is a bench run or a Prometheus report; anything else is a usage error."""
-    from perfkit.bench.record import is_run
-
-    if is_run(dict(data)):
-        return RecordKind.RUN
-    if is_report(data):
-        return RecordKind.REPORT
-    raise UsageError(f"{source}: neither a bench run (perfkit.run/2) nor a report "
-                     "(perfkit.report/1)",
-                     hint="use `perfkit bench --out` or `perfkit report --format json`")
 
 
 def _run_value(record: RouteRecord, metric: str) -> tuple[float | None, str | None]:
@@ -460,16 +447,15 @@ class GateOptions:
     max_calls_rise: float = DEFAULT_MAX_CALLS_RISE
 
 
-def gate_record(data: Mapping[str, Any], source: str, thresholds: list[Threshold],
+def gate_record(record: Run | ReportRecord, thresholds: list[Threshold],
                 baseline: Run | None, options: GateOptions) -> GateResult:
-    """The gate over whatever record `data` is: a bench run, or a report (thresholds only)."""
-    if record_kind(data, source) is RecordKind.REPORT:
+    """The gate over whatever record it is: a bench run, or a report (thresholds only)."""
+    if isinstance(record, ReportRecord):
         if baseline is not None:
             raise UsageError("--baseline compares bench runs; a report has no per-request data",
                              hint="gate the report with thresholds only")
-        return check_thresholds_on_report(ReportRecord.from_json(data, source=source),
-                                          thresholds)
-    return run_gate(Run.from_json(dict(data), source=source), thresholds=thresholds,
+        return check_thresholds_on_report(record, thresholds)
+    return run_gate(record, thresholds=thresholds,
                     baseline=baseline, max_regression_pct=options.max_regression_pct,
                     alpha=options.alpha, min_samples=options.min_samples,
                     run_noise_pct=options.run_noise_pct,

@@ -474,13 +474,13 @@ def compare(
     Example: `perfkit compare before.json after.json --format markdown`
     """
     from perfkit.bench.compare import Method, compare_runs
-    from perfkit.bench.record import Run
     from perfkit.percentages import parse_percent, parse_percent_or_auto
+    from perfkit.records import load_run
     from perfkit.render.compare import compare_document
 
     method = Method(alpha=alpha, min_change_pct=parse_percent(min_change, flag="--min-change"),
                     run_noise_pct=parse_percent_or_auto(run_noise, flag="--run-noise"))
-    result = compare_runs(Run.load(before), Run.load(after), method)
+    result = compare_runs(load_run(before), load_run(after), method)
     if console.fmt(output_format) is OutputFormat.json:
         console.print_json(result.to_json())
     else:

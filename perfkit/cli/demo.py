@@ -79,7 +79,7 @@ def up(
                               backend_port=backend_port, prometheus_port=prometheus_port)
     with console.status("bringing the demo stack up"):
         state = stack.up(options, progress=console.note)
-    for note in state.get("notes", []):
+    for note in state.notes:
         console.info(note)
     status = stack.check()
     output = console.fmt(output_format)
@@ -88,7 +88,7 @@ def up(
         return
     doc = status_document(status)
     if output is OutputFormat.table:
-        doc.lines("", try_line(status, state["token"]))
+        doc.lines("", try_line(status, state.token or ""))
     console.show(doc, output)
 
 
@@ -127,9 +127,10 @@ def restart(
     need_demo_extra()
     state = stack.restart_backend(cache=cache, metrics_profile=metrics_profile,
                                   progress=console.note)
-    be = state["backend"]
-    console.success(f"backend restarted at {be['url']} (pid {be['pid']}, cache "
-                    f"{'on' if be['cache'] else 'off'})")
+    be = state.backend
+    assert be is not None  # restart_backend raises when there is none
+    console.success(f"backend restarted at {be.url} (pid {be.pid}, cache "
+                    f"{'on' if be.cache else 'off'})")
 
 
 @app.command()
@@ -247,7 +248,7 @@ def story(
         from perfkit.atomic import write_output
         from perfkit.render.html import story_page
 
-        write_output(html, story_page(*result.runs, result.report,
+        write_output(html, story_page(*result.runs, result.record,
                                       comparison=result.comparison).html, "--html")
         console.note(f"story page written to {html}")
     if not result.doctor.passed:

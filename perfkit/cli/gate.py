@@ -60,11 +60,10 @@ def gate(
 
     Example: `perfkit gate run.json --baseline main.json --max-regression 10% --junit gate.xml`
     """
-    from perfkit.bench.record import Run
     from perfkit.config import load_config_file
     from perfkit.gate import GateOptions, gate_record
-    from perfkit.jsonfile import read_json_object
     from perfkit.percentages import parse_percent, parse_percent_or_auto
+    from perfkit.records import load_run, load_run_or_report
     from perfkit.render.gate import gate_document
     from perfkit.render.markdown import document as markdown_document
     from perfkit.thresholds import load_thresholds
@@ -76,8 +75,9 @@ def gate(
         min_samples=min_samples, run_noise_pct=parse_percent_or_auto(run_noise,
                                                                      flag="--run-noise"),
         max_calls_rise=max_calls_rise)
-    base = Run.load(baseline) if baseline is not None else None
-    result = gate_record(read_json_object(record), str(record), rules, base, options)
+    base = load_run(baseline) if baseline is not None else None
+    gated = load_run_or_report(record)
+    result = gate_record(gated, rules, base, options)
     doc = gate_document(result, strict=strict)
     _write_reports(result, markdown_document(doc), junit=junit, markdown=markdown,
                    strict=strict)

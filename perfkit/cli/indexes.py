@@ -86,7 +86,7 @@ def _shipped_only_on_the_demo(paths: list[Path] | None, dsn: str | None, command
     if paths or default_index_paths() != [SHIPPED_INDEXES]:
         return
     database = database_identity(dsn)
-    if database and database == database_identity(demo_defaults(load_demo_state() or {})["dsn"]):
+    if database and database == database_identity(demo_defaults(load_demo_state())["dsn"]):
         return
     with connect(dsn) as conn:
         if holds_demo_data(conn):

@@ -23,29 +23,21 @@ PLOT_SCHEMA = "perfkit.plot/1"
 
 def _load_run(path: Path) -> Run:
     """A bench run; a report given in its place is told where it belongs."""
-    from perfkit.bench.record import Run, is_run
     from perfkit.errors import UsageError
-    from perfkit.jsonfile import read_json_object
-    from perfkit.render.html import is_report
+    from perfkit.prom.record import ReportRecord
+    from perfkit.records import load_run_or_report
 
-    data = read_json_object(path)
-    if is_report(data):
+    record = load_run_or_report(path)
+    if isinstance(record, ReportRecord):
         raise UsageError(f"{path} is a Prometheus report, not a bench run",
                          hint=f"pass it with --report {path}")
-    if not is_run(data):
-        raise UsageError(f"{path}: neither a bench run (perfkit.run/2) nor a report "
-                         "(perfkit.report/1)",
-                         hint="use files written by `perfkit bench --out` and "
-                              "`perfkit report --format json`")
-    return Run.from_json(data, source=str(path))
+    return record
 
 
 def _load_report(path: Path) -> ReportRecord:
-    from perfkit.jsonfile import read_json_object
-    from perfkit.render.html import ReportRecord
+    from perfkit.records import load_report
 
-    return ReportRecord.from_json(read_json_object(path, label="--report"),
-                                  source=f"--report {path}")
+    return load_report(path, label="--report")
 
 
 def _labels(paths: list[Path]) -> list[str]:

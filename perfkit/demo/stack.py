@@ -6,7 +6,6 @@ that, `status` can check it, and every other command defaults to the stack's add
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
@@ -21,6 +20,13 @@ from perfkit.config import DEMO_STATE_FILE_NAME, Target, demo_dir
 from perfkit.demo import postgres, procs, prometheus
 from perfkit.demo.auth import DEFAULT_AUTH_LATENCY_MS
 from perfkit.demo.metrics import DEFAULT_PROFILE, MetricsProfile
+from perfkit.demo_state import (
+    STATUS_SCHEMA,
+    BackendState,
+    DemoState,
+    PostgresState,
+    PrometheusState,
+)
 from perfkit.errors import StackError, UsageError
 
 BACKEND_MARKER = "perfkit.demo.app"
@@ -86,16 +92,9 @@ class UpOptions:
     prometheus_port: int | None = None
 
 
-def read_state(paths: StackPaths) -> dict[str, Any]:
-    try:
-        data = json.loads(paths.state_file.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def write_state(paths: StackPaths, data: dict[str, Any]) -> None:
-    write_atomic(paths.state_file, json.dumps(data, indent=2), mode=0o600)
+def read_state(paths: StackPaths) -> DemoState:
+    """The recorded stack; an empty state when none was started (or its file is unreadable)."""
+    return DemoState.read(paths.state_file) or DemoState()
 
 
 def _noop(_: str) -> None:
@@ -103,71 +102,73 @@ def _noop(_: str) -> None:
 
 
 def up(options: UpOptions, paths: StackPaths | None = None,
-       progress: Progress = _noop) -> dict[str, Any]:
+       progress: Progress = _noop) -> DemoState:
     """Start whatever is not running; leave what runs alone unless its options changed."""
     paths = paths or StackPaths.default()
     paths.root.mkdir(parents=True, exist_ok=True)
     state = read_state(paths)
-    state.setdefault("schema", "perfkit.demo-state/1")
-    state["notes"] = []
+    state.notes = []
     _check_requested_ports(state, options)
     _up_postgres(state, options, paths, progress)
-    write_state(paths, state)
+    state.write(paths.state_file)
     _up_backend(state, options, paths, progress)
-    write_state(paths, state)
+    state.write(paths.state_file)
     _up_prometheus(state, options, paths, progress)
-    write_state(paths, state)
+    state.write(paths.state_file)
     return state
 
 
-def _check_requested_ports(state: dict[str, Any], options: UpOptions) -> None:
+def _postgres_answers(pg: PostgresState | None) -> bool:
+    return pg is not None and bool(pg.dsn) and postgres.answers(pg.dsn or "")
+
+
+def _check_requested_ports(state: DemoState, options: UpOptions) -> None:
     """Refuse a taken port before starting anything (a failed `up` must not leave half a stack);
     say when a port option cannot apply because that service already runs elsewhere."""
-    pg, be, pr = (state.get(k) or {} for k in ("postgres", "backend", "prometheus"))
+    pg, be, pr = state.postgres, state.backend, state.prometheus
     services = (
-        ("--pg-port", options.pg_port, pg.get("port"),
-         bool(pg.get("dsn")) and postgres.answers(pg["dsn"])),
-        ("--backend-port", options.backend_port, be.get("port"),
-         procs.is_our_process(be.get("pid"), BACKEND_MARKER)),
-        ("--prometheus-port", options.prometheus_port, pr.get("port"),
-         procs.is_our_process(pr.get("pid"), PROMETHEUS_MARKER)))
+        ("--pg-port", options.pg_port, pg.port if pg else None, _postgres_answers(pg)),
+        ("--backend-port", options.backend_port, be.port if be else None,
+         procs.is_our_process(be.pid if be else None, BACKEND_MARKER)),
+        ("--prometheus-port", options.prometheus_port, pr.port if pr else None,
+         procs.is_our_process(pr.pid if pr else None, PROMETHEUS_MARKER)))
     for flag, wanted, current, running in services:
         if wanted is None:
             continue
-        if running and current is not None and int(current) != wanted:
-            state["notes"].append(f"{flag} {wanted} ignored: that service already runs on port "
-                                  f"{current} (`perfkit demo down` first to move it)")
+        if running and current is not None and current != wanted:
+            state.notes.append(f"{flag} {wanted} ignored: that service already runs on port "
+                               f"{current} (`perfkit demo down` first to move it)")
         elif not running and procs.port_in_use(wanted):
             raise UsageError(f"port 127.0.0.1:{wanted} is already in use ({flag})",
                              hint=f"free it or pick another with {flag}")
 
 
-def _up_postgres(state: dict[str, Any], options: UpOptions, paths: StackPaths,
+def _up_postgres(state: DemoState, options: UpOptions, paths: StackPaths,
                  progress: Progress) -> None:
     from perfkit.demo import data
 
-    server = _running_postgres(state, paths) or _start_postgres(state, options, paths, progress)
-    state["postgres"] = {"dsn": server.dsn, "pid": server.pid(), "port": server.port,
-                         "data_dir": str(server.data_dir), "log_file": str(server.log_file)}
+    server = _running_postgres(state, paths) or _start_postgres(options, paths, progress)
+    state.postgres = PostgresState(server.dsn, server.pid(), server.port, str(server.data_dir),
+                                   str(server.log_file))
     _load_data(state, options, server.dsn, progress)
-    state["notes"] += data.ensure_extensions(server.dsn)
+    state.notes += data.ensure_extensions(server.dsn)
     tokens = data.demo_tokens(server.dsn, TOKENS_IN_FILE)
     write_atomic(paths.tokens_file, "\n".join(tokens) + "\n", mode=0o600)
-    state["tokens_file"] = str(paths.tokens_file)
-    state["token"] = tokens[0]
+    state.tokens_file = str(paths.tokens_file)
+    state.token = tokens[0]
 
 
-def _running_postgres(state: dict[str, Any], paths: StackPaths) -> postgres.PostgresServer | None:
-    pg = state.get("postgres") or {}
-    if pg.get("port") and postgres.answers(pg.get("dsn", "")):
-        return postgres.PostgresServer(paths.pg_data, int(pg["port"]), paths.pg_log)
-    if pg.get("pid"):
-        state["notes"].append(f"recovered a stale state: PostgreSQL (pid {pg['pid']}) was "
-                              "not running")
+def _running_postgres(state: DemoState, paths: StackPaths) -> postgres.PostgresServer | None:
+    pg = state.postgres
+    if pg is not None and pg.port and _postgres_answers(pg):
+        return postgres.PostgresServer(paths.pg_data, pg.port, paths.pg_log)
+    if pg is not None and pg.pid:
+        state.notes.append(f"recovered a stale state: PostgreSQL (pid {pg.pid}) was "
+                           "not running")
     return None
 
 
-def _start_postgres(state: dict[str, Any], options: UpOptions, paths: StackPaths,
+def _start_postgres(options: UpOptions, paths: StackPaths,
                     progress: Progress) -> postgres.PostgresServer:
     postgres.find_binary("initdb")
     if not postgres.check_data_dir(paths.pg_data):
@@ -182,7 +183,7 @@ def _start_postgres(state: dict[str, Any], options: UpOptions, paths: StackPaths
     return server
 
 
-def _load_data(state: dict[str, Any], options: UpOptions, dsn: str,
+def _load_data(state: DemoState, options: UpOptions, dsn: str,
                progress: Progress) -> None:
     """Load the data when absent, at another scale, or made by an older schema."""
     from perfkit.demo import data
@@ -196,9 +197,9 @@ def _load_data(state: dict[str, Any], options: UpOptions, dsn: str,
                  f"{rows.conversations:,} conversations, {rows.accounts:,} accounts)")
         seconds = data.load_demo_data(dsn, wanted,
                                       lambda label, i, n: progress(f"  {label} ({i + 1}/{n})"))
-        state["load_seconds"] = round(seconds, 1)
-        state["notes"].append(f"loaded demo data at scale {wanted:g} in {seconds:.1f} s")
-    state["scale"] = wanted
+        state.load_seconds = round(seconds, 1)
+        state.notes.append(f"loaded demo data at scale {wanted:g} in {seconds:.1f} s")
+    state.scale = wanted
 
 
 def _clear_stale_pidfile(data_dir: Path) -> None:
@@ -218,66 +219,71 @@ def _backend_argv(port: int, options: UpOptions) -> list[str]:
     return [*argv, "--no-cache"] if not options.cache else argv
 
 
-def _up_backend(state: dict[str, Any], options: UpOptions, paths: StackPaths,
+def _free_port(recorded: int | None, wanted: int | None, flag: str) -> int:
+    """The port a service had, when free and no other is asked for; else `wanted` or any."""
+    if recorded and wanted is None and not procs.port_in_use(recorded):
+        return recorded
+    return procs.choose_port(wanted, flag)
+
+
+def _up_backend(state: DemoState, options: UpOptions, paths: StackPaths,
                 progress: Progress) -> None:
-    be = state.get("backend") or {}
-    wanted = {"cache": options.cache, "metrics_profile": options.metrics_profile,
-              "auth_latency_ms": options.auth_latency_ms}
-    running = procs.is_our_process(be.get("pid"), BACKEND_MARKER)
-    if running and all(be.get(k) == v for k, v in wanted.items()):
+    be = state.backend or BackendState()
+    running = procs.is_our_process(be.pid, BACKEND_MARKER)
+    if running and (be.cache, be.metrics_profile, be.auth_latency_ms) == (
+            options.cache, options.metrics_profile, options.auth_latency_ms):
         return
-    if running:
+    if running and be.pid is not None:
         progress("restarting the backend with the new options")
-        procs.stop_pid(int(be["pid"]), BACKEND_MARKER)
-        port = int(be["port"])
+        procs.stop_pid(be.pid, BACKEND_MARKER)
+        port = be.port if be.port is not None else procs.choose_port(options.backend_port,
+                                                                     "--backend-port")
     else:
-        if be.get("pid"):
-            state["notes"].append(f"recovered a stale state: backend (pid {be['pid']}) was "
-                                  "not running")
-        port = (int(be["port"]) if be.get("port") and options.backend_port is None
-                and not procs.port_in_use(int(be["port"]))
-                else procs.choose_port(options.backend_port, "--backend-port"))
+        if be.pid:
+            state.notes.append(f"recovered a stale state: backend (pid {be.pid}) was "
+                               "not running")
+        port = _free_port(be.port, options.backend_port, "--backend-port")
     start_backend(state, port, options, paths, progress)
 
 
-def start_backend(state: dict[str, Any], port: int, options: UpOptions, paths: StackPaths,
+def start_backend(state: DemoState, port: int, options: UpOptions, paths: StackPaths,
                   progress: Progress) -> None:
     from perfkit.events import record_event
 
     url = f"http://127.0.0.1:{port}"
     progress(f"starting the demo backend on {url} (cache {'on' if options.cache else 'off'}, "
              f"metrics {options.metrics_profile})")
+    dsn = state.postgres.dsn if state.postgres else None
+    if not dsn:
+        raise StackError("the demo stack has no database", hint="run `perfkit demo up`")
     pid = procs.spawn(_backend_argv(port, options), paths.backend_log,
-                      env={"PERFKIT_DEMO_DSN": state["postgres"]["dsn"]})
+                      env={"PERFKIT_DEMO_DSN": dsn})
     procs.wait_until(lambda: procs.http_ok(f"{url}/healthz"), 30, pid, "the demo backend",
                      paths.backend_log)
-    state["backend"] = {"url": url, "pid": pid, "port": port, "cache": options.cache,
-                        "metrics_profile": options.metrics_profile,
-                        "auth_latency_ms": options.auth_latency_ms,
-                        "started_at": datetime.now(UTC).isoformat()}
-    state["log_file"] = str(paths.backend_log)
-    target = Target.of(base_url=url, dsn=state["postgres"]["dsn"],
-                       prometheus_url=(state.get("prometheus") or {}).get("url"))
+    state.backend = BackendState(url, pid, port, options.cache, options.metrics_profile,
+                                 options.auth_latency_ms, datetime.now(UTC).isoformat())
+    state.log_file = str(paths.backend_log)
+    target = Target.of(base_url=url, dsn=dsn,
+                       prometheus_url=state.prometheus.url if state.prometheus else None)
     record_event("demo-restart", f"demo backend started (cache {'on' if options.cache else 'off'}"
                                  f", metrics {options.metrics_profile})", target=target)
 
 
-def _up_prometheus(state: dict[str, Any], options: UpOptions, paths: StackPaths,
+def _up_prometheus(state: DemoState, options: UpOptions, paths: StackPaths,
                    progress: Progress) -> None:
-    pr = state.get("prometheus") or {}
-    backend_port = int(state["backend"]["port"])
-    if procs.is_our_process(pr.get("pid"), PROMETHEUS_MARKER) and pr.get(
-            "backend_port") == backend_port:
+    pr = state.prometheus or PrometheusState()
+    backend_port = state.backend.port if state.backend else None
+    assert backend_port is not None  # _up_backend recorded it
+    running = procs.is_our_process(pr.pid, PROMETHEUS_MARKER)
+    if running and pr.backend_port == backend_port:
         return
-    if procs.is_our_process(pr.get("pid"), PROMETHEUS_MARKER):
-        procs.stop_pid(int(pr["pid"]), PROMETHEUS_MARKER)
-    elif pr.get("pid"):
-        state["notes"].append(f"recovered a stale state: Prometheus (pid {pr['pid']}) was "
-                              "not running")
+    if running and pr.pid:
+        procs.stop_pid(pr.pid, PROMETHEUS_MARKER)
+    elif pr.pid:
+        state.notes.append(f"recovered a stale state: Prometheus (pid {pr.pid}) was "
+                           "not running")
     prometheus.find_prometheus()
-    port = (int(pr["port"]) if pr.get("port") and options.prometheus_port is None
-            and not procs.port_in_use(int(pr["port"]))
-            else procs.choose_port(options.prometheus_port, "--prometheus-port"))
+    port = _free_port(pr.port, options.prometheus_port, "--prometheus-port")
     prometheus.write_config(paths.prom_config, backend_port)
     url = f"http://127.0.0.1:{port}"
     progress(f"starting Prometheus on {url} (scraping the backend every "
@@ -288,27 +294,26 @@ def _up_prometheus(state: dict[str, Any], options: UpOptions, paths: StackPaths,
                      paths.prom_log)
     procs.wait_until(lambda: prometheus.backend_scraped(url), 30, pid,
                      "Prometheus's first scrape of the backend", paths.prom_log)
-    state["prometheus"] = {"url": url, "pid": pid, "port": port, "backend_port": backend_port,
-                           "config_file": str(paths.prom_config)}
+    state.prometheus = PrometheusState(url, pid, port, backend_port, str(paths.prom_config))
 
 
 def restart_backend(cache: bool | None = None, metrics_profile: str | None = None,
-                    paths: StackPaths | None = None, progress: Progress = _noop) -> dict[str, Any]:
+                    paths: StackPaths | None = None, progress: Progress = _noop) -> DemoState:
     """Stop and start the backend on the same port (the seed's step 1), recording an event."""
     paths = paths or StackPaths.default()
     state = read_state(paths)
-    be = state.get("backend")
-    if not be or not state.get("postgres"):
+    be = state.backend
+    if be is None or be.port is None or state.postgres is None:
         raise StackError("the demo stack is not up", hint="run `perfkit demo up` first")
-    options = UpOptions(cache=be.get("cache", True) if cache is None else cache,
+    options = UpOptions(cache=be.cache is not False if cache is None else cache,
                         metrics_profile=MetricsProfile(
-                            metrics_profile or be.get("metrics_profile", DEFAULT_PROFILE)),
-                        auth_latency_ms=float(be.get("auth_latency_ms",
-                                                     DEFAULT_AUTH_LATENCY_MS)))
-    if be.get("pid"):
-        procs.stop_pid(int(be["pid"]), BACKEND_MARKER)
-    start_backend(state, int(be["port"]), options, paths, progress)
-    write_state(paths, state)
+                            metrics_profile or be.metrics_profile or DEFAULT_PROFILE),
+                        auth_latency_ms=DEFAULT_AUTH_LATENCY_MS if be.auth_latency_ms is None
+                        else be.auth_latency_ms)
+    if be.pid:
+        procs.stop_pid(be.pid, BACKEND_MARKER)
+    start_backend(state, be.port, options, paths, progress)
+    state.write(paths.state_file)
     return state
 
 
@@ -346,7 +351,7 @@ class StackStatus:
     def to_json(self) -> dict[str, Any]:
         pg, be, pr = self.services
         return {
-            "schema": "perfkit.demo/1",
+            "schema": STATUS_SCHEMA,
             "postgres": {"dsn": pg.address, "pid": pg.pid, "up": pg.up},
             "backend": {"url": be.address, "pid": be.pid, "up": be.up, "cache": self.cache,
                         "metrics_profile": self.metrics_profile},
@@ -359,18 +364,19 @@ def check(paths: StackPaths | None = None) -> StackStatus:
     """Each service of the recorded stack, checked for real."""
     paths = paths or StackPaths.default()
     state = read_state(paths)
-    pg, be, pr = (state.get(k) or {} for k in ("postgres", "backend", "prometheus"))
-    pg_pid = postgres.PostgresServer(paths.pg_data, 0, paths.pg_log).pid() if pg else None
+    pg = state.postgres or PostgresState()
+    be = state.backend or BackendState()
+    pr = state.prometheus or PrometheusState()
+    pg_pid = (postgres.PostgresServer(paths.pg_data, 0, paths.pg_log).pid()
+              if state.postgres else None)
     return StackStatus(
-        postgres=Service("postgres", pg.get("dsn"), pg_pid,
-                         bool(pg.get("dsn")) and postgres.answers(pg["dsn"])),
-        backend=Service("backend", be.get("url"), be.get("pid"),
-                        bool(be.get("url")) and procs.http_ok(f"{be['url']}/healthz")),
-        prometheus=Service("prometheus", pr.get("url"), pr.get("pid"),
-                           bool(pr.get("url")) and procs.http_ok(f"{pr['url']}/-/ready")),
-        cache=be.get("cache"), metrics_profile=be.get("metrics_profile"),
-        tokens_file=state.get("tokens_file"), log_file=state.get("log_file"),
-        scale=state.get("scale"))
+        postgres=Service("postgres", pg.dsn, pg_pid, _postgres_answers(pg)),
+        backend=Service("backend", be.url, be.pid,
+                        bool(be.url) and procs.http_ok(f"{be.url}/healthz")),
+        prometheus=Service("prometheus", pr.url, pr.pid,
+                           bool(pr.url) and procs.http_ok(f"{pr.url}/-/ready")),
+        cache=be.cache, metrics_profile=be.metrics_profile,
+        tokens_file=state.tokens_file, log_file=state.log_file, scale=state.scale)
 
 
 def status(paths: StackPaths | None = None) -> dict[str, Any]:
@@ -380,10 +386,10 @@ def status(paths: StackPaths | None = None) -> dict[str, Any]:
 
 def backend_url(paths: StackPaths | None = None) -> str:
     """The running stack's backend, or a StackError saying how to start one."""
-    be = read_state(paths or StackPaths.default()).get("backend") or {}
-    if not be.get("url"):
+    be = read_state(paths or StackPaths.default()).backend
+    if be is None or not be.url:
         raise StackError("the demo stack is not up", hint="run `perfkit demo up` first")
-    return str(be["url"])
+    return be.url
 
 
 def down(purge: bool = False, paths: StackPaths | None = None,
@@ -392,11 +398,11 @@ def down(purge: bool = False, paths: StackPaths | None = None,
     paths = paths or StackPaths.default()
     state = read_state(paths)
     stopped: list[str] = []
-    pr, be = state.get("prometheus") or {}, state.get("backend") or {}
-    if pr.get("pid") and procs.stop_pid(int(pr["pid"]), PROMETHEUS_MARKER):
-        stopped.append(f"Prometheus (pid {pr['pid']})")
-    if be.get("pid") and procs.stop_pid(int(be["pid"]), BACKEND_MARKER):
-        stopped.append(f"backend (pid {be['pid']})")
+    pr, be = state.prometheus, state.backend
+    if pr is not None and pr.pid and procs.stop_pid(pr.pid, PROMETHEUS_MARKER):
+        stopped.append(f"Prometheus (pid {pr.pid})")
+    if be is not None and be.pid and procs.stop_pid(be.pid, BACKEND_MARKER):
+        stopped.append(f"backend (pid {be.pid})")
     server = postgres.PostgresServer(paths.pg_data, 0, paths.pg_log)
     pg_pid = server.pid()
     if pg_pid and procs.pid_alive(pg_pid):

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from perfkit.db.advisor.record import Advice, AdviceMatch
     from perfkit.db.apply import ApplyResult
     from perfkit.doctor import DoctorResult
+    from perfkit.prom.record import ReportRecord
     from perfkit.prom.report import Report
 
 SCHEMA = "perfkit.story/1"
@@ -59,7 +61,7 @@ class StoryOptions:
 class StoryResult:
     before_run: Path
     after_run: Path
-    report: dict[str, Any]  # perfkit.report/1
+    report: Report  # what Prometheus said: written as perfkit.report/1 into the story's JSON
     comparison: Comparison
     applied: ApplyResult
     cache: CacheStats
@@ -71,9 +73,16 @@ class StoryResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     capacity: tuple[Capacity, Capacity] | None = None  # before, after (with --capacity)
 
+    @cached_property
+    def record(self) -> ReportRecord:
+        """The report as its readers (the story's tables, the page) read it: typed, once."""
+        from perfkit.prom.record import ReportRecord
+
+        return ReportRecord.from_json(self.report.to_json())
+
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "before_run": str(self.before_run),
-                "after_run": str(self.after_run), "report": self.report,
+                "after_run": str(self.after_run), "report": self.report.to_json(),
                 "compare": self.comparison.to_json(), "apply": self.applied.to_json(),
                 "cache_stats": self.cache.to_json(), "doctor": self.doctor.to_json(),
                 "cache_effects": [[sp.to_json() for sp in run.speedups()] for run in self.runs],
@@ -83,14 +92,14 @@ class StoryResult:
                 "notes": list(self.notes), "timings_s": self.timings_s,
                 "capacity": None if self.capacity is None else {
                     "before": self.capacity[0].to_json(), "after": self.capacity[1].to_json()},
-                "overall": overall_change(self.report)}
+                "overall": overall_change(self.record)}
 
 
-def overall_change(report: dict[str, Any]) -> dict[str, float | None]:
+def overall_change(report: ReportRecord) -> dict[str, float | None]:
     """The headline: mean latency over all requests, before vs after (server-side)."""
-    glob = report.get("global") or {}
-    before = (glob.get("before") or {}).get("mean_ms")
-    after = (glob.get("after") or {}).get("mean_ms")
+    glob = report.overall
+    before = glob.before.mean_ms if glob.before else None
+    after = glob.after.mean_ms if glob.after else None
     change = None if not before or after is None else round((after / before - 1) * 100, 1)
     return {"before_mean_ms": before, "after_mean_ms": after, "change_pct": change}
 
@@ -142,23 +151,24 @@ def reset_to_before(index_paths: tuple[Path, ...] = (SHIPPED_INDEXES,),
     """The running demo back to the runbook's 'before' (caches off, its indexes dropped
     CONCURRENTLY), so the runbook, advise-indexes or a story can be tried again."""
     state = stack.read_state(stack.StackPaths.default())
-    if not state.get("postgres") or not state.get("backend"):
+    if state.postgres is None or not state.postgres.dsn or state.backend is None:
         raise StackError("the demo stack is not up", hint="run `perfkit demo up` first")
-    if state["backend"].get("cache", True):
+    if state.backend.cache is not False:
         stack.restart_backend(cache=False, progress=progress)
-    return _reset_indexes(state["postgres"]["dsn"], index_paths)
+    return _reset_indexes(state.postgres.dsn, index_paths)
 
 
 def _before_state(options: StoryOptions, progress: Progress) -> StoryStack:
     progress("step 0: the 'before': caches off, the runbook's indexes absent")
     state = stack.up(stack.UpOptions(scale=options.scale, cache=False), progress=progress)
-    dsn = state["postgres"]["dsn"]
-    dropped = _reset_indexes(dsn, options.index_paths)
+    pg, be, pr = state.postgres, state.backend, state.prometheus
+    assert pg and pg.dsn and be and be.url and pr and pr.url, "up records every part"
+    assert state.tokens_file and state.log_file, "up records the tokens and the log"
+    dropped = _reset_indexes(pg.dsn, options.index_paths)
     progress(f"  indexes reset for the 'before' state: {', '.join(dropped)}")
-    tokens = Path(state["tokens_file"]).read_text().split()[: options.users]
-    return StoryStack(dsn=dsn, base_url=state["backend"]["url"],
-                      prometheus_url=state["prometheus"]["url"],
-                      log_file=Path(state["log_file"]), tokens=tuple(tokens))
+    tokens = Path(state.tokens_file).read_text().split()[: options.users]
+    return StoryStack(dsn=pg.dsn, base_url=be.url, prometheus_url=pr.url,
+                      log_file=Path(state.log_file), tokens=tuple(tokens))
 
 
 def _bench(label: str, target: StoryStack, options: StoryOptions, out: Path,
@@ -284,7 +294,7 @@ def run_story(options: StoryOptions, progress: Progress) -> StoryResult:
     report = _report(target, options, before_end, after_end, progress)
     cache = _cache_since(target.log_file, log_offset)
     doctor = _doctor(target, options, report, progress)
-    return StoryResult(before_run=before_path, after_run=after_path, report=report.to_json(),
+    return StoryResult(before_run=before_path, after_run=after_path, report=report,
                        comparison=compare_runs(before_run, after_run), applied=applied,
                        cache=cache, doctor=doctor, runs=(before_run, after_run),
                        advice=advice, advice_match=match,

@@ -6,7 +6,6 @@ Prometheus, the headline, the indexes built, the client-side comparison and the 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from perfkit.bench.cache import Speedup
 from perfkit.bench.compare import ComparedRow, Comparison
@@ -14,6 +13,7 @@ from perfkit.bench.record import Phase, Run
 from perfkit.cachestats.logs import CacheStats
 from perfkit.db.apply import ApplyResult
 from perfkit.demo.story import PROMISED_CHANGE_PCT, StoryResult, overall_change
+from perfkit.prom.record import Figures, ReportRecord
 from perfkit.render.compare import compare_table
 from perfkit.render.model import Document, Table, name, number, text
 from perfkit.units import MISSING, arrow, bar, fmt_ms, fmt_pct, fmt_share
@@ -28,25 +28,25 @@ CACHE_COLUMNS = (name("family"), number("hits"), number("misses"), number("hit r
 EFFECT_COLUMNS = (name("route"), text("cache before"), text("cache after"))
 
 
-def _mean_ms(figures: dict[str, Any] | None) -> float | None:
-    return None if figures is None else figures.get("mean_ms")
+def _mean_ms(figures: Figures | None) -> float | None:
+    return None if figures is None else figures.mean_ms
 
 
-def prometheus_table(report: dict[str, Any]) -> Table:
+def prometheus_table(report: ReportRecord) -> Table:
     """Routes with traffic in both windows, slowest 'before' first, bars scaled to it."""
-    routes = [r for r in report["routes"] if r.get("before") and r.get("after")]
-    routes.sort(key=lambda r: -(_mean_ms(r["before"]) or 0.0))
-    top = max([_mean_ms(r["before"]) or 0.0 for r in routes] or [0.0])
+    routes = [r for r in report.routes if r.before and r.after]
+    routes.sort(key=lambda r: -(_mean_ms(r.before) or 0.0))
+    top = max([_mean_ms(r.before) or 0.0 for r in routes] or [0.0])
     rows = []
     for r in routes:
-        before, after = _mean_ms(r["before"]), _mean_ms(r["after"])
-        change = fmt_pct(r["change_pct"].get("mean"), digits=0)
-        rows.append([r["route"], fmt_ms(before), bar(before, top, BAR_WIDTH), fmt_ms(after),
+        before, after = _mean_ms(r.before), _mean_ms(r.after)
+        change = fmt_pct(r.change_pct.get("mean"), digits=0)
+        rows.append([r.route, fmt_ms(before), bar(before, top, BAR_WIDTH), fmt_ms(after),
                      bar(after, top, BAR_WIDTH), change])
     return Table.of(PROMETHEUS_TITLE, PROMETHEUS_COLUMNS, rows)
 
 
-def headline_lines(report: dict[str, Any]) -> list[str]:
+def headline_lines(report: ReportRecord) -> list[str]:
     """The mean and P99 over all requests, before → after."""
     overall = overall_change(report)
     lines = []
@@ -55,8 +55,7 @@ def headline_lines(report: dict[str, Any]) -> list[str]:
                      + arrow(fmt_ms(overall["before_mean_ms"], unit=True),
                              fmt_ms(overall["after_mean_ms"], unit=True))
                      + f"; the runbook promises {fmt_pct(PROMISED_CHANGE_PCT, digits=0)})")
-    glob = report.get("global") or {}
-    p99 = [(glob.get(w) or {}).get("p99_ms") for w in ("before", "after")]
+    p99 = [None if w is None else w.p99_ms for w in (report.overall.before, report.overall.after)]
     if p99[0] is not None and p99[1] is not None:
         lines.append("P99 over all requests: "
                      + arrow(fmt_ms(p99[0], unit=True), fmt_ms(p99[1], unit=True))
@@ -140,8 +139,8 @@ def capacity_lines(story: StoryResult) -> list[str]:
 
 
 def story_document(story: StoryResult) -> Document:
-    doc = Document().table(prometheus_table(story.report))
-    doc.lines(*headline_lines(story.report), *capacity_lines(story))
+    doc = Document().table(prometheus_table(story.record))
+    doc.lines(*headline_lines(story.record), *capacity_lines(story))
     doc.lines(*advice_lines(story))
     doc.table(index_table(story.applied)).table(client_table(story.comparison))
     return doc.table(effect_table(*story.runs)).table(cache_table(story.cache))

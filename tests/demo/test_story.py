@@ -145,10 +145,10 @@ def test_story_json_is_the_record(story: tuple[StoryResult, Path],
 
 
 def test_prometheus_table_lists_the_slowest_route_first(story: tuple[StoryResult, Path]) -> None:
-    report = story[0].report
+    report = story[0].to_json()["report"]
     both = [r for r in report["routes"] if r["before"] and r["after"]]
     expected = [r["route"] for r in sorted(both, key=lambda r: -r["before"]["mean_ms"])]
-    assert prometheus_table(report).column("route") == expected
+    assert prometheus_table(story[0].record).column("route") == expected
 
 
 def test_doctor_passes_on_the_story_system_and_fails_without_indexes_or_caches(
@@ -170,8 +170,9 @@ def test_doctor_passes_on_the_story_system_and_fails_without_indexes_or_caches(
     assert "caches off, indexes dropped: idx_conversations_account_updated" in " ".join(
         reset.stderr.split())
     state = stack.read_state(stack.StackPaths.default())
-    assert state["backend"]["cache"] is False
-    Path(state["log_file"]).write_text("")
+    assert state.backend is not None and state.backend.cache is False
+    assert state.log_file is not None
+    Path(state.log_file).write_text("")
     bad = cli("doctor", indexes, *window, "--format", "json")
     assert bad.exit_code == 1
     status = {c["check"]: c["status"] for c in json.loads(bad.stdout)["checks"]}

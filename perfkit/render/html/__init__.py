@@ -17,12 +17,12 @@ from typing import Any
 from perfkit.bench.compare import Comparison, compare_runs
 from perfkit.bench.record import Run
 from perfkit.errors import UsageError
-from perfkit.prom.record import ReportRecord, is_report
+from perfkit.prom.record import ReportRecord
 from perfkit.prom.report import Report
 from perfkit.render.html.page import render, sections
 from perfkit.units import fmt_time
 
-__all__ = ["Page", "ReportRecord", "is_report", "plot_page", "story_page"]
+__all__ = ["Page", "ReportRecord", "plot_page", "story_page"]
 
 
 @dataclass(frozen=True)
