@@ -36,6 +36,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -263,6 +264,12 @@ def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return max(runs, key=lambda r: r.get("rps") or 0) if runs else {}
 
 
+def median_cpu(runs: list[dict[str, Any]]) -> float | None:
+    """CPU per request, the median of the rounds: steadier than req/s on a shared machine."""
+    values = [r["cpu_us_per_req"] for r in runs if r.get("cpu_us_per_req")]
+    return statistics.median(values) if values else None
+
+
 def summary(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per candidate, the figures the tables show."""
     rows = {}
@@ -272,11 +279,12 @@ def summary(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
         rows[n] = {
             "rps": thr.get("rps"),
             "rps_runs": [x.get("rps") for x in r.get("throughput_runs", [])],
-            "cpu_us": thr.get("cpu_us_per_req"),
+            "cpu_us": median_cpu(r.get("throughput_runs", [])),
             "excess_p50_ms": fixed["p50_ms"] - 20 if fixed.get("p50_ms") else None,
             "excess_p99_ms": fixed["p99_ms"] - 20 if fixed.get("p99_ms") else None,
             "stall_p99_ms": stall.get("p99_ms"),
             "tls_rps": tls.get("rps"),
+            "tls_cpu_us": median_cpu(r.get("tls_runs", [])),
             "tls_errors": sum((tls.get("errors") or {}).values()) if tls else None,
             "mem_mb": mem["rss_kb_per_1000"] / 1024 if mem.get("rss_kb_per_1000") is not None
             else None,
@@ -289,19 +297,61 @@ def summary(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def figures_table(results: dict[str, Any]) -> str:
     rows = summary(results)
-    base = rows.get("aiohttp", {}).get("rps")
-    out = ["| candidate | version | req/s 1 core (best; both) | x aiohttp | client CPU µs/req "
-           "| excess p50 / p99 ms @40/s | stall p99 ms | TLS req/s | MB RSS / 1,000 conns "
-           "(sockets) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    base = rows.get("aiohttp", {})
+    out = ["| candidate | version | req/s 1 core, best (all 3) | x aiohttp "
+           "| client CPU µs/req (median) | aiohttp CPU / its | excess p50 / p99 ms @40/s "
+           "| stall p99 ms | TLS req/s (µs/req) "
+           "| MB RSS / 1,000 conns (sockets) |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n, s in rows.items():
-        both = " / ".join(fmt(x) for x in s["rps_runs"])
-        ratio = f"{s['rps'] / base:.2f}" if s["rps"] and base else "-"
+        every = " / ".join(fmt(x) for x in s["rps_runs"])
+        ratio = f"{s['rps'] / base['rps']:.2f}" if s["rps"] and base.get("rps") else "-"
+        cpu = f"{base['cpu_us'] / s['cpu_us']:.2f}" if s["cpu_us"] and base.get("cpu_us") \
+            else "-"
         out.append(
-            f"| {n} | {results['versions'].get(n, '?')} | {fmt(s['rps'])} ({both}) | {ratio} "
-            f"| {fmt(s['cpu_us'])} | {fmt(s['excess_p50_ms'])} / {fmt(s['excess_p99_ms'])} "
-            f"| {fmt(s['stall_p99_ms'])} | {fmt(s['tls_rps'])} "
+            f"| {n} | {results['versions'].get(n, '?')} | {fmt(s['rps'])} ({every}) | {ratio} "
+            f"| {fmt(s['cpu_us'])} | {cpu} "
+            f"| {fmt(s['excess_p50_ms'])} / {fmt(s['excess_p99_ms'])} "
+            f"| {fmt(s['stall_p99_ms'])} | {fmt(s['tls_rps'])} ({fmt(s['tls_cpu_us'])}) "
             f"| {fmt(s['mem_mb'])} ({s['sockets']}) |"
             + (f" {s['failed']}" if s["failed"] else ""))
+    return "\n".join(out)
+
+
+def decision(first: dict[str, Any], second: dict[str, Any]) -> str:
+    """Does a candidate beat aiohttp by more than the run-to-run noise of the two runs?
+
+    Per run, a candidate's speed-up over aiohttp is aiohttp's CPU per request over its own
+    (the throughput one dedicated core would give) and its best req/s over aiohttp's. The
+    noise of a figure is the largest change of it between the two runs over all candidates
+    (aiohttp included); a candidate wins on a figure when its smaller speed-up of the two
+    runs exceeds 1 + that noise."""
+    a, b = summary(first), summary(second)
+    names = [n for n in a if n in b]
+
+    def change(key: str) -> float:
+        return max((abs(a[n][key] / b[n][key] - 1) for n in names
+                    if a[n][key] and b[n][key]), default=0.0)
+
+    noise = {"cpu_us": change("cpu_us"), "rps": change("rps")}
+    out = [f"noise between the runs (largest change of one candidate's own figure): CPU/req "
+           f"{noise['cpu_us']:.0%}, best req/s {noise['rps']:.0%}", "",
+           "| candidate | speed-up by CPU/req run 1 / 2 | by req/s run 1 / 2 | excess p50 ms "
+           "run 1 / 2 (aiohttp's) | beyond the noise? |", "|---|---:|---:|---:|---|"]
+    for n in names:
+        if n == "aiohttp":
+            continue
+        cpu = [r["aiohttp"]["cpu_us"] / r[n]["cpu_us"] if r[n]["cpu_us"] and
+               r["aiohttp"]["cpu_us"] else 0.0 for r in (a, b)]
+        rps = [r[n]["rps"] / r["aiohttp"]["rps"] if r[n]["rps"] and r["aiohttp"]["rps"]
+               else 0.0 for r in (a, b)]
+        wins = [f"{label} margin {min(v) - 1 - noise[key]:+.0%}"
+                for label, key, v in (("CPU", "cpu_us", cpu), ("req/s", "rps", rps))
+                if min(v) > 1 + noise[key]]
+        ex = " / ".join(f"{fmt(r[n]['excess_p50_ms'])} ({fmt(r['aiohttp']['excess_p50_ms'])})"
+                        for r in (a, b))
+        out.append(f"| {n} | {cpu[0]:.2f} / {cpu[1]:.2f} | {rps[0]:.2f} / {rps[1]:.2f} | {ex} "
+                   f"| {'yes: ' + ', '.join(wins) if wins else 'no'} |")
     return "\n".join(out)
 
 
@@ -338,7 +388,16 @@ def main() -> int:
     parser.add_argument("--no-install", action="store_true")
     parser.add_argument("--only", help="comma-separated candidates (default: all)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--table", type=Path, nargs="+", metavar="JSON",
+                        help="print the tables of saved runs (two: also the decision)")
     args = parser.parse_args()
+    if args.table:
+        runs = [json.loads(path.read_text()) for path in args.table]
+        for run in runs:
+            print(f"run of {run['started']}\n\n{figures_table(run)}\n\n{fit_table(run)}\n")
+        if len(runs) == 2:
+            print(decision(*runs))
+        return 0
     names = [n for n in CANDIDATES if not args.only or n in args.only.split(",")]
     secs, fixed_secs = (2.0, 5.0) if args.quick else (5.0, 10.0)
     if not shutil.which("nginx") or not shutil.which("openssl"):
