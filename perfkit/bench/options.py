@@ -37,6 +37,14 @@ class Engine(StrEnum):
     AIOHTTP = "aiohttp"
 
 
+def parse_engine(text: str) -> Engine:
+    """--engine: auto, h1 or aiohttp."""
+    try:
+        return Engine(text.strip().lower())
+    except ValueError:
+        raise UsageError(f"--engine must be auto, h1 or aiohttp, not {text!r}") from None
+
+
 @dataclass(frozen=True)
 class BenchOptions:
     """What to send and for how long. At least one of requests/duration_s bounds the run."""
