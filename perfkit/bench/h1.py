@@ -248,9 +248,7 @@ class H1Transport:
                     server_hostname=host.strip("[]") if ssl else None)
         except ConnectionRefusedError as exc:
             raise TransportError("refused", str(exc)) from None
-        except ssl_module.SSLError as exc:
-            raise TransportError("tls", str(exc)) from None
-        except OSError as exc:
+        except OSError as exc:  # TLS refused (SSLError) included, as aiohttp counts it
             raise TransportError("connect", str(exc)) from None
         return conn
 

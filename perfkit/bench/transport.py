@@ -57,6 +57,9 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+DEFAULT_ENGINE = Engine.H1  # what auto takes when the run needs nothing of aiohttp's
+
+
 def choose_engine(options: BenchOptions) -> tuple[Engine, str]:
     """The engine a run uses, and why when it is not the asked one. h1 does HTTP/1.1 to an
     http(s) base URL and nothing else: a base URL carrying user:password (basic auth, which
@@ -65,7 +68,7 @@ def choose_engine(options: BenchOptions) -> tuple[Engine, str]:
         return options.engine, "asked with --engine"
     if "@" in URL(options.base_url).raw_authority:
         return Engine.AIOHTTP, "the base URL carries credentials (basic auth)"
-    return Engine.H1, "the default"
+    return DEFAULT_ENGINE, "the default"
 
 
 def open_transport(options: BenchOptions, connections: int) -> Transport:
