@@ -127,7 +127,6 @@ def test_random_answers_never_hang(hold: bool) -> None:
     assert "malformed" in kinds  # the fuzz reached the parser's errors, not only timeouts
 
 
-@pytest.mark.parametrize("engine", [Engine.H1, Engine.AIOHTTP])
 def test_both_transports_name_faults_alike(engine: Engine) -> None:
     faults = [(b"garbage\r\n\r\n", False), (b"", False), (b"HTTP/1.1 200 OK\r\n", True),
               (VALID, False)]
@@ -156,7 +155,6 @@ def test_both_transports_name_faults_alike(engine: Engine) -> None:
     assert run(main) == ["malformed", "disconnected", "timeout", "200 MISS", "refused"]
 
 
-@pytest.mark.parametrize("engine", [Engine.H1, Engine.AIOHTTP])
 def test_the_engine_records_malformed_answers_as_errors_and_says_its_engine(
         engine: Engine) -> None:
     async def serve() -> None:
