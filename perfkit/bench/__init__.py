@@ -1,3 +1,3 @@
-"""Benchmarks of HTTP routes: scenarios, pacing, the aiohttp runner and the Run record."""
+"""Benchmarks of HTTP routes: scenarios, pacing, the engine (h1 or aiohttp) and the Run record."""
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from perfkit.bench.record import Phase, Run
 from perfkit.bench.scenario import Scenario
 from perfkit.bench.session import run_bench_sync
 from perfkit.bench.transport import TransportError, open_transport
+from perfkit.render.run import run_warnings
 from tests.bench.h1_support import RawServer, read_request
 from tests.bench.test_h1 import ok, run
 
@@ -169,3 +170,27 @@ def test_the_engine_records_malformed_answers_as_errors_and_says_its_engine(
     run(serve)
     assert result[0].records[("GET /0", Phase.ALL)].errors == {"malformed": 12}
     assert result[0].generator.engine == engine.value
+
+
+def test_redirects_are_said_under_h1_and_followed_by_aiohttp(engine: Engine) -> None:
+    moved = (b"HTTP/1.1 302 Found\r\nLocation: /1\r\nContent-Length: 0\r\n"
+             b"Connection: close\r\n\r\n")
+    there = ok(b"here", "Connection: close")
+
+    async def serve() -> Run:
+        async with _server([(moved, False), (there, False)]).running() as server:
+            options = BenchOptions(str(server.url), requests=4, concurrency=1, engine=engine)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, run_bench_sync, Scenario.for_path("/0"),
+                                              options)
+
+    record = run(serve)
+    warnings = [w for w in run_warnings(record) if "redirect" in w]
+    if engine is Engine.H1:
+        assert record.records[("GET /0", Phase.ALL)].errors == {"302": 4}
+        assert warnings == ["GET /0 answered 4 redirect(s) (302), counted as errors: the h1 "
+                            "engine does not follow redirects; bench the URL they lead to, or "
+                            "use --engine aiohttp, which follows them (each timed with its "
+                            "redirects)"]
+    else:
+        assert record.total_count == 4 and record.total_errors == 0 and not warnings
