@@ -1,4 +1,5 @@
-"""The request engine: aiohttp (on uvloop where available), keep-alive, bounded in count and time.
+"""The request engine: h1 or aiohttp on uvloop where available, keep-alive, bounded in count
+and time.
 
 One engine runs one segment of a run in one process (`run_segment`); bench/scheduler.py runs
 the repeats and the worker processes. Closed loop (`concurrency` workers, each sending its
@@ -11,15 +12,15 @@ is in the latency, never omitted.
 Which user runs an iteration is the UserPlan's (pacer.py): each user's first visit, its cold
 sample, falls at a seeded random point of the run. The hot path does a few dict increments
 per request (tally.py); histograms are built at the end. Timestamps are `perf_counter()`
-right around aiohttp's request (send -> body read). What one request is (a user, its
-prepared request, the budget) lives in bench/users.py; logging users in (before t0, and
-again on a 401 once a token expires), in bench/login.py.
+right around the transport's request (send -> body read; bench/transport.py). What one
+request is (a user, its prepared request, the budget) lives in bench/users.py; logging
+users in (before t0, and again on a 401 once a token expires), in bench/login.py.
 
 A backend that goes away mid-run (killed, restarting, hung) does not end it: each request
 it refuses, closes or leaves unanswered is an error of its route and kind, the outage's
 window is kept (bench/evidence.py Outages), a closed-loop connection waits RECONNECT_PAUSE_S
-before its next try (it does not spin on refused connections), and aiohttp connects anew
-once the backend listens again.
+before its next try (it does not spin on refused connections), and the transport connects
+anew once the backend listens again.
 
 Cancelling (Ctrl-C) ends the measurement: in-flight requests are abandoned and the partial
 Run is returned, marked `interrupted`.
@@ -36,8 +37,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Protocol
-
-import aiohttp
 
 from perfkit.bench import pacer
 from perfkit.bench.evidence import Outages, Seen, body_sample, error_bodies, tcp_connect
@@ -57,6 +56,7 @@ from perfkit.bench.saturation import LoopWatch, Saturation, SenderClock, fastest
 from perfkit.bench.scenario import Scenario, Step, placeholders
 from perfkit.bench.series import choose_width_s
 from perfkit.bench.tally import Tally
+from perfkit.bench.transport import Transport, TransportError, open_transport
 from perfkit.bench.users import (
     Budget,
     Prepared,
@@ -121,6 +121,7 @@ class _Engine:
         self.finishing = False
         self.seen = Seen()
         self.outages = Outages()
+        self.engine = ""  # the transport's name (bench/transport.py), once chosen
         self.secrets = [*options.tokens, *options.spare_tokens,
                         *(c.password for c in (*options.credentials,
                                                *options.spare_credentials)),
@@ -151,7 +152,7 @@ class _Engine:
         if lag_s > pacer.late_threshold_s(self.opt.rate_per_s or 1.0):
             self.late += 1
 
-    async def _send(self, session: aiohttp.ClientSession, index: int, step: Step, user: VirtualUser,
+    async def _send(self, session: Transport, index: int, step: Step, user: VirtualUser,
                     intended: float | None, *, resent: bool = False) -> bool:
         """One request; True when it succeeded (and its extraction too). A 401 to an expired
         token is sent again, once, after a new login (bench/login.py)."""
@@ -166,13 +167,12 @@ class _Engine:
         if intended is not None and self.recorder is not None:
             self._note_lag(t_send - intended)
         try:
-            async with session.request(step.method, prepared.url, headers=prepared.headers,
-                                       data=prepared.body) as resp:
-                data = await resp.read()
-                status = resp.status
-                hit = resp.headers.get(self.opt.cache_header) if self.opt.cache_header else None
-                encoding = resp.headers.get("Content-Encoding")
-        except (TimeoutError, aiohttp.ClientError) as exc:
+            answer = await session.request(step.method, prepared.url, prepared.headers,
+                                           prepared.body)
+            data, status = answer.body, answer.status
+            hit = answer.header(self.opt.cache_header) if self.opt.cache_header else None
+            encoding = answer.header("Content-Encoding")
+        except (TimeoutError, TransportError) as exc:
             kind = error_kind(exc)
             self._error(step, phase, at, kind)
             if self.recorder is not None:
@@ -209,7 +209,7 @@ class _Engine:
             self.seen.cut([s.route for i, s in enumerate(self.scenario.steps)
                            if i >= index and not (s.once and i in user.did_once)])
 
-    async def _iteration(self, session: aiohttp.ClientSession, user: VirtualUser,
+    async def _iteration(self, session: Transport, user: VirtualUser,
                          intended: float | None) -> bool:
         """Run the scenario's steps once for a user; False when the budget ran out (an
         iteration it stopped half-way is counted as cut)."""
@@ -221,7 +221,7 @@ class _Engine:
                 self._cut(user, sending[0])
             raise
 
-    async def _steps(self, session: aiohttp.ClientSession, user: VirtualUser,
+    async def _steps(self, session: Transport, user: VirtualUser,
                      intended: float | None, sending: list[int]) -> bool:
         first = True
         for index, step in enumerate(self.scenario.steps):
@@ -284,7 +284,7 @@ class _Engine:
             raise UsageError(f"--flush-cmd failed (exit {code})")
         self.filled_at.clear()
 
-    async def _closed_worker(self, session: aiohttp.ClientSession, users: Callable[[], VirtualUser]
+    async def _closed_worker(self, session: Transport, users: Callable[[], VirtualUser]
                              ) -> None:
         while self.budget.left():
             if self.opt.flush_cmd and self.budget.started % max(1, self.opt.flush_every) == 0:
@@ -296,7 +296,7 @@ class _Engine:
                 await asyncio.sleep(max(0.0, min(RECONNECT_PAUSE_S,
                                                  self.budget.deadline - time.perf_counter())))
 
-    async def _closed_loop(self, session: aiohttp.ClientSession, workers: int,
+    async def _closed_loop(self, session: Transport, workers: int,
                            users: Callable[[], VirtualUser]) -> None:
         tasks = [asyncio.create_task(self._closed_worker(session, users))
                  for _ in range(workers)]
@@ -315,7 +315,7 @@ class _Engine:
                                                 duration_s=self.opt.duration_s):
             yield at, self._next_user(at, index)
 
-    async def _open_sender(self, session: aiohttp.ClientSession,
+    async def _open_sender(self, session: Transport,
                            schedule: Iterator[tuple[float, VirtualUser]],
                            turn: asyncio.Lock) -> None:
         """Senders take the intended starts in turn: the one holding `turn` waits for the
@@ -343,7 +343,7 @@ class _Engine:
             finally:
                 clock.done()
 
-    async def _open_loop(self, session: aiohttp.ClientSession, senders: int) -> None:
+    async def _open_loop(self, session: Transport, senders: int) -> None:
         schedule, turn = self._schedule(), asyncio.Lock()
         tasks = [asyncio.create_task(self._open_sender(session, schedule, turn))
                  for _ in range(senders)]
@@ -416,7 +416,7 @@ class _Engine:
             raise Unreachable(f"backend {self.run.base_url} is unreachable: {reason}",
                               hint="start it (perfkit demo up) or check --base-url") from None
 
-    async def _warm_up(self, session: aiohttp.ClientSession, senders: int) -> None:
+    async def _warm_up(self, session: Transport, senders: int) -> None:
         """Unrecorded iterations by a user of their own (a spare token, else none): they
         warm connections and the server, not the users' cache keys."""
         token = self.opt.spare_tokens[0] if self.opt.spare_tokens else ""
@@ -430,7 +430,7 @@ class _Engine:
         finally:
             self.budget = measured
 
-    async def _measure(self, session: aiohttp.ClientSession, senders: int) -> None:
+    async def _measure(self, session: Transport, senders: int) -> None:
         if self.opt.start_at_epoch_s is not None:
             await asyncio.sleep(max(0.0, self.opt.start_at_epoch_s - time.time()))
         self.t0 = time.perf_counter()
@@ -456,12 +456,9 @@ class _Engine:
         senders = self.sender_count = self.senders()
         self.run.settings = settings_record(self.opt, self.scenario, senders, self.limit)
         self.run.provenance = Provenance.here()
-        connector = aiohttp.TCPConnector(limit=senders, ttl_dns_cache=300)
-        # No cookie jar: virtual users must not share cookies through the one session.
-        async with aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=self.opt.timeout_s),
-                cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
-                skip_auto_headers=("User-Agent",)) as session:
+        session = open_transport(self.opt, senders)
+        self.engine = session.name
+        try:
             await self._preflight()
             if self.logins is not None:
                 await self.logins.first(session, self.users, senders, self.opt.max_time_s)
@@ -479,6 +476,8 @@ class _Engine:
                 await self.loop_watch.stop()
                 ticker.cancel()
                 await asyncio.gather(ticker, return_exceptions=True)
+        finally:
+            await session.close()
         return self._close()
 
     def _saturation(self, lag: pacer.Lag) -> Saturation:
@@ -513,7 +512,7 @@ class _Engine:
             requests=(rec.done + rec.failed) if rec else 0, errors=rec.failed if rec else 0,
             iterations=self.iterations, lag=lag, share=self.segment.count,
             cut_iterations=self.seen.cut_iterations,
-            saturation=self._saturation(lag) if self.t0 else None)
+            saturation=self._saturation(lag) if self.t0 else None, engine=self.engine)
         self.run.error_bodies = error_bodies(self.seen)
         self.run.cut_routes = dict(self.seen.missing)
         self.run.outages = self.outages.close()

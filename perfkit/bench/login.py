@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 from yarl import URL
 
 from perfkit.bench.credentials import Credential
 from perfkit.bench.record import Phase, RouteRecord, Run
 from perfkit.bench.scenario import LoginStep, Scenario, render, render_body
+from perfkit.bench.transport import Transport, TransportError
 from perfkit.bench.users import VirtualUser, error_kind
 from perfkit.errors import PerfkitError, Unreachable, UsageError
 from perfkit.redact import redact_text
@@ -116,7 +116,7 @@ class Logins:
                 user.variables[name] = value
         return None
 
-    async def _attempt(self, session: aiohttp.ClientSession, user: VirtualUser
+    async def _attempt(self, session: Transport, user: VirtualUser
                        ) -> _Failure | None:
         """One login of `user`, recorded; None when it gave the user a token."""
         assert user.credential is not None
@@ -124,10 +124,9 @@ class Logins:
         sent = time.perf_counter()
         failure: _Failure | None
         try:
-            async with session.request(self.step.method, self.url, headers=headers,
-                                       data=body) as resp:
-                data, status = await resp.read(), resp.status
-        except (TimeoutError, aiohttp.ClientError) as exc:
+            answer = await session.request(self.step.method, self.url, headers, body)
+            data, status = answer.body, answer.status
+        except (TimeoutError, TransportError) as exc:
             kind = error_kind(exc)
             failure = _Failure(kind, Unreachable(
                 f"login {self.step.route} failed for the user of {user.credential.where}: "
@@ -144,7 +143,7 @@ class Logins:
         user.prepared.clear()  # they carry the old token
         return None
 
-    async def first(self, session: aiohttp.ClientSession, users: Sequence[VirtualUser],
+    async def first(self, session: Transport, users: Sequence[VirtualUser],
                     parallel: int, within_s: float) -> None:
         """Log every user in, `parallel` at a time, within `within_s`; the first user's
         failure (in the users file's order) is raised, before any measured request."""
@@ -165,7 +164,7 @@ class Logins:
         if failed is not None:
             raise failed.error
 
-    async def after_401(self, session: aiohttp.ClientSession, user: VirtualUser,
+    async def after_401(self, session: Transport, user: VirtualUser,
                         generation: int, step: int, *, resent: bool) -> bool:
         """A 401 to step `step`: True when it is to be sent again with a new token. A 401 to
         the resend means the step refuses this user whatever the token: its 401s are its own
@@ -176,7 +175,7 @@ class Logins:
         return (id(user), step) not in self.not_expiry and await self.renew(session, user,
                                                                           generation)
 
-    async def renew(self, session: aiohttp.ClientSession, user: VirtualUser,
+    async def renew(self, session: Transport, user: VirtualUser,
                     generation: int) -> bool:
         """After a 401 on a request sent with token `generation`: True when the request
         should be sent again (a fresh token, by this call or a concurrent one)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,6 +26,23 @@ MAX_REPEAT = 1000
 MAX_WORKERS = 256
 DEFAULT_CACHE_THRESHOLD_PCT = 20.0
 START_AT_PAST_LIMIT_S = 60.0  # --start-at this far in the past is a mistake, not a clock skew
+
+
+class Engine(StrEnum):
+    """Which transport sends the requests (bench/transport.py): auto is h1 unless the run
+    needs what only aiohttp does."""
+
+    AUTO = "auto"
+    H1 = "h1"
+    AIOHTTP = "aiohttp"
+
+
+def parse_engine(text: str) -> Engine:
+    """--engine: auto, h1 or aiohttp."""
+    try:
+        return Engine(text.strip().lower())
+    except ValueError:
+        raise UsageError(f"--engine must be auto, h1 or aiohttp, not {text!r}") from None
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,7 @@ class BenchOptions:
     cache_threshold_pct: float = DEFAULT_CACHE_THRESHOLD_PCT
     credentials: tuple[Credential, ...] = ()  # --users-file: users who log in (no tokens)
     spare_credentials: tuple[Credential, ...] = ()  # the file's others: fresh repeats
+    engine: Engine = Engine.AUTO
 
     @property
     def open_loop(self) -> bool:
@@ -173,8 +192,8 @@ def latency_origin(open_loop: bool, steps: int) -> str:
 
 def generator_record(o: BenchOptions, *, steps: int, elapsed_s: float, requests: int,
                      errors: int, iterations: int, lag: Lag, share: int = 1,
-                     cut_iterations: int = 0, saturation: Saturation | None = None
-                     ) -> Generator:
+                     cut_iterations: int = 0, saturation: Saturation | None = None,
+                     engine: str = "") -> Generator:
     """The run record's `generator`: what the load generator achieved (requests and
     iterations apart: --rate paces iterations). A segment's target is its share of the
     rate, so that the targets of all segments add up to --rate."""
@@ -184,4 +203,4 @@ def generator_record(o: BenchOptions, *, steps: int, elapsed_s: float, requests:
         requests=requests, errors=errors, iterations=iterations,
         cut_iterations=cut_iterations, target_iterations_per_s=target, late_sends=lag.late,
         max_send_lag_ms=round(lag.max_lag_ms, 3), fell_behind=lag.fell_behind,
-        latency_from=latency_origin(o.open_loop, steps), saturation=saturation)
+        latency_from=latency_origin(o.open_loop, steps), saturation=saturation, engine=engine)

@@ -90,6 +90,7 @@ class Generator:
     latency_from: str = ""
     sources: int = 1
     saturation: Saturation | None = None  # why sends were late, with its evidence
+    engine: str = ""  # the transport that sent the requests (h1, aiohttp; "" before it was said)
 
     @property
     def achieved_rate_per_s(self) -> float | None:
@@ -135,6 +136,7 @@ def merge_generators(gens: list[Generator]) -> Generator:
     modes = {g.mode for g in gens}
     targets = [g.target_iterations_per_s for g in gens]
     froms = {g.latency_from for g in gens}
+    engines = {g.engine for g in gens}
     return Generator(
         mode=modes.pop() if len(modes) == 1 else LoopMode.MIXED,
         elapsed_s=round(max((g.elapsed_s for g in gens), default=0.0), 3),
@@ -146,7 +148,8 @@ def merge_generators(gens: list[Generator]) -> Generator:
         max_send_lag_ms=max((g.max_send_lag_ms for g in gens), default=0.0),
         fell_behind=any(g.fell_behind for g in gens),
         latency_from=froms.pop() if len(froms) == 1 else "mixed",
-        sources=sum(g.sources for g in gens), saturation=merge([g.saturation for g in gens]))
+        sources=sum(g.sources for g in gens), saturation=merge([g.saturation for g in gens]),
+        engine=engines.pop() if len(engines) == 1 else "mixed" if engines else "")
 
 
 def sequential_generators(gens: list[Generator]) -> Generator:

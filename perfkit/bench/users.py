@@ -8,14 +8,12 @@ when and by whom they are sent.
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from yarl import URL
 
 from perfkit.bench import pacer
@@ -25,6 +23,7 @@ from perfkit.bench.options import MAX_REQUESTS, BenchOptions
 from perfkit.bench.pacer import Segment
 from perfkit.bench.record import Phase
 from perfkit.bench.scenario import Step, render, render_body
+from perfkit.bench.transport import TransportError
 
 
 @dataclass(frozen=True)
@@ -127,16 +126,12 @@ def extract(step: Step, user: VirtualUser, data: bytes, content_encoding: str | 
 
 
 def error_kind(exc: BaseException) -> str:
-    """A failed request's kind: refused, connect (another reason it could not connect),
-    disconnected or reset (the backend closed the connection without a whole answer), timeout."""
+    """A failed request's kind: timeout, or the transport's (refused, connect, disconnected,
+    reset, malformed: bench/transport.py)."""
     if isinstance(exc, TimeoutError):
         return "timeout"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return "refused" if exc.errno == errno.ECONNREFUSED else "connect"
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
-        return "disconnected"  # closed before the answer, or in the middle of its body
-    if isinstance(exc, aiohttp.ClientOSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE):
-        return "reset"
+    if isinstance(exc, TransportError):
+        return exc.kind
     return type(exc).__name__
 
 

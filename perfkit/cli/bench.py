@@ -166,6 +166,11 @@ def bench(
              "seconds).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the schedule (users, cold samples).")]
     = 1,
+    engine: Annotated[str, typer.Option(
+        help="What sends the requests: h1 (perfkit's own HTTP/1.1 client, the least CPU per "
+             "request), aiohttp (follows redirects; basic auth from the URL), or auto: h1 "
+             "unless the run needs aiohttp. The record's generator.engine says which.")]
+    = "auto",
     dsn: Annotated[str | None, typer.Option(
         help="The backend's database: its statements during the run (pg_stat_statements) "
              "go in the record (default: PERFKIT_DSN, DATABASE_URL, perfkit.yaml, demo).")]
@@ -197,6 +202,7 @@ def bench(
     capacity: `perfkit bench /conversations --find-max --slo "p99<200ms,errors<1%"`
     """
     from perfkit.bench.engine import BenchOptions
+    from perfkit.bench.options import parse_engine
     from perfkit.bench.segments import parse_start_at, parse_workers, resolve_segment
     from perfkit.durations import parse_duration_s
     from perfkit.errors import UsageError
@@ -224,7 +230,8 @@ def bench(
         workers=parse_workers(workers),
         segment=resolve_segment(segment, segments),
         start_at_epoch_s=parse_start_at(start_at) if start_at else None, seed=seed,
-        credentials=tuple(logins), spare_credentials=tuple(spare_logins))
+        credentials=tuple(logins), spare_credentials=tuple(spare_logins),
+        engine=parse_engine(engine))
     options.validate()
     if out is not None:
         check_writable(out, "--out")

@@ -125,9 +125,29 @@ def run_warnings(run: Run) -> list[str]:
     if run.generator.fell_behind:
         out.append(late_line(run))
     out += outage_lines(run)
+    out += redirect_lines(run)
     out += run.warnings()
     if run.interrupted:
         out.append("interrupted: the results are partial")
+    return out
+
+
+REDIRECTS = frozenset({"301", "302", "303", "307", "308"})
+
+
+def redirect_lines(run: Run) -> list[str]:
+    """A route answered redirects that h1 does not follow (bench/h1.py): said, with the way
+    to measure what the redirect leads to."""
+    if run.generator.engine != "h1":
+        return []
+    out = []
+    for r in run.records.values():
+        kinds = sorted(REDIRECTS.intersection(r.errors)) if r.phase is Phase.ALL else []
+        if kinds:
+            out.append(f"{r.route} answered {sum(r.errors[k] for k in kinds)} redirect(s) "
+                       f"({', '.join(kinds)}), counted as errors: the h1 engine does not "
+                       "follow redirects; bench the URL they lead to, or use --engine aiohttp, "
+                       "which follows them (each timed with its redirects)")
     return out
 
 

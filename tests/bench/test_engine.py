@@ -13,12 +13,15 @@ from perfkit import stats
 from perfkit.bench import pacer
 from perfkit.bench.cache import CacheEffect
 from perfkit.bench.engine import BenchOptions, ProgressInfo, run_bench
+from perfkit.bench.options import Engine
 from perfkit.bench.provenance import LoopMode
 from perfkit.bench.record import Phase, Run
 from perfkit.bench.scenario import Scenario, parse_scenario
 from perfkit.bench.scheduler import run_bench_sync
 from perfkit.errors import Unreachable, UsageError
 from tests.bench.support import RefServer
+
+pytestmark = pytest.mark.usefixtures("engine")  # on h1 and aiohttp: tests/bench/conftest.py
 
 
 def _all(run: Run, route: str) -> dict[str, float | None]:
@@ -27,13 +30,14 @@ def _all(run: Run, route: str) -> dict[str, float | None]:
     return stats.summary_ms(rec.corrected)
 
 
-def test_p50_of_a_20ms_endpoint_is_20ms(ref: RefServer) -> None:
+def test_p50_of_a_20ms_endpoint_is_20ms(ref: RefServer, engine: Engine) -> None:
     run = run_bench_sync(Scenario.for_path("/sleep/20"),
                          BenchOptions(base_url=ref.url, requests=60, concurrency=1))
     p50 = _all(run, "GET /sleep/20")["p50"]
     assert p50 is not None and abs(p50 - 20.0) <= 3.0, p50  # loaded machines add ~1 ms
     assert run.total_count == 60 and run.total_errors == 0
     assert run.generator.mode is LoopMode.CLOSED
+    assert run.generator.engine == engine  # what --engine auto took
 
 
 def test_an_early_send_counts_from_the_send_never_below_the_service_time(
@@ -164,6 +168,7 @@ def test_every_run_is_bounded_in_time(ref: RefServer) -> None:
 
 
 @pytest.mark.integration  # seconds of real load or real processes
+@pytest.mark.one_engine
 def test_open_loop_that_cannot_keep_its_rate_says_so(ref: RefServer) -> None:
     # 2 requests in flight at most, 50 ms each: capacity 40/s for a schedule of 100/s. Every
     # due request is still sent and counted; the queueing shows in the corrected latency.
@@ -265,6 +270,7 @@ def test_good_base_urls_pass() -> None:
 
 
 @pytest.mark.integration  # seconds of real load or real processes
+@pytest.mark.one_engine
 def test_cold_samples_that_were_cache_hits_are_no_cache_effect(ref: RefServer) -> None:
     # First run: each token's first request misses the server's cache (50 ms vs 20 ms): a
     # cache detected. Second run, same tokens: the server has them all, so the client's
@@ -282,6 +288,7 @@ def test_cold_samples_that_were_cache_hits_are_no_cache_effect(ref: RefServer) -
 
 
 @pytest.mark.integration  # seconds of real load or real processes
+@pytest.mark.one_engine
 def test_cold_samples_are_spread_over_the_run_not_bunched_at_its_start(ref: RefServer) -> None:
     # 20 users, 4 s: each user's first request (its cold sample) falls in its own twentieth
     # of the run, so every second holds about a quarter of them, like the warm samples.
@@ -298,6 +305,7 @@ def test_cold_samples_are_spread_over_the_run_not_bunched_at_its_start(ref: RefS
 
 
 @pytest.mark.integration  # seconds of real load or real processes
+@pytest.mark.one_engine
 def test_workers_keep_the_rate_and_give_one_record(ref: RefServer) -> None:
     run = run_bench_sync(Scenario.for_path("/fast"),
                          BenchOptions(base_url=ref.url, rate_per_s=200, duration_s=2,
@@ -312,6 +320,7 @@ def test_workers_keep_the_rate_and_give_one_record(ref: RefServer) -> None:
 
 
 @pytest.mark.integration  # seconds of real load or real processes
+@pytest.mark.one_engine
 def test_merged_segments_count_what_one_process_sends(ref: RefServer) -> None:
     options = BenchOptions(base_url=ref.url, rate_per_s=100, duration_s=1)
     whole = run_bench_sync(Scenario.for_path("/fast"), options)

@@ -16,6 +16,8 @@ from perfkit.bench.scheduler import run_bench_sync
 from perfkit.errors import UsageError
 from tests.bench.support import RefServer, password, users_csv
 
+pytestmark = pytest.mark.usefixtures("engine")  # on h1 and aiohttp: tests/bench/conftest.py
+
 SUPABASE = """
 name: supabase
 login:

@@ -539,3 +539,14 @@ def test_the_database_share_of_an_open_loop_above_capacity_is_of_the_service_tim
                                                    rel=1e-6)
     assert "of the mean service time (latency from the send); " in result.stdout
     assert "of the mean latency from the intended start" in result.stdout
+
+
+def test_engine_option_is_in_the_record_and_checked(cli: Cli, ref: RefServer) -> None:
+    for engine, used in (("aiohttp", "aiohttp"), ("auto", "h1")):
+        result = cli("bench", "/fast", "--base-url", ref.url, "-n", "5", "--engine", engine,
+                     "--format", "json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["generator"]["engine"] == used
+    bad = cli("bench", "/fast", "--base-url", ref.url, "-n", "5", "--engine", "curl")
+    assert bad.exit_code == 2 and bad.stdout == ""
+    assert "--engine must be auto, h1 or aiohttp, not 'curl'" in bad.stderr
