@@ -39,6 +39,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from perfkit.bench import pacer
+from perfkit.bench.engine_choice import open_transport
 from perfkit.bench.evidence import Outages, Seen, body_sample, error_bodies, tcp_connect
 from perfkit.bench.login import Logins, check_login
 from perfkit.bench.options import (
@@ -56,7 +57,7 @@ from perfkit.bench.saturation import LoopWatch, Saturation, SenderClock, fastest
 from perfkit.bench.scenario import Scenario, Step, placeholders
 from perfkit.bench.series import choose_width_s
 from perfkit.bench.tally import Tally
-from perfkit.bench.transport import Transport, TransportError, open_transport
+from perfkit.bench.transport import Transport, TransportError
 from perfkit.bench.users import (
     Budget,
     Prepared,

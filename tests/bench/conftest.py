@@ -1,4 +1,4 @@
-"""The engine tests run on both transports (bench/transport.py): a test that uses the
+"""The engine tests run on both transports (bench/engine_choice.py): a test that uses the
 `engine` fixture (test_engine.py, test_login.py: their `pytestmark`) runs once with h1 and
 once with aiohttp as what `--engine auto` takes; `@pytest.mark.one_engine` keeps a slow test
 whose subject is not the transport (pacing, workers, spread) to the default one."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from perfkit.bench import transport
+from perfkit.bench import engine_choice
 from perfkit.bench.options import Engine
 
 ENGINES = (Engine.H1, Engine.AIOHTTP)
@@ -25,5 +25,5 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> E
     """The transport `--engine auto` takes in this test (in this process: worker processes
     keep the default)."""
     chosen = Engine(request.param)
-    monkeypatch.setattr(transport, "DEFAULT_ENGINE", chosen)
+    monkeypatch.setattr(engine_choice, "DEFAULT_ENGINE", chosen)
     return chosen

@@ -15,9 +15,10 @@ from aiohttp import web
 from yarl import URL
 
 from perfkit.bench.engine import new_event_loop
+from perfkit.bench.engine_choice import choose_engine
 from perfkit.bench.h1 import MAX_HEAD_BYTES, H1Transport
 from perfkit.bench.options import BenchOptions, Engine
-from perfkit.bench.transport import TransportError, choose_engine
+from perfkit.bench.transport import TransportError
 from tests.bench.h1_support import RawServer, answers, read_request, self_signed, uvicorn_server
 
 T = TypeVar("T")

@@ -10,12 +10,13 @@ import time
 
 import pytest
 
+from perfkit.bench.engine_choice import open_transport
 from perfkit.bench.h1 import H1Transport
 from perfkit.bench.options import BenchOptions, Engine
 from perfkit.bench.record import Phase, Run
 from perfkit.bench.scenario import Scenario
 from perfkit.bench.scheduler import run_bench_sync
-from perfkit.bench.transport import TransportError, open_transport
+from perfkit.bench.transport import TransportError
 from perfkit.render.run import run_warnings
 from tests.bench.h1_support import RawServer, read_request
 from tests.bench.test_h1 import ok, run
