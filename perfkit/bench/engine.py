@@ -237,9 +237,6 @@ class _Engine:
                 self.iterations += 1
                 self.recorder.started(time.perf_counter(), intended)
             first = False
-            if self.recorder is None:  # warming up: the database counts it all the same
-                warm = self.run.warmup_routes
-                warm[step.route] = warm.get(step.route, 0) + 1
             if self.watch is not None:
                 self.watch.before(step.route)
             ok = await self._send(session, index, step, user, intended)

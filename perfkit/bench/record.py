@@ -127,8 +127,6 @@ class Run:
     logins: dict[str, RouteRecord] = field(default_factory=dict)  # by login route, apart
     error_bodies: list[ErrorBody] = field(default_factory=list)  # the app's reply per failure
     cut_routes: dict[str, int] = field(default_factory=dict)  # requests the run's end cut
-    warmup_routes: dict[str, int] = field(default_factory=dict)  # --warmup's requests: not in
-    # the histograms, but in the database's window (the SQL figures per request count them)
     n_plus_one: list[NPlusOne] = field(default_factory=list)  # statements 5+ times a request
     route_sql: RoutesSql = field(default_factory=RoutesSql)  # statements per request per route
     capacity: Capacity | None = None  # bench --find-max: the steps and the bracket
@@ -161,13 +159,6 @@ class Run:
         """Requests sent per route (successes and failures), the logins apart."""
         return {r.route: r.count + r.error_count for r in self.records.values()
                 if r.phase is Phase.ALL}
-
-    def window_requests_by_route(self) -> dict[str, int]:
-        """The requests the database saw during the run: the measured ones and --warmup's."""
-        seen = self.requests_by_route()
-        for route, n in self.warmup_routes.items():
-            seen[route] = seen.get(route, 0) + n
-        return seen
 
     @property
     def total_errors(self) -> int:
@@ -280,8 +271,6 @@ class Run:
         for run in runs:
             for route, n in run.cut_routes.items():
                 merged.cut_routes[route] = merged.cut_routes.get(route, 0) + n
-            for route, n in run.warmup_routes.items():
-                merged.warmup_routes[route] = merged.warmup_routes.get(route, 0) + n
         for run in runs:
             for (route, phase), rec in run.records.items():
                 merged.record(route, phase).add(rec)
@@ -325,7 +314,6 @@ class Run:
             data["logins"] = [rec.to_json() for rec in self.logins.values()]
         data["error_bodies"] = [b.to_json() for b in self.error_bodies]
         data["cut_routes"] = dict(self.cut_routes)
-        data["warmup_routes"] = dict(self.warmup_routes)
         data["capacity"] = None if self.capacity is None else self.capacity.to_json()
         data["outages"] = [o.to_json() for o in self.outages]
         return data
@@ -370,8 +358,6 @@ class Run:
             self.logins[login.route] = login
         self.error_bodies = [ErrorBody.from_json(b) for b in data.get("error_bodies") or []]
         self.cut_routes = {str(k): int(v) for k, v in (data.get("cut_routes") or {}).items()}
-        self.warmup_routes = {str(k): int(v)
-                              for k, v in (data.get("warmup_routes") or {}).items()}
         self.outages = [Outage.from_json(o) for o in data.get("outages") or []]
         self.n_plus_one = [NPlusOne.from_json(n) for n in
                            (data.get("db") or {}).get("n_plus_one") or []]

@@ -97,7 +97,7 @@ def run_session(scenario: Scenario, options: BenchOptions,
     try:
         run = _repeats(scenario, options, on_progress)
         try:
-            run.db = window.result(requests=sum(run.window_requests_by_route().values()),
+            run.db = window.result(requests=run.total_count + run.total_errors,
                                    mean_latency_ms=run.mean_latency_ms(),
                                    mean_service_ms=run.mean_service_ms())
         except PerfkitError as exc:  # the database failed at the end: the run is still whole
@@ -109,8 +109,8 @@ def run_session(scenario: Scenario, options: BenchOptions,
             run.notes.append(SNAPSHOT_INTERRUPTED)
             return run
         run.notes.extend(retried)  # the database had an event during the run: worth a word
-        run.n_plus_one = find_n_plus_one(run.db, run.window_requests_by_route())
-        run.route_sql = attribute_run(run.db, run.window_requests_by_route(),
+        run.n_plus_one = find_n_plus_one(run.db, run.requests_by_route())
+        run.route_sql = attribute_run(run.db, run.requests_by_route(),
                                       run.service_ms_by_route())
     finally:
         window.close()

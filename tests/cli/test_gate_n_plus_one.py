@@ -81,18 +81,3 @@ def test_a_db_calls_threshold_fails_naming_the_route_and_its_statements(
     (check,) = json.loads(result.stdout)["checks"]
     assert check["route"] == "GET /conversations" and check["check"] == "db.calls <= 3"
     assert check["value"] >= 51 and "most: 50 x SELECT" in check["detail"]
-
-
-def test_warm_up_requests_count_in_the_statements_per_request(
-        cli: Cli, demo: dict[str, Any], tmp_path: Path) -> None:
-    """--warmup's requests run inside the database's window: 40 of them before 10 measured
-    ones would read as 5x the statements per request if the record did not count them."""
-    out = tmp_path / "warm.json"
-    result = cli("bench", LIST, "--base-url", str(demo["backend"]["url"]),
-                 "--tokens-file", str(demo["tokens_file"]), "--users", "4", "-n", "10",
-                 "--warmup", "40", "--dsn", str(demo["postgres"]["dsn"]), "--out", str(out))
-    assert result.exit_code == 0, result.output
-    data = json.loads(out.read_text())
-    assert data["warmup_routes"] == {"GET /conversations": 40}
-    (route,) = data["db"]["routes"]
-    assert route["calls_per_request"] < 2, route
