@@ -44,7 +44,7 @@ def load_demo_state() -> DemoState | None:
 
 def load_config_file(path: Path | None) -> tuple[dict[str, Any], Path | None]:
     """perfkit.yaml as a dict: the --config file (must exist) or ./perfkit.yaml (optional)."""
-    import yaml
+    import yaml  # local: config loads on `perfkit --help`, which must stay quick
 
     candidate = path if path is not None else Path.cwd() / CONFIG_FILE_NAME
     if not candidate.exists():
@@ -70,7 +70,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 def url_identity(url: str | None) -> str | None:
     """A URL as an identity: no credentials, query or trailing slash; host lower-cased,
     default port dropped (`http://API:80/v1/` -> `http://api/v1`)."""
-    from urllib.parse import urlsplit
+    from urllib.parse import urlsplit  # local: `perfkit --help` loads config
 
     if not url:
         return None
@@ -91,7 +91,7 @@ def database_identity(dsn: str | None) -> str | None:
     """A DSN (URI or key=value) as `host:port/dbname`, without user or password."""
     if not dsn:
         return None
-    from psycopg import Error
+    from psycopg import Error  # local: `perfkit --help` loads config, psycopg is slow
     from psycopg.conninfo import conninfo_to_dict
 
     try:

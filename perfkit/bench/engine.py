@@ -554,7 +554,7 @@ async def run_bench(scenario: Scenario, options: BenchOptions,
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """uvloop where available (the faster loop), else asyncio's."""
     try:
-        import uvloop
+        import uvloop  # local: not on Windows (pyproject's marker)
     except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()

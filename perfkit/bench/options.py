@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -83,8 +84,6 @@ class BenchOptions:
 
     def _validate_spread(self) -> None:
         """--repeat, --workers, --segment, --start-at, --cache-threshold."""
-        import time
-
         if not 1 <= self.repeat <= MAX_REPEAT:
             raise UsageError(f"--repeat must be between 1 and {MAX_REPEAT}, not {self.repeat}")
         if not 1 <= self.workers <= MAX_WORKERS:

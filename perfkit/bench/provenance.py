@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from perfkit import __version__
 from perfkit.bench.pacer import Segment
 from perfkit.bench.saturation import Saturation, merge
 
@@ -200,8 +201,6 @@ class Provenance:
 
     @classmethod
     def here(cls) -> Provenance:
-        from perfkit import __version__
-
         return cls(perfkit_version=__version__, git_commit=git_commit(), host=platform.node(),
                    python=platform.python_version(), cpus=os.cpu_count())
 

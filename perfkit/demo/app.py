@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = DemoConfig(dsn=dsn, cache=not args.no_cache, metrics_profile=args.metrics_profile,
                         auth_latency_ms=args.auth_latency_ms)
-    import uvicorn
+    import uvicorn  # local: the `demo` extra
 
     uvicorn.run(create_app(config), host=args.host, port=args.port, access_log=False,
                 log_level="warning", loop="auto", http="auto")

@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
 from perfkit.demo import procs
 from perfkit.errors import StackError
 
@@ -143,8 +145,6 @@ def start(server: PostgresServer) -> int:
 
 
 def ensure_database(server: PostgresServer) -> None:
-    import psycopg
-
     with psycopg.connect(server.admin_dsn, autocommit=True, connect_timeout=10) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                               (DEMO_DATABASE,)).fetchone()
@@ -162,8 +162,6 @@ def stop(server: PostgresServer) -> None:
 
 
 def answers(dsn: str) -> bool:
-    import psycopg
-
     try:
         with psycopg.connect(dsn, connect_timeout=2) as conn:
             conn.execute("SELECT 1")

@@ -197,7 +197,7 @@ def running_as_root() -> bool:
 
 def unprivileged_ids() -> tuple[int, int]:
     """(uid, gid) of the user PostgreSQL runs as when perfkit is root."""
-    import pwd
+    import pwd  # local: Unix only
 
     try:
         entry = pwd.getpwnam(UNPRIVILEGED_USER)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from perfkit.errors import StackError
@@ -36,10 +39,6 @@ scrape_configs:
 def backend_scraped(prometheus_url: str) -> bool:
     """True once Prometheus has scraped the backend successfully. Its first scrape can come
     seconds after /-/ready (target discovery is throttled), and a window needs it."""
-    import json
-    import urllib.error
-    import urllib.request
-
     try:
         with urllib.request.urlopen(f"{prometheus_url}/api/v1/targets?state=active",
                                     timeout=2) as resp:

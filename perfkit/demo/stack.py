@@ -17,7 +17,7 @@ from typing import Any
 
 from perfkit.atomic import write_atomic
 from perfkit.config import DEMO_STATE_FILE_NAME, Target, demo_dir
-from perfkit.demo import postgres, procs, prometheus
+from perfkit.demo import data, postgres, procs, prometheus
 from perfkit.demo.auth import DEFAULT_AUTH_LATENCY_MS
 from perfkit.demo.metrics import DEFAULT_PROFILE, MetricsProfile
 from perfkit.demo_state import (
@@ -28,6 +28,7 @@ from perfkit.demo_state import (
     PrometheusState,
 )
 from perfkit.errors import StackError, UsageError
+from perfkit.events import record_event
 
 BACKEND_MARKER = "perfkit.demo.app"
 PROMETHEUS_MARKER = "prometheus"
@@ -145,8 +146,6 @@ def _check_requested_ports(state: DemoState, options: UpOptions) -> None:
 
 def _up_postgres(state: DemoState, options: UpOptions, paths: StackPaths,
                  progress: Progress) -> None:
-    from perfkit.demo import data
-
     server = _running_postgres(state, paths) or _start_postgres(options, paths, progress)
     state.postgres = PostgresState(server.dsn, server.pid(), server.port, str(server.data_dir),
                                    str(server.log_file))
@@ -186,8 +185,6 @@ def _start_postgres(options: UpOptions, paths: StackPaths,
 def _load_data(state: DemoState, options: UpOptions, dsn: str,
                progress: Progress) -> None:
     """Load the data when absent, at another scale, or made by an older schema."""
-    from perfkit.demo import data
-
     loaded = data.loaded_data(dsn)
     wanted = options.scale if options.scale is not None else (
         loaded.scale if loaded else DEFAULT_SCALE)
@@ -248,8 +245,6 @@ def _up_backend(state: DemoState, options: UpOptions, paths: StackPaths,
 
 def start_backend(state: DemoState, port: int, options: UpOptions, paths: StackPaths,
                   progress: Progress) -> None:
-    from perfkit.events import record_event
-
     url = f"http://127.0.0.1:{port}"
     progress(f"starting the demo backend on {url} (cache {'on' if options.cache else 'off'}, "
              f"metrics {options.metrics_profile})")

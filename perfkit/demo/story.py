@@ -17,10 +17,31 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from psycopg import sql
+
+from perfkit.bench.capacity import Slo
+from perfkit.bench.compare import compare_runs
+from perfkit.bench.engine import BenchOptions
+from perfkit.bench.findmax import find_max
+from perfkit.bench.scenario import load_scenario
+from perfkit.bench.scheduler import run_bench_sync
+from perfkit.cachestats.logs import count_cache_lines
 from perfkit.config import demo_dir
-from perfkit.db.migration_reader import SHIPPED_INDEXES
+from perfkit.db.advisor.orchestrate import advise
+from perfkit.db.advisor.record import Source, SourceKind, match_declared
+from perfkit.db.apply import ApplyOptions, apply_indexes
+from perfkit.db.connect import connect
+from perfkit.db.migration_reader import (
+    SHIPPED_INDEXES,
+    StatementKind,
+    expected_indexes,
+    load_statements,
+)
 from perfkit.demo import stack
-from perfkit.errors import StackError
+from perfkit.doctor import DEMO_RULES, DoctorTarget, run_doctor
+from perfkit.errors import PerfkitError, StackError
+from perfkit.prom import PromClient, ReportOptions, collect_report
+from perfkit.prom.record import ReportRecord
 from perfkit.resources import shipped_path
 
 if TYPE_CHECKING:
@@ -76,8 +97,6 @@ class StoryResult:
     @cached_property
     def record(self) -> ReportRecord:
         """The report as its readers (the story's tables, the page) read it: typed, once."""
-        from perfkit.prom.record import ReportRecord
-
         return ReportRecord.from_json(self.report.to_json())
 
     def to_json(self) -> dict[str, Any]:
@@ -132,11 +151,6 @@ class Timings:
 
 def _reset_indexes(dsn: str, index_paths: tuple[Path, ...]) -> list[str]:
     """Drop the files' indexes on the DEMO database, so 'before' really is before."""
-    from psycopg import sql
-
-    from perfkit.db.connect import connect
-    from perfkit.db.migration_reader import expected_indexes, load_statements
-
     names = [s.index_name for s in expected_indexes(load_statements(list(index_paths)))
              if s.index_name]
     with connect(dsn) as conn:
@@ -173,10 +187,6 @@ def _before_state(options: StoryOptions, progress: Progress) -> StoryStack:
 
 def _bench(label: str, target: StoryStack, options: StoryOptions, out: Path,
            progress: Progress) -> tuple[Run, datetime]:
-    from perfkit.bench.engine import BenchOptions
-    from perfkit.bench.scenario import load_scenario
-    from perfkit.bench.scheduler import run_bench_sync
-
     scenario = load_scenario(options.scenario)
     progress(f"bench {label}: the runbook's API mix for {options.duration_s:g} s, "
              f"{options.concurrency} users in a closed loop")
@@ -191,11 +201,6 @@ def _bench(label: str, target: StoryStack, options: StoryOptions, out: Path,
 def _capacity(label: str, target: StoryStack, options: StoryOptions,
               progress: Progress) -> Capacity:
     """--find-max of the runbook's mix (iterations/s) against the stack as it is now."""
-    from perfkit.bench.capacity import Slo
-    from perfkit.bench.engine import BenchOptions
-    from perfkit.bench.findmax import find_max
-    from perfkit.bench.scenario import load_scenario
-
     assert options.capacity_slo is not None
     slo = Slo.parse(options.capacity_slo)
     progress(f"capacity {label}: --find-max of the mix within {slo.text}")
@@ -210,11 +215,6 @@ def _capacity(label: str, target: StoryStack, options: StoryOptions,
 def _advise(target: StoryStack, options: StoryOptions, before: Run, path: Path,
             progress: Progress) -> tuple[Advice | None, AdviceMatch | None, str | None]:
     """advise-indexes on the 'before' run's statements, against the runbook's indexes."""
-    from perfkit.db.advisor.orchestrate import advise
-    from perfkit.db.advisor.record import Source, SourceKind, match_declared
-    from perfkit.db.migration_reader import StatementKind, load_statements
-    from perfkit.errors import PerfkitError
-
     if before.db is None:
         return None, None, f"advice skipped: the 'before' run has no SQL ({before.notes})"
     progress("step 1: advise-indexes on the 'before' traffic (HypoPG, nothing built)")
@@ -228,9 +228,6 @@ def _advise(target: StoryStack, options: StoryOptions, before: Run, path: Path,
 
 
 def _apply_indexes(target: StoryStack, options: StoryOptions, progress: Progress) -> ApplyResult:
-    from perfkit.db.apply import ApplyOptions, apply_indexes
-    from perfkit.db.migration_reader import load_statements
-
     progress("step 3: apply the runbook's three indexes, CONCURRENTLY")
     return apply_indexes(target.dsn, load_statements(list(options.index_paths)),
                          ApplyOptions(explain=True))
@@ -238,8 +235,6 @@ def _apply_indexes(target: StoryStack, options: StoryOptions, progress: Progress
 
 def _report(target: StoryStack, options: StoryOptions, before_end: datetime,
             after_end: datetime, progress: Progress) -> Report:
-    from perfkit.prom import PromClient, ReportOptions, collect_report
-
     progress("step 4: Prometheus report over the two bench windows")
     time.sleep(PROMETHEUS_SETTLE_S)
     return collect_report(PromClient(target.prometheus_url), ReportOptions(
@@ -247,8 +242,6 @@ def _report(target: StoryStack, options: StoryOptions, before_end: datetime,
 
 
 def _cache_since(log_file: Path, offset: int) -> CacheStats:
-    from perfkit.cachestats.logs import count_cache_lines
-
     with log_file.open(encoding="utf-8", errors="replace") as stream:
         stream.seek(offset)
         return count_cache_lines(stream)
@@ -256,8 +249,6 @@ def _cache_since(log_file: Path, offset: int) -> CacheStats:
 
 def _doctor(target: StoryStack, options: StoryOptions, report: Report,
             progress: Progress) -> DoctorResult:
-    from perfkit.doctor import DEMO_RULES, DoctorTarget, run_doctor
-
     progress("step 5: doctor, the runbook's checklist")
     return run_doctor(DoctorTarget(
         base_url=target.base_url, token=target.tokens[0], dsn=target.dsn,
@@ -266,8 +257,6 @@ def _doctor(target: StoryStack, options: StoryOptions, report: Report,
 
 
 def run_story(options: StoryOptions, progress: Progress) -> StoryResult:
-    from perfkit.bench.compare import compare_runs
-
     timings = Timings()
     out_dir = options.out_dir or demo_dir() / "story"
     out_dir.mkdir(parents=True, exist_ok=True)

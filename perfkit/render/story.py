@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from perfkit.bench.cache import Speedup
+from perfkit.bench.capacity import capacity_change
 from perfkit.bench.compare import ComparedRow, Comparison
 from perfkit.bench.record import Phase, Run
 from perfkit.cachestats.logs import CacheStats
@@ -131,8 +132,6 @@ def capacity_lines(story: StoryResult) -> list[str]:
     """The mix's capacity before -> after (demo story --capacity)."""
     if story.capacity is None:
         return []
-    from perfkit.bench.capacity import capacity_change
-
     change, text = capacity_change(*story.capacity)
     return [f"{text} (the runbook's mix, iterations/s, within {story.capacity[0].slo}): "
             f"{change.value}"]
