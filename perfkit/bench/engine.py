@@ -92,9 +92,10 @@ class _Engine:
     """One segment of a run, in one process."""
 
     def __init__(self, scenario: Scenario, options: BenchOptions, segment: Segment,
-                 on_progress: Progress | None, watch: StepWatch | None = None) -> None:
+                 on_progress: Progress | None, watch: StepWatch | None = None,
+                 on_measure: Callable[[], None] | None = None) -> None:
         self.scenario, self.opt, self.segment = scenario, options, segment
-        self.on_progress, self.watch = on_progress, watch
+        self.on_progress, self.watch, self.on_measure = on_progress, watch, on_measure
         self.base = options.base_url.rstrip("/")
         self.users = segment_users(options, segment)
         self.logins = (Logins(scenario.login, self.base) if scenario.login is not None
@@ -464,6 +465,8 @@ class _Engine:
             try:
                 if self.opt.warmup:
                     await self._warm_up(session, senders)
+                if self.on_measure is not None:  # after the logins and the warm-up
+                    self.on_measure()
                 await self._measure(session, senders)
             except asyncio.CancelledError:
                 self.run.interrupted = True
@@ -524,8 +527,8 @@ class _Engine:
 
 
 async def run_segment(scenario: Scenario, options: BenchOptions, segment: Segment,
-                      on_progress: Progress | None = None, watch: StepWatch | None = None
-                      ) -> Run:
+                      on_progress: Progress | None = None, watch: StepWatch | None = None,
+                      on_measure: Callable[[], None] | None = None) -> Run:
     """Measure one segment of `scenario` in this process; cancellation (Ctrl-C, or SIGTERM:
     how Kubernetes stops a pod) returns the partial Run."""
     task = asyncio.current_task()
@@ -535,7 +538,8 @@ async def run_segment(scenario: Scenario, options: BenchOptions, segment: Segmen
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGTERM, task.cancel)  # not in every thread/OS
     try:
-        return await _Engine(scenario, options, segment, on_progress, watch).execute()
+        return await _Engine(scenario, options, segment, on_progress, watch,
+                             on_measure).execute()
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGTERM)
@@ -561,8 +565,9 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def run_segment_sync(scenario: Scenario, options: BenchOptions, segment: Segment,
-                     on_progress: Progress | None = None, watch: StepWatch | None = None
-                     ) -> Run:
+                     on_progress: Progress | None = None, watch: StepWatch | None = None,
+                     on_measure: Callable[[], None] | None = None) -> Run:
     """`run_segment` on a fresh uvloop; Ctrl-C keeps results."""
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        return runner.run(run_segment(scenario, options, segment, on_progress, watch))
+        return runner.run(run_segment(scenario, options, segment, on_progress, watch,
+                                      on_measure))

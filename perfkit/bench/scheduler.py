@@ -72,10 +72,12 @@ def flush(command: str) -> None:
         raise UsageError(f"--flush-cmd failed (exit {done.returncode})")
 
 
-def _one(scenario: Scenario, options: BenchOptions, on_progress: Progress | None) -> Run:
+def _one(scenario: Scenario, options: BenchOptions, on_progress: Progress | None,
+         on_measure: Callable[[], None] | None = None) -> Run:
     if options.workers > 1:
         return run_workers(scenario, options, on_progress)
-    return run_segment_sync(scenario, options, options.segment, on_progress)
+    return run_segment_sync(scenario, options, options.segment, on_progress,
+                            on_measure=on_measure)
 
 
 def run_session(scenario: Scenario, options: BenchOptions,
@@ -95,7 +97,7 @@ def run_session(scenario: Scenario, options: BenchOptions,
         run.notes.append(f"no SQL figures: {exc}")
         return run
     try:
-        run = _repeats(scenario, options, on_progress)
+        run = _repeats(scenario, options, on_progress, _window_start(window, options, retried))
         try:
             run.db = window.result(requests=run.total_count + run.total_errors,
                                    mean_latency_ms=run.mean_latency_ms(),
@@ -155,7 +157,30 @@ class RunKept(PerfkitError):
         self.missing = missing
 
 
-def _repeats(scenario: Scenario, options: BenchOptions, on_progress: Progress | None) -> Run:
+def _window_start(window: StatementWindow, options: BenchOptions,
+                  said: list[str]) -> Callable[[], None] | None:
+    """What starts the database's window at the measurement, after the logins and the
+    warm-up, whose statements are not the routes' (one process, one repeat: else the window
+    holds them, and the record says so)."""
+    if options.workers > 1 or options.repeat > 1:
+        if options.warmup:
+            said.append(f"the SQL figures include the --warmup requests (with "
+                        f"{'--workers' if options.workers > 1 else '--repeat'} the database's "
+                        f"window spans the whole run)")
+        return None
+
+    def restart() -> None:
+        try:
+            window.restart()
+        except (PerfkitError, psycopg.Error) as exc:
+            text = exc.message if isinstance(exc, PerfkitError) else str(exc).strip()
+            said.append(f"the SQL figures include the logins and the warm-up: the snapshot "
+                        f"at the measurement's start failed: {text}")
+    return restart
+
+
+def _repeats(scenario: Scenario, options: BenchOptions, on_progress: Progress | None,
+             on_measure: Callable[[], None] | None = None) -> Run:
     runs: list[Run] = []
     stale: list[int] = []
     stopped = False
@@ -165,7 +190,7 @@ def _repeats(scenario: Scenario, options: BenchOptions, on_progress: Progress | 
             if not fresh and options.flush_cmd:
                 flush(options.flush_cmd)
                 fresh = True
-            runs.append(_one(scenario, current, on_progress))
+            runs.append(_one(scenario, current, on_progress, on_measure))
         except KeyboardInterrupt:  # between repeats: the finished ones are kept
             if not runs:
                 raise

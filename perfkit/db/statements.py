@@ -206,6 +206,13 @@ class StatementWindow:
             raise
         return self
 
+    def restart(self) -> None:
+        """Take the first snapshot again: the window then starts here (a bench run's
+        measurement, after its logins and warm-up)."""
+        if self._conn is None:
+            raise RuntimeError("the statement window is not open")
+        self.before = take_snapshot(self._conn, self._schema)
+
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         try:

@@ -81,3 +81,28 @@ def test_a_db_calls_threshold_fails_naming_the_route_and_its_statements(
     (check,) = json.loads(result.stdout)["checks"]
     assert check["route"] == "GET /conversations" and check["check"] == "db.calls <= 3"
     assert check["value"] >= 51 and "most: 50 x SELECT" in check["detail"]
+
+
+def test_the_statements_window_starts_after_the_warm_up(
+        cli: Cli, demo: dict[str, Any], tmp_path: Path) -> None:
+    """--warmup's requests run before the measurement: 40 of them before 10 measured ones
+    would read as 5x the statements per request if the database's window held them."""
+    out = tmp_path / "warm.json"
+    result = cli("bench", LIST, "--base-url", str(demo["backend"]["url"]),
+                 "--tokens-file", str(demo["tokens_file"]), "--users", "4", "-n", "10",
+                 "--warmup", "40", "--dsn", str(demo["postgres"]["dsn"]), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    (route,) = json.loads(out.read_text())["db"]["routes"]
+    assert route["calls_per_request"] < 2, route
+
+
+def test_with_repeats_the_warm_up_in_the_window_is_said(
+        cli: Cli, demo: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "warm2.json"
+    result = cli("bench", LIST, "--base-url", str(demo["backend"]["url"]),
+                 "--tokens-file", str(demo["tokens_file"]), "--users", "2", "-n", "4",
+                 "--repeat", "2", "--warmup", "4", "--dsn", str(demo["postgres"]["dsn"]),
+                 "--out", str(out))
+    assert result.exit_code == 0, result.output
+    notes = json.loads(out.read_text())["notes"]
+    assert any("include the --warmup requests" in n for n in notes), notes
