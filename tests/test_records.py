@@ -110,14 +110,23 @@ def test_a_record_of_another_kind_says_what_it_is(files: dict[str, Path]) -> Non
         load_run_or_report(files["advice"])
 
 
-def test_gate_plot_and_compare_refuse_another_kind_in_one_line(cli: Cli, files: dict[str, Path],
-                                                               tmp_path: Path) -> None:
+def test_gate_plot_compare_merge_and_report_refuse_another_kind_in_one_line(
+        cli: Cli, files: dict[str, Path], tmp_path: Path) -> None:
     gated = cli("gate", str(files["advice"]))
     assert gated.exit_code == 2 and "it is an index advice (perfkit.advice/1)" in gated.stderr
     compared = cli("compare", str(files["run"]), str(files["report"]))
     assert compared.exit_code == 2 and "it is a report (perfkit.report/1)" in compared.stderr
     plotted = cli("plot", str(files["advice"]), "-o", str(tmp_path / "p.html"))
     assert plotted.exit_code == 2 and "neither a bench run" in plotted.stderr
-    for result in (gated, compared, plotted):
+    merged = cli("merge", str(files["run"]), str(files["advice"]), "-o", str(tmp_path / "m.json"))
+    assert merged.exit_code == 2 and "it is an index advice (perfkit.advice/1)" in merged.stderr
+    assert not (tmp_path / "m.json").exists()
+    # read before Prometheus is asked: port 9 (discard) on loopback is never reached
+    reported = cli("report", "--prometheus", "http://127.0.0.1:9", "--since", "5m",
+                   "--bench", str(files["report"]))
+    assert reported.exit_code == 2 and reported.stderr.startswith(
+        f"error: --bench {files['report']}: not a perfkit bench run"), reported.stderr
+    assert "it is a report (perfkit.report/1)" in reported.stderr
+    for result in (gated, compared, plotted, merged, reported):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "Traceback" not in result.stderr

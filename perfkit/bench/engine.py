@@ -39,7 +39,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from perfkit.bench import pacer
-from perfkit.bench.engine_choice import open_transport
+from perfkit.bench.engine_choice import fallback_note, open_transport
 from perfkit.bench.evidence import Outages, Seen, body_sample, error_bodies, tcp_connect
 from perfkit.bench.login import Logins, check_login
 from perfkit.bench.options import (
@@ -457,6 +457,8 @@ class _Engine:
         self.run.provenance = Provenance.here()
         session = open_transport(self.opt, senders)
         self.engine = session.name
+        if (note := fallback_note(self.opt)) is not None:
+            self.run.notes.append(note)
         try:
             await self._preflight()
             if self.logins is not None:

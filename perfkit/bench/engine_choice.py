@@ -24,6 +24,15 @@ def choose_engine(options: BenchOptions) -> tuple[Engine, str]:
     return DEFAULT_ENGINE, "the default"
 
 
+def fallback_note(options: BenchOptions) -> str | None:
+    """The run's note when `auto` took aiohttp: its figures carry a heavier client."""
+    engine, reason = choose_engine(options)
+    if options.engine is not Engine.AUTO or engine is DEFAULT_ENGINE:
+        return None
+    return (f"engine {engine.value}, not {DEFAULT_ENGINE.value}: {reason}; aiohttp uses ~3x "
+            f"the client CPU a request, so a busy client core weighs more in the latencies")
+
+
 def open_transport(options: BenchOptions, connections: int) -> Transport:
     """The transport of one run (call it on the run's event loop)."""
     engine, _ = choose_engine(options)

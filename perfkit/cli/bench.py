@@ -503,14 +503,14 @@ def merge(
 
     Example: `perfkit merge a.json b.json c.json -o all.json`
     """
-    from perfkit.bench.record import Run
     from perfkit.errors import UsageError
     from perfkit.jsonfile import check_writable
+    from perfkit.records import load_run
 
     if len(runs) < 2:
         raise UsageError("merge needs at least two run records")
     check_writable(out, "-o/--out")
-    loaded = [Run.load(path) for path in runs]
+    loaded = [load_run(path) for path in runs]
     bases = {run.base_url for run in loaded}
     if len(bases) > 1:
         console.warning(f"merging runs against different base URLs: {', '.join(sorted(bases))}")

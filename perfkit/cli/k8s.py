@@ -50,6 +50,9 @@ def k8s_job(
     cache_header: Annotated[str | None, typer.Option(
         help="Classify cold/warm by this response header, e.g. X-Cache.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the schedule.")] = 1,
+    engine: Annotated[str, typer.Option(
+        help="What sends each pod's requests, as bench --engine: h1, aiohttp or auto (h1 "
+             "unless the pod's base URL carries credentials).")] = "auto",
     base_url: Annotated[str | None, typer.Option(
         help="Backend URL as the pods reach it (no credentials: they would be in the "
              "manifest).")] = None,
@@ -110,6 +113,7 @@ def k8s_job(
     """
     import time
 
+    from perfkit.bench.options import parse_engine
     from perfkit.errors import UsageError
     from perfkit.k8s import JobOptions, Load, Results, SecretKey, build_plan
 
@@ -121,7 +125,8 @@ def k8s_job(
     load = Load(target=target_path, scenario=scenario_file, requests=requests,
                 duration=duration, rate_per_s=rate, concurrency=concurrency, workers=workers,
                 users=users, timeout=timeout, warmup=warmup, method=method.upper(),
-                cache_ttl=cache_ttl, cache_header=cache_header, seed=seed)
+                cache_ttl=cache_ttl, cache_header=cache_header, seed=seed,
+                engine=parse_engine(engine))
     results = Results(pvc=results_pvc, url=results_url, secret=results_secret)
     if uploader_image is not None:
         results = Results(results_pvc, results_url, results_secret, uploader_image)

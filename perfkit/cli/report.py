@@ -74,10 +74,14 @@ def report(
     """
     from perfkit.prom.report import ReportOptions
     from perfkit.prom.windows import parse_duration_s
+    from perfkit.records import load_run
 
     options = ReportOptions(since_s=parse_duration_s(since), split=split, profile=profile,
                             filters=_parse_filters(label_filter or []),
-                            include_all_routes=all_routes, bench=bench,
+                            include_all_routes=all_routes,
+                            # read before the first query: a wrong file costs no request
+                            bench=None if bench is None else load_run(bench, label="--bench"),
+                            bench_name="" if bench is None else bench.name,
                             rule=_rule(min_change))
     record = _collect(prometheus, options)
     _show(record, console.fmt(output_format))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from perfkit.bench.options import BenchOptions, check_base_url
+from perfkit.bench.options import BenchOptions, Engine, check_base_url
 from perfkit.bench.pacer import Segment
 from perfkit.bench.scenario import METHODS, parse_scenario
 from perfkit.durations import parse_duration_s
@@ -114,6 +114,7 @@ class Load:
     cache_ttl: str = "120s"
     cache_header: str | None = None
     seed: int = 1
+    engine: Engine = Engine.AUTO  # each pod chooses for itself (its URL may come from a secret)
 
     def bound_s(self) -> float:
         """The longest the measured part can last (the Job's deadline builds on it)."""
@@ -135,6 +136,8 @@ class Load:
             tail += ["--workers", str(self.workers)]
         if self.warmup:
             tail += ["--warmup", str(self.warmup)]
+        if self.engine is not Engine.AUTO:
+            tail += ["--engine", self.engine.value]
         if self.scenario is None:
             tail += ["--method", self.method, "--cache-ttl", literal(self.cache_ttl)]
         return [*head, *tail, "--timeout", literal(self.timeout), "--seed", str(self.seed)]

@@ -55,7 +55,8 @@ class ReportOptions:
     profile: str | None = None
     filters: Mapping[str, str] = field(default_factory=dict)
     include_all_routes: bool = False
-    bench: Path | None = None
+    bench: Run | None = None  # a bench run (read by the caller: `records.load_run`)
+    bench_name: str = "run"  # its file's name, in the report's words
     now: datetime | None = None
     journal: Path | None = None
     rule: Rule = field(default_factory=Rule)
@@ -285,7 +286,7 @@ def _bench(options: ReportOptions, plan: WindowPlan, before: Figures, after: Fig
     if options.bench is None:
         return None
     server_routes = [r.route for r in routes if not r.unmatched]
-    return compare_bench(Run.load(options.bench), options.bench.name, plan, before, after,
+    return compare_bench(options.bench, options.bench_name, plan, before, after,
                          server_routes)
 
 

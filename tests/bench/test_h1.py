@@ -15,9 +15,7 @@ from aiohttp import web
 from yarl import URL
 
 from perfkit.bench.engine import new_event_loop
-from perfkit.bench.engine_choice import choose_engine
 from perfkit.bench.h1 import MAX_HEAD_BYTES, H1Transport
-from perfkit.bench.options import BenchOptions, Engine
 from perfkit.bench.transport import TransportError
 from tests.bench.h1_support import RawServer, answers, read_request, self_signed, uvicorn_server
 
@@ -301,10 +299,3 @@ def test_head_overflow_is_malformed() -> None:
         return failed.value.kind
 
     assert run(main) == "malformed"
-
-
-def test_auto_takes_h1_unless_the_base_url_carries_credentials() -> None:
-    assert choose_engine(BenchOptions("http://127.0.0.1:1"))[0] is Engine.H1
-    assert choose_engine(BenchOptions("https://u:p@127.0.0.1:1"))[0] is Engine.AIOHTTP
-    assert choose_engine(BenchOptions("http://u:p@127.0.0.1:1", engine=Engine.H1)) == (
-        Engine.H1, "asked with --engine")

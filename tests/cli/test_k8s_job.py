@@ -43,6 +43,16 @@ def test_writes_both_jobs_and_prints_the_steps(cli: Cli, tmp_path: Path) -> None
                     "perfkit gate checkout.json"):
         assert command in result.stdout
     assert f"wrote {out}" in result.stderr
+    assert "--engine" not in container(load(out)[-1], "bench")["args"]  # auto: each pod's own
+
+
+def test_the_engine_reaches_every_pod(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "fallback.yaml"
+    result = cli("k8s-job", "/auth/me", "--segments", "2", "--duration", "1m", *COMMON,
+                 "--engine", "aiohttp", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    args = container(load(out)[-1], "bench")["args"]
+    assert args[args.index("--engine") + 1] == "aiohttp"
 
 
 def test_json_and_markdown(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,6 +100,8 @@ BAD = [
      "give --start-at or --start-in, not both"),
     (("--segments", "3", "--duration", "1m", *COMMON, "--tokens-secret", "tokens"),
      "--tokens-secret 'tokens' is not SECRET/KEY"),
+    (("--segments", "3", "--duration", "1m", *COMMON, "--engine", "h2"),
+     "--engine must be auto, h1 or aiohttp, not 'h2'"),
 ]
 
 

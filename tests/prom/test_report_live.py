@@ -91,7 +91,8 @@ def phases(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phase
         _bench_run(sent_b, mark.at - timedelta(seconds=0.4), b_end).save(bench_path)
         client = PromClient(lab.prometheus_url)
         report = collect_report(client, ReportOptions(since_s=window_s, split=mark.id, now=now,
-                                                      bench=bench_path))
+                                                      bench=Run.load(bench_path),
+                                                      bench_name=bench_path.name))
         yield Phases(report, report.to_json(), window_s, mark, now, restart_at, bench_path)
     finally:
         lab.faults()
