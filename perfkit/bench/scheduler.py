@@ -75,7 +75,7 @@ def flush(command: str) -> None:
 def _one(scenario: Scenario, options: BenchOptions, on_progress: Progress | None,
          on_measure: Callable[[], None] | None = None) -> Run:
     if options.workers > 1:
-        return run_workers(scenario, options, on_progress)
+        return run_workers(scenario, options, on_progress, on_measure)
     return run_segment_sync(scenario, options, options.segment, on_progress,
                             on_measure=on_measure)
 
@@ -160,13 +160,13 @@ class RunKept(PerfkitError):
 def _window_start(window: StatementWindow, options: BenchOptions,
                   said: list[str]) -> Callable[[], None] | None:
     """What starts the database's window at the measurement, after the logins and the
-    warm-up, whose statements are not the routes' (one process, one repeat: else the window
-    holds them, and the record says so)."""
-    if options.workers > 1 or options.repeat > 1:
+    warm-up, whose statements are not the routes' (one repeat: with --repeat the window
+    holds the later repeats' logins and warm-ups, and the record says so; with --workers it
+    starts once every worker is ready)."""
+    if options.repeat > 1:
         if options.warmup:
-            said.append(f"the SQL figures include the --warmup requests (with "
-                        f"{'--workers' if options.workers > 1 else '--repeat'} the database's "
-                        f"window spans the whole run)")
+            said.append("the SQL figures include the --warmup requests (with --repeat the "
+                        "database's window spans the whole run)")
         return None
 
     def restart() -> None:

@@ -36,6 +36,12 @@ Progress = Callable[[ProgressInfo], None]
 START_MARGIN_S = 1.5  # time for the workers to start and connect before the shared start
 POLL_S = 0.5
 ERROR_PREFIX = "perfkit-worker-error "
+READY_PREFIX = "perfkit-worker-ready"  # logged in and warmed up: its measurement is next
+# The database's window restarts once every worker is ready, if this long before the shared
+# start remains (the snapshot is one query): later, a worker may already be measuring.
+RESTART_LEAD_S = 0.25
+NOT_READY = ("the SQL figures include the logins and the warm-up: the workers were not all "
+             "ready before the shared start, so the database's window spans the whole run")
 
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
@@ -71,6 +77,7 @@ class _Worker:
     out: Path
     latest: ProgressInfo | None = None
     error: str | None = None
+    ready: bool = False
 
     @property
     def name(self) -> str:
@@ -80,12 +87,33 @@ class _Worker:
         line = stream.readline()
         if line.startswith(ERROR_PREFIX):
             self.error = line[len(ERROR_PREFIX):].strip()
+        elif line.startswith(READY_PREFIX):
+            self.ready = True
         elif line.strip():
             self.latest = ProgressInfo(**json.loads(line))
 
 
-def _start(scenario: Scenario, options: BenchOptions, folder: Path) -> list[_Worker]:
-    start_at = options.start_at_epoch_s or time.time() + START_MARGIN_S
+@dataclass
+class _Measure:
+    """The parent's `on_measure`: called once every worker is ready, before the shared start
+    (`called`), or never (the run's window then spans the logins and warm-ups)."""
+
+    start_at: float
+    callback: Callable[[], None] | None
+    called: bool = False
+
+    def check(self, workers: list[_Worker]) -> None:
+        if self.callback is None or self.called or not all(w.ready for w in workers):
+            return
+        if time.time() < self.start_at - RESTART_LEAD_S:
+            self.callback()
+            self.called = True
+        else:
+            self.callback = None  # too late: a worker may be measuring already
+
+
+def _start(scenario: Scenario, options: BenchOptions, folder: Path,
+           start_at: float) -> list[_Worker]:
     shared = replace(options, workers=1, start_at_epoch_s=start_at)
     workers = []
     for number, segment in enumerate(options.segment.split(options.workers), start=1):
@@ -110,7 +138,7 @@ def _combined(workers: list[_Worker]) -> ProgressInfo | None:
                         planned=None if None in planned else sum(p for p in planned if p))
 
 
-def _follow(workers: list[_Worker], on_progress: Progress | None) -> None:
+def _follow(workers: list[_Worker], on_progress: Progress | None, measure: _Measure) -> None:
     with selectors.DefaultSelector() as selector:
         for worker in workers:
             assert worker.process.stdout is not None
@@ -118,6 +146,7 @@ def _follow(workers: list[_Worker], on_progress: Progress | None) -> None:
         while any(w.process.poll() is None for w in workers):
             for key, _ in selector.select(timeout=POLL_S):
                 key.data.read_line(key.fileobj)
+            measure.check(workers)
             combined = _combined(workers)
             if on_progress is not None and combined is not None:
                 on_progress(combined)
@@ -127,13 +156,13 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt  # SIGTERM (a pod stopped) is Ctrl-C: the workers keep results
 
 
-def _watch(workers: list[_Worker], on_progress: Progress | None) -> bool:
+def _watch(workers: list[_Worker], on_progress: Progress | None, measure: _Measure) -> bool:
     """Wait for every worker; True when interrupted (Ctrl-C or SIGTERM forwarded to the
     workers)."""
     interrupted = False
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        interrupted = _follow_all(workers, on_progress)
+        interrupted = _follow_all(workers, on_progress, measure)
     finally:
         signal.signal(signal.SIGTERM, previous)
     for worker in workers:
@@ -146,11 +175,12 @@ def _watch(workers: list[_Worker], on_progress: Progress | None) -> bool:
     return interrupted
 
 
-def _follow_all(workers: list[_Worker], on_progress: Progress | None) -> bool:
+def _follow_all(workers: list[_Worker], on_progress: Progress | None,
+                measure: _Measure) -> bool:
     interrupted = False
     while True:
         try:
-            _follow(workers, on_progress)
+            _follow(workers, on_progress, measure)
             break
         except KeyboardInterrupt:
             interrupted = True
@@ -181,11 +211,16 @@ def _load(worker: _Worker) -> Run:
 
 
 def run_workers(scenario: Scenario, options: BenchOptions,
-                on_progress: Progress | None = None) -> Run:
-    """Run `options.workers` segments in parallel processes and merge their records."""
+                on_progress: Progress | None = None,
+                on_measure: Callable[[], None] | None = None) -> Run:
+    """Run `options.workers` segments in parallel processes and merge their records;
+    `on_measure` is called once every worker has logged in and warmed up, before the shared
+    start, or the record's notes say it was not."""
+    start_at = options.start_at_epoch_s or time.time() + START_MARGIN_S
+    measure = _Measure(start_at, on_measure)
     with tempfile.TemporaryDirectory(prefix="perfkit-workers-") as folder:
-        workers = _start(scenario, options, Path(folder))
-        interrupted = _watch(workers, on_progress)
+        workers = _start(scenario, options, Path(folder), start_at)
+        interrupted = _watch(workers, on_progress, measure)
         errors = [w.error for w in workers if w.error]
         if errors:  # every worker checks the same input: one message says it
             raise _error_of(errors[0])
@@ -196,6 +231,8 @@ def run_workers(scenario: Scenario, options: BenchOptions,
     merged = runs[0].merge(*runs[1:])
     merged.failures += failures
     merged.interrupted = merged.interrupted or interrupted
+    if on_measure is not None and not measure.called:
+        merged.notes.append(NOT_READY)
     merged.segment = options.segment if options.segment.count > 1 else None
     merged.settings = replace(merged.settings, workers=options.workers,
                               concurrency=sum(r.settings.concurrency for r in runs))
@@ -210,8 +247,12 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(json.dumps(asdict(info)) + "\n")
         sys.stdout.flush()
 
+    def ready() -> None:
+        sys.stdout.write(READY_PREFIX + "\n")
+        sys.stdout.flush()
+
     try:
-        run = run_segment_sync(scenario, options, options.segment, report)
+        run = run_segment_sync(scenario, options, options.segment, report, on_measure=ready)
     except PerfkitError as exc:
         sys.stdout.write(f"{ERROR_PREFIX}{exc.exit_code} {exc}\n")
         return exc.exit_code

@@ -9,7 +9,8 @@ ms: every request arriving during the freeze waits for its end, like a GC pause)
 (X-Cache: MISS and 30 ms the first time an Authorization value is seen, HIT after;
 ?cycle_ms=N adds 0, 1, ..., N-1 ms to its answers in turn: a known spread; ?hit_ms=H and
 ?miss_ms=M set both latencies),
-POST /_reset (forget counters and seen tokens). Prints its URL on stdout once listening.
+POST /_reset (forget counters and seen tokens), GET /_counts (requests by route since).
+Prints its URL on stdout once listening.
 
 Logins (users `user{i}@test.local`, password `pw-{i}-S3cret`): POST
 /auth/v1/token?grant_type=password, shaped like Supabase Auth (JSON {email, password}, an
@@ -114,6 +115,7 @@ def make_app(state: State) -> web.Application:
 
     async def fast(_: web.Request) -> web.Response:
         await frozen()
+        state.counts["fast"] = state.counts.get("fast", 0) + 1
         return web.Response(text="ok")
 
     async def exactly(ms: float) -> None:
@@ -168,6 +170,9 @@ def make_app(state: State) -> web.Application:
         await asyncio.sleep((hit_s if hit else miss_s) + extra_s)
         return web.Response(text="ok", headers={"X-Cache": "HIT" if hit else "MISS"})
 
+    async def counts(_: web.Request) -> web.Response:
+        return web.json_response(state.counts)
+
     async def reset(_: web.Request) -> web.Response:
         state.counts.clear()
         state.frozen_until = 0.0
@@ -183,7 +188,8 @@ def make_app(state: State) -> web.Application:
                     web.get("/stall", stall), web.get("/items", items),
                     web.get("/items/{id}", item),
                     web.post("/echo", echo), web.get("/cached", cached),
-                    web.post("/_reset", reset), *make_auth_routes(state)])
+                    web.get("/_counts", counts), web.post("/_reset", reset),
+                    *make_auth_routes(state)])
     return app
 
 

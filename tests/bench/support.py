@@ -24,6 +24,12 @@ class RefServer:
         with urllib.request.urlopen(request, timeout=5) as resp:
             resp.read()
 
+    def counts(self) -> dict[str, int]:
+        """Requests answered by route name since the last reset (/fast, /stall, /cached)."""
+        with urllib.request.urlopen(f"{self.url}/_counts", timeout=5) as resp:
+            data: dict[str, int] = json.loads(resp.read())
+            return data
+
     def auth_log(self) -> dict[str, list[dict[str, Any]]]:
         """Every login the server answered (email, token, kind) and every request to /me
         (the token it carried, the status)."""

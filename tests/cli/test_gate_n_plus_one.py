@@ -96,6 +96,20 @@ def test_the_statements_window_starts_after_the_warm_up(
     assert route["calls_per_request"] < 2, route
 
 
+def test_with_workers_the_window_starts_once_every_worker_warmed_up(
+        cli: Cli, demo: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "warm-workers.json"
+    result = cli("bench", LIST, "--base-url", str(demo["backend"]["url"]),
+                 "--tokens-file", str(demo["tokens_file"]), "--users", "4", "-n", "10",
+                 "--warmup", "40", "--workers", "2", "--dsn", str(demo["postgres"]["dsn"]),
+                 "--out", str(out))
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    (route,) = record["db"]["routes"]
+    assert route["calls_per_request"] < 2, route  # 5x with the warm-up counted
+    assert not any("include" in n for n in record["notes"]), record["notes"]
+
+
 def test_with_repeats_the_warm_up_in_the_window_is_said(
         cli: Cli, demo: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "warm2.json"

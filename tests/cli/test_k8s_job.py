@@ -24,9 +24,10 @@ SEGMENTS = 3
 RATE, DURATION_S = 100, 2
 START_IN = "10s"  # the emulated pods start three Python processes on a busy 2-core machine
 MAX_START_OFFSET_S = 1.0
-# A user's requests ~200 ms apart: its cold answer (~1 ms) is back long before its next send,
-# so each user has exactly one cold sample however the machine is loaded.
-USERS = 20
+# A user's requests ~400 ms apart: its cold answer (~1 ms) is back long before its next send,
+# so each user has exactly one cold sample even through a client stall of a few hundred ms
+# (at 200 ms apart, one single-process run of a loaded suite counted 26 colds for 20 users).
+USERS = 40
 
 
 def test_writes_both_jobs_and_prints_the_steps(cli: Cli, tmp_path: Path) -> None:
