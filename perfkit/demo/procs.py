@@ -135,7 +135,9 @@ def stop_pid(pid: int, marker: str, timeout_s: float = 10.0) -> bool:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         _exited_within(pid, KILL_WAIT_S)
-    _reap(pid)  # our own child is a zombie until collected
+    # Our own child is a zombie until collected. ps may have stopped listing it while it was
+    # still exiting, before the kernel let it be collected: wait for that moment, briefly.
+    _reap(pid, wait_s=KILL_WAIT_S)
     return True
 
 
@@ -148,11 +150,14 @@ def _exited_within(pid: int, timeout_s: float) -> bool:
     return True
 
 
-def _reap(pid: int) -> None:
+def _reap(pid: int, wait_s: float = 0.0) -> None:
     spawned = _SPAWNED.get(pid)
     if spawned is not None:
-        if spawned.poll() is not None:  # reaped, its return code kept
-            del _SPAWNED[pid]
+        try:
+            spawned.wait(timeout=wait_s)  # reaped, its return code kept
+        except subprocess.TimeoutExpired:
+            return
+        del _SPAWNED[pid]
         return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
