@@ -38,8 +38,15 @@ def test_find_max_brackets_a_known_capacity_and_keeps_every_step(
     held, broke = capacity["max_rate_per_s"], capacity["broke_at_per_s"]
     assert 0.9 * LIMIT <= held < broke <= 1.1 * LIMIT, capacity
     assert capacity["slo"] == "p90<50ms,errors<1%"
-    rates = [s["rate"] for s in capacity["steps"]]
-    assert rates[:3] == [20, 40, 80] and rates.count(80) == 2  # broken twice to count
+    steps = capacity["steps"]
+    rates = [s["rate"] for s in steps]
+    # doubling from 20/s; a rate is tried again only after it failed, and breaks when it
+    # fails twice (80/s, above the capacity: twice). A rate below it may fail once on a busy
+    # machine and hold on its second try: [20, 40, 40, 80, 80, ...] (seen in a clean-clone run).
+    again = [i for i in range(1, len(rates)) if rates[i] == rates[i - 1]]
+    assert all(steps[i - 1]["held"] is False for i in again), steps
+    distinct = [r for i, r in enumerate(rates) if i not in again]
+    assert distinct[:3] == [20, 40, 80] and rates.count(80) == 2, rates
     assert all(s["held"] is False for s in capacity["steps"] if s["rate"] == broke)
     assert f"capacity: held {held:.4g}/s, broke at {broke:.4g}/s" in " ".join(
         result.stdout.split())
