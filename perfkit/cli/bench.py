@@ -402,10 +402,10 @@ def _save_and_show(run: Run, out: Path | None, output: OutputFormat) -> str | No
     from perfkit.errors import Interrupted
 
     existed = out is not None and out.exists()
-    if out is not None:
-        console.debug(f"bench: writing {out}")
     doing = "writing the record"
-    try:
+    try:  # the line inside: a Ctrl-C right after it is still said as during the write
+        if out is not None:
+            console.debug(f"bench: writing {out}")
         save_error = _save(run, out) if out is not None else None
         doing = "printing the results"
         _render_run(run, output)
