@@ -168,7 +168,6 @@ def test_every_run_is_bounded_in_time(ref: RefServer) -> None:
 
 
 @pytest.mark.integration  # seconds of real load or real processes
-@pytest.mark.one_engine
 def test_open_loop_that_cannot_keep_its_rate_says_so(ref: RefServer) -> None:
     # 2 requests in flight at most, 50 ms each: capacity 40/s for a schedule of 100/s. Every
     # due request is still sent and counted; the queueing shows in the corrected latency.
@@ -270,7 +269,6 @@ def test_good_base_urls_pass() -> None:
 
 
 @pytest.mark.integration  # seconds of real load or real processes
-@pytest.mark.one_engine
 def test_cold_samples_that_were_cache_hits_are_no_cache_effect(ref: RefServer) -> None:
     # First run: each token's first request misses the server's cache (50 ms vs 20 ms): a
     # cache detected. Second run, same tokens: the server has them all, so the client's
@@ -288,7 +286,6 @@ def test_cold_samples_that_were_cache_hits_are_no_cache_effect(ref: RefServer) -
 
 
 @pytest.mark.integration  # seconds of real load or real processes
-@pytest.mark.one_engine
 def test_cold_samples_are_spread_over_the_run_not_bunched_at_its_start(ref: RefServer) -> None:
     # 20 users, 4 s: each user's first request (its cold sample) falls in its own twentieth
     # of the run, so every second holds about a quarter of them, like the warm samples.
@@ -305,11 +302,12 @@ def test_cold_samples_are_spread_over_the_run_not_bunched_at_its_start(ref: RefS
 
 
 @pytest.mark.integration  # seconds of real load or real processes
-@pytest.mark.one_engine
-def test_workers_keep_the_rate_and_give_one_record(ref: RefServer) -> None:
+def test_workers_keep_the_rate_and_give_one_record(ref: RefServer, engine: Engine) -> None:
+    # the engine named: the worker processes do not see the fixture's default
     run = run_bench_sync(Scenario.for_path("/fast"),
                          BenchOptions(base_url=ref.url, rate_per_s=200, duration_s=2,
-                                      workers=2))
+                                      workers=2, engine=engine))
+    assert run.generator.engine == engine.value
     assert run.total_count == 400 and run.total_errors == 0  # every intended start, once
     assert run.generator.sources == 2 and run.generator.target_iterations_per_s == 200
     assert run.generator.achieved_rate_per_s is not None
@@ -320,7 +318,6 @@ def test_workers_keep_the_rate_and_give_one_record(ref: RefServer) -> None:
 
 
 @pytest.mark.integration  # seconds of real load or real processes
-@pytest.mark.one_engine
 def test_merged_segments_count_what_one_process_sends(ref: RefServer) -> None:
     options = BenchOptions(base_url=ref.url, rate_per_s=100, duration_s=1)
     whole = run_bench_sync(Scenario.for_path("/fast"), options)
