@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import CliResult
+from tests.support import CliResult, DemoStack
 
 TEST_SCALE = 0.02
 # Fixtures that start real services or build the package: their tests are integration tests.
@@ -60,25 +60,25 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
 
 
 @pytest.fixture(scope="session")
-def demo_stack(isolated_environment: Path) -> Iterator[dict[str, Any]]:
+def demo_stack(isolated_environment: Path) -> Iterator[DemoStack]:
     """The real demo stack at a small scale, caches on, no secondary indexes."""
     from perfkit.demo import stack
 
     stack.up(stack.UpOptions(scale=TEST_SCALE))
     try:
-        yield stack.status()
+        yield DemoStack.of(stack.check())
     finally:
         stack.down(purge=True)
 
 
 @pytest.fixture(scope="session")
-def demo_dsn(demo_stack: dict[str, Any]) -> str:
-    return str(demo_stack["postgres"]["dsn"])
+def demo_dsn(demo_stack: DemoStack) -> str:
+    return demo_stack.dsn
 
 
 @pytest.fixture(scope="session")
-def demo_token(demo_stack: dict[str, Any]) -> str:
-    return Path(demo_stack["tokens_file"]).read_text().split()[0]
+def demo_token(demo_stack: DemoStack) -> str:
+    return demo_stack.tokens()[0]
 
 
 @pytest.fixture

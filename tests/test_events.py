@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from perfkit.config import Target
 from perfkit.events import find_event, list_events, record_event, wait_for_event
 from perfkit.prom.windows import plan_windows
+from tests.support import DemoStack
 from tests.support.events import quiet_since
 
 
@@ -96,11 +96,11 @@ def test_wait_for_event_ends_at_a_mark_of_its_target_only(tmp_path: Path) -> Non
 
 
 def test_a_mark_for_another_target_does_not_split_doctor_on_the_demo(
-        demo_stack: dict[str, Any]) -> None:
+        demo_stack: DemoStack) -> None:
     from perfkit.doctor import DoctorTarget, run_doctor
 
-    demo = Target.of(base_url=demo_stack["backend"]["url"], dsn=demo_stack["postgres"]["dsn"],
-                     prometheus_url=demo_stack["prometheus"]["url"])
+    demo = Target.of(base_url=demo_stack.url, dsn=demo_stack.dsn,
+                     prometheus_url=demo_stack.prometheus_url)
     # a second demo-like target: another backend and Prometheus, marked just now
     other = Target.of(base_url="http://127.0.0.1:18080", prometheus_url="http://127.0.0.1:19090")
     now = quiet_since(8)
@@ -108,9 +108,9 @@ def test_a_mark_for_another_target_does_not_split_doctor_on_the_demo(
     theirs = record_event("mark", "other: cache on", target=other, at=now - timedelta(seconds=4))
 
     def split_event() -> str | None:
-        target = DoctorTarget(base_url=demo_stack["backend"]["url"],
-                              dsn=demo_stack["postgres"]["dsn"],
-                              prometheus_url=demo_stack["prometheus"]["url"], since_s=10)
+        target = DoctorTarget(base_url=demo_stack.url,
+                              dsn=demo_stack.dsn,
+                              prometheus_url=demo_stack.prometheus_url, since_s=10)
         run_doctor(target)
         assert target.report is not None
         event = target.report.plan.event

@@ -10,11 +10,10 @@ import tarfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support import CliResult
+from tests.support import CliResult, DemoStack
 from tests.support.packaging import REPO, fresh_venv, run_perfkit
 
 SHIPPED = {"perfkit/shipped/indexes/010_performance_indexes.sql",
@@ -35,7 +34,7 @@ def test_sdist_and_wheel_carry_the_shipped_files(dist: Path) -> None:
 
 
 def test_the_wheel_in_a_fresh_venv_runs_the_tour_from_an_empty_folder(
-        dist: Path, demo_stack: dict[str, Any], tmp_path: Path) -> None:
+        dist: Path, demo_stack: DemoStack, tmp_path: Path) -> None:
     (wheel,) = dist.glob("perfkit-*.whl")
     bin_dir = fresh_venv(tmp_path / "venv", wheel)
     empty = tmp_path / "empty"

@@ -14,6 +14,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.support import DemoStack
+
 SCHEMAS = Path(__file__).resolve().parents[1] / "docs" / "schemas"
 KINDS = {"run": "perfkit.run/2", "compare": "perfkit.compare/1", "report": "perfkit.report/1",
          "gate": "perfkit.gate/1", "advice": "perfkit.advice/1", "indexes": "perfkit.indexes/1",
@@ -41,7 +43,7 @@ def test_each_record_kind_has_a_valid_schema_named_for_it() -> None:
 
 
 @pytest.fixture(scope="module")
-def records(demo_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFactory,
+def records(demo_stack: DemoStack, tmp_path_factory: pytest.TempPathFactory,
             ) -> dict[str, Any]:
     """One real record of each kind, written by its command on the demo stack."""
     folder = tmp_path_factory.mktemp("records")

@@ -374,11 +374,6 @@ def check(paths: StackPaths | None = None) -> StackStatus:
         tokens_file=state.tokens_file, log_file=state.log_file, scale=state.scale)
 
 
-def status(paths: StackPaths | None = None) -> dict[str, Any]:
-    """check() as perfkit.demo/1 JSON."""
-    return check(paths).to_json()
-
-
 def backend_url(paths: StackPaths | None = None) -> str:
     """The running stack's backend, or a StackError saying how to start one."""
     be = read_state(paths or StackPaths.default()).backend

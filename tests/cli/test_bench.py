@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.bench.support import RefServer
-from tests.support import CliResult
+from tests.support import CliResult, DemoStack
 
 Cli = Callable[..., CliResult]
 
@@ -141,12 +141,12 @@ def _demo_call(url: str, method: str = "GET", body: Any = None) -> Any:
 
 
 @pytest.fixture
-def cold_demo_backend(demo_stack: dict[str, Any]) -> Iterator[str]:
+def cold_demo_backend(demo_stack: DemoStack) -> Iterator[str]:
     """The session's demo backend with its caches on and empty and no injected fault,
     whatever earlier tests left; their faults are put back afterwards."""
     from perfkit.demo import stack
 
-    url = str(demo_stack["backend"]["url"])
+    url = demo_stack.url
     before = _demo_call(f"{url}/_demo/faults")
     if not before.get("cache"):
         stack.restart_backend(cache=True)
@@ -159,10 +159,10 @@ def cold_demo_backend(demo_stack: dict[str, Any]) -> Iterator[str]:
                                                    "error_ratio": before["error_ratio"]})
 
 
-def test_cold_vs_warm_on_the_demo_backend(cli: Cli, demo_stack: dict[str, Any],
+def test_cold_vs_warm_on_the_demo_backend(cli: Cli, demo_stack: DemoStack,
                                           cold_demo_backend: str, tmp_path: Path) -> None:
     """The seed's "first time ~1 s, second time ~100 ms", measured: many users, many colds."""
-    all_tokens = Path(demo_stack["tokens_file"]).read_text().split()
+    all_tokens = demo_stack.tokens()
     tokens = tmp_path / "tokens.txt"
     tokens.write_text("\n".join(all_tokens[-12:]) + "\n")  # users no other test touches
     out = tmp_path / "auth.json"
@@ -179,8 +179,8 @@ def test_cold_vs_warm_on_the_demo_backend(cli: Cli, demo_stack: dict[str, Any],
     assert "GET /auth/me: cache detected: cold/warm = " in result.stdout
 
 
-def test_runbook_scenario_on_the_demo_backend(cli: Cli, demo_stack: dict[str, Any]) -> None:
-    result = cli("bench", "runbook", "--tokens-file", demo_stack["tokens_file"], "--users", "4",
+def test_runbook_scenario_on_the_demo_backend(cli: Cli, demo_stack: DemoStack) -> None:
+    result = cli("bench", "runbook", "--tokens-file", demo_stack.tokens_file, "--users", "4",
                  "-n", "40", "-c", "2", "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -191,7 +191,7 @@ def test_runbook_scenario_on_the_demo_backend(cli: Cli, demo_stack: dict[str, An
 
 
 def test_on_the_demo_many_users_by_default_and_one_with_a_flush(
-        cli: Cli, demo_stack: dict[str, Any]) -> None:
+        cli: Cli, demo_stack: DemoStack) -> None:
     def cold_count(*args: str) -> int:
         result = cli("bench", "/auth/me", "-c", "1", *args, "--format", "json")
         assert result.exit_code == 0, result.output
@@ -336,9 +336,9 @@ def test_the_cache_verdict_is_said_per_route(cli: Cli, ref: RefServer, tmp_path:
 
 
 def test_tokens_file_from_the_environment_beats_the_demo_token(
-        cli: Cli, demo_stack: dict[str, Any], tmp_path: Path,
+        cli: Cli, demo_stack: DemoStack, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    tokens = Path(demo_stack["tokens_file"]).read_text().split()[300:303]
+    tokens = demo_stack.tokens()[300:303]
     listed = tmp_path / "tokens.txt"
     listed.write_text("\n".join(tokens) + "\n")
     monkeypatch.setenv("PERFKIT_TOKENS_FILE", str(listed))
@@ -472,17 +472,17 @@ def _database_ms(dsn: str) -> float:
     return float(row[0]) if row else 0.0
 
 
-def test_a_run_with_a_dsn_records_its_sql(cli: Cli, demo_stack: dict[str, Any],
+def test_a_run_with_a_dsn_records_its_sql(cli: Cli, demo_stack: DemoStack,
                                          tmp_path: Path) -> None:
     """One route of the demo: its statements, one messages query per request, the database's
     time per request as pg_stat_statements counts it, and its share of the latency, of the
     size EXPLAIN ANALYZE gives (how close, on a quiet machine: benchmarks/db_share.py)."""
     from tests.demo.support import heaviest_conversation
 
-    dsn = str(demo_stack["postgres"]["dsn"])
+    dsn = demo_stack.dsn
     conversation = heaviest_conversation(dsn)
     tokens = tmp_path / "token.txt"
-    tokens.write_text(Path(demo_stack["tokens_file"]).read_text().split()[-20] + "\n")
+    tokens.write_text(demo_stack.tokens()[-20] + "\n")
     out = tmp_path / "sql.json"
     before_ms = _database_ms(dsn)
     result = cli("bench", f"/messages/{conversation}", "--tokens-file", str(tokens), "-n", "150",
@@ -514,16 +514,16 @@ def test_a_run_with_a_dsn_records_its_sql(cli: Cli, demo_stack: dict[str, Any],
 
 
 def test_the_database_share_of_an_open_loop_above_capacity_is_of_the_service_time(
-        cli: Cli, demo_stack: dict[str, Any], tmp_path: Path) -> None:
+        cli: Cli, demo_stack: DemoStack, tmp_path: Path) -> None:
     """One sender offered more than it can send: the client queues, so the latency from the
     intended start grows far beyond the service time; the database share is of the service
     time (the raw histograms), the share of the latency kept beside it."""
     from tests.demo.support import heaviest_conversation
 
-    dsn = str(demo_stack["postgres"]["dsn"])
+    dsn = demo_stack.dsn
     conversation = heaviest_conversation(dsn)
     tokens = tmp_path / "token.txt"
-    tokens.write_text(Path(demo_stack["tokens_file"]).read_text().split()[-20] + "\n")
+    tokens.write_text(demo_stack.tokens()[-20] + "\n")
     out = tmp_path / "queued.json"
     result = cli("bench", f"/messages/{conversation}", "--tokens-file", str(tokens),
                  "--rate", "1000", "-c", "1", "--duration", "1s", "--timeout", "2s",

@@ -11,19 +11,18 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support import CliResult
+from tests.support import CliResult, DemoStack
 from tests.support.redis import RedisServer, running_redis
 
 Cli = Callable[..., CliResult]
 
 
-def test_counts_the_real_demo_backend_log(cli: Cli, demo_stack: dict[str, Any]) -> None:
-    token = Path(demo_stack["tokens_file"]).read_text().split()[200]
-    request = urllib.request.Request(demo_stack["backend"]["url"] + "/auth/me",
+def test_counts_the_real_demo_backend_log(cli: Cli, demo_stack: DemoStack) -> None:
+    token = demo_stack.tokens()[200]
+    request = urllib.request.Request(demo_stack.url + "/auth/me",
                                      headers={"Authorization": f"Bearer {token}"})
     for _ in range(3):
         urllib.request.urlopen(request, timeout=10).close()

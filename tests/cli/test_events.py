@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from perfkit.events import find_event
-from tests.support import CliResult
+from tests.support import CliResult, DemoStack
 
 Cli = Callable[..., CliResult]
 STAGING = {"PERFKIT_BASE_URL": "http://staging.internal:8000",
@@ -77,15 +76,15 @@ def test_events_since_takes_a_duration(cli: Cli) -> None:
 
 
 def test_a_mark_for_another_target_does_not_split_a_report_on_the_demo(
-        cli: Cli, demo_stack: dict[str, Any]) -> None:
+        cli: Cli, demo_stack: DemoStack) -> None:
     from datetime import timedelta
 
     from perfkit.config import Target
     from perfkit.events import record_event
     from tests.support.events import quiet_since
 
-    demo = Target.of(base_url=demo_stack["backend"]["url"], dsn=demo_stack["postgres"]["dsn"],
-                     prometheus_url=demo_stack["prometheus"]["url"])
+    demo = Target.of(base_url=demo_stack.url, dsn=demo_stack.dsn,
+                     prometheus_url=demo_stack.prometheus_url)
     other = Target.of(base_url="http://127.0.0.1:18080", prometheus_url="http://127.0.0.1:19090")
     now = quiet_since(8)
     ours = record_event("mark", "demo: cache on", target=demo, at=now - timedelta(seconds=8))

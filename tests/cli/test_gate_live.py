@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import CliResult
+from tests.support import CliResult, DemoStack
 
 Cli = Callable[..., CliResult]
 
@@ -50,13 +50,13 @@ def gate_check(result: CliResult) -> dict[str, Any]:
 
 
 def test_gate_passes_a_a_and_fails_a_15pct_regression(
-        cli: Cli, demo_stack: dict[str, Any], tmp_path: Path,
+        cli: Cli, demo_stack: DemoStack, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # no stray perfkit.yaml thresholds
-    backend = str(demo_stack["backend"]["url"])
+    backend = demo_stack.url
     tokens = tmp_path / "token.txt"
     # A token no other test uses: its first requests are real misses of the auth cache.
-    tokens.write_text(Path(demo_stack["tokens_file"]).read_text().split()[-13] + "\n")
+    tokens.write_text(demo_stack.tokens()[-13] + "\n")
 
     def bench(name: str) -> Path:
         out = tmp_path / f"{name}.json"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import CliResult
+from tests.support import CliResult, DemoStack
 
 Cli = Callable[..., CliResult]
 LIST = "/conversations?account_id=1"  # the hot account: more than 50 conversations
@@ -21,8 +21,8 @@ PER_ROW = "FROM whatsapp_accounts WHERE id = $1"
 
 
 @pytest.fixture
-def demo(cli: Cli, demo_stack: dict[str, Any], tmp_path: Path,
-         monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def demo(cli: Cli, demo_stack: DemoStack, tmp_path: Path,
+         monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoStack]:
     monkeypatch.chdir(tmp_path)  # no stray perfkit.yaml
     try:
         yield demo_stack
@@ -30,16 +30,16 @@ def demo(cli: Cli, demo_stack: dict[str, Any], tmp_path: Path,
         assert cli("demo", "fault", "--clear").exit_code == 0
 
 
-def bench(cli: Cli, demo: dict[str, Any], out: Path) -> dict[str, Any]:
-    result = cli("bench", LIST, "--base-url", str(demo["backend"]["url"]),
-                 "--tokens-file", str(demo["tokens_file"]), "--users", "4", "-n", "40",
-                 "--dsn", str(demo["postgres"]["dsn"]), "--out", str(out))
+def bench(cli: Cli, demo: DemoStack, out: Path) -> dict[str, Any]:
+    result = cli("bench", LIST, "--base-url", demo.url,
+                 "--tokens-file", demo.tokens_file, "--users", "4", "-n", "40",
+                 "--dsn", demo.dsn, "--out", str(out))
     assert result.exit_code == 0, result.output
     return dict(json.loads(out.read_text())["db"])
 
 
 def test_the_gate_fails_an_n_plus_one_against_the_baseline_and_passes_without(
-        cli: Cli, demo: dict[str, Any], tmp_path: Path) -> None:
+        cli: Cli, demo: DemoStack, tmp_path: Path) -> None:
     base = bench(cli, demo, tmp_path / "base.json")
     (before,) = base["routes"]
     assert base["attribution"]["method"] == "one-route"
@@ -71,7 +71,7 @@ def test_the_gate_fails_an_n_plus_one_against_the_baseline_and_passes_without(
 
 
 def test_a_db_calls_threshold_fails_naming_the_route_and_its_statements(
-        cli: Cli, demo: dict[str, Any], tmp_path: Path) -> None:
+        cli: Cli, demo: DemoStack, tmp_path: Path) -> None:
     (tmp_path / "perfkit.yaml").write_text(
         'thresholds:\n  "GET /conversations": {db.calls: "<= 3"}\n')
     assert cli("demo", "fault", "--n-plus-one", "/conversations").exit_code == 0
@@ -84,24 +84,24 @@ def test_a_db_calls_threshold_fails_naming_the_route_and_its_statements(
 
 
 def test_the_statements_window_starts_after_the_warm_up(
-        cli: Cli, demo: dict[str, Any], tmp_path: Path) -> None:
+        cli: Cli, demo: DemoStack, tmp_path: Path) -> None:
     """--warmup's requests run before the measurement: 40 of them before 10 measured ones
     would read as 5x the statements per request if the database's window held them."""
     out = tmp_path / "warm.json"
-    result = cli("bench", LIST, "--base-url", str(demo["backend"]["url"]),
-                 "--tokens-file", str(demo["tokens_file"]), "--users", "4", "-n", "10",
-                 "--warmup", "40", "--dsn", str(demo["postgres"]["dsn"]), "--out", str(out))
+    result = cli("bench", LIST, "--base-url", demo.url,
+                 "--tokens-file", demo.tokens_file, "--users", "4", "-n", "10",
+                 "--warmup", "40", "--dsn", demo.dsn, "--out", str(out))
     assert result.exit_code == 0, result.output
     (route,) = json.loads(out.read_text())["db"]["routes"]
     assert route["calls_per_request"] < 2, route
 
 
 def test_with_workers_the_window_starts_once_every_worker_warmed_up(
-        cli: Cli, demo: dict[str, Any], tmp_path: Path) -> None:
+        cli: Cli, demo: DemoStack, tmp_path: Path) -> None:
     out = tmp_path / "warm-workers.json"
-    result = cli("bench", LIST, "--base-url", str(demo["backend"]["url"]),
-                 "--tokens-file", str(demo["tokens_file"]), "--users", "4", "-n", "10",
-                 "--warmup", "40", "--workers", "2", "--dsn", str(demo["postgres"]["dsn"]),
+    result = cli("bench", LIST, "--base-url", demo.url,
+                 "--tokens-file", demo.tokens_file, "--users", "4", "-n", "10",
+                 "--warmup", "40", "--workers", "2", "--dsn", demo.dsn,
                  "--out", str(out))
     assert result.exit_code == 0, result.output
     record = json.loads(out.read_text())
@@ -111,11 +111,11 @@ def test_with_workers_the_window_starts_once_every_worker_warmed_up(
 
 
 def test_with_repeats_the_warm_up_in_the_window_is_said(
-        cli: Cli, demo: dict[str, Any], tmp_path: Path) -> None:
+        cli: Cli, demo: DemoStack, tmp_path: Path) -> None:
     out = tmp_path / "warm2.json"
-    result = cli("bench", LIST, "--base-url", str(demo["backend"]["url"]),
-                 "--tokens-file", str(demo["tokens_file"]), "--users", "2", "-n", "4",
-                 "--repeat", "2", "--warmup", "4", "--dsn", str(demo["postgres"]["dsn"]),
+    result = cli("bench", LIST, "--base-url", demo.url,
+                 "--tokens-file", demo.tokens_file, "--users", "2", "-n", "4",
+                 "--repeat", "2", "--warmup", "4", "--dsn", demo.dsn,
                  "--out", str(out))
     assert result.exit_code == 0, result.output
     notes = json.loads(out.read_text())["notes"]

@@ -14,7 +14,7 @@ import pytest
 
 from perfkit.bench.scenario import load_scenario
 from tests.bench.support import RefServer, users_csv
-from tests.support import CliResult
+from tests.support import CliResult, DemoStack
 from tests.support.openapi_docs import CONDUIT_API, OAUTH2_API, REFSERVER_API
 
 Cli = Callable[..., CliResult]
@@ -26,9 +26,9 @@ def _run_routes(result: CliResult) -> dict[str, dict[str, Any]]:
 
 
 def test_init_from_the_demo_openapi_benches_every_get_route_without_errors(
-        cli: Cli, demo_stack: dict[str, Any], tmp_path: Path,
+        cli: Cli, demo_stack: DemoStack, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    url = demo_stack["backend"]["url"] + "/openapi.json"
+    url = demo_stack.url + "/openapi.json"
     with urllib.request.urlopen(url, timeout=10) as resp:
         document = json.loads(resp.read())
     demo_gets = {f"GET {path}" for path, ops in document["paths"].items() if "get" in ops}

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from perfkit.events import find_event
+from tests.support import DemoStack
 
 
 def _closed_port() -> int:
@@ -64,7 +65,7 @@ def test_bad_split_exits_2(cli: Callable[..., Any]) -> None:
 
 @pytest.mark.integration
 def test_window_shorter_than_two_scrapes_is_refused(cli: Callable[..., Any],
-                                                    demo_stack: dict[str, Any]) -> None:
+                                                    demo_stack: DemoStack) -> None:
     result = cli("report", "--since", "1s", "--split=-30s")
     assert result.exit_code == 2
     assert "shorter than two scrape intervals" in result.stderr
@@ -72,14 +73,14 @@ def test_window_shorter_than_two_scrapes_is_refused(cli: Callable[..., Any],
 
 @pytest.mark.integration
 def test_a_server_that_is_not_prometheus_exits_3(cli: Callable[..., Any],
-                                                demo_stack: dict[str, Any]) -> None:
-    backend = demo_stack["backend"]["url"]
+                                                demo_stack: DemoStack) -> None:
+    backend = demo_stack.url
     result = cli("report", "--since", "30s", "--prometheus", backend)
     assert result.exit_code == 3
     assert f"Prometheus at {backend} answered HTTP 404" in result.stderr
 
 
-def test_unknown_profile_exits_2(cli: Callable[..., Any], demo_stack: dict[str, Any]) -> None:
+def test_unknown_profile_exits_2(cli: Callable[..., Any], demo_stack: DemoStack) -> None:
     result = cli("report", "--since", "30s", "--profile", "nope")
     assert result.exit_code == 2
     assert "unknown profile 'nope'" in result.stderr and "instrumentator" in result.stderr
@@ -101,7 +102,7 @@ def test_bad_min_change_exits_2(cli: Callable[..., Any]) -> None:
 
 @pytest.mark.integration
 def test_the_readme_mark_then_report(cli: Callable[..., Any],
-                                     demo_stack: dict[str, Any]) -> None:
+                                     demo_stack: DemoStack) -> None:
     """README: `perfkit mark …`, traffic, then `perfkit report --since 20s`; a report right
     after the mark says what is missing (traffic after it), not to lengthen --since."""
     assert cli("mark", "auth provider latency fixed").exit_code == 0

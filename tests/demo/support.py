@@ -7,10 +7,9 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from tests.support import CliResult
+from tests.support import CliResult, DemoStack
 
 Cli = Callable[..., CliResult]  # the session's `cli` fixture
 
@@ -32,8 +31,8 @@ def post_json(url: str, body: Any, method: str = "POST") -> Any:
         return json.loads(resp.read())
 
 
-def tokens(demo_stack: dict[str, Any]) -> list[str]:
-    return Path(demo_stack["tokens_file"]).read_text().split()
+def tokens(demo_stack: DemoStack) -> list[str]:
+    return demo_stack.tokens()
 
 
 def prometheus_series(prometheus_url: str, selector: str) -> list[dict[str, Any]]:

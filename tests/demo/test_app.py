@@ -25,11 +25,12 @@ from perfkit.demo.app import (
 from perfkit.demo.auth import DEFAULT_AUTH_LATENCY_MS
 from perfkit.demo.control import LIST_ROUTES
 from tests.demo.support import get, post_json, tokens
+from tests.support import DemoStack
 
 
 def test_uncached_auth_me_is_at_least_5x_slower_than_a_cache_hit(
-        demo_stack: dict[str, Any]) -> None:
-    url = demo_stack["backend"]["url"] + "/auth/me"
+        demo_stack: DemoStack) -> None:
+    url = demo_stack.url + "/auth/me"
     cold, warm = [], []
     for token in tokens(demo_stack)[100:110]:  # tokens no other test uses first
         status, seconds, body = get(url, token)
@@ -41,8 +42,8 @@ def test_uncached_auth_me_is_at_least_5x_slower_than_a_cache_hit(
     assert statistics.median(cold) >= 0.9 * DEFAULT_AUTH_LATENCY_MS / 1000
 
 
-def test_unknown_token_is_401(demo_stack: dict[str, Any]) -> None:
-    request = urllib.request.Request(demo_stack["backend"]["url"] + "/auth/me",
+def test_unknown_token_is_401(demo_stack: DemoStack) -> None:
+    request = urllib.request.Request(demo_stack.url + "/auth/me",
                                      headers={"Authorization": "Bearer nope"})
     try:
         urllib.request.urlopen(request, timeout=10)
@@ -58,8 +59,8 @@ def _webhook(phone_number_id: str, sender: str) -> dict[str, Any]:
         "messages": [{"from": sender, "text": {"body": "bonjour"}}]}}]}]}
 
 
-def test_routes_and_cache_log_lines(demo_stack: dict[str, Any]) -> None:
-    base = demo_stack["backend"]["url"]
+def test_routes_and_cache_log_lines(demo_stack: DemoStack) -> None:
+    base = demo_stack.url
     token = tokens(demo_stack)[120]
     _, _, accounts = get(f"{base}/accounts", token)
     assert accounts, "every demo user owns at least one account"
@@ -75,7 +76,7 @@ def test_routes_and_cache_log_lines(demo_stack: dict[str, Any]) -> None:
     answer = post_json(f"{base}/webhooks/whatsapp",
                        _webhook(account["phone_number_id"], "33612345678"))
     assert answer["status"] == "ok"
-    log = Path(demo_stack["log_file"]).read_text()
+    log = Path(demo_stack.log_file).read_text()
     assert re.search(r"Cache MISS: auth_user:[0-9a-f]{12}\.\.\.", log)
     assert re.search(r"Cache HIT: auth_user:[0-9a-f]{12}\.\.\.", log)
     assert f"Cache HIT: conversation:{conversation_id}" in log  # /messages after /conversations/
@@ -84,9 +85,9 @@ def test_routes_and_cache_log_lines(demo_stack: dict[str, Any]) -> None:
 
 
 def test_first_messages_of_a_new_contact_at_once_open_one_conversation(
-        demo_stack: dict[str, Any], demo_dsn: str) -> None:
+        demo_stack: DemoStack, demo_dsn: str) -> None:
     """The unique (account_id, contact_wa_id): concurrent webhooks upsert, none fails."""
-    base = demo_stack["backend"]["url"]
+    base = demo_stack.url
     sender = f"new-{uuid.uuid4().hex[:12]}"
     phone = "100000000000002"
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -100,8 +101,8 @@ def test_first_messages_of_a_new_contact_at_once_open_one_conversation(
     assert row == (8,)
 
 
-def test_fault_knob_adds_latency_and_errors_without_restart(demo_stack: dict[str, Any]) -> None:
-    base = demo_stack["backend"]["url"]
+def test_fault_knob_adds_latency_and_errors_without_restart(demo_stack: DemoStack) -> None:
+    base = demo_stack.url
     token = tokens(demo_stack)[140]
     get(f"{base}/auth/me", token)
     try:
@@ -121,8 +122,8 @@ def test_fault_knob_adds_latency_and_errors_without_restart(demo_stack: dict[str
 
 
 def test_routes_control_endpoint_lists_the_api_without_control_routes(
-        demo_stack: dict[str, Any]) -> None:
-    _, _, routes = get(demo_stack["backend"]["url"] + "/_demo/routes")
+        demo_stack: DemoStack) -> None:
+    _, _, routes = get(demo_stack.url + "/_demo/routes")
     assert routes == ["/accounts", "/auth/me", "/conversations",
                       "/conversations/{conversation_id}", "/messages/{conversation_id}",
                       "/webhooks/whatsapp"]
@@ -139,11 +140,11 @@ def _calls(window: StatementWindow, requests: int) -> dict[str, int]:
     return {_shape(s.query): s.calls for s in window.result(requests=requests).statements}
 
 
-def test_n_plus_one_fault_runs_one_more_statement_per_row(demo_stack: dict[str, Any],
+def test_n_plus_one_fault_runs_one_more_statement_per_row(demo_stack: DemoStack,
                                                           demo_dsn: str) -> None:
     """pg_stat_statements of the demo database: 1 list statement per request, plus, under the
     fault, the per-row lookup as many times as the list has rows; off again, 1."""
-    base = demo_stack["backend"]["url"]
+    base = demo_stack.url
     token = tokens(demo_stack)[160]
     with psycopg.connect(demo_dsn) as conn:
         row = conn.execute("SELECT account_id FROM conversations GROUP BY 1 "

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from perfkit.demo import stack
 from perfkit.demo.metrics import DEFAULT_PROFILE, MetricsProfile, is_control_path
 from tests.demo.support import Cli, get, prometheus_series, tokens, wait_for
+from tests.support import DemoStack
 
 #: The route label of each profile, and a selector of its request series.
 ROUTE_LABEL = {MetricsProfile.OBSERVABILITY: "path", MetricsProfile.INSTRUMENTATOR: "handler"}
@@ -29,7 +29,7 @@ def test_control_paths() -> None:
 
 
 @pytest.fixture(params=list(MetricsProfile))
-def profile(request: pytest.FixtureRequest, demo_stack: dict[str, Any]
+def profile(request: pytest.FixtureRequest, demo_stack: DemoStack
             ) -> Iterator[MetricsProfile]:
     """The session's backend under one metrics profile; the default one again afterwards."""
     wanted: MetricsProfile = request.param
@@ -43,8 +43,8 @@ def profile(request: pytest.FixtureRequest, demo_stack: dict[str, Any]
 
 
 def test_demo_fault_and_health_checks_leave_no_series(
-        cli: Cli, profile: MetricsProfile, demo_stack: dict[str, Any]) -> None:
-    base, prom = demo_stack["backend"]["url"], demo_stack["prometheus"]["url"]
+        cli: Cli, profile: MetricsProfile, demo_stack: DemoStack) -> None:
+    base, prom = demo_stack.url, demo_stack.prometheus_url
     assert stack.check().metrics_profile == profile.value
     assert cli("demo", "fault", "--route", "/auth/me", "--latency-ms", "1").exit_code == 0
     assert cli("demo", "fault", "--clear").exit_code == 0

@@ -57,9 +57,10 @@ def test_up_is_idempotent_status_json_and_down_leaves_nothing(cli: Cli, own_stat
 
 def test_up_recovers_a_stale_state_after_a_crash(cli: Cli, own_state: Path) -> None:
     assert cli("demo", "up", "--scale", "0.005").exit_code == 0
-    state = json.loads((own_state / "demo" / "state.json").read_text())
-    os.kill(int(state["backend"]["pid"]), signal.SIGKILL)
-    os.kill(int(state["prometheus"]["pid"]), signal.SIGKILL)
+    state = stack.read_state(stack.StackPaths.default())  # own_state's, typed
+    assert state.backend and state.backend.pid and state.prometheus and state.prometheus.pid
+    os.kill(state.backend.pid, signal.SIGKILL)
+    os.kill(state.prometheus.pid, signal.SIGKILL)
     recovered = cli("demo", "up")
     assert recovered.exit_code == 0, recovered.stderr
     assert "recovered a stale state: backend" in recovered.stderr

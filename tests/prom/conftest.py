@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support import DemoStack
 
 MAX_REQUESTS_PER_DRIVE = 6000
 
@@ -106,10 +107,10 @@ def wait_until_scraping(prometheus_url: str, timeout_s: float = 20.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab(demo_stack: dict[str, Any]) -> Lab:
-    token = Path(demo_stack["tokens_file"]).read_text().split()[0]
-    wait_until_scraping(demo_stack["prometheus"]["url"])
-    return Lab(demo_stack["backend"]["url"], demo_stack["prometheus"]["url"], token)
+def lab(demo_stack: DemoStack) -> Lab:
+    token = demo_stack.tokens()[0]
+    wait_until_scraping(demo_stack.prometheus_url)
+    return Lab(demo_stack.url, demo_stack.prometheus_url, token)
 
 
 class CountingProxy:

@@ -40,7 +40,7 @@ def traffic(lab: Any) -> None:
 
     from perfkit.demo import stack
 
-    if stack.status()["backend"]["metrics_profile"] != PROFILE:
+    if stack.check().metrics_profile != PROFILE:
         stack.restart_backend(metrics_profile=PROFILE)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -65,7 +65,7 @@ def _bench_run(sent: list[Any], started: datetime, finished: datetime) -> Run:
 def phases(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phases]:
     from perfkit.demo import stack
 
-    if stack.status()["backend"]["metrics_profile"] != "fastapi-observability":
+    if stack.check().metrics_profile != "fastapi-observability":
         stack.restart_backend(metrics_profile="fastapi-observability")
     try:
         lab.faults(latency_ms={"/auth/me": 100})

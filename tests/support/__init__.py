@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perfkit.bench.record import Phase, Run
+
+if TYPE_CHECKING:
+    from perfkit.demo.stack import StackStatus
 
 
 @dataclass
@@ -21,6 +26,30 @@ class CliResult:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+
+@dataclass(frozen=True)
+class DemoStack:
+    """The session's demo stack as tests reach it (the `demo_stack` fixture): typed from
+    perfkit.demo.stack.check(), every address present."""
+
+    url: str
+    dsn: str
+    prometheus_url: str
+    tokens_file: str
+    log_file: str
+
+    @classmethod
+    def of(cls, status: StackStatus) -> DemoStack:
+        found = (status.backend.address, status.postgres.address, status.prometheus.address,
+                 status.tokens_file, status.log_file)
+        url, dsn, prometheus_url, tokens_file, log_file = found
+        if not (url and dsn and prometheus_url and tokens_file and log_file):
+            raise AssertionError(f"the demo stack is not whole: {status}")
+        return cls(url, dsn, prometheus_url, tokens_file, log_file)
+
+    def tokens(self) -> list[str]:
+        return Path(self.tokens_file).read_text().split()
 
 
 def make_run(samples_ms: dict[tuple[str, str], list[float]], errors: int = 0) -> Run:
