@@ -134,10 +134,14 @@ def test_a_backend_that_never_answers_exits_3(tmp_path: Path) -> None:
                                 "--out", str(out)))
     assert code == 3, stderr
     run = json.loads(out.read_text())  # the record holds the errors
-    refused = _errors(run)["refused"]
-    assert refused >= 15 and run["outages"][0]["back_s"] is None
+    errors = _errors(run)
+    assert errors["refused"] >= 15 and run["outages"][0]["back_s"] is None
+    # a request connected just before the listener closed is reset, not refused (a loaded
+    # machine's run: 19 refused, 1 reset): the line counts both
+    lost = sum(n for kind, n in errors.items() if kind in ("refused", "connect", "disconnected",
+                                                            "reset"))
     assert _line(stderr, "error:") == (
-        f"error: the backend at {url} never answered: it refused or closed all {refused} "
+        f"error: the backend at {url} never answered: it refused or closed all {lost} "
         f"connections of the run (start it, or check --base-url; the record {out} holds the "
         "errors)")
     assert "it did not answer again before the run ended" in stderr
