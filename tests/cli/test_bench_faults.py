@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from perfkit.bench.evidence import CONNECTION_KINDS
 from tests.bench.backend_support import CuttingProxy, KillableBackend, children
 
 PERFKIT = str(Path(sys.executable).parent / "perfkit")
@@ -138,8 +139,7 @@ def test_a_backend_that_never_answers_exits_3(tmp_path: Path) -> None:
     assert errors["refused"] >= 15 and run["outages"][0]["back_s"] is None
     # a request connected just before the listener closed is reset, not refused (a loaded
     # machine's run: 19 refused, 1 reset): the line counts both
-    lost = sum(n for kind, n in errors.items() if kind in ("refused", "connect", "disconnected",
-                                                            "reset"))
+    lost = sum(n for kind, n in errors.items() if kind in CONNECTION_KINDS)
     assert _line(stderr, "error:") == (
         f"error: the backend at {url} never answered: it refused or closed all {lost} "
         f"connections of the run (start it, or check --base-url; the record {out} holds the "

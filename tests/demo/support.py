@@ -9,7 +9,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from tests.support import CliResult, DemoStack
+from tests.support import CliResult
 
 Cli = Callable[..., CliResult]  # the session's `cli` fixture
 
@@ -30,9 +30,6 @@ def post_json(url: str, body: Any, method: str = "POST") -> Any:
     with urllib.request.urlopen(request, timeout=10) as resp:
         return json.loads(resp.read())
 
-
-def tokens(demo_stack: DemoStack) -> list[str]:
-    return demo_stack.tokens()
 
 
 def prometheus_series(prometheus_url: str, selector: str) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from perfkit.demo.app import (
 )
 from perfkit.demo.auth import DEFAULT_AUTH_LATENCY_MS
 from perfkit.demo.control import LIST_ROUTES
-from tests.demo.support import get, post_json, tokens
+from tests.demo.support import get, post_json
 from tests.support import DemoStack
 
 
@@ -32,7 +32,7 @@ def test_uncached_auth_me_is_at_least_5x_slower_than_a_cache_hit(
         demo_stack: DemoStack) -> None:
     url = demo_stack.url + "/auth/me"
     cold, warm = [], []
-    for token in tokens(demo_stack)[100:110]:  # tokens no other test uses first
+    for token in demo_stack.tokens()[100:110]:  # tokens no other test uses first
         status, seconds, body = get(url, token)
         assert status == 200 and body["email"].endswith("@example.com")
         cold.append(seconds)
@@ -61,7 +61,7 @@ def _webhook(phone_number_id: str, sender: str) -> dict[str, Any]:
 
 def test_routes_and_cache_log_lines(demo_stack: DemoStack) -> None:
     base = demo_stack.url
-    token = tokens(demo_stack)[120]
+    token = demo_stack.tokens()[120]
     _, _, accounts = get(f"{base}/accounts", token)
     assert accounts, "every demo user owns at least one account"
     account = accounts[0]
@@ -103,7 +103,7 @@ def test_first_messages_of_a_new_contact_at_once_open_one_conversation(
 
 def test_fault_knob_adds_latency_and_errors_without_restart(demo_stack: DemoStack) -> None:
     base = demo_stack.url
-    token = tokens(demo_stack)[140]
+    token = demo_stack.tokens()[140]
     get(f"{base}/auth/me", token)
     try:
         post_json(f"{base}/_demo/faults", {"latency_ms": {"/auth/me": 200}}, method="PUT")
@@ -145,7 +145,7 @@ def test_n_plus_one_fault_runs_one_more_statement_per_row(demo_stack: DemoStack,
     """pg_stat_statements of the demo database: 1 list statement per request, plus, under the
     fault, the per-row lookup as many times as the list has rows; off again, 1."""
     base = demo_stack.url
-    token = tokens(demo_stack)[160]
+    token = demo_stack.tokens()[160]
     with psycopg.connect(demo_dsn) as conn:
         row = conn.execute("SELECT account_id FROM conversations GROUP BY 1 "
                            "ORDER BY count(*) DESC LIMIT 1").fetchone()

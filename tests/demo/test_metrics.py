@@ -9,7 +9,7 @@ import pytest
 
 from perfkit.demo import stack
 from perfkit.demo.metrics import DEFAULT_PROFILE, MetricsProfile, is_control_path
-from tests.demo.support import Cli, get, prometheus_series, tokens, wait_for
+from tests.demo.support import Cli, get, prometheus_series, wait_for
 from tests.support import DemoStack
 
 #: The route label of each profile, and a selector of its request series.
@@ -52,7 +52,7 @@ def test_demo_fault_and_health_checks_leave_no_series(
     for path in ("/openapi.json", "/docs", "/_demo/routes"):
         urllib.request.urlopen(base + path, timeout=10).close()
     for _ in range(3):
-        get(f"{base}/auth/me", tokens(demo_stack)[150])
+        get(f"{base}/auth/me", demo_stack.tokens()[150])
     label = ROUTE_LABEL[profile]
     own = f'{SERIES[profile]}, {label}="/auth/me"}}'
     assert wait_for(lambda: bool(prometheus_series(prom, own)), timeout_s=15)

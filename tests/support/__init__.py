@@ -41,12 +41,11 @@ class DemoStack:
 
     @classmethod
     def of(cls, status: StackStatus) -> DemoStack:
-        found = (status.backend.address, status.postgres.address, status.prometheus.address,
-                 status.tokens_file, status.log_file)
-        url, dsn, prometheus_url, tokens_file, log_file = found
-        if not (url and dsn and prometheus_url and tokens_file and log_file):
+        fields = (status.backend.address, status.postgres.address, status.prometheus.address,
+                  status.tokens_file, status.log_file)
+        if not all(fields):
             raise AssertionError(f"the demo stack is not whole: {status}")
-        return cls(url, dsn, prometheus_url, tokens_file, log_file)
+        return cls(*fields)  # each present: checked above
 
     def tokens(self) -> list[str]:
         return Path(self.tokens_file).read_text().split()
