@@ -169,12 +169,16 @@ def _assert_same_counts(merged: Run, single: Run, pod_args: list[str]) -> None:
     assert pod_args[:2] == ["bench", "/fast"] and "--tokens-file" in pod_args
     assert single.generator.requests == merged.generator.requests == planned
     assert merged.generator.iterations == planned and merged.total_errors == 0
-    for phase in (Phase.ALL, Phase.COLD, Phase.WARM):
-        mine, theirs = merged.get("GET /fast", phase), single.get("GET /fast", phase)
-        assert mine is not None and theirs is not None
-        assert mine.count == theirs.count, phase
-    cold = merged.get("GET /fast", Phase.COLD)
-    assert cold is not None and cold.count == USERS  # users partitioned: each one cold once
+    counts = {(name, phase): record.count for name, run in (("merged", merged), ("single", single))
+              for phase in Phase if (record := run.get("GET /fast", phase)) is not None}
+    assert counts[("merged", Phase.ALL)] == counts[("single", Phase.ALL)] == planned
+    for name in ("merged", "single"):
+        assert counts[(name, Phase.COLD)] + counts[(name, Phase.WARM)] == planned, name
+    # users partitioned: each one cold once (a user in two segments would double them). A
+    # user's second request sent before its first answered is a miss too (a clean clone's
+    # loaded run: 50 colds of 40 users in the single process): USERS or a few more
+    for name in ("merged", "single"):
+        assert USERS <= counts[(name, Phase.COLD)] <= 1.5 * USERS, (name, counts)
 
 
 def _assert_segments_complete(merged: Run, segments: list[Run], start_at: float) -> None:
